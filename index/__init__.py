@@ -1,0 +1,1 @@
+"""Discord-free retrieval core: corpus → clean → chunk → embed → store → search."""

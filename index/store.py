@@ -1,0 +1,200 @@
+"""The Chroma store: passages with their embeddings, kept in generations behind one atomic pointer.
+
+Every passage record carries `born` and `died`, the generations it was added in and removed in. The pointer
+(one record in the `dossier_meta` collection) names the live generation G; a record is live when
+born <= G < died. A build adds records with born = G + 1 and marks removed ones died = G + 1, which readers of
+G do not see, validates the new generation, then moves the pointer in one upsert. A build that dies before
+that leaves G answering; `clean_leftovers` (run by the next build, under the build lock) deletes what it
+wrote and what earlier generations no longer need.
+"""
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+
+from index.chunking import Chunk
+from index.corpus import Source
+from index.settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+META_COLLECTION = "dossier_meta"
+CHUNKS_PREFIX = "dossier_chunks_"
+POINTER_ID = "live"
+NEVER = 2**62
+PAGE = 2000
+
+
+class StoreError(Exception):
+    """The store is unreachable, empty or was built differently; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What the live index is: which collection and generation, built how, when and by whom."""
+
+    collection: str
+    generation: int
+    model: str
+    dimension: int
+    built_at: str
+    built_by: str
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored passage: the chunk, its source, and the digests that decide what a rebuild may reuse."""
+
+    record_id: str
+    chunk: Chunk
+    source: Source
+    doc_digest: str
+    embed_digest: str
+    born: int
+
+
+def connect(settings: IndexSettings) -> ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.uses_server:
+            return chromadb.HttpClient(host=settings.chroma_host or "localhost", port=settings.chroma_port or 8000,
+                                       settings=chroma_settings)
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises bare ValueError/ConnectionError variants
+        where = (f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.uses_server
+                 else f"the Chroma store at {settings.chroma_path}")
+        raise StoreError(f"cannot open {where}: {exc}") from exc
+
+
+def collection_name(model: str) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9]+", "_", model).strip("_").lower()[:40]
+    return f"{CHUNKS_PREFIX}{slug or 'model'}"
+
+
+def live_filter(generation: int) -> dict[str, Any]:
+    return {"$and": [{"born": {"$lte": generation}}, {"died": {"$gt": generation}}]}
+
+
+class Store:
+    """Reads and writes passages and the live pointer; Discord-free and synchronous."""
+
+    def __init__(self, client: ClientAPI) -> None:
+        self.client = client
+        self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+
+    @classmethod
+    def open(cls, settings: IndexSettings) -> "Store":
+        return cls(connect(settings))
+
+    def pointer(self) -> Pointer | None:
+        got = self._meta.get(ids=[POINTER_ID], include=["documents"])
+        documents = got["documents"] or []
+        if not documents or not documents[0]:
+            return None
+        return Pointer(**json.loads(documents[0]))
+
+    def switch(self, pointer: Pointer) -> None:
+        """The one atomic step of a build: readers see the new generation from here on."""
+        self._meta.upsert(ids=[POINTER_ID], embeddings=[[0.0]], documents=[json.dumps(asdict(pointer))])
+
+    def chunks_collection(self, name: str) -> Collection:
+        return self.client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def max_batch(self) -> int:
+        return int(self.client.get_max_batch_size())
+
+    def records(self, collection: Collection, generation: int, *, with_embeddings: bool = False
+                ) -> Iterator[tuple[Record, np.ndarray | None]]:
+        """The passages live in `generation`, page by page."""
+        include: list[Any] = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        offset = 0
+        while True:
+            page = collection.get(where=live_filter(generation), include=include, limit=PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            embeddings = page.get("embeddings")
+            for i, record_id in enumerate(ids):
+                meta = page["metadatas"][i]  # type: ignore[index]
+                text = page["documents"][i]  # type: ignore[index]
+                vector = np.asarray(embeddings[i], dtype=np.float32) if with_embeddings else None  # type: ignore[index]
+                yield _record(record_id, text, meta), vector
+            offset += len(ids)
+
+    def embeddings(self, collection: Collection, record_ids: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(record_ids), PAGE):
+            got = collection.get(ids=record_ids[start : start + PAGE], include=["embeddings"])
+            for record_id, vector in zip(got["ids"], got["embeddings"], strict=True):  # type: ignore[arg-type]
+                found[record_id] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def add(self, collection: Collection, records: list[Record], vectors: np.ndarray) -> None:
+        batch = self.max_batch()
+        for start in range(0, len(records), batch):
+            part = records[start : start + batch]
+            collection.add(ids=[r.record_id for r in part], embeddings=vectors[start : start + batch],
+                           documents=[r.chunk.text for r in part], metadatas=[_metadata(r) for r in part])
+
+    def mark_died(self, collection: Collection, records: list[Record], generation: int) -> None:
+        batch = self.max_batch()
+        for start in range(0, len(records), batch):
+            part = records[start : start + batch]
+            collection.update(ids=[r.record_id for r in part],
+                              metadatas=[_metadata(r, died=generation) for r in part])
+
+    def count_live(self, collection: Collection, generation: int) -> int:
+        return sum(1 for _ in self.records(collection, generation))
+
+    def clean_leftovers(self) -> None:
+        """Removes what no live generation needs: an interrupted build's writes and dead records."""
+        pointer = self.pointer()
+        live_name = pointer.collection if pointer else None
+        for collection in self.client.list_collections():
+            name = collection.name
+            if name.startswith(CHUNKS_PREFIX) and name != live_name:
+                log.info("deleting collection %s, which no live index uses", name)
+                self.client.delete_collection(name)
+        if pointer is None:
+            return
+        live = self.chunks_collection(pointer.collection)
+        generation = pointer.generation
+        stale = {"$or": [{"born": {"$gt": generation}}, {"died": {"$lte": generation}}]}
+        live.delete(where=stale)  # type: ignore[arg-type]
+        # Removal marks an interrupted build wrote on records that are still live.
+        marked = live.get(where={"$and": [{"died": {"$gt": generation}}, {"died": {"$lt": NEVER}}]},
+                          include=["documents", "metadatas"])
+        if marked["ids"]:
+            records = [_record(i, t, m) for i, t, m in
+                       zip(marked["ids"], marked["documents"], marked["metadatas"], strict=True)]  # type: ignore[arg-type]
+            self.mark_died(live, records, NEVER)
+
+
+def _metadata(record: Record, died: int = NEVER) -> dict[str, str | int]:
+    c, s = record.chunk, record.source
+    return {"chunk_id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end, "paragraph": c.paragraph,
+            "title": s.title, "outlet": s.outlet or "", "author": s.author or "", "published": s.published or "",
+            "url": s.url or "", "doc_digest": record.doc_digest, "embed_digest": record.embed_digest,
+            "born": record.born, "died": died}
+
+
+def _record(record_id: str, text: str | None, meta: Any) -> Record:
+    chunk = Chunk(id=str(meta["chunk_id"]), source_id=str(meta["source_id"]), text=text or "",
+                  start=int(meta["start"]), end=int(meta["end"]), paragraph=int(meta["paragraph"]))
+    source = Source(id=chunk.source_id, title=str(meta["title"]), outlet=meta["outlet"] or None,
+                    author=meta["author"] or None, published=meta["published"] or None, url=meta["url"] or None)
+    return Record(record_id, chunk, source, str(meta["doc_digest"]), str(meta["embed_digest"]), int(meta["born"]))
