@@ -1,0 +1,73 @@
+"""Shared fixtures: the real model loaded once per session, and a real Chroma index of the seeds."""
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.build import build
+from index.embedding import Embedder
+from index.search import Searcher
+from index.settings import IndexSettings
+from index.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+
+
+class FakeEmbedder(Embedder):
+    """A tiny deterministic stand-in for fast unit tests: hashed bag of words. Never used for quality."""
+
+    def __init__(self, name: str = "fake-hash-64", dimension: int = 64) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.calls = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    return Embedder.load()
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A writable copy of the seeds folder."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def make_settings(tmp: Path, seeds: Path = SEEDS) -> IndexSettings:
+    return IndexSettings(_env_file=None, seeds_dir=seeds, chroma_path=tmp / "chroma")  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def seeds_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> IndexSettings:
+    """Settings of a real embedded Chroma index built once from the seeds with the real model."""
+    settings = make_settings(tmp_path_factory.mktemp("seeds-index"))
+    build(settings.seeds_dir, Store.open(settings), embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def searcher(seeds_settings: IndexSettings, embedder: Embedder) -> Iterator[Searcher]:
+    yield Searcher.open(seeds_settings, embedder)
