@@ -56,7 +56,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build(settings_seeds: Path, store: Store, embedder: Embedder, *, built_by: str = "command line",
+def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = "command line",
           progress: ProgressFn | None = None) -> BuildReport:
     """Brings the live index in line with the seeds folder, embedding only passages it has not seen."""
     started = time.monotonic()
@@ -75,8 +75,8 @@ def build(settings_seeds: Path, store: Store, embedder: Embedder, *, built_by: s
         for record, _ in store.records(collection, old_generation):
             live[record.source.id].append(record)
 
-    metadata = read_metadata(settings_seeds)
-    paths = source_paths(settings_seeds)
+    metadata = read_metadata(seeds_dir)
+    paths = source_paths(seeds_dir)
     keep: list[Record] = []
     fresh: list[tuple[Record, str]] = []
     on_disk = set()
