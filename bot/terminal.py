@@ -30,7 +30,7 @@ def answer_text(answer: Answer, width: int = 88) -> str:
         lines.append(answer.note or NO_ANSWER)
         return "\n".join(lines)
     for n, hit in enumerate(answer.hits, 1):
-        quote = textwrap.fill(f"“{hit.chunk.text}”", width=width, initial_indent=f"{n}. ", subsequent_indent="   ")
+        quote = textwrap.fill(hit.chunk.text, width=width, initial_indent=f"{n}. ", subsequent_indent="   ")
         lines += [quote, textwrap.fill(attribution(hit), width=width, initial_indent="   — ",
                                        subsequent_indent="     ")]
         if hit.source.url:

@@ -1,0 +1,112 @@
+"""The command-line contracts of DESIGN.md: `python -m index build` and `python -m bot ask`, run as a user would."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.slow
+
+PASSAGE_KEYS = {"quote", "score", "paragraph", "source"}
+SOURCE_KEYS = {"id", "title", "outlet", "author", "published", "url"}
+
+
+def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data = tmp_path_factory.mktemp("cli")
+    env = {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(data / "chroma"), "HF_HUB_OFFLINE": "1"}
+    env.pop("DISCORD_TOKEN", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def first_build(cli_env: dict[str, str]) -> dict:
+    result = run(["index", "build", "--json"], cli_env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_build_json_reports_the_contract_counts(first_build):
+    """`build --json` ends with one JSON object holding the contract's counts for the five seeds."""
+    assert first_build["documents"] == 5
+    assert first_build["chunks"] == first_build["embedded"] > 0
+    assert (first_build["removed"], first_build["unchanged"], first_build["errors"]) == (0, 0, [])
+
+
+def test_rebuild_without_changes_embeds_nothing(cli_env, first_build):
+    """Building again with the same seeds embeds no passage and reports all documents unchanged."""
+    result = run(["index", "build", "--json"], cli_env)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["embedded"], report["unchanged"], report["chunks"]) == (0, 5, first_build["chunks"])
+
+
+def test_ask_json_answers_each_stdin_line_in_order(cli_env, first_build):
+    """`ask --format json -` prints one object per question, in order, with verbatim attributed quotes."""
+    questions = ["How many visas did Iran offer to Taliban fighters?", "Who won the 2018 FIFA World Cup?"]
+    result = run(["bot", "ask", "--format", "json", "-"], cli_env, stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == questions
+    visas, football = answers
+    assert visas["answered"] and football == {"question": questions[1], "answered": False, "passages": []}
+    for passage in visas["passages"]:
+        assert set(passage) >= PASSAGE_KEYS and set(passage["source"]) >= SOURCE_KEYS
+        assert passage["quote"] in (SEEDS / passage["source"]["id"]).read_text(encoding="utf-8")
+    assert "more than 300 visas" in visas["passages"][0]["quote"]
+
+
+def test_ask_text_shows_quote_then_source_line(cli_env, first_build):
+    """The terminal format prints the quote and, under it, title, outlet, date and paragraph."""
+    result = run(["bot", "ask", "How", "much", "money", "does", "the", "IRGC", "give", "the", "Taliban?"], cli_env)
+    assert result.returncode == 0, result.stderr
+    first = " ".join(result.stdout.split("\n\n")[1].split())
+    assert first.startswith("1. Significant military support") and "$190 million annually." in first
+    assert first.endswith("— Taliban and Iran: Does the movement pose a threat to the mullah regime? — "
+                          "The Reference (CEMO Center, Paris) · Mohamed Yosry · 2021-08-17 · ¶ 10")
+
+
+BAD_QUESTIONS = {
+    "empty": "",
+    "huge": "why" * 3333 + "?",
+    "control characters": "\x00\x07\x1b[31m\x7f",
+    "persian": "چرا ایران از طالبان حمایت می کند؟",
+}
+
+
+def test_bad_questions_get_a_clear_answer_not_a_traceback(cli_env, first_build):
+    """Empty, 10,000-character, control-character and Persian questions each get a clear note or abstention."""
+    stdin = "\n".join(BAD_QUESTIONS.values()) + "\n"
+    result = run(["bot", "ask", "--format", "json", "-"], cli_env, stdin=stdin)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == len(BAD_QUESTIONS)
+    notes = {name: a.get("note", "") for name, a in zip(BAD_QUESTIONS, answers, strict=True)}
+    assert all(not a["answered"] and a["passages"] == [] for a in answers)
+    assert "empty" in notes["empty"]
+    assert "10,000 characters" in notes["huge"]
+    assert "empty" in notes["control characters"]
+    assert "English" in notes["persian"]
+
+
+def test_empty_question_in_text_mode_exits_with_message(cli_env, first_build):
+    """In the terminal, an empty question prints a one-line error and exits non-zero, no traceback."""
+    result = run(["bot", "ask", "  "], cli_env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: The question is empty") and "Traceback" not in result.stderr
+
+
+def test_ask_before_any_build_says_to_build(tmp_path: Path, cli_env):
+    """Asking with no index tells the user to run the build, without a traceback."""
+    result = run(["bot", "ask", "anything"], {**cli_env, "CHROMA_PATH": str(tmp_path / "empty")})
+    assert result.returncode == 1
+    assert "python -m index build" in result.stderr and "Traceback" not in result.stderr
