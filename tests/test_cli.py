@@ -76,26 +76,32 @@ def test_ask_text_shows_quote_then_source_line(cli_env, first_build):
 
 
 BAD_QUESTIONS = {
-    "empty": "",
-    "huge": "why" * 3333 + "?",
-    "control characters": "\x00\x07\x1b[31m\x7f",
-    "persian": "چرا ایران از طالبان حمایت می کند؟",
+    "empty": ("", "The question is empty"),
+    "huge": ("why" * 3333 + "?", "The question is 10,000 characters long"),
+    "control characters": ("\x00\x07\x1b\x7f\x08", "The question is empty"),
+    "persian": ("چرا ایران از طالبان حمایت می کند؟", "reads English only"),
 }
 
 
-def test_bad_questions_get_a_clear_answer_not_a_traceback(cli_env, first_build):
-    """Empty, 10,000-character, control-character and Persian questions each get a clear note or abstention."""
-    stdin = "\n".join(BAD_QUESTIONS.values()) + "\n"
+def test_bad_questions_get_a_clear_note_not_a_traceback(cli_env, first_build):
+    """Empty, 10,000-character, control-character and Persian questions each get a clear note and no quote."""
+    stdin = "\n".join(q for q, _ in BAD_QUESTIONS.values()) + "\n"
     result = run(["bot", "ask", "--format", "json", "-"], cli_env, stdin=stdin)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(answers) == len(BAD_QUESTIONS)
-    notes = {name: a.get("note", "") for name, a in zip(BAD_QUESTIONS, answers, strict=True)}
-    assert all(not a["answered"] and a["passages"] == [] for a in answers)
-    assert "empty" in notes["empty"]
-    assert "10,000 characters" in notes["huge"]
-    assert "empty" in notes["control characters"]
-    assert "English" in notes["persian"]
+    for (_, expected), answer in zip(BAD_QUESTIONS.values(), answers, strict=True):
+        assert not answer["answered"] and answer["passages"] == []
+        assert expected in answer["note"]
+
+
+def test_control_characters_inside_a_question_are_dropped(cli_env, first_build):
+    """Stray control characters are removed and the rest of the question is answered."""
+    result = run(["bot", "ask", "--format", "json", "How many visas\x07 did Iran\x1b offer to Taliban fighters?"],
+                 cli_env)
+    answer = json.loads(result.stdout)
+    assert answer["question"] == "How many visas did Iran offer to Taliban fighters?"
+    assert "more than 300 visas" in answer["passages"][0]["quote"]
 
 
 def test_empty_question_in_text_mode_exits_with_message(cli_env, first_build):
