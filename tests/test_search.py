@@ -1,0 +1,81 @@
+"""Search behaviour a reader notices: verbatim quotes, abstention, duplicates collapsed, model checks."""
+
+from pathlib import Path
+
+import pytest
+
+from index.build import build
+from index.embedding import ModelError, verify_weights
+from index.search import Searcher
+from index.store import Store, StoreError
+from tests.conftest import SEEDS, FakeEmbedder, make_settings
+
+
+def test_quotes_are_verbatim_spans_of_their_source(searcher):
+    """Every quoted passage is the exact text between its offsets in the source file."""
+    answer = searcher.search("What did the Defense Intelligence Agency report say about Iran?", limit=10)
+    assert answer.answered
+    for hit in answer.hits:
+        raw = (SEEDS / hit.source.id).read_text(encoding="utf-8")
+        assert raw[hit.chunk.start : hit.chunk.end] == hit.chunk.text
+
+
+@pytest.mark.parametrize("question", ["How do I make pancakes fluffy?", "Which phone has the best camera?",
+                                      "What is the population of Brazil?", "Can someone help me with my homework?"])
+def test_off_topic_questions_are_not_answered(searcher, question):
+    """Questions the corpus has nothing on get no quote at all."""
+    assert searcher.search(question).hits == ()
+
+
+def test_paging_continues_where_the_first_page_ended(searcher):
+    """Asking for the next page gives further passages, none repeated."""
+    question = "How does Iran support the Taliban?"
+    first, second = searcher.search(question, limit=3), searcher.search(question, limit=3, offset=3)
+    assert first.total >= 6
+    assert not {h.chunk.id for h in first.hits} & {h.chunk.id for h in second.hits}
+
+
+def test_context_returns_neighbouring_paragraphs_of_the_same_source(searcher):
+    """Context around a passage is the passages before and after it, from its own source only."""
+    hit = searcher.search("How many visas did Iran offer to Taliban fighters?").hits[0]
+    around = searcher.context(hit.chunk.id)
+    assert hit.chunk in around and len(around) == 3
+    assert {c.source_id for c in around} == {hit.source.id}
+    assert [c.paragraph for c in around] == [hit.chunk.paragraph - 1, hit.chunk.paragraph, hit.chunk.paragraph + 1]
+
+
+def test_near_duplicate_passages_are_quoted_once(tmp_path: Path, embedder):
+    """The same paragraph syndicated in two files is quoted once, not twice."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    body = ("The border crossing at Islam Qala reopened on Monday after a week of talks between officials, "
+            "traders said.\n\nFuel tankers queued for miles on both sides of the border.\n")
+    (seeds / "a.txt").write_text("First outlet headline\n\n" + body, encoding="utf-8")
+    (seeds / "b.txt").write_text("Second outlet headline\n\n" + body.replace("traders said", "traders told us"),
+                                 encoding="utf-8")
+    settings = make_settings(tmp_path, seeds)
+    build(seeds, Store.open(settings), embedder)
+    answer = Searcher.open(settings, embedder).search("When did the Islam Qala border crossing reopen?")
+    reopen = [h for h in answer.hits if "reopened on Monday" in h.chunk.text]
+    assert len(reopen) == 1
+
+
+def test_a_model_other_than_the_index_one_is_refused(tmp_path: Path):
+    """Searching with a different model than the index was built with says to rebuild."""
+    settings = make_settings(tmp_path)
+    build(SEEDS, Store.open(settings), FakeEmbedder("model-a"))
+    with pytest.raises(ModelError, match="python -m index build"):
+        Searcher.open(settings, FakeEmbedder("model-b"))
+
+
+def test_an_empty_store_says_to_build(tmp_path: Path):
+    """Opening a searcher on a store that was never built explains what to run."""
+    with pytest.raises(StoreError, match="python -m index build"):
+        Searcher.open(make_settings(tmp_path), FakeEmbedder())
+
+
+def test_tampered_weights_are_refused(tmp_path: Path):
+    """Weights whose sha256 is not the upstream file's are not loaded, and the error says so."""
+    (tmp_path / "model.safetensors").write_bytes(b"not the real weights")
+    with pytest.raises(ModelError, match="refusing to load"):
+        verify_weights(tmp_path)
