@@ -1,18 +1,27 @@
-"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer questions in the terminal, no token needed."""
+"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer in the terminal, no token needed."""
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
 from collections.abc import Iterator
 
+from bot.client import main as run_bot
+from bot.render import respond, text_payload
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text
 from index import logs
+from index.corpus import CorpusError
 from index.embedding import Embedder, ModelError
 from index.search import Answer, QuestionError, Searcher
 from index.store import StoreError
 
 log = logging.getLogger("bot")
+
+NO_TOKEN = """error: DISCORD_TOKEN is not set, so the bot cannot connect to Discord.
+Copy .env.example to .env and fill in DISCORD_TOKEN (docs/discord.md says how to get one),
+or try Dossier without Discord:  python -m bot ask "What ties Iran to the Taliban?\""""
 
 
 def _questions(args: list[str]) -> Iterator[str]:
@@ -21,6 +30,15 @@ def _questions(args: list[str]) -> Iterator[str]:
             yield line.rstrip("\n")
     else:
         yield " ".join(args)
+
+
+def discord_line(searcher: Searcher, question: str) -> str:
+    """The message the bot would send for this question, as JSON: the answer, or the error it would reply."""
+    try:
+        _, payload = respond(searcher, question)
+    except QuestionError as exc:
+        payload = text_payload(str(exc))
+    return json.dumps(payload.to_dict(), ensure_ascii=False)
 
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
@@ -36,6 +54,9 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
     for question in _questions(questions):
         if interactive and not question.strip():
             continue
+        if fmt == "discord":
+            print(discord_line(searcher, question), flush=True)
+            continue
         try:
             answer = searcher.search(question, limit=top)
         except QuestionError as exc:
@@ -48,21 +69,44 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
     return 1 if failures and not interactive else 0
 
 
+def serve(settings: Settings) -> int:
+    """Runs the bot until it is stopped; exit code 2 without a token, 1 when the index cannot be opened."""
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_bot(settings, settings.discord_token))
+    except (CorpusError, ModelError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        log.info("stopped by Ctrl-C")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Dossier: quote the corpus, with sources.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command")
     ask_cmd = sub.add_parser("ask", help="answer questions without Discord (no token needed)")
-    ask_cmd.add_argument("question", nargs="+", help="the question, or - to read one question per line from stdin")
-    ask_cmd.add_argument("--format", choices=["text", "json"], default="text",
-                         help="text for people, json for programs (one object per line)")
-    ask_cmd.add_argument("--top", type=int, default=5, help="how many passages to quote at most (default 5)")
+    ask_cmd.add_argument("question", nargs="+",
+                         help="the question, or - to read one question per line from stdin")
+    ask_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
+                         help="text for people, json for programs (one object per line), "
+                              "discord for the exact message payload the bot would send (one per line)")
+    ask_cmd.add_argument("--top", type=int, default=5,
+                         help="how many passages to quote at most (default 5; discord shows 3 per page)")
     args = parser.parse_args(argv)
-    logs.configure()
     settings = Settings()
     if args.command == "ask":
+        logs.configure()
         return ask(settings, args.question, args.format, args.top)
-    parser.print_help()
-    return 2
+    logs.configure(verbose=True)
+    if args.verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+    return serve(settings)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,36 @@
 """All of Dossier's settings: read once at start-up from the environment and an optional .env file."""
 
-from pydantic import SecretStr
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from index.settings import IndexSettings
+
+# An interaction token lives 15 minutes; buttons must retire before their message can no longer be edited.
+INTERACTION_TOKEN_SECONDS = 15 * 60
 
 
 class Settings(IndexSettings):
     """The index settings plus the Discord ones. The token is a SecretStr: it never prints."""
 
     discord_token: SecretStr | None = None
+    moderator_role_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    dev_guild_id: int | None = None
+    sync_commands_globally: bool = False
+    ask_cooldown_rate: int = Field(default=1, ge=1)
+    ask_cooldown_seconds: float = Field(default=10.0, ge=0)
+    reindex_progress_seconds: float = Field(default=2.0, gt=0)
+    buttons_timeout_seconds: float = Field(default=600.0, gt=0, lt=INTERACTION_TOKEN_SECONDS)
+
+    @field_validator("moderator_role_ids", mode="before")
+    @classmethod
+    def _role_ids(cls, value: Any) -> Any:
+        """Accepts a JSON list (`[1, 2]`) or comma-separated ids (`1,2`)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]

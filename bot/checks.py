@@ -1,0 +1,55 @@
+"""Checks on slash commands, named by intent: `is_moderator()` and `ask_cooldown()`."""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.cooldown import Cooldowns
+from bot.errors import NotModerator
+
+if TYPE_CHECKING:
+    from bot.client import Dossier
+
+T = TypeVar("T")
+
+
+def moderator(interaction: "discord.Interaction[Dossier]") -> bool:
+    """A member with Manage Server in this server, or with one of MODERATOR_ROLE_IDS."""
+    user = interaction.user
+    if interaction.guild is None or not isinstance(user, discord.Member):
+        return False
+    if interaction.permissions.manage_guild:
+        return True
+    roles = interaction.client.settings.moderator_role_ids
+    return any(user.get_role(role_id) is not None for role_id in roles)
+
+
+def is_moderator() -> Callable[[T], T]:
+    """Refuses everyone but moderators, whatever default_permissions the server set."""
+
+    async def predicate(interaction: "discord.Interaction[Dossier]") -> bool:
+        if not moderator(interaction):
+            raise NotModerator()
+        return True
+
+    return app_commands.check(predicate)
+
+
+def check_cooldown(cooldowns: Cooldowns, user_id: int) -> None:
+    """Counts a question against the user's cooldown, or raises CommandOnCooldown."""
+    retry_after = cooldowns.take(user_id)
+    if retry_after:
+        cooldown = app_commands.Cooldown(cooldowns.rate, cooldowns.per)
+        raise app_commands.CommandOnCooldown(cooldown, retry_after)
+
+
+def ask_cooldown() -> Callable[[T], T]:
+    """Counts the question against the asker's cooldown (ASK_COOLDOWN_RATE per ASK_COOLDOWN_SECONDS)."""
+
+    async def predicate(interaction: "discord.Interaction[Dossier]") -> bool:
+        check_cooldown(interaction.client.cooldowns, interaction.user.id)
+        return True
+
+    return app_commands.check(predicate)

@@ -1,0 +1,67 @@
+"""The Discord client: constructed with its settings and searcher, loads one cog per feature in setup_hook."""
+
+import asyncio
+import logging
+import signal
+
+import discord
+from discord.ext import commands
+from pydantic import SecretStr
+
+from bot.cooldown import Cooldowns
+from bot.errors import on_app_command_error
+from bot.settings import Settings
+from index.embedding import Embedder
+from index.search import Searcher
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
+
+
+class Dossier(commands.Bot):
+    """Slash commands and mentions only: no prefix commands, no privileged intents, no pings."""
+
+    def __init__(self, settings: Settings, searcher: Searcher) -> None:
+        super().__init__(command_prefix=(), help_command=None, intents=discord.Intents.default(),
+                         allowed_mentions=discord.AllowedMentions.none())
+        self.settings = settings
+        self.searcher = searcher
+        self.cooldowns = Cooldowns(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
+        self.tree.on_error = on_app_command_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Registers the slash commands with Discord, but only where the settings ask for it."""
+        if self.settings.dev_guild_id is not None:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to the dev guild %s", len(synced), guild.id)
+        if self.settings.sync_commands_globally:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (they can take an hour to show everywhere)", len(synced))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: a mention is a question, which the ask cog answers."""
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+async def main(settings: Settings, token: SecretStr) -> None:
+    """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
+    embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
+    searcher = await asyncio.to_thread(Searcher.open, settings, embedder)
+    pointer = searcher.index.pointer
+    log.info("index loaded: %d documents, %d passages, built %s by %s",
+             pointer.documents, pointer.chunks, pointer.built_at, pointer.built_by)
+    async with Dossier(settings, searcher) as bot:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(bot.close()))
+        await bot.start(token.get_secret_value())
+    log.info("stopped")

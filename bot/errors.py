@@ -1,0 +1,73 @@
+"""The one error handler: expected errors become short ephemeral replies, anything else is logged in full."""
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.render import text_payload
+from index.search import QuestionError
+
+log = logging.getLogger(__name__)
+
+GENERIC = "Something went wrong on Dossier's side. It has been logged; please try again later."
+
+
+class NotModerator(app_commands.CheckFailure):
+    """The member has neither Manage Server nor one of the moderator roles."""
+
+
+class ReindexRunning(app_commands.AppCommandError):
+    """A reindex was asked for while one is running."""
+
+
+def explain(error: BaseException) -> str | None:
+    """What to tell the member about an expected error; None when the error is unexpected."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"You are asking quickly: try again in {error.retry_after:.0f} s."
+    if isinstance(error, NotModerator | app_commands.MissingPermissions | app_commands.NoPrivateMessage):
+        return "Only moderators (Manage Server, or a moderator role) can use this, and only in a server."
+    if isinstance(error, QuestionError):
+        return str(error)
+    if isinstance(error, ReindexRunning):
+        return "A reindex is already running; its progress message will say when it is done."
+    return None
+
+
+def user_message(error: BaseException, where: str) -> str:
+    """The reply for `error`; an unexpected one is logged with its traceback first."""
+    text = explain(error)
+    if text is None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        log.error("unexpected error in %s", where, exc_info=original)
+        return GENERIC
+    return text
+
+
+async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """A short private reply, whether or not the interaction was answered or deferred already."""
+    kwargs = text_payload(text).send_kwargs()
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs, ephemeral=True)
+        else:
+            await interaction.response.send_message(**kwargs, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell %s about an error in %s", interaction.user, _where(interaction),
+                    exc_info=True)
+
+
+def _where(interaction: discord.Interaction) -> str:
+    command = interaction.command
+    return f"/{command.qualified_name}" if command else f"interaction {interaction.id}"
+
+
+async def on_app_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    """The CommandTree's error handler: every slash command error ends here."""
+    if isinstance(error, NotModerator):
+        user = interaction.user
+        log.warning("refused %s (%s) %s in guild %s: not a moderator", user, user.id, _where(interaction),
+                    interaction.guild_id)
+    await reply_ephemeral(interaction, user_message(error, _where(interaction)))

@@ -1,0 +1,235 @@
+"""Answers rendered as Discord messages, and `pack`, the one function keeping messages in Discord's limits.
+
+Quoted text goes through `markdown`: markdown escaped, so a passage cannot break out of its block quote, and
+mentions neutralised, so a quoted `@everyone` or `<@id>` cannot ping even if allowed_mentions were lost.
+Escaping only adds characters; no word of a quote is dropped, except past a length limit, marked with `…`.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from index.chunking import Chunk, sentence_spans
+from index.corpus import Source
+from index.search import Answer, Hit, Searcher
+
+CONTENT_LIMIT = 2000
+EMBEDS_LIMIT = 10
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELDS_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+EMBEDS_TOTAL_LIMIT = 6000
+
+CARDS = 3
+QUESTION_ECHO_CHARS = 200
+QUOTE_CHARS = 1500
+ELLIPSIS = "…"
+NO_ANSWER = "The corpus does not answer this."
+COLOUR = discord.Colour.dark_teal()
+
+_WORD = re.compile(r"\w+")
+_STOPWORDS = frozenset({
+    "the", "and", "for", "are", "was", "were", "has", "have", "had", "with", "from", "that", "this", "what",
+    "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "not", "but", "its",
+    "their", "there", "they", "them", "than", "then", "into", "about", "over", "also", "been", "being", "can",
+    "could", "would", "should", "will", "shall", "may", "might", "any", "all", "some", "more", "most",
+    "other", "such", "only", "own", "same", "very", "just", "tell", "say", "said",
+})
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One message: text and embeds already packed inside Discord's limits."""
+
+    content: str
+    embeds: tuple[discord.Embed, ...] = ()
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for send, reply, followup.send and edit alike."""
+        return {"content": self.content or None, "embeds": list(self.embeds),
+                "allowed_mentions": discord.AllowedMentions.none()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as `python -m bot ask --format discord` prints it."""
+        return {"content": self.content, "embeds": [e.to_dict() for e in self.embeds],
+                "allowed_mentions": discord.AllowedMentions.none().to_dict()}
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, the cut marked with `…`."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def embed_size(data: dict[str, Any]) -> int:
+    """Characters of an embed that count towards the 6000 a message may carry, as Discord counts them."""
+    size = len(data.get("title", "")) + len(data.get("description", ""))
+    size += len(data.get("footer", {}).get("text", "")) + len(data.get("author", {}).get("name", ""))
+    return size + sum(len(f.get("name", "")) + len(f.get("value", "")) for f in data.get("fields", []))
+
+
+def _clamp(data: dict[str, Any]) -> dict[str, Any]:
+    """Each part of an embed inside its own limit."""
+    if "title" in data:
+        data["title"] = truncate(data["title"], TITLE_LIMIT)
+    if "description" in data:
+        data["description"] = truncate(data["description"], DESCRIPTION_LIMIT)
+    if "footer" in data and "text" in data["footer"]:
+        data["footer"]["text"] = truncate(data["footer"]["text"], FOOTER_LIMIT)
+    if "author" in data and "name" in data["author"]:
+        data["author"]["name"] = truncate(data["author"]["name"], AUTHOR_LIMIT)
+    if "fields" in data:
+        data["fields"] = [{**f, "name": truncate(f["name"], FIELD_NAME_LIMIT),
+                           "value": truncate(f["value"], FIELD_VALUE_LIMIT)}
+                          for f in data["fields"][:FIELDS_LIMIT]]
+    return data
+
+
+def _fit(data: dict[str, Any], budget: int) -> dict[str, Any]:
+    """An embed cut to `budget` characters: title, author and footer first, then the text, then fields."""
+    parts = [(data, "title"), (data.get("author", {}), "name"), (data.get("footer", {}), "text"),
+             (data, "description")]
+    for holder, key in parts:
+        if key in holder:
+            holder[key] = truncate(holder[key], budget)
+            budget -= len(holder[key])
+    fields = []
+    for f in data.get("fields", []):
+        size = len(f["name"]) + len(f["value"])
+        if size > budget:
+            break
+        fields.append(f)
+        budget -= size
+    if "fields" in data:
+        data["fields"] = fields
+    return data
+
+
+def pack(content: str = "", embeds: Sequence[discord.Embed] = ()) -> Payload:
+    """The message cut to fit every Discord limit: content, embed count, each embed part, the 6000 in total.
+
+    Embeds are kept whole, in order, while they fit; the first that does not is dropped with all after it,
+    unless it is the first embed, which is cut to fit instead.
+    """
+    budget = EMBEDS_TOTAL_LIMIT
+    packed: list[discord.Embed] = []
+    for embed in embeds[:EMBEDS_LIMIT]:
+        data = _clamp(embed.to_dict())  # type: ignore[arg-type]
+        if embed_size(data) > budget:
+            if packed:
+                break
+            data = _fit(data, budget)
+        budget -= embed_size(data)
+        packed.append(discord.Embed.from_dict(data))
+    return Payload(truncate(content, CONTENT_LIMIT), tuple(packed))
+
+
+def plain(text: str) -> str:
+    """Text for places that show no markdown (footers, button labels): mentions neutralised."""
+    return discord.utils.escape_mentions(text)
+
+
+def markdown(text: str) -> str:
+    """Text for places that render markdown: markdown escaped and mentions neutralised, words kept."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def echo(question: str) -> str:
+    """The question, safe to show back: shortened, then escaped."""
+    return markdown(truncate(" ".join(question.split()), QUESTION_ECHO_CHARS))
+
+
+def _terms(text: str) -> set[str]:
+    words = (w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOPWORDS)
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+
+
+def best_sentence(text: str, question: str) -> tuple[int, int] | None:
+    """The span of the one sentence sharing most words with the question; None when no sentence stands out."""
+    spans = sentence_spans(text)
+    wanted = _terms(question)
+    scores = [len(wanted & _terms(text[start:end])) for start, end in spans]
+    best = max(scores, default=0)
+    if len(spans) < 2 or best == 0 or scores.count(best) > 1:
+        return None
+    return spans[scores.index(best)]
+
+
+def quote(text: str, question: str | None = None) -> str:
+    """A passage as a one-line block quote, the sentence that best matches the question in bold."""
+    text = truncate(" ".join(text.split()), QUOTE_CHARS)
+    span = best_sentence(text, question) if question else None
+    if span is None:
+        return f"> {markdown(text)}"
+    start, end = span
+    return f"> {markdown(text[:start])}**{markdown(text[start:end])}**{markdown(text[end:])}"
+
+
+def attribution(source: Source, paragraph: int | None = None) -> str:
+    """outlet · author · date · ¶ n, leaving out what the source does not say."""
+    parts = [p for p in (source.outlet, source.author, source.published) if p]
+    if paragraph is not None:
+        parts.append(f"¶ {paragraph}")
+    return " · ".join(parts)
+
+
+def _source_embed(source: Source, description: str, footer: str) -> discord.Embed:
+    embed = discord.Embed(title=markdown(source.title), url=source.url, description=description,
+                          colour=COLOUR)
+    if footer:
+        embed.set_footer(text=plain(footer))
+    return embed
+
+
+def card(hit: Hit, question: str, number: int) -> discord.Embed:
+    """A quote card: the passage verbatim, its source's title (linked) and where in the source it stands."""
+    where = attribution(hit.source, hit.chunk.paragraph)
+    embed = _source_embed(hit.source, quote(hit.chunk.text, question), where)
+    return embed.set_author(name=f"Passage {number}")
+
+
+def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Payload:
+    """The reply to a question: up to three quote cards, or, with no answer, what the corpus covers."""
+    content = f"**Q:** {echo(answer.question)}"
+    if answer.answered:
+        last = offset + len(answer.hits)
+        content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
+        cards = [card(hit, answer.question, offset + n) for n, hit in enumerate(answer.hits, 1)]
+        return pack(content, cards)
+    content += f"\n{markdown(answer.note or NO_ANSWER)} It covers the sources below; try asking in their terms."
+    listing = "\n".join(f"• {markdown(title)}" for title in covers) or "(the corpus is empty)"
+    return pack(content, [discord.Embed(title="What the corpus covers", description=listing, colour=COLOUR)])
+
+
+def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
+    """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
+    answer = searcher.search(question, limit=CARDS, offset=offset)
+    covers = [] if answer.answered else [source.title for source, _ in searcher.sources()]
+    return answer, answer_payload(answer, covers, offset)
+
+
+def context_payload(hit: Hit, chunks: Sequence[Chunk]) -> Payload:
+    """A card's passage between its neighbours in the source, each labelled with its paragraph."""
+    if not chunks:
+        return pack("That passage is no longer in the index; ask again to quote the current corpus.")
+    parts = []
+    for chunk in chunks:
+        label = f"¶ {chunk.paragraph}" + (" · the quoted passage" if chunk.id == hit.chunk.id else "")
+        parts.append(f"**{label}**\n{quote(chunk.text)}")
+    embed = _source_embed(hit.source, "\n\n".join(parts), attribution(hit.source))
+    return pack(f"Context of ¶ {hit.chunk.paragraph}:", [embed])
+
+
+def text_payload(text: str) -> Payload:
+    """A short plain message (errors, refusals), escaped and inside the limits."""
+    return pack(markdown(text))

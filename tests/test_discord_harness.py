@@ -1,0 +1,333 @@
+"""A Discord server in a box: gateway-shaped events go through the bot's real state, CommandTree, views and
+event handlers; only the HTTP layer (the aiohttp session under discord.py) is faked, and it records every request.
+
+The tests at the end check the client itself: no pings allowed, and command sync only when asked for.
+"""
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.client import Dossier
+from bot.render import (
+    AUTHOR_LIMIT,
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBEDS_LIMIT,
+    EMBEDS_TOTAL_LIMIT,
+    FIELD_NAME_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FIELDS_LIMIT,
+    FOOTER_LIMIT,
+    TITLE_LIMIT,
+)
+from bot.settings import Settings
+from index.search import Searcher
+
+APP_ID = 900000000000000001
+BOT_ID = 900000000000000002
+GUILD_ID = 910000000000000001
+CHANNEL_ID = 920000000000000001
+THREAD_ID = 920000000000000002
+MEMBER_ID = 930000000000000001
+MODERATOR_ID = 930000000000000002
+ADMIN_ID = 930000000000000003
+MOD_ROLE_ID = 940000000000000001
+MANAGE_GUILD = 1 << 5
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view channel, send messages, use application commands
+EPHEMERAL = 1 << 6
+NO_PINGS = discord.AllowedMentions.none().to_dict()
+TIMESTAMP = "2025-01-01T00:00:00+00:00"
+TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord.py: on_message")
+
+BOT_USER = {"id": str(BOT_ID), "username": "Dossier", "discriminator": "0", "global_name": "Dossier",
+            "avatar": None, "bot": True}
+
+
+def settings_for(index: Any, **overrides: Any) -> Settings:
+    """Bot settings for the index at `index` (any settings object with seeds_dir and chroma_path)."""
+    values: dict[str, Any] = {"seeds_dir": index.seeds_dir, "chroma_path": index.chroma_path,
+                              "embedding_model": index.embedding_model, "ask_cooldown_seconds": 0,
+                              "moderator_role_ids": [MOD_ROLE_ID], "reindex_progress_seconds": 0.05}
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+
+
+@dataclass
+class Request:
+    """One HTTP request the bot made, with its JSON body."""
+
+    method: str
+    url: str
+    body: Any
+    response: Any = None
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The message the request sends: an interaction callback's `data`, else the body itself."""
+        if self.url.endswith("/callback"):
+            return dict(self.body.get("data") or {})
+        return dict(self.body or {})
+
+    @property
+    def kind(self) -> str:
+        """`defer`, `reply`, `update` or `deferred-update` for callbacks; `followup`, `edit`, `send` otherwise."""
+        if self.url.endswith("/callback"):
+            return {4: "reply", 5: "defer", 6: "deferred-update", 7: "update"}[self.body["type"]]
+        if "/webhooks/" in self.url:
+            return "followup" if self.method == "POST" else "edit"
+        return "send" if self.method == "POST" else "edit"
+
+
+class _Response:
+    def __init__(self, body: Any) -> None:
+        self.status = 200
+        self.headers = {"content-type": "application/json"}
+        self._text = json.dumps(body)
+
+    async def text(self, encoding: str | None = None) -> str:
+        return self._text
+
+    async def __aenter__(self) -> "_Response":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+@dataclass
+class FakeHTTP:
+    """Stands in for discord.py's aiohttp session: records each request and answers as Discord would."""
+
+    requests: list[Request] = field(default_factory=list)
+    originals: dict[str, str] = field(default_factory=dict)
+    closed: bool = False
+    _ids: Any = field(default_factory=lambda: itertools.count(990000000000000001))
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _Response:
+        data = kwargs.get("data")
+        body = json.loads(data) if isinstance(data, str) else None
+        request = Request(method, url, body)
+        request.response = self._answer(method, url, body)
+        self.requests.append(request)
+        return _Response(request.response)
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def _answer(self, method: str, url: str, body: Any) -> Any:
+        if url.endswith("/callback"):
+            return {"interaction": {"id": "1", "type": 2}}
+        if url.endswith("/commands"):
+            return []
+        if "/messages" in url or "/webhooks/" in url:
+            channel = url.split("/channels/")[1].split("/")[0] if "/channels/" in url else str(CHANNEL_ID)
+            message_id = None
+            if method == "PATCH" and url.endswith("/messages/@original"):
+                message_id = self.originals.get(url.split("/")[-3])
+            elif method == "PATCH":
+                message_id = url.split("/")[-1]
+            return self.message(channel, body or {}, message_id)
+        return {}
+
+    def message(self, channel_id: str, body: dict[str, Any], message_id: str | None = None) -> dict[str, Any]:
+        return {"id": message_id or str(next(self._ids)), "channel_id": channel_id, "guild_id": str(GUILD_ID), "author": BOT_USER,
+                "content": body.get("content") or "", "embeds": body.get("embeds", []),
+                "components": body.get("components", []), "attachments": [], "mentions": [], "mention_roles": [],
+                "mention_everyone": False, "pinned": False, "tts": False, "timestamp": TIMESTAMP,
+                "edited_timestamp": None, "type": 0, "flags": body.get("flags", 0)}
+
+    def messages(self) -> list[Request]:
+        """The requests that carry a message (every kind but a bare defer)."""
+        return [r for r in self.requests if r.kind not in ("defer", "deferred-update")
+                and ("/messages" in r.url or "/webhooks/" in r.url or "/interactions/" in r.url)]
+
+
+def user(user_id: int, name: str) -> dict[str, Any]:
+    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name.title(), "avatar": None}
+
+
+def member(user_id: int, name: str, roles: list[int], permissions: int) -> dict[str, Any]:
+    return {"user": user(user_id, name), "roles": [str(r) for r in roles], "joined_at": TIMESTAMP, "deaf": False,
+            "mute": False, "flags": 0, "permissions": str(permissions)}
+
+
+def guild_create() -> dict[str, Any]:
+    """GUILD_CREATE for a server with a moderator role, a text channel and a thread in it."""
+    role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0, "icon": None}
+    channel = {"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0, "permission_overwrites": [],
+               "guild_id": str(GUILD_ID), "nsfw": False, "topic": None, "last_message_id": None}
+    thread = {"id": str(THREAD_ID), "type": 11, "name": "Iran and the Taliban", "parent_id": str(CHANNEL_ID),
+              "guild_id": str(GUILD_ID), "owner_id": str(MEMBER_ID), "message_count": 1, "member_count": 1,
+              "rate_limit_per_user": 0, "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                                            "archive_timestamp": TIMESTAMP, "locked": False}}
+    return {"id": str(GUILD_ID), "name": "Test server", "icon": None, "owner_id": str(ADMIN_ID),
+            "unavailable": False, "member_count": 4, "large": False, "features": [], "emojis": [], "stickers": [],
+            "roles": [{**role, "id": str(GUILD_ID), "name": "@everyone", "position": 0,
+                       "permissions": str(MEMBER_PERMISSIONS)},
+                      {**role, "id": str(MOD_ROLE_ID), "name": "Moderators", "position": 1,
+                       "permissions": str(MEMBER_PERMISSIONS)}],
+            "channels": [channel], "threads": [thread], "members": [], "voice_states": [], "presences": [],
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": []}
+
+
+ASKER = member(MEMBER_ID, "asker", [], MEMBER_PERMISSIONS)
+OTHER_MEMBER = member(MEMBER_ID + 10, "bystander", [], MEMBER_PERMISSIONS)
+MODERATOR = member(MODERATOR_ID, "moderator", [MOD_ROLE_ID], MEMBER_PERMISSIONS)
+ADMIN = member(ADMIN_ID, "admin", [], MEMBER_PERMISSIONS | MANAGE_GUILD)
+
+
+class Gateway:
+    """The bot connected to a fake Discord: `command`, `press` and `say` feed it events as the gateway would."""
+
+    def __init__(self, bot: Dossier, http: FakeHTTP) -> None:
+        self.bot = bot
+        self.http = http
+        self._ids = itertools.count(980000000000000001)
+
+    @classmethod
+    async def connect(cls, settings: Settings, searcher: Searcher) -> "Gateway":
+        bot = Dossier(settings, searcher)
+        http = FakeHTTP()
+        await bot._async_setup_hook()
+        bot.http._HTTPClient__session = http  # type: ignore[attr-defined]
+        bot.http._global_over = asyncio.Event()
+        bot.http._global_over.set()
+        bot._connection.user = discord.ClientUser(state=bot._connection, data=BOT_USER)  # type: ignore[arg-type]
+        bot._connection.application_id = APP_ID
+        await bot.setup_hook()
+        bot._connection.parse_guild_create(guild_create())  # type: ignore[arg-type]
+        return cls(bot, http)
+
+    async def close(self) -> None:
+        await self.bot.close()
+
+    def _interaction(self, kind: int, data: dict[str, Any], who: dict[str, Any], channel_id: int = CHANNEL_ID,
+                     **extra: Any) -> dict[str, Any]:
+        return {"id": str(next(self._ids)), "application_id": str(APP_ID), "type": kind, "data": data,
+                "token": f"token-{next(self._ids)}", "version": 1, "guild_id": str(GUILD_ID),
+                "channel_id": str(channel_id), "channel": {"id": str(channel_id), "type": 0},
+                "member": who, "app_permissions": str(MEMBER_PERMISSIONS | (1 << 14)), "locale": "en-US",
+                "guild_locale": "en-US", "attachment_size_limit": 8 * 1024 * 1024, "entitlements": [],
+                "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0, **extra}
+
+    async def command(self, name: str, who: dict[str, Any] = ASKER, **options: Any) -> list[Request]:
+        """Runs `/name` (or `/group sub` when name has a space) with options; returns the requests it caused."""
+        parts = name.split()
+        opts = [{"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v} for k, v in options.items()]
+        if len(parts) == 2:
+            opts = [{"name": parts[1], "type": 1, "options": opts}]
+        data = {"id": str(APP_ID + 100), "name": parts[0], "type": 1, "options": opts}
+        return await self.feed(self.bot._connection.parse_interaction_create, self._interaction(2, data, who))
+
+    async def press(self, message: Request, label: str, who: dict[str, Any] = ASKER) -> list[Request]:
+        """Presses the button labelled `label` on the message that the request `message` sent or edited."""
+        sent = message.response
+        buttons = [c for row in sent["components"] for c in row["components"] if c.get("label") == label]
+        assert buttons, f"no button {label!r} on the message"
+        data = {"custom_id": buttons[0]["custom_id"], "component_type": 2}
+        payload = self._interaction(3, data, who, message=sent)
+        self.http.originals[payload["token"]] = sent["id"]
+        return await self.feed(self.bot._connection.parse_interaction_create, payload)
+
+    async def say(self, content: str, who: dict[str, Any] = ASKER, channel_id: int = THREAD_ID,
+                  mentions: list[dict[str, Any]] | None = None) -> list[Request]:
+        """Posts a message in a channel the bot can see (by default the thread)."""
+        author = who["user"]
+        payload = {"id": str(next(self._ids)), "channel_id": str(channel_id), "guild_id": str(GUILD_ID),
+                   "author": author, "member": {k: v for k, v in who.items() if k != "user"}, "content": content,
+                   "mentions": mentions if mentions is not None else [], "mention_roles": [],
+                   "mention_everyone": "@everyone" in content, "timestamp": TIMESTAMP, "edited_timestamp": None,
+                   "tts": False, "pinned": False, "type": 0, "embeds": [], "attachments": [], "components": [],
+                   "flags": 0}
+        return await self.feed(self.bot._connection.parse_message_create, payload)
+
+    async def feed(self, parse: Any, payload: dict[str, Any]) -> list[Request]:
+        before = len(self.http.requests)
+        parse(payload)
+        await settle()
+        return self.http.requests[before:]
+
+
+async def settle() -> None:
+    """Waits until the tasks discord.py started for the events fed so far have finished."""
+    while True:
+        await asyncio.sleep(0)
+        running = [t for t in asyncio.all_tasks() if not t.done() and t.get_name().startswith(TASKS)]
+        if not running:
+            return
+        await asyncio.wait(running)
+
+
+def bot_mention() -> dict[str, Any]:
+    """The `mentions` entry for the bot in a MESSAGE_CREATE."""
+    return {**BOT_USER, "member": {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0}}
+
+
+def assert_within_limits(message: dict[str, Any]) -> None:
+    """Every Discord message limit, counted independently of bot.render."""
+    assert len(message.get("content") or "") <= CONTENT_LIMIT
+    embeds = message.get("embeds") or []
+    assert len(embeds) <= EMBEDS_LIMIT
+    total = 0
+    for embed in embeds:
+        title, description = embed.get("title", ""), embed.get("description", "")
+        footer, author = embed.get("footer", {}).get("text", ""), embed.get("author", {}).get("name", "")
+        fields = embed.get("fields", [])
+        assert len(title) <= TITLE_LIMIT and len(description) <= DESCRIPTION_LIMIT
+        assert len(footer) <= FOOTER_LIMIT and len(author) <= AUTHOR_LIMIT and len(fields) <= FIELDS_LIMIT
+        for f in fields:
+            assert len(f["name"]) <= FIELD_NAME_LIMIT and len(f["value"]) <= FIELD_VALUE_LIMIT
+        total += len(title) + len(description) + len(footer) + len(author)
+        total += sum(len(f["name"]) + len(f["value"]) for f in fields)
+    assert total <= EMBEDS_TOTAL_LIMIT
+
+
+def assert_safe(requests: list[Request]) -> None:
+    """No message the bot sent can ping anyone, and none is over a limit."""
+    for request in requests:
+        message = request.message
+        if request.kind in ("defer", "deferred-update") or not message:
+            continue
+        assert message.get("allowed_mentions") == NO_PINGS, request
+        assert_within_limits(message)
+
+
+@pytest.fixture
+def dev_settings(tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, chroma_path=tmp_path / "chroma", dev_guild_id=GUILD_ID)  # type: ignore[call-arg]
+
+
+class _NoSearcher:
+    """setup_hook never searches; the client tests need no index."""
+
+
+async def test_client_sends_no_pings(dev_settings: Settings) -> None:
+    """The client is built with AllowedMentions.none() and a moderator command group."""
+    bot = Dossier(dev_settings, _NoSearcher())  # type: ignore[arg-type]
+    assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == NO_PINGS
+    assert bot.intents.message_content is False
+
+
+async def test_sync_only_to_the_dev_guild(dev_settings: Settings) -> None:
+    """With DEV_GUILD_ID, start-up copies the commands to that guild and syncs there, and nowhere else."""
+    gateway = await Gateway.connect(dev_settings, _NoSearcher())  # type: ignore[arg-type]
+    syncs = [r for r in gateway.http.requests if r.url.endswith("/commands")]
+    assert [(r.method, f"/guilds/{GUILD_ID}/commands" in r.url) for r in syncs] == [("PUT", True)]
+    assert sorted(c["name"] for c in syncs[0].body) == ["ask", "dossier"]
+    await gateway.bot.on_ready()
+    assert [r for r in gateway.http.requests if r.url.endswith("/commands")] == syncs
+    await gateway.close()
+
+
+async def test_no_sync_unless_asked(tmp_path: Path) -> None:
+    """Without DEV_GUILD_ID or SYNC_COMMANDS_GLOBALLY, start-up registers no commands."""
+    settings = Settings(_env_file=None, chroma_path=tmp_path / "chroma")  # type: ignore[call-arg]
+    gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
+    assert not [r for r in gateway.http.requests if r.url.endswith("/commands")]
+    await gateway.close()
