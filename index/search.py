@@ -33,7 +33,6 @@ DENSE_WEIGHT = 0.7
 BAR_SIGMAS = 3.0
 MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
-MAX_RESULTS = 50
 _TOKEN = re.compile(r"\w+")
 
 
@@ -100,6 +99,7 @@ class LiveIndex:
         self.vectors = vectors
         self.blended = _blend_with_previous(chunks, vectors)
         self._position = {c.id: i for i, c in enumerate(chunks)}
+        self.words = [_words(c.text) for c in chunks]
         self._bm25 = bm25s.BM25()
         self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False),
                          show_progress=False)
@@ -197,15 +197,16 @@ class Searcher:
         ranked: list[Hit] = []
         seen: list[set[str]] = []
         for i in candidates[np.argsort(-fused[candidates], kind="stable")]:
-            if len(ranked) >= MAX_RESULTS:
+            if len(ranked) >= offset + limit:
                 break
             chunk = index.chunks[i]
-            words = _words(chunk.text)
+            words = index.words[i]
             if any(len(words & w) / max(1, len(words | w)) >= NEAR_DUPLICATE for w in seen):
                 continue
             seen.append(words)
             ranked.append(Hit(chunk, round(float(fused[i]), 4), index.sources[chunk.source_id]))
-        return Answer(question, tuple(ranked[offset : offset + limit]), total=len(ranked))
+        # `total` counts every passage over the bar; near-duplicates among them are dropped as pages are read.
+        return Answer(question, tuple(ranked[offset:]), total=len(candidates))
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""
