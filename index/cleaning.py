@@ -98,7 +98,7 @@ def article_lines(raw: str) -> list[_Line]:
 
 def paragraphs(raw: str, title: str | None = None) -> list[Paragraph]:
     """The quotable paragraphs of a page, numbered in reading order; the headline is not one of them."""
-    found = []
+    found: list[Paragraph] = []
     title_key = _key(title or "")
     for line in article_lines(raw):
         if not is_prose(line.text) or _key(line.text) == title_key:

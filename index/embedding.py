@@ -53,7 +53,7 @@ class Embedder:
     def __init__(self, model: "SentenceTransformer", name: str) -> None:
         self._model = model
         self.name = name
-        self.dimension = int(model.get_embedding_dimension())
+        self.dimension = int(model.get_embedding_dimension() or 0)
 
     @classmethod
     def load(cls, name: str = BUNDLED_MODEL) -> "Embedder":
