@@ -1,5 +1,6 @@
 """Members asking: /ask and mentions through the real CommandTree and handlers, over the real seeds index."""
 
+import asyncio
 import logging
 import re
 import threading
@@ -225,3 +226,17 @@ async def test_empty_mention_explains(gateway: Gateway, caplog: pytest.LogCaptur
         requests = await gateway.say(f"<@{BOT_ID}>", mentions=[bot_mention()])
     assert "The question is empty" in only(requests, "send").message["content"]
     assert not caplog.records
+
+
+async def test_buttons_retire_when_they_time_out(seeds_settings: IndexSettings, searcher: Searcher) -> None:
+    """After BUTTONS_TIMEOUT_SECONDS the answer is edited to drop its buttons, before its token expires."""
+    gateway = await Gateway.connect(settings_for(seeds_settings, buttons_timeout_seconds=0.2), searcher)
+    try:
+        first = only(await gateway.command("ask", question=BROAD), "followup")
+        assert first.message["components"]
+        await asyncio.sleep(0.5)
+        retired = gateway.http.requests[-1]
+        assert retired.kind == "edit" and retired.message["components"] == []
+        assert first.response["id"] in retired.url
+    finally:
+        await gateway.close()

@@ -7,6 +7,7 @@ The tests at the end check the client itself: no pings allowed, and command sync
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ from bot.render import (
     TITLE_LIMIT,
 )
 from bot.settings import Settings
+from index.build import build
 from index.search import Searcher
+from index.store import Store
+from tests.conftest import FakeEmbedder, make_settings
 
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
@@ -66,6 +70,7 @@ class Request:
     url: str
     body: Any
     response: Any = None
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> dict[str, Any]:
@@ -136,8 +141,8 @@ class FakeHTTP:
         return {}
 
     def message(self, channel_id: str, body: dict[str, Any], message_id: str | None = None) -> dict[str, Any]:
-        return {"id": message_id or str(next(self._ids)), "channel_id": channel_id, "guild_id": str(GUILD_ID), "author": BOT_USER,
-                "content": body.get("content") or "", "embeds": body.get("embeds", []),
+        return {"id": message_id or str(next(self._ids)), "channel_id": channel_id, "guild_id": str(GUILD_ID),
+                "author": BOT_USER, "content": body.get("content") or "", "embeds": body.get("embeds", []),
                 "components": body.get("components", []), "attachments": [], "mentions": [], "mention_roles": [],
                 "mention_everyone": False, "pinned": False, "tts": False, "timestamp": TIMESTAMP,
                 "edited_timestamp": None, "type": 0, "flags": body.get("flags", 0)}
@@ -248,20 +253,22 @@ class Gateway:
         return await self.feed(self.bot._connection.parse_message_create, payload)
 
     async def feed(self, parse: Any, payload: dict[str, Any]) -> list[Request]:
+        """Feeds one gateway event and waits for what it set off; returns the requests made meanwhile."""
         before = len(self.http.requests)
+        running = set(asyncio.all_tasks())
         parse(payload)
-        await settle()
+        await settle(running)
         return self.http.requests[before:]
 
 
-async def settle() -> None:
-    """Waits until the tasks discord.py started for the events fed so far have finished."""
+async def settle(running: set[asyncio.Task[Any]]) -> None:
+    """Waits for the tasks discord.py started for an event (those not in `running` before it) to finish."""
     while True:
         await asyncio.sleep(0)
-        running = [t for t in asyncio.all_tasks() if not t.done() and t.get_name().startswith(TASKS)]
-        if not running:
+        started = [t for t in asyncio.all_tasks() - running if not t.done() and t.get_name().startswith(TASKS)]
+        if not started:
             return
-        await asyncio.wait(running)
+        await asyncio.wait(started)
 
 
 def bot_mention() -> dict[str, Any]:
@@ -301,6 +308,14 @@ def assert_safe(requests: list[Request]) -> None:
 @pytest.fixture
 def dev_settings(tmp_path: Path) -> Settings:
     return Settings(_env_file=None, chroma_path=tmp_path / "chroma", dev_guild_id=GUILD_ID)  # type: ignore[call-arg]
+
+
+async def fake_index_gateway(tmp_path: Path, seeds: Path, **overrides: Any) -> Gateway:
+    """The bot over an index of `seeds` built with the fast fake embedder (never for quality)."""
+    index = make_settings(tmp_path, seeds)
+    embedder = FakeEmbedder()
+    build(index.seeds_dir, Store.open(index), embedder)
+    return await Gateway.connect(settings_for(index, **overrides), Searcher.open(index, embedder))
 
 
 class _NoSearcher:

@@ -1,0 +1,157 @@
+"""Moderators: /dossier reindex, sources and status behind is_moderator(), and the one error handler."""
+
+import asyncio
+import itertools
+import logging
+import shutil
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio
+from discord import app_commands
+
+from bot.errors import GENERIC
+from tests.test_discord_harness import (
+    ADMIN,
+    ASKER,
+    EPHEMERAL,
+    MODERATOR,
+    Gateway,
+    Request,
+    assert_safe,
+    fake_index_gateway,
+)
+
+GROUP = "dossier"
+
+
+@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
+async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
+    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+    yield gateway
+    await gateway.close()
+
+
+def only(requests: list[Request], kind: str) -> Request:
+    found = [r for r in requests if r.kind == kind]
+    assert len(found) == 1, [r.kind for r in requests]
+    return found[0]
+
+
+@pytest.mark.parametrize("sub", ["reindex", "sources", "status"])
+async def test_member_is_refused(gateway: Gateway, sub: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A member without Manage Server or a moderator role is refused privately, and the refusal is logged."""
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        requests = await gateway.command(f"{GROUP} {sub}", who=ASKER)
+    reply = only(requests, "reply").message
+    assert reply["flags"] & EPHEMERAL and "Only moderators" in reply["content"]
+    assert len(requests) == 1
+    assert any("asker" in r.getMessage() and "not a moderator" in r.getMessage() for r in caplog.records)
+
+
+async def test_moderator_role_sees_status(gateway: Gateway) -> None:
+    """A member with a MODERATOR_ROLE_IDS role gets the index status: counts, model, last build and builder."""
+    reply = only(await gateway.command(f"{GROUP} status", who=MODERATOR), "reply").message
+    assert reply["flags"] & EPHEMERAL
+    fields = {f["name"]: f["value"] for f in reply["embeds"][0]["fields"]}
+    pointer = gateway.bot.searcher.index.pointer
+    assert fields["Documents"] == "5" and fields["Passages"] == str(pointer.chunks)
+    assert fields["Model"] == "fake-hash-64" and fields["Started by"] == "command line"
+    assert fields["Last build"].startswith("<t:")
+
+
+async def test_manage_server_lists_sources(gateway: Gateway) -> None:
+    """A member with Manage Server gets the sources, with their metadata and passage counts."""
+    requests = await gateway.command(f"{GROUP} sources", who=ADMIN)
+    reply = only(requests, "reply").message
+    assert reply["content"].startswith("The index holds 5 documents")
+    listing = reply["embeds"][0]["description"]
+    for source, count in gateway.bot.searcher.sources():
+        assert f"{count} passages" in listing and source.id.replace("_", "\\_") in listing
+    assert "Salaam Times" in listing
+    assert_safe(requests)
+
+
+async def test_reindex_reports_changes_and_swaps_the_index(gateway: Gateway, seeds_copy: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Reindex shows progress, reports added, changed and removed documents, and the bot answers from it."""
+    (seeds_copy / "005_new.txt").write_text("A new article.\n\nIran and the Taliban met again in Kabul this "
+                                            "week, officials from both sides said on Monday.\n", encoding="utf-8")
+    (seeds_copy / "004_9fd61aad6fe509e9.txt").unlink()
+    changed = seeds_copy / "003_eb7467070494d04b.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nOne more sentence of article text here.\n",
+                       encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="bot"):
+        requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
+    assert requests[0].kind == "defer" and requests[0].message["flags"] & EPHEMERAL
+    edits = [r.message["content"] for r in requests if r.kind == "edit"]
+    assert edits[0] == "Reindexing… starting."
+    assert "1 added, 1 changed, 1 removed, 3 unchanged" in edits[-1] and "No errors." in edits[-1]
+    pointer = gateway.bot.searcher.index.pointer
+    assert pointer.generation == 2 and pointer.built_by.startswith("moderator")
+    assert "005_new.txt" in {source.id for source, _ in gateway.bot.searcher.sources()}
+    assert any("reindex started by moderator" in r.getMessage() for r in caplog.records)
+    assert any("reindex by moderator" in r.getMessage() and "done" in r.getMessage() for r in caplog.records)
+    assert_safe(requests)
+
+
+async def test_reindex_failure_keeps_the_old_index(gateway: Gateway, seeds_copy: Path) -> None:
+    """When the build fails, the moderator is told why and the previous index keeps answering."""
+    shutil.rmtree(seeds_copy)
+    requests = await gateway.command(f"{GROUP} reindex", who=ADMIN)
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last.startswith("Reindex failed:") and "previous index stays live" in last
+    assert gateway.bot.searcher.index.pointer.generation == 1
+
+
+async def test_second_reindex_is_refused_while_one_runs(gateway: Gateway,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reindex asked for during another is refused privately; the first shows live counts, then finishes."""
+    embedder = gateway.bot.searcher.embedder
+    held = threading.Event()
+    release = threading.Event()
+    encode = embedder.encode
+
+    def gated(texts: list[str]) -> np.ndarray:
+        held.set()
+        release.wait(timeout=30)
+        return encode(texts)
+
+    monkeypatch.setattr(embedder, "encode", gated)
+    (gateway.bot.settings.seeds_dir / "005_new.txt").write_text(
+        "Title\n\nIran and the Taliban met again in Kabul this week, officials said.\n", encoding="utf-8")
+    first = asyncio.create_task(gateway.command(f"{GROUP} reindex", who=MODERATOR))
+    while not held.is_set():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # several progress ticks go by while the build is held
+    second = await gateway.command(f"{GROUP} reindex", who=ADMIN)
+    refused = only(second, "reply").message
+    assert refused["flags"] & EPHEMERAL and "already running" in refused["content"]
+    release.set()
+    requests = await first
+    edits = [r for r in requests if r.kind == "edit"]
+    assert "Reindexing… reading documents: 6 of 6." in [r.message["content"] for r in edits]
+    assert "1 added" in edits[-1].message["content"]
+    interval = gateway.bot.settings.reindex_progress_seconds
+    progress = [r.at for r in edits[1:-1]]
+    assert all(later - earlier >= interval * 0.9 for earlier, later in itertools.pairwise(progress))
+
+
+async def test_unexpected_error_is_logged_and_answered_generically(gateway: Gateway,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected exception in a command is logged with its traceback; the member gets a generic reply."""
+
+    @app_commands.command(name="boom", description="fails")
+    async def boom(interaction: object) -> None:
+        raise RuntimeError("kaboom")
+
+    gateway.bot.tree.add_command(boom)
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        requests = await gateway.command("boom")
+    reply = only(requests, "reply").message
+    assert reply["flags"] & EPHEMERAL and reply["content"] == GENERIC
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and "kaboom" in str(logged[0].exc_info[1]) and "/boom" in logged[0].getMessage()
