@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,15 @@ def test_moderator_role_ids_from_the_environment(raw: str, monkeypatch: pytest.M
     """MODERATOR_ROLE_IDS may be comma-separated ids or a JSON list."""
     monkeypatch.setenv("MODERATOR_ROLE_IDS", raw)
     assert Settings(_env_file=None).moderator_role_ids == [1, 2]  # type: ignore[call-arg]
+
+
+def test_env_example_documents_every_setting(tmp_path: Path) -> None:
+    """.env.example names every setting, and a .env copied from it loads as it stands."""
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    named = set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.MULTILINE))
+    assert named == {name.upper() for name in Settings.model_fields}
+    settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    assert settings.moderator_role_ids == [] and settings.dev_guild_id is None
 
 
 @pytest.mark.slow
