@@ -46,4 +46,12 @@ BACKGROUND_QUESTIONS = (
     "What is machine learning?",
     "How do I convert Celsius to Fahrenheit?",
     "What are some good books to read this summer?",
+    "Who is the author of this page?",
+    "What date was this post written?",
+    "How do I edit a comment I posted?",
+    "Can I report an offensive comment?",
+    "How do I sign up for an account on this site?",
+    "Is there a mobile app for this website?",
+    "How do I turn off the ads?",
+    "Where do I send a correction to the editors?",
 )

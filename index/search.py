@@ -191,8 +191,10 @@ class Searcher:
         if not index.chunks:
             return Answer(question, ())
         dense = index.dense(self.embedder.encode([question])[0])
+        lexical = index.lexical(question)
         span = float(dense.max() - dense.min()) or 1.0
-        fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * index.lexical(question)
+        best_lexical = float(lexical.max()) or 1.0
+        fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * lexical / best_lexical
         candidates = np.flatnonzero(dense >= index.bar)
         ranked: list[Hit] = []
         seen: list[set[str]] = []
