@@ -71,7 +71,7 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
 
 def serve(settings: Settings) -> int:
     """Runs the bot until it is stopped; exit code 2 without a token, 1 when the index cannot be opened."""
-    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+    if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     try:

@@ -1,6 +1,7 @@
 """The one error handler: expected errors become short ephemeral replies, anything else is logged in full."""
 
 import logging
+import math
 
 import discord
 from discord import app_commands
@@ -26,7 +27,7 @@ def explain(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"You are asking quickly: try again in {error.retry_after:.0f} s."
+        return f"You are asking quickly: try again in {math.ceil(error.retry_after)} s."
     if isinstance(error, NotModerator | app_commands.MissingPermissions | app_commands.NoPrivateMessage):
         return "Only moderators (Manage Server, or a moderator role) can use this, and only in a server."
     if isinstance(error, QuestionError):

@@ -24,6 +24,12 @@ class Settings(IndexSettings):
     reindex_progress_seconds: float = Field(default=2.0, gt=0)
     buttons_timeout_seconds: float = Field(default=600.0, gt=0, lt=INTERACTION_TOKEN_SECONDS)
 
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: Any) -> Any:
+        """`DISCORD_TOKEN=` (as in .env.example) means no token."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("moderator_role_ids", mode="before")
     @classmethod
     def _role_ids(cls, value: Any) -> Any:

@@ -21,9 +21,12 @@ QUESTIONS = ["How many visas did Iran offer to Taliban fighters?", "What is the 
              "@everyone <@&940000000000000001> **Iran** and the `Taliban`?", "x" * 5000, ""]
 
 
-def test_bot_without_token_exits_2_with_directions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, "  "], ids=["unset", "blank"])
+def test_bot_without_token_exits_2_with_directions(tmp_path: Path, token: str | None) -> None:
     """`python -m bot` with no DISCORD_TOKEN exits 2, pointing to .env.example and to `python -m bot ask`."""
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"} | {"PYTHONPATH": str(ROOT)}
+    if token is not None:
+        env["DISCORD_TOKEN"] = token
     result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2
@@ -44,13 +47,14 @@ def test_moderator_role_ids_from_the_environment(raw: str, monkeypatch: pytest.M
     assert Settings(_env_file=None).moderator_role_ids == [1, 2]  # type: ignore[call-arg]
 
 
-def test_env_example_documents_every_setting(tmp_path: Path) -> None:
+def test_env_example_documents_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     """.env.example names every setting, and a .env copied from it loads as it stands."""
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     named = set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.MULTILINE))
     assert named == {name.upper() for name in Settings.model_fields}
     settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
-    assert settings.moderator_role_ids == [] and settings.dev_guild_id is None
+    assert settings.moderator_role_ids == [] and settings.dev_guild_id is None and settings.discord_token is None
 
 
 @pytest.mark.slow
