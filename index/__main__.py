@@ -6,16 +6,20 @@ import logging
 import sys
 
 from index import logs
-from index.build import BuildReport, Progress, build
+from index.build import BuildReport, Progress, ProgressFn, build
 from index.corpus import CorpusError
 from index.embedding import Embedder, ModelError
+from index.lock import BuildRunning, LockLost
 from index.settings import IndexSettings
 from index.store import Store, StoreError
 
 log = logging.getLogger("index")
 
+EXIT_BUILD_RUNNING = 75  # EX_TEMPFAIL: try again later
 
-def _progress_bar() -> "callable":  # type: ignore[valid-type]
+
+def _progress_bar() -> ProgressFn:
+    """One tqdm bar per stage on stderr, closed when the stage is done."""
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
@@ -29,14 +33,19 @@ def _progress_bar() -> "callable":  # type: ignore[valid-type]
         bar.refresh()
         if p.done >= p.total:
             bar.close()
+            del bars[p.stage]
 
     return show
 
 
 def _summary(report: BuildReport) -> str:
-    lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
-             f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
-             f"{report.removed} removed; {report.embedded} passages embedded in {report.seconds:.1f} s"]
+    if report.switched:
+        lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
+                 f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
+                 f"{report.removed} removed; {report.embedded} passages embedded in {report.seconds:.1f} s"]
+    else:
+        lines = [f"Nothing changed: generation {report.generation} stays live with {report.documents} documents, "
+                 f"{report.chunks} passages."]
     lines += [f"  error: {e['source']}: {e['error']}" for e in report.errors]
     return "\n".join(lines)
 
@@ -53,9 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = Store.open(settings)
         embedder = Embedder.load(settings.embedding_model)
-        show = _progress_bar() if sys.stderr.isatty() and not args.json else None
+        show = _progress_bar() if sys.stderr.isatty() else None
         report = build(settings.seeds_dir, store, embedder, progress=show)
-    except (CorpusError, ModelError, StoreError) as exc:
+    except BuildRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc), "build_running": True}))
+        return EXIT_BUILD_RUNNING
+    except (CorpusError, ModelError, StoreError, LockLost) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if args.json:
             print(json.dumps({"error": str(exc)}))

@@ -1,4 +1,11 @@
-"""Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally."""
+"""Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
+
+A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
+(the live count matches and a probe query finds its own passage), and only then moves the pointer. A
+document is unchanged when its content hash and its passages (ids and offsets) are as stored: its records
+carry over untouched. Any other passage gets a new record, its embedding copied from a stored passage with
+the same text where there is one, else computed.
+"""
 
 import hashlib
 import logging
@@ -15,9 +22,14 @@ import numpy as np
 from index.chunking import Chunk, chunk_document
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.embedding import Embedder
-from index.store import Pointer, Record, Store, StoreError, collection_name, live_filter
+from index.lock import BuildLock
+from index.store import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 
 log = logging.getLogger(__name__)
+
+EMBED_STEP = 256
+WRITE_STEP = 500
+PROBE_RESULTS = 10
 
 
 @dataclass(frozen=True)
@@ -43,13 +55,29 @@ class BuildReport:
     changed: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     generation: int = 0
+    switched: bool = False
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
                 "removed": self.removed, "unchanged": self.unchanged, "added": self.added,
                 "changed": self.changed, "errors": self.errors, "generation": self.generation,
-                "seconds": round(self.seconds, 3)}
+                "switched": self.switched, "seconds": round(self.seconds, 3),
+                "stages": {k: round(v, 3) for k, v in self.stages.items()}}
+
+
+class _Stages:
+    """Wall time per stage, for the report."""
+
+    def __init__(self, report: BuildReport) -> None:
+        self._report = report
+        self._mark = time.monotonic()
+
+    def end(self, stage: str) -> None:
+        now = time.monotonic()
+        self._report.stages[stage] = self._report.stages.get(stage, 0.0) + now - self._mark
+        self._mark = now
 
 
 def _digest(text: str) -> str:
@@ -58,10 +86,19 @@ def _digest(text: str) -> str:
 
 def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = "command line",
           progress: ProgressFn | None = None) -> BuildReport:
-    """Brings the live index in line with the seeds folder, embedding only passages it has not seen."""
+    """Brings the live index in line with the seeds folder, embedding only passages it has not seen.
+
+    Raises index.lock.BuildRunning at once when another build holds the store.
+    """
+    with store.build_lock(built_by) as lock:
+        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None))
+
+
+def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, built_by: str,
+           tell: ProgressFn) -> BuildReport:
     started = time.monotonic()
     report = BuildReport()
-    tell = progress or (lambda _: None)
+    stages = _Stages(report)
     store.clean_leftovers()
     pointer = store.pointer()
     name = collection_name(embedder.name)
@@ -74,15 +111,14 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
     if same_model:
         for record, _ in store.records(collection, old_generation):
             live[record.source.id].append(record)
+    stages.end("index")
 
     metadata = read_metadata(seeds_dir)
     paths = source_paths(seeds_dir)
     keep: list[Record] = []
     fresh: list[tuple[Record, str]] = []
-    on_disk = set()
     for done, path in enumerate(paths, 1):
         tell(Progress("reading", done, len(paths)))
-        on_disk.add(path.name)
         previous = live.get(path.name, [])
         try:
             doc = load_document(path, metadata.get(path.name, {}))
@@ -90,12 +126,13 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
             if not chunks:
                 raise CorpusError("no article text found: only site chrome, captions or comments")
         except (CorpusError, OSError) as exc:
-            report.errors.append({"source": path.name, "error": str(exc)})
+            error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
+            report.errors.append({"source": path.name, "error": error})
             if previous:
-                log.warning("%s: %s; its last good version stays live", path.name, exc)
+                log.warning("%s: %s; its last good version stays live", path.name, error)
                 keep.extend(previous)
             continue
-        if previous and previous[0].doc_digest == doc.digest:
+        if previous and _unchanged(previous, doc, chunks):
             report.unchanged += 1
             keep.extend(previous)
             continue
@@ -104,45 +141,64 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
         else:
             report.added += 1
         fresh.extend(_records(doc, chunks, generation))
+    stages.end("reading")
 
+    on_disk = {path.name for path in paths}
     report.removed = sum(1 for source_id in live if source_id not in on_disk)
     kept_ids = {r.record_id for r in keep}
-    replaced = [r for records in live.values() for r in records if r.record_id not in kept_ids]
-    reusable = {r.embed_digest: r.record_id for r in replaced}
-    vectors = _vectors(store, collection, embedder, fresh, reusable, report, tell)
+    replaced = [r.record_id for records in live.values() for r in records if r.record_id not in kept_ids]
+    documents = len({r.source.id for r in keep} | {r.source.id for r, _ in fresh})
+    report.documents, report.chunks = documents, len(keep) + len(fresh)
 
-    tell(Progress("writing", 0, len(fresh)))
+    if same_model and not fresh and not replaced:
+        report.generation = old_generation
+        report.seconds = time.monotonic() - started
+        log.info("nothing changed; generation %d stays live: %s", old_generation, report.to_json())
+        return report
+
+    reusable = {r.embed_digest: r.record_id for records in live.values() for r in records}
+    vectors = _vectors(store, collection, embedder, fresh, reusable, report, tell)
+    stages.end("embedding")
+
     new_records = [record for record, _ in fresh]
-    store.add(collection, new_records, vectors)
-    store.mark_died(collection, replaced, generation)
-    tell(Progress("writing", len(fresh), len(fresh)))
+    _write(store, collection, new_records, vectors, replaced, generation, tell)
+    stages.end("writing")
 
     tell(Progress("validating", 0, 1))
-    expected = len(keep) + len(new_records)
-    _validate(store, collection, generation, expected, new_records or keep, vectors)
-    documents = len({r.source.id for r in keep} | {r.source.id for r in new_records})
+    _validate(store, collection, generation, report.chunks, new_records or keep, vectors)
+    lock.check()
+    if store.pointer() != pointer:
+        raise StoreError("another build switched the index while this one ran; keeping its index")
+    built_at = datetime.now(UTC).isoformat(timespec="seconds")
     store.switch(Pointer(collection=name, generation=generation, model=embedder.name, dimension=embedder.dimension,
-                         built_at=datetime.now(UTC).isoformat(timespec="seconds"), built_by=built_by,
-                         documents=documents, chunks=expected))
+                         built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks,
+                         format=FORMAT))
     tell(Progress("validating", 1, 1))
-    report.documents, report.chunks, report.generation = documents, expected, generation
+    stages.end("validating")
+    report.generation, report.switched = generation, True
     report.seconds = time.monotonic() - started
     log.info("built generation %d: %s", generation, report.to_json())
     return report
 
 
+def _unchanged(previous: list[Record], doc: Document, chunks: list[Chunk]) -> bool:
+    """Same text and metadata, cut into the same passages (the chunker may have changed since)."""
+    if any(r.doc_digest != doc.digest for r in previous):
+        return False
+    stored = sorted((r.chunk.id, r.chunk.start, r.chunk.end) for r in previous)
+    return stored == sorted((c.id, c.start, c.end) for c in chunks)
+
+
 def _records(doc: Document, chunks: list[Chunk], generation: int) -> list[tuple[Record, str]]:
-    out = []
-    for chunk in chunks:
-        record = Record(f"g{generation}:{chunk.id}", chunk, doc.source, doc.digest, _digest(chunk.text), generation)
-        out.append((record, chunk.text))
-    return out
+    return [(Record(f"g{generation}:{c.id}", c, doc.source, doc.digest, _digest(c.text), generation), c.text)
+            for c in chunks]
 
 
 def _vectors(store: Store, collection: Any, embedder: Embedder, fresh: list[tuple[Record, str]],
              reusable: dict[str, str], report: BuildReport, tell: ProgressFn) -> np.ndarray:
-    """Embeddings for the new records: copied where an identical passage was embedded before, else computed."""
-    kept = store.embeddings(collection, [reusable[r.embed_digest] for r, _ in fresh if r.embed_digest in reusable])
+    """Embeddings for the new records: copied from a stored passage with the same text, else computed."""
+    kept = store.embeddings(collection, [reusable[r.embed_digest] for r, _ in fresh
+                                         if r.embed_digest in reusable])
     vectors = np.zeros((len(fresh), embedder.dimension), dtype=np.float32)
     todo = []
     for i, (record, text) in enumerate(fresh):
@@ -151,13 +207,27 @@ def _vectors(store: Store, collection: Any, embedder: Embedder, fresh: list[tupl
             vectors[i] = kept[old]
         else:
             todo.append((i, text))
-    step = 256
-    for start in range(0, len(todo), step):
-        part = todo[start : start + step]
+    # Steps of similar length waste little on padding, as one encode over all the texts would.
+    todo.sort(key=lambda item: len(item[1]))
+    for start in range(0, len(todo), EMBED_STEP):
+        part = todo[start : start + EMBED_STEP]
         vectors[[i for i, _ in part]] = embedder.encode([text for _, text in part])
         tell(Progress("embedding", start + len(part), len(todo)))
     report.embedded = len(todo)
     return vectors
+
+
+def _write(store: Store, collection: Any, records: list[Record], vectors: np.ndarray, replaced: list[str],
+           generation: int, tell: ProgressFn) -> None:
+    """Adds the new generation's records, then marks the replaced ones as dying with it."""
+    total = len(records) + len(replaced)
+    tell(Progress("writing", 0, total))
+    for start in range(0, len(records), WRITE_STEP):
+        store.add(collection, records[start : start + WRITE_STEP], vectors[start : start + WRITE_STEP])
+        tell(Progress("writing", min(start + WRITE_STEP, len(records)), total))
+    for start in range(0, len(replaced), WRITE_STEP):
+        store.mark_died(collection, replaced[start : start + WRITE_STEP], generation)
+        tell(Progress("writing", len(records) + min(start + WRITE_STEP, len(replaced)), total))
 
 
 def _validate(store: Store, collection: Any, generation: int, expected: int, sample: list[Record],
@@ -165,12 +235,15 @@ def _validate(store: Store, collection: Any, generation: int, expected: int, sam
     """The new generation holds exactly the passages it should, and a probe query finds one of them."""
     count = store.count_live(collection, generation)
     if count != expected:
-        raise StoreError(f"the new index holds {count} passages where {expected} were written; keeping the old one")
+        raise StoreError(f"the new index holds {count} passages where {expected} were written; "
+                         "keeping the old one")
     if not sample:
         return
     probe_id = sample[0].record_id
     probe = vectors[0] if len(vectors) else store.embeddings(collection, [probe_id])[probe_id]
-    found = collection.query(query_embeddings=[probe], n_results=1, where=live_filter(generation),
-                             include=["distances"])
-    if not found["ids"] or probe_id not in found["ids"][0]:
+    found = collection.query(query_embeddings=[probe], n_results=min(PROBE_RESULTS, expected),
+                             where=live_filter(generation), include=["distances"])
+    ids, distances = found["ids"][0], (found["distances"] or [[]])[0]
+    # An identical passage elsewhere in the corpus has the same vector and may rank first.
+    if probe_id not in ids and not (distances and distances[0] < 1e-4):
         raise StoreError("a probe query on the new index did not find its own passage; keeping the old one")

@@ -59,12 +59,18 @@ def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
             for sid, entry in table.items() if isinstance(entry, dict)}
 
 
+def check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(f"the file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+
+
 def decode(data: bytes) -> str:
     """The text of a source file, or a CorpusError naming what is wrong with it."""
+    check_size(len(data))
     if not data.strip():
         raise CorpusError("the file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise CorpusError(f"the file is {len(data) / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CorpusError("the file is UTF-16 text; save it as UTF-8")
     if b"\x00" in data:
         raise CorpusError("the file is binary, not text")
     try:
@@ -74,11 +80,16 @@ def decode(data: bytes) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load_document(path: Path, metadata: dict[str, str]) -> Document:
-    text = decode(path.read_bytes())
-    title = metadata.get("title") or first_heading(text) or path.stem
+def make_document(source_id: str, text: str, metadata: dict[str, str]) -> Document:
+    """The document with its metadata; without a title, the page's first heading or the file name stands in."""
+    title = metadata.get("title") or first_heading(text) or Path(source_id).stem
     fields = {k: metadata.get(k) for k in _FIELDS if k != "title"}
-    return Document(Source(id=path.name, title=title, **fields), text)
+    return Document(Source(id=source_id, title=title, **fields), text)
+
+
+def load_document(path: Path, metadata: dict[str, str]) -> Document:
+    check_size(path.stat().st_size)  # before reading it all
+    return make_document(path.name, decode(path.read_bytes()), metadata)
 
 
 def source_paths(seeds_dir: Path) -> list[Path]:

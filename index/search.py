@@ -25,7 +25,7 @@ from index.chunking import Chunk
 from index.corpus import Source
 from index.embedding import Embedder, ModelError
 from index.settings import IndexSettings
-from index.store import Pointer, Store, StoreError
+from index.store import FORMAT, Pointer, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,12 @@ class LiveIndex:
             pointer = store.pointer()
             if pointer is None:
                 raise StoreError("The index is empty: run `python -m index build` first.")
+            if pointer.format != FORMAT:
+                raise StoreError("The index was built by an older Dossier; rebuild it: `python -m index build`.")
             collection = store.chunks_collection(pointer.collection)
             pairs = list(store.records(collection, pointer.generation, with_embeddings=True))
-            if store.pointer() == pointer:  # no build switched generations while we read
+            # A build that switched, or cleaned up after a switch, while we read makes us read again.
+            if len(pairs) == pointer.chunks and store.pointer() == pointer:
                 break
         else:
             raise StoreError("The index kept changing while it was read; try again when the build is done.")
@@ -121,17 +124,17 @@ class LiveIndex:
         chunks = [record.chunk for record, _ in pairs]
         sources = {record.source.id: record.source for record, _ in pairs}
         dim = pointer.dimension
-        vectors = np.stack([v for _, v in pairs]) if pairs else np.zeros((0, dim), np.float32)
+        vectors = np.stack([v for _, v in pairs if v is not None]) if pairs else np.zeros((0, dim), np.float32)
         return cls(pointer, chunks, sources, vectors.astype(np.float32))
 
     def dense(self, query: np.ndarray) -> np.ndarray:
         return np.maximum(self.vectors @ query, self.blended @ query)
 
     def lexical(self, question: str) -> np.ndarray:
+        """Raw BM25 scores of every passage for the question."""
         tokens = [t for t in _tokens(question) if t in self._bm25.vocab_dict]
         scores = self._bm25.get_scores(tokens) if tokens else np.zeros(len(self.chunks))
-        best = float(np.max(scores)) if len(scores) else 0.0
-        return np.asarray(scores / best if best > 0 else scores, dtype=np.float32)
+        return np.asarray(scores, dtype=np.float32)
 
     def calibrate(self, embedder: Embedder) -> None:
         """Sets the abstention bar from background questions (see the module docstring)."""

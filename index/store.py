@@ -6,13 +6,20 @@ born <= G < died. A build adds records with born = G + 1 and marks removed ones 
 G do not see, validates the new generation, then moves the pointer in one upsert. A build that dies before
 that leaves G answering; `clean_leftovers` (run by the next build, under the build lock) deletes what it
 wrote and what earlier generations no longer need.
+
+A record's metadata is three keys: `born` and `died`, which filters need, and `record`, a JSON object with
+the rest. Chroma reads metadata one key per row, so packing what is never filtered on makes reading 100k
+passages several times faster. FORMAT names this layout; an index in another layout is rebuilt, not read.
 """
 
+import contextlib
+import hashlib
 import json
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import chromadb
@@ -23,6 +30,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from index.chunking import Chunk
 from index.corpus import Source
+from index.lock import BuildLock, file_lock, lease
 from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -32,6 +40,7 @@ CHUNKS_PREFIX = "dossier_chunks_"
 POINTER_ID = "live"
 NEVER = 2**62
 PAGE = 2000
+FORMAT = 2
 
 
 class StoreError(Exception):
@@ -50,6 +59,7 @@ class Pointer:
     built_by: str
     documents: int
     chunks: int
+    format: int = 1  # pointers written before FORMAT existed lack it
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,8 @@ def connect(settings: IndexSettings) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
         if settings.uses_server:
-            return chromadb.HttpClient(host=settings.chroma_host or "localhost", port=settings.chroma_port or 8000,
-                                       settings=chroma_settings)
+            return chromadb.HttpClient(host=settings.chroma_host or "localhost",
+                                       port=settings.chroma_port or 8000, settings=chroma_settings)
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError variants
@@ -79,8 +89,10 @@ def connect(settings: IndexSettings) -> ClientAPI:
 
 
 def collection_name(model: str) -> str:
+    """One collection per model and layout; the hash keeps models whose names slug alike apart."""
     slug = re.sub(r"[^a-zA-Z0-9]+", "_", model).strip("_").lower()[:40]
-    return f"{CHUNKS_PREFIX}{slug or 'model'}"
+    tag = hashlib.sha256(model.encode()).hexdigest()[:8]
+    return f"{CHUNKS_PREFIX}{slug or 'model'}_{tag}_v{FORMAT}"
 
 
 def live_filter(generation: int) -> dict[str, Any]:
@@ -107,7 +119,8 @@ class Store:
 
     def switch(self, pointer: Pointer) -> None:
         """The one atomic step of a build: readers see the new generation from here on."""
-        self._meta.upsert(ids=[POINTER_ID], embeddings=[[0.0]], documents=[json.dumps(asdict(pointer))])
+        self._meta.upsert(ids=[POINTER_ID], embeddings=np.zeros((1, 1), np.float32),
+                          documents=[json.dumps(asdict(pointer))])
 
     def chunks_collection(self, name: str) -> Collection:
         return self.client.get_or_create_collection(
@@ -117,23 +130,32 @@ class Store:
     def max_batch(self) -> int:
         return int(self.client.get_max_batch_size())
 
+    def build_lock(self, owner: str) -> contextlib.AbstractContextManager[BuildLock]:
+        """The one-writer lock: a file lock for an embedded store, a lease record on a Chroma server."""
+        chroma = self.client.get_settings()
+        if chroma.is_persistent and chroma.persist_directory:
+            return file_lock(Path(chroma.persist_directory), owner)
+        return lease(self._meta, owner)
+
+    def live_ids(self, collection: Collection, generation: int) -> list[str]:
+        return list(collection.get(where=live_filter(generation), include=[])["ids"])
+
     def records(self, collection: Collection, generation: int, *, with_embeddings: bool = False
                 ) -> Iterator[tuple[Record, np.ndarray | None]]:
-        """The passages live in `generation`, page by page."""
+        """The passages live in `generation`, page by page.
+
+        Ids first, then pages by id: a page by offset under a filter shifts when another thread writes.
+        """
         include: list[Any] = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        offset = 0
-        while True:
-            page = collection.get(where=live_filter(generation), include=include, limit=PAGE, offset=offset)
-            ids = page["ids"]
-            if not ids:
-                return
+        ids = self.live_ids(collection, generation)
+        for start in range(0, len(ids), PAGE):
+            page = collection.get(ids=ids[start : start + PAGE], include=include)
             embeddings = page.get("embeddings")
-            for i, record_id in enumerate(ids):
+            for i, record_id in enumerate(page["ids"]):
                 meta = page["metadatas"][i]  # type: ignore[index]
                 text = page["documents"][i]  # type: ignore[index]
                 vector = np.asarray(embeddings[i], dtype=np.float32) if with_embeddings else None  # type: ignore[index]
                 yield _record(record_id, text, meta), vector
-            offset += len(ids)
 
     def embeddings(self, collection: Collection, record_ids: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -150,15 +172,15 @@ class Store:
             collection.add(ids=[r.record_id for r in part], embeddings=vectors[start : start + batch],
                            documents=[r.chunk.text for r in part], metadatas=[_metadata(r) for r in part])
 
-    def mark_died(self, collection: Collection, records: list[Record], generation: int) -> None:
+    def mark_died(self, collection: Collection, record_ids: list[str], generation: int) -> None:
+        """Sets `died` (Chroma merges an update into the existing metadata)."""
         batch = self.max_batch()
-        for start in range(0, len(records), batch):
-            part = records[start : start + batch]
-            collection.update(ids=[r.record_id for r in part],
-                              metadatas=[_metadata(r, died=generation) for r in part])
+        for start in range(0, len(record_ids), batch):
+            part = record_ids[start : start + batch]
+            collection.update(ids=part, metadatas=[{"died": generation}] * len(part))
 
     def count_live(self, collection: Collection, generation: int) -> int:
-        return sum(1 for _ in self.records(collection, generation))
+        return len(self.live_ids(collection, generation))
 
     def clean_leftovers(self) -> None:
         """Removes what no live generation needs: an interrupted build's writes and dead records."""
@@ -176,25 +198,26 @@ class Store:
         stale = {"$or": [{"born": {"$gt": generation}}, {"died": {"$lte": generation}}]}
         live.delete(where=stale)  # type: ignore[arg-type]
         # Removal marks an interrupted build wrote on records that are still live.
-        marked = live.get(where={"$and": [{"died": {"$gt": generation}}, {"died": {"$lt": NEVER}}]},
-                          include=["documents", "metadatas"])
+        dying = {"$and": [{"died": {"$gt": generation}}, {"died": {"$lt": NEVER}}]}
+        marked = live.get(where=dying, include=[])  # type: ignore[arg-type]
         if marked["ids"]:
-            records = [_record(i, t, m) for i, t, m in
-                       zip(marked["ids"], marked["documents"], marked["metadatas"], strict=True)]  # type: ignore[arg-type]
-            self.mark_died(live, records, NEVER)
+            log.info("clearing %d removal marks an interrupted build left", len(marked["ids"]))
+            self.mark_died(live, list(marked["ids"]), NEVER)
 
 
-def _metadata(record: Record, died: int = NEVER) -> dict[str, str | int]:
+def _metadata(record: Record) -> dict[str, str | int]:
     c, s = record.chunk, record.source
-    return {"chunk_id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end, "paragraph": c.paragraph,
-            "title": s.title, "outlet": s.outlet or "", "author": s.author or "", "published": s.published or "",
-            "url": s.url or "", "doc_digest": record.doc_digest, "embed_digest": record.embed_digest,
-            "born": record.born, "died": died}
+    packed = {"chunk_id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end,
+              "paragraph": c.paragraph, "title": s.title, "outlet": s.outlet, "author": s.author,
+              "published": s.published, "url": s.url, "doc_digest": record.doc_digest,
+              "embed_digest": record.embed_digest}
+    return {"born": record.born, "died": NEVER, "record": json.dumps(packed, separators=(",", ":"))}
 
 
 def _record(record_id: str, text: str | None, meta: Any) -> Record:
-    chunk = Chunk(id=str(meta["chunk_id"]), source_id=str(meta["source_id"]), text=text or "",
-                  start=int(meta["start"]), end=int(meta["end"]), paragraph=int(meta["paragraph"]))
-    source = Source(id=chunk.source_id, title=str(meta["title"]), outlet=meta["outlet"] or None,
-                    author=meta["author"] or None, published=meta["published"] or None, url=meta["url"] or None)
-    return Record(record_id, chunk, source, str(meta["doc_digest"]), str(meta["embed_digest"]), int(meta["born"]))
+    packed = json.loads(meta["record"])
+    chunk = Chunk(id=packed["chunk_id"], source_id=packed["source_id"], text=text or "",
+                  start=packed["start"], end=packed["end"], paragraph=packed["paragraph"])
+    source = Source(id=chunk.source_id, title=packed["title"], outlet=packed["outlet"],
+                    author=packed["author"], published=packed["published"], url=packed["url"])
+    return Record(record_id, chunk, source, packed["doc_digest"], packed["embed_digest"], int(meta["born"]))
