@@ -12,6 +12,7 @@ from typing import Any
 
 import discord
 
+from bot.terminal import NO_ANSWER
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
 from index.search import Answer, Hit, Searcher
@@ -31,7 +32,6 @@ CARDS = 3
 QUESTION_ECHO_CHARS = 200
 QUOTE_CHARS = 1500
 ELLIPSIS = "…"
-NO_ANSWER = "The corpus does not answer this."
 COLOUR = discord.Colour.dark_teal()
 
 _WORD = re.compile(r"\w+")

@@ -147,11 +147,6 @@ class FakeHTTP:
                 "mention_everyone": False, "pinned": False, "tts": False, "timestamp": TIMESTAMP,
                 "edited_timestamp": None, "type": 0, "flags": body.get("flags", 0)}
 
-    def messages(self) -> list[Request]:
-        """The requests that carry a message (every kind but a bare defer)."""
-        return [r for r in self.requests if r.kind not in ("defer", "deferred-update")
-                and ("/messages" in r.url or "/webhooks/" in r.url or "/interactions/" in r.url)]
-
 
 def user(user_id: int, name: str) -> dict[str, Any]:
     return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name.title(), "avatar": None}
@@ -323,7 +318,7 @@ class _NoSearcher:
 
 
 async def test_client_sends_no_pings(dev_settings: Settings) -> None:
-    """The client is built with AllowedMentions.none() and a moderator command group."""
+    """The client is built with AllowedMentions.none() and without the privileged message-content intent."""
     bot = Dossier(dev_settings, _NoSearcher())  # type: ignore[arg-type]
     assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == NO_PINGS
     assert bot.intents.message_content is False

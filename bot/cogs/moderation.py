@@ -120,12 +120,18 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
                 await self._show(interaction, progress_text(shown))
         try:
             report = job.result()
-            await asyncio.to_thread(searcher.reload)
         except (CorpusError, ModelError, StoreError) as error:
             log.warning("reindex by %s failed: %s", who(interaction), error)
             await self._show(interaction, f"Reindex failed: {error}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
+        try:
+            await asyncio.to_thread(searcher.reload)
+        except (ModelError, StoreError) as error:
+            log.error("the bot could not load the index that %s built: %s", who(interaction), error)
+            await self._show(interaction, f"{report_text(report)}\nBut the bot could not load it ({error}); it "
+                                          "answers from the previous index until it is restarted.")
+            return
         await self._show(interaction, report_text(report))
 
     @staticmethod
