@@ -98,6 +98,23 @@ async def test_reindex_reports_changes_and_swaps_the_index(gateway: Gateway, see
     assert_safe(requests)
 
 
+async def test_reindex_with_nothing_changed(gateway: Gateway) -> None:
+    """A reindex of an unchanged corpus says nothing changed and keeps the live generation."""
+    requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last.startswith("Nothing changed: 5 documents") and "5 unchanged" in last
+    assert gateway.bot.searcher.index.pointer.generation == 1
+
+
+async def test_reindex_refused_while_another_process_builds(gateway: Gateway) -> None:
+    """While a build elsewhere (say, `python -m index build`) holds the store, reindex says so and waits for none."""
+    with gateway.bot.searcher.store.build_lock("command line"):
+        requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last.startswith("A reindex is already running") and "command line" in last
+    assert gateway.bot.searcher.index.pointer.generation == 1
+
+
 async def test_reindex_failure_keeps_the_old_index(gateway: Gateway, seeds_copy: Path) -> None:
     """When the build fails, the moderator is told why and the previous index keeps answering."""
     shutil.rmtree(seeds_copy)

@@ -16,6 +16,7 @@ from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payloa
 from index.build import BuildReport, Progress, build
 from index.corpus import CorpusError, Source
 from index.embedding import ModelError
+from index.lock import BuildRunning, LockLost
 from index.store import Pointer, StoreError
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ def progress_text(progress: Progress | None) -> str:
 
 
 def report_text(report: BuildReport) -> str:
-    lines = [f"Reindex done: {report.documents} documents, {report.chunks} passages, now live "
-             f"(generation {report.generation}).",
+    size = f"{report.documents} documents, {report.chunks} passages"
+    head = (f"Reindex done: {size}, now live (generation {report.generation})." if report.switched
+            else f"Nothing changed: {size}; generation {report.generation} stays live.")
+    lines = [head,
              f"Documents: {report.added} added, {report.changed} changed, {report.removed} removed, "
              f"{report.unchanged} unchanged; {report.embedded} passages embedded in {report.seconds:.1f} s."]
     if report.errors:
@@ -120,13 +123,18 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
                 await self._show(interaction, progress_text(shown))
         try:
             report = job.result()
+        except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
+            log.warning("reindex by %s stopped: %s", who(interaction), error)
+            await self._show(interaction, str(error))
+            return
         except (CorpusError, ModelError, StoreError) as error:
             log.warning("reindex by %s failed: %s", who(interaction), error)
             await self._show(interaction, f"Reindex failed: {error}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
         try:
-            await asyncio.to_thread(searcher.reload)
+            if report.switched:
+                await asyncio.to_thread(searcher.reload)
         except (ModelError, StoreError) as error:
             log.error("the bot could not load the index that %s built: %s", who(interaction), error)
             await self._show(interaction, f"{report_text(report)}\nBut the bot could not load it ({error}); it "
