@@ -93,7 +93,9 @@ class Ask(commands.Cog):
 
     async def answer(self, question: str, offset: int = 0) -> tuple[Answer, Payload]:
         """Searches off the event loop: the model and the ranking are CPU work."""
-        return await asyncio.to_thread(respond, self.bot.searcher, question, offset)
+        answer, payload = await asyncio.to_thread(respond, self.bot.searcher, question, offset)
+        log.debug("quoted %d of %d passages from offset %d", len(answer.hits), answer.total, offset)
+        return answer, payload
 
     def clean(self, question: str, user_id: int) -> str:
         """The question made searchable; invalid input gives the asker their cooldown back."""
