@@ -1,0 +1,40 @@
+"""The per-user question cooldown: a sliding window of ASK_COOLDOWN_RATE questions per ASK_COOLDOWN_SECONDS."""
+
+from bot.cooldown import Cooldowns
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_per_window_then_wait() -> None:
+    """Two questions per ten seconds: the third waits until the first leaves the window."""
+    clock = Clock()
+    cooldowns = Cooldowns(2, 10.0, clock)
+    assert cooldowns.take(1) == 0.0
+    clock.now += 4
+    assert cooldowns.take(1) == 0.0
+    assert cooldowns.take(1) == 6.0
+    clock.now += 6
+    assert cooldowns.take(1) == 0.0
+
+
+def test_refund_gives_back_one_question() -> None:
+    """A refund returns the latest question only, and users do not share a window."""
+    cooldowns = Cooldowns(1, 10.0, Clock())
+    assert cooldowns.take(1) == 0.0
+    assert cooldowns.take(2) == 0.0
+    cooldowns.refund(1)
+    assert cooldowns.take(1) == 0.0
+    assert cooldowns.take(1) > 0 and cooldowns.take(2) > 0
+    cooldowns.refund(3)  # nothing to give back: no error
+
+
+def test_zero_seconds_means_no_cooldown() -> None:
+    """ASK_COOLDOWN_SECONDS=0 lets every question through."""
+    cooldowns = Cooldowns(1, 0.0, Clock())
+    assert all(cooldowns.take(1) == 0.0 for _ in range(5))
