@@ -11,7 +11,7 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 class IndexSettings(BaseSettings):
     """Where the corpus and the index live, and which model embeds them."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     seeds_dir: Path = Path("seeds")
     chroma_path: Path = Path("data/chroma")
