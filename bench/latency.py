@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/latency.py   (about a minute; uses a temporary index
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys

@@ -33,6 +33,7 @@ DENSE_WEIGHT = 0.7
 BAR_SIGMAS = 3.0
 MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
+MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
 _TOKEN = re.compile(r"\w+")
 
 
@@ -198,10 +199,13 @@ class Searcher:
         span = float(dense.max() - dense.min()) or 1.0
         best_lexical = float(lexical.max()) or 1.0
         fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * lexical / best_lexical
-        candidates = np.flatnonzero(dense >= index.bar)
+        best = np.flatnonzero(dense >= index.bar)
+        if len(best) > MAX_PASSAGES:
+            best = best[np.argpartition(-fused[best], MAX_PASSAGES)[:MAX_PASSAGES]]
+        candidates = best[np.argsort(-fused[best], kind="stable")]
         ranked: list[Hit] = []
         seen: list[set[str]] = []
-        for i in candidates[np.argsort(-fused[candidates], kind="stable")]:
+        for i in candidates:
             if len(ranked) >= offset + limit:
                 break
             chunk = index.chunks[i]
@@ -210,7 +214,7 @@ class Searcher:
                 continue
             seen.append(words)
             ranked.append(Hit(chunk, round(float(fused[i]), 4), index.sources[chunk.source_id]))
-        # `total` counts every passage over the bar; near-duplicates among them are dropped as pages are read.
+        # `total` counts the passages a reader may page through; near-duplicates are dropped as pages are read.
         return Answer(question, tuple(ranked[offset:]), total=len(candidates))
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
