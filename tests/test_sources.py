@@ -1,0 +1,173 @@
+"""Adding and removing sources: uploads are checked, written atomically with their metadata, and logged."""
+
+import logging
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from index.build import build
+from index.corpus import MAX_FILE_BYTES, read_metadata
+from index.sources import SourceError, SourceExists, SourceNotFound, add_source, remove_source, safe_name
+from index.store import Store
+from tests.conftest import FakeEmbedder, make_settings
+
+ARTICLE = (b"Herat crossing reopens\n\nIranian and Taliban officials reopened the Islam Qala crossing on Monday, "
+           b"traders in Herat said.\n\nThe border post had been closed for three weeks after a dispute over fuel "
+           b"tariffs.\n")
+
+
+def toml(seeds: Path) -> dict:
+    return tomllib.loads((seeds / "sources.toml").read_text(encoding="utf-8"))
+
+
+def test_an_upload_is_written_with_its_metadata_and_indexed(seeds_copy: Path, tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture):
+    """A valid upload lands in the seeds folder with its metadata, is logged with who did it, and indexes."""
+    with caplog.at_level(logging.INFO, logger="index.sources"):
+        change = add_source(seeds_copy, ARTICLE, "herat crossing.txt", actor="moderator Ana (123)",
+                            title="  Herat crossing   reopens ", outlet="Tolo News", author="R. Karimi",
+                            published="2024-03-04", url="https://tolonews.com/afghanistan/herat-crossing")
+    assert (change.action, change.source.id, change.size) == ("added", "herat_crossing.txt", len(ARTICLE))
+    assert change.source.title == "Herat crossing reopens" and "herat_crossing.txt" in change.message
+    assert (seeds_copy / "herat_crossing.txt").read_bytes() == ARTICLE
+    assert read_metadata(seeds_copy)["herat_crossing.txt"] == {
+        "title": "Herat crossing reopens", "outlet": "Tolo News", "author": "R. Karimi",
+        "published": "2024-03-04", "url": "https://tolonews.com/afghanistan/herat-crossing"}
+    assert "herat_crossing.txt added by moderator Ana (123)" in caplog.text
+    report = build(seeds_copy, Store.open(make_settings(tmp_path, seeds_copy)), FakeEmbedder())
+    assert report.documents == 6 and report.errors == []
+    assert not list(seeds_copy.glob(".*.tmp"))
+
+
+def test_the_metadata_file_keeps_its_header_and_other_entries(seeds_copy: Path):
+    """Rewriting sources.toml keeps its leading comments and every other source's values."""
+    before = toml(seeds_copy)
+    add_source(seeds_copy, ARTICLE, "new.txt", actor="a", title='Quotes "and" back\\slashes')
+    text = (seeds_copy / "sources.toml").read_text(encoding="utf-8")
+    assert text.startswith("# Metadata per source id")
+    after = toml(seeds_copy)
+    assert after.pop("new.txt") == {"title": 'Quotes "and" back\\slashes'} and after == before
+
+
+def test_without_a_title_the_heading_stands_in_and_nothing_is_stored(seeds_copy: Path):
+    """An upload without metadata gets the page's heading as its title and no metadata entry."""
+    change = add_source(seeds_copy, ARTICLE, "plain.txt", actor="a")
+    assert change.source.title == "Herat crossing reopens" and "plain.txt" not in toml(seeds_copy)
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "../../etc/cron.d/x.txt", "/etc/passwd.txt", "a/b.txt",
+                                  "..\\evil.txt", "．．／evil.txt", "evil.txt\x00.png"])
+def test_path_names_are_refused(seeds_copy: Path, name: str):
+    """A file name that is a path, plainly or in look-alike characters, is refused and nothing is written."""
+    before = sorted(p.name for p in seeds_copy.parent.rglob("*"))
+    with pytest.raises(SourceError, match="plain file name"):
+        add_source(seeds_copy, ARTICLE, name, actor="a")
+    assert sorted(p.name for p in seeds_copy.parent.rglob("*")) == before
+
+
+@pytest.mark.parametrize(("name", "safe"), [("Report 2024 (final).TXT", "Report_2024_final.txt"),
+                                            (".hidden.txt", "hidden.txt"), ("-rf.txt", "rf.txt"),
+                                            ("تقرير.txt", "تقرير.txt")])
+def test_names_are_made_safe(name: str, safe: str):
+    """Spaces and punctuation become underscores, leading dots and dashes go, letters of any script stay."""
+    assert safe_name(name) == safe
+
+
+@pytest.mark.parametrize(("name", "data", "words"), [
+    ("notes.md", ARTICLE, "not a .txt file"),
+    ("archive.txt.zip", ARTICLE, "not a .txt file"),
+    ("noext", ARTICLE, "not a .txt file"),
+    (".txt", ARTICLE, "no usable name"),
+    ("x" * 120 + ".txt", ARTICLE, "characters long"),
+    ("binary.txt", bytes(range(256)) * 4, "binary"),
+    ("latin1.txt", "Iran and the Taliban met in Kabul on Monday, officials said. Café.".encode("latin-1"),
+     "not valid UTF-8"),
+    ("empty.txt", b"", "empty"),
+    ("huge.txt", b"a" * (MAX_FILE_BYTES + 1), "MB limit"),
+    ("chrome.txt", b"Latest News\n\n728 x 90\n\nPrint\n", "no article text"),
+])
+def test_bad_files_are_refused(seeds_copy: Path, name: str, data: bytes, words: str):
+    """Wrong extension, overlong name, binary, non-UTF-8, empty, too large or boilerplate-only: refused."""
+    with pytest.raises(SourceError, match=words):
+        add_source(seeds_copy, data, name, actor="a")
+    assert sorted(seeds_copy.glob("*.txt")) == sorted((seeds_copy.parent / "seeds").glob("0*.txt"))
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("published", "04/03/2024", "YYYY-MM-DD"),
+    ("published", "2024-02-30", "YYYY-MM-DD"),
+    ("published", "2024-3-4", "YYYY-MM-DD"),
+    ("url", "javascript:alert(1)", "http"),
+    ("url", "ftp://example.com/a", "http"),
+    ("url", "https://", "http"),
+    ("url", "https://user:pw@example.com/", "password"),
+    ("url", "https://example.com/a b", "spaces"),
+    ("url", "https://example.com:99999/", "not a valid address"),
+    ("title", "x" * 300, "characters long"),
+    ("author", "Ana\x07", "control characters"),
+])
+def test_bad_metadata_is_refused(seeds_copy: Path, field: str, value: str, words: str):
+    """A malformed date or url, an overlong or control-character field, is refused before anything is written."""
+    with pytest.raises(SourceError, match=words):
+        add_source(seeds_copy, ARTICLE, "new.txt", actor="a", **{field: value})
+    assert not (seeds_copy / "new.txt").exists() and "new.txt" not in toml(seeds_copy)
+
+
+def test_overwriting_needs_the_replace_flag(seeds_copy: Path):
+    """Uploading over an existing source is refused unless replace is asked for; replacing keeps its metadata."""
+    existing = "003_eb7467070494d04b.txt"
+    original = (seeds_copy / existing).read_bytes()
+    with pytest.raises(SourceExists, match="already exists"):
+        add_source(seeds_copy, ARTICLE, existing, actor="a")
+    assert (seeds_copy / existing).read_bytes() == original
+    change = add_source(seeds_copy, ARTICLE, existing, actor="a", replace=True, published="2021-08-18")
+    assert change.action == "replaced" and (seeds_copy / existing).read_bytes() == ARTICLE
+    assert read_metadata(seeds_copy)[existing] == {
+        "title": "Taliban and Iran: Does the movement pose a threat to the mullah regime?",
+        "outlet": "The Reference (CEMO Center, Paris)", "author": "Mohamed Yosry", "published": "2021-08-18"}
+
+
+def test_removing_a_source_deletes_file_and_metadata(seeds_copy: Path, caplog: pytest.LogCaptureFixture):
+    """Removing by id deletes the file and its metadata entry, says what went, and logs who did it."""
+    with caplog.at_level(logging.INFO, logger="index.sources"):
+        change = remove_source(seeds_copy, "004_9fd61aad6fe509e9.txt", actor="moderator Bo")
+    assert change.action == "removed" and change.source.title == "The Iranian regime's ties with Taliban"
+    assert "The Iranian regime's ties with Taliban" in change.message
+    assert not (seeds_copy / "004_9fd61aad6fe509e9.txt").exists()
+    assert "004_9fd61aad6fe509e9.txt" not in toml(seeds_copy) and len(toml(seeds_copy)) == 4
+    assert "removed by moderator Bo" in caplog.text
+
+
+@pytest.mark.parametrize("source_id", ["nope.txt", "../seeds/000_cc1c5ba2909303bf.txt", "sources.toml"])
+def test_removing_an_unknown_id_is_refused(seeds_copy: Path, source_id: str):
+    """An id that is not a source in the folder, including a path to one, is refused and nothing changes."""
+    with pytest.raises(SourceError):
+        remove_source(seeds_copy, source_id, actor="a")
+    assert len(list(seeds_copy.glob("*.txt"))) == 5 and (seeds_copy / "sources.toml").exists()
+
+
+def test_unknown_id_error_type(seeds_copy: Path):
+    """An unknown id raises SourceNotFound, which callers can tell apart from bad input."""
+    with pytest.raises(SourceNotFound):
+        remove_source(seeds_copy, "nope.txt", actor="a")
+
+
+def test_concurrent_uploads_keep_every_entry(seeds_copy: Path):
+    """Uploads from several threads at once each keep their metadata entry."""
+    errors: list[BaseException] = []
+
+    def upload(i: int) -> None:
+        try:
+            add_source(seeds_copy, ARTICLE, f"upload{i}.txt", actor=f"moderator {i}", outlet=f"Outlet {i}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert {f"upload{i}.txt": {"outlet": f"Outlet {i}"} for i in range(8)}.items() <= toml(seeds_copy).items()
