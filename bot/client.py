@@ -1,4 +1,4 @@
-"""The Discord client: constructed with its settings and searcher, loads one cog per feature in setup_hook."""
+"""The Discord client: built by `create_bot` from its settings and searcher, loads one cog per feature in setup_hook."""
 
 import asyncio
 import logging
@@ -53,6 +53,19 @@ class Dossier(commands.Bot):
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 
 
+class ShardedDossier(Dossier, commands.AutoShardedBot):
+    """Dossier on AutoShardedBot (SHARDED=true): as many gateway shards as Discord recommends, in this process.
+
+    commands.Bot adds nothing to what it inherits, so AutoShardedBot's client code comes first after Dossier's.
+    """
+
+
+def create_bot(settings: Settings, searcher: Searcher) -> Dossier:
+    """The client the settings ask for: sharded or not, the same bot."""
+    bot_class = ShardedDossier if settings.sharded else Dossier
+    return bot_class(settings, searcher)
+
+
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
     embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
@@ -60,7 +73,7 @@ async def main(settings: Settings, token: SecretStr) -> None:
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",
              pointer.documents, pointer.chunks, pointer.built_at, pointer.built_by)
-    async with Dossier(settings, searcher) as bot:
+    async with create_bot(settings, searcher) as bot:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(bot.close()))
         await bot.start(token.get_secret_value())

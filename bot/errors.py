@@ -8,6 +8,7 @@ from discord import app_commands
 
 from bot.render import text_payload
 from index.search import QuestionError
+from index.sources import SourceError, SourceExists, SourceNotFound
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,17 @@ def explain(error: BaseException) -> str | None:
         return str(error)
     if isinstance(error, ReindexRunning):
         return "A reindex is already running; its progress message will say when it is done."
+    return explain_source(error)
+
+
+def explain_source(error: BaseException) -> str | None:
+    """What to tell a moderator whose `/dossier add` or `/dossier remove` was refused."""
+    if isinstance(error, SourceExists):
+        return f"{error}\nTo replace it, run /dossier add again with replace: True."
+    if isinstance(error, SourceNotFound):
+        return f"{error} /dossier sources lists the ids."
+    if isinstance(error, SourceError):
+        return f"{error}\nNothing was changed."
     return None
 
 

@@ -19,6 +19,7 @@ class Settings(IndexSettings):
     moderator_role_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     dev_guild_id: int | None = None
     sync_commands_globally: bool = False
+    sharded: bool = False
     ask_cooldown_rate: int = Field(default=1, ge=1)
     ask_cooldown_seconds: float = Field(default=10.0, ge=0)
     reindex_progress_seconds: float = Field(default=2.0, gt=0)

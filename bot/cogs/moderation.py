@@ -1,8 +1,9 @@
-"""Moderators keep the corpus: `/dossier reindex`, `/dossier sources` and `/dossier status`."""
+"""Moderators keep the corpus: `/dossier reindex`, `add`, `remove`, `sources` and `status`."""
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,13 +11,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import is_moderator
+from bot.checks import is_moderator, moderator
 from bot.errors import ReindexRunning
-from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload
+from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from index.build import BuildReport, Progress, build
-from index.corpus import CorpusError, Source
+from index.corpus import CorpusError, Source, check_size
 from index.embedding import ModelError
 from index.lock import BuildRunning, LockLost
+from index.sources import SourceChange, SourceError, add_source, remove_source, safe_name
 from index.store import Pointer, StoreError
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 STAGES = {"reading": "reading documents", "embedding": "embedding passages", "writing": "writing passages",
           "validating": "validating the new index"}
+CHOICES_LIMIT = 25
+CHOICE_NAME_LIMIT = 100
 
 
 class LatestProgress:
@@ -87,6 +91,42 @@ def who(interaction: discord.Interaction) -> str:
     return f"{interaction.user} ({interaction.user.id}) in guild {interaction.guild_id}"
 
 
+def actor(interaction: discord.Interaction) -> str:
+    """The member as recorded in the seeds' log and the index: name and id."""
+    return f"{interaction.user} ({interaction.user.id})"
+
+
+def change_text(change: SourceChange) -> str:
+    return f"Seeds folder: {change.action} “{change.source.title}” ({change.source.id}, {change.size:,} bytes)."
+
+
+def source_choices(sources: list[Source], current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for the sources matching `current`, at most Discord's 25, names within 100."""
+    typed = current.casefold().strip()
+    matching = [s for s in sources if typed in s.id.casefold() or typed in s.title.casefold()]
+    return [app_commands.Choice(name=truncate(f"{s.title} ({s.id})", CHOICE_NAME_LIMIT), value=s.id)
+            for s in matching[:CHOICES_LIMIT]]
+
+
+def check_upload(file: discord.Attachment) -> None:
+    """Refuses an upload by its name and declared size, before anything is downloaded."""
+    safe_name(file.filename)
+    try:
+        check_size(file.size)
+    except CorpusError as error:
+        raise SourceError(f"{file.filename}: {error}.") from error
+
+
+async def download(file: discord.Attachment) -> bytes:
+    """The attachment's bytes; a failed download is a SourceError the moderator can act on."""
+    try:
+        return await file.read()
+    except discord.HTTPException as error:
+        log.warning("could not download %s: %s", file.filename, error)
+        message = f"Discord would not hand over {file.filename} (HTTP {error.status}); upload it again."
+        raise SourceError(message) from error
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Moderation(commands.GroupCog, group_name="dossier", group_description="Keep Dossier's corpus"):
@@ -103,44 +143,105 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             log.info("%s asked for a reindex while one is running", who(interaction))
             raise ReindexRunning()
         async with self.reindexing:
+            await interaction.response.defer(ephemeral=True, thinking=True)
             await self._reindex(interaction)
 
-    async def _reindex(self, interaction: discord.Interaction) -> None:
-        """Builds in a thread, showing progress at most every REINDEX_PROGRESS_SECONDS, then swaps it in."""
-        log.info("reindex started by %s", who(interaction))
+    @app_commands.command(description="Add a UTF-8 .txt source to the corpus (or replace one), then reindex")
+    @app_commands.describe(file="The article as a UTF-8 .txt file; its name becomes the source id",
+                           title="Shown above every quote (default: the file's first heading)",
+                           outlet="The publication", author="Who wrote it", published="The date, YYYY-MM-DD",
+                           url="The article's https:// address",
+                           replace="Replace the source of the same name (missing fields keep their values)")
+    @is_moderator()
+    async def add(self, interaction: discord.Interaction, file: discord.Attachment, title: str | None = None,
+                  outlet: str | None = None, author: str | None = None, published: str | None = None,
+                  url: str | None = None, replace: bool = False) -> None:
+        log.info("add of %s (%d bytes, replace=%s) asked for by %s", file.filename, file.size, replace,
+                 who(interaction))
+        check_upload(file)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._show(interaction, progress_text(None))
+        data = await download(file)
+        change = await asyncio.to_thread(add_source, self.bot.settings.seeds_dir, data, file.filename,
+                                         actor=actor(interaction), title=title, outlet=outlet, author=author,
+                                         published=published, url=url, replace=replace)
+        await self._reindex_for(interaction, change)
+
+    @app_commands.command(description="Remove a source from the corpus, then reindex")
+    @app_commands.describe(source="The source's id (its file name), as /dossier sources lists it")
+    @is_moderator()
+    async def remove(self, interaction: discord.Interaction, source: str) -> None:
+        log.info("removal of %s asked for by %s", source, who(interaction))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        change = await asyncio.to_thread(remove_source, self.bot.settings.seeds_dir, source,
+                                         actor=actor(interaction))
+        await self._reindex_for(interaction, change)
+
+    @remove.autocomplete("source")
+    async def _source_choices(self, interaction: "discord.Interaction[Dossier]",
+                              current: str) -> list[app_commands.Choice[str]]:
+        """The indexed sources whose id or title contains what the moderator typed; nothing for anyone else."""
+        if not moderator(interaction):
+            return []
+        listing = await asyncio.to_thread(self.bot.searcher.sources)
+        return source_choices([source for source, _ in listing], current)
+
+    async def _reindex_for(self, interaction: discord.Interaction, change: SourceChange) -> None:
+        """Reindexes so an add or remove shows at once; while a reindex runs, the change waits for the next."""
+        if self.reindexing.locked():
+            log.info("%s: a reindex is running, so %s waits for the next one", who(interaction), change.source.id)
+            await self._show(interaction, f"{change.message}\nA reindex is running already: run /dossier reindex "
+                                          "when it is done.")
+            return
+        async with self.reindexing:
+            await self._reindex(interaction, lead=change_text(change))
+
+    async def _reindex(self, interaction: discord.Interaction, lead: str = "") -> None:
+        """Builds with live progress, swaps the new index in, and reports; `lead` heads every message."""
+
+        async def show(text: str) -> None:
+            await self._show(interaction, f"{lead}\n{text}" if lead else text)
+
+        log.info("reindex started by %s", who(interaction))
+        await show(progress_text(None))
+        try:
+            report = await self._build(interaction, show)
+        except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
+            log.warning("reindex by %s stopped: %s", who(interaction), error)
+            await show(str(error))
+            return
+        except (CorpusError, ModelError, StoreError) as error:
+            log.warning("reindex by %s failed: %s", who(interaction), error)
+            await show(f"Reindex failed: {error}\nThe previous index stays live.")
+            return
+        log.info("reindex by %s done: %s", who(interaction), report.to_json())
+        await show(await self._swap_in(interaction, report))
+
+    async def _build(self, interaction: discord.Interaction,
+                     show: Callable[[str], Awaitable[None]]) -> BuildReport:
+        """Builds in a thread, showing progress at most every REINDEX_PROGRESS_SECONDS."""
         settings, searcher = self.bot.settings, self.bot.searcher
         latest = LatestProgress()
-        started_by = f"{interaction.user} ({interaction.user.id})"
         job = asyncio.create_task(asyncio.to_thread(build, settings.seeds_dir, searcher.store,
-                                                    searcher.embedder, built_by=started_by, progress=latest))
+                                                    searcher.embedder, built_by=actor(interaction),
+                                                    progress=latest))
         shown = None
         while not job.done():
             await asyncio.wait({job}, timeout=settings.reindex_progress_seconds)
             if not job.done() and latest.value != shown:
                 shown = latest.value
-                await self._show(interaction, progress_text(shown))
-        try:
-            report = job.result()
-        except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
-            log.warning("reindex by %s stopped: %s", who(interaction), error)
-            await self._show(interaction, str(error))
-            return
-        except (CorpusError, ModelError, StoreError) as error:
-            log.warning("reindex by %s failed: %s", who(interaction), error)
-            await self._show(interaction, f"Reindex failed: {error}\nThe previous index stays live.")
-            return
-        log.info("reindex by %s done: %s", who(interaction), report.to_json())
+                await show(progress_text(shown))
+        return job.result()
+
+    async def _swap_in(self, interaction: discord.Interaction, report: BuildReport) -> str:
+        """Loads the generation the build switched to, if any; returns the report for the moderator."""
         try:
             if report.switched:
-                await asyncio.to_thread(searcher.reload)
+                await asyncio.to_thread(self.bot.searcher.reload)
         except (ModelError, StoreError) as error:
             log.error("the bot could not load the index that %s built: %s", who(interaction), error)
-            await self._show(interaction, f"{report_text(report)}\nBut the bot could not load it ({error}); it "
-                                          "answers from the previous index until it is restarted.")
-            return
-        await self._show(interaction, report_text(report))
+            return (f"{report_text(report)}\nBut the bot could not load it ({error}); it answers from the "
+                    "previous index until it is restarted.")
+        return report_text(report)
 
     @staticmethod
     async def _show(interaction: discord.Interaction, text: str) -> None:
