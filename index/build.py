@@ -165,7 +165,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     stages.end("writing")
 
     tell(Progress("validating", 0, 1))
-    _validate(store, collection, generation, report.chunks, new_records or keep, vectors)
+    _validate(store, collection, generation, report.chunks, new_records, keep, vectors)
     lock.check()
     if store.pointer() != pointer:
         raise StoreError("another build switched the index while this one ran; keeping its index")
@@ -230,20 +230,28 @@ def _write(store: Store, collection: Any, records: list[Record], vectors: np.nda
         tell(Progress("writing", len(records) + min(start + WRITE_STEP, len(replaced)), total))
 
 
-def _validate(store: Store, collection: Any, generation: int, expected: int, sample: list[Record],
-              vectors: np.ndarray) -> None:
-    """The new generation holds exactly the passages it should, and a probe query finds one of them."""
+def _validate(store: Store, collection: Any, generation: int, expected: int, new_records: list[Record],
+              keep: list[Record], vectors: np.ndarray) -> None:
+    """The new generation holds exactly the passages it should, and a probe query finds one of them.
+
+    The probe searches only this build's records when there are any: a filter that few records pass is fast,
+    where the generation's range filter costs a scan of the whole collection (0.4 s at 100k passages).
+    """
     count = store.count_live(collection, generation)
     if count != expected:
         raise StoreError(f"the new index holds {count} passages where {expected} were written; "
                          "keeping the old one")
-    if not sample:
+    if new_records:
+        probe_id, probe, where = new_records[0].record_id, vectors[0], {"born": generation}
+    elif keep:
+        probe_id, where = keep[0].record_id, live_filter(generation)
+        probe = store.embeddings(collection, [probe_id])[probe_id]
+    else:
         return
-    probe_id = sample[0].record_id
-    probe = vectors[0] if len(vectors) else store.embeddings(collection, [probe_id])[probe_id]
-    found = collection.query(query_embeddings=[probe], n_results=min(PROBE_RESULTS, expected),
-                             where=live_filter(generation), include=["distances"])
+    found = collection.query(query_embeddings=[probe], n_results=min(PROBE_RESULTS, expected), where=where,
+                             include=["distances"])
     ids, distances = found["ids"][0], (found["distances"] or [[]])[0]
-    # An identical passage elsewhere in the corpus has the same vector and may rank first.
-    if probe_id not in ids and not (distances and distances[0] < 1e-4):
+    exact = [i for i, d in zip(ids, distances, strict=True) if d < 1e-4]
+    # Identical passages share a vector: more of them than the query returns may hide the probe's own id.
+    if probe_id not in exact and not (exact and len(exact) == len(ids)):
         raise StoreError("a probe query on the new index did not find its own passage; keeping the old one")

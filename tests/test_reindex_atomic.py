@@ -152,3 +152,20 @@ def test_build_failing_validation_is_not_switched_to(tmp_path: Path, seeds_copy:
     assert store.pointer() == pointer
     monkeypatch.undo()
     assert build(seeds_copy, store, FakeEmbedder()).removed == 1
+
+
+def test_build_whose_probe_query_misses_is_not_switched_to(tmp_path: Path, seeds_copy: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    """When the vector index does not return a new passage for its own vector, the pointer stays."""
+    store = Store.open(make_settings(tmp_path, seeds_copy))
+    build(seeds_copy, store, FakeEmbedder())
+    pointer = store.pointer()
+    path = seeds_copy / "003_eb7467070494d04b.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "\nA new closing paragraph about the border talks.\n",
+                    encoding="utf-8")
+    add = Store.add
+    monkeypatch.setattr(Store, "add", lambda self, collection, records, vectors: add(self, collection, records,
+                                                                                     -vectors))
+    with pytest.raises(StoreError, match="probe query"):
+        build(seeds_copy, store, FakeEmbedder())
+    assert store.pointer() == pointer
