@@ -7,12 +7,14 @@ The tests at the end check the client itself: no pings allowed, and command sync
 import asyncio
 import itertools
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import discord
+import numpy as np
 import pytest
 
 from bot.client import Dossier
@@ -264,6 +266,20 @@ async def settle(running: set[asyncio.Task[Any]]) -> None:
         if not started:
             return
         await asyncio.wait(started)
+
+
+def hold_embedding(monkeypatch: pytest.MonkeyPatch, embedder: Any) -> tuple[threading.Event, threading.Event]:
+    """Makes the next build wait inside `encode`: `held` is set once it waits, `release` lets it go on."""
+    held, release = threading.Event(), threading.Event()
+    encode = embedder.encode
+
+    def gated(texts: list[str]) -> np.ndarray:
+        held.set()
+        release.wait(timeout=30)
+        return encode(texts)
+
+    monkeypatch.setattr(embedder, "encode", gated)
+    return held, release
 
 
 def bot_mention() -> dict[str, Any]:

@@ -4,11 +4,9 @@ import asyncio
 import itertools
 import logging
 import shutil
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import pytest_asyncio
 from discord import app_commands
@@ -23,6 +21,7 @@ from tests.test_discord_harness import (
     Request,
     assert_safe,
     fake_index_gateway,
+    hold_embedding,
 )
 
 GROUP = "dossier"
@@ -128,16 +127,7 @@ async def test_second_reindex_is_refused_while_one_runs(gateway: Gateway,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A reindex asked for during another is refused privately; the first shows live counts, then finishes."""
     embedder = gateway.bot.searcher.embedder
-    held = threading.Event()
-    release = threading.Event()
-    encode = embedder.encode
-
-    def gated(texts: list[str]) -> np.ndarray:
-        held.set()
-        release.wait(timeout=30)
-        return encode(texts)
-
-    monkeypatch.setattr(embedder, "encode", gated)
+    held, release = hold_embedding(monkeypatch, embedder)
     (gateway.bot.settings.seeds_dir / "005_new.txt").write_text(
         "Title\n\nIran and the Taliban met again in Kabul this week, officials said.\n", encoding="utf-8")
     first = asyncio.create_task(gateway.command(f"{GROUP} reindex", who=MODERATOR))

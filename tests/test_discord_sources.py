@@ -7,14 +7,12 @@ Discord's CDN is faked at the same HTTP layer as every other request. Each test 
 import asyncio
 import itertools
 import logging
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import discord
-import numpy as np
 import pytest
 import pytest_asyncio
 from discord.ext import commands
@@ -37,6 +35,7 @@ from tests.test_discord_harness import (
     Request,
     assert_safe,
     fake_index_gateway,
+    hold_embedding,
     settings_for,
 )
 
@@ -270,15 +269,7 @@ async def test_upload_during_a_reindex_waits_for_the_next(uploads: Uploads, seed
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An upload while a reindex runs is saved, and the moderator is told to reindex once that one is done."""
     embedder = uploads.gateway.bot.searcher.embedder
-    held, release = threading.Event(), threading.Event()
-    encode = embedder.encode
-
-    def gated(texts: list[str]) -> np.ndarray:
-        held.set()
-        release.wait(timeout=30)
-        return encode(texts)
-
-    monkeypatch.setattr(embedder, "encode", gated)
+    held, release = hold_embedding(monkeypatch, embedder)
     (seeds_copy / "005_new.txt").write_text("Title\n\nIran and the Taliban met again in Kabul this week, "
                                             "officials said.\n", encoding="utf-8")
     running = asyncio.create_task(uploads.gateway.command("dossier reindex", who=MODERATOR))
