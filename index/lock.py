@@ -60,9 +60,9 @@ class Holder:
         return f"by {self.owner} (pid {self.pid} on {self.host}) since {self.since}"
 
 
-def _holder(owner: str, token: str = "", expires: float = 0.0) -> Holder:
+def _holder(owner: str, token: str = "") -> Holder:
     return Holder(owner=owner, host=socket.gethostname(), pid=os.getpid(),
-                  since=datetime.now(UTC).isoformat(timespec="seconds"), token=token, expires=expires)
+                  since=datetime.now(UTC).isoformat(timespec="seconds"), token=token)
 
 
 class BuildLock(Protocol):
