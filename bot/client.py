@@ -5,7 +5,7 @@ import logging
 import signal
 
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 from pydantic import SecretStr
 
 from bot.cooldown import Cooldowns
@@ -34,6 +34,28 @@ class Dossier(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        if self.settings.index_check_seconds > 0:
+            self.follow_index.change_interval(seconds=self.settings.index_check_seconds)
+            self.follow_index.start()
+
+    async def close(self) -> None:
+        self.follow_index.cancel()
+        await super().close()
+
+    @tasks.loop(seconds=60)
+    async def follow_index(self) -> None:
+        if self.follow_index.current_loop > 0:  # the first tick comes at start-up, right after the index loaded
+            await self.check_index()
+
+    async def check_index(self) -> None:
+        """Swaps in a generation another process built, e.g. a CLI build or another bot on the same server."""
+        try:
+            if await asyncio.to_thread(self.searcher.reload):
+                pointer = self.searcher.index.pointer
+                log.info("now answering from generation %d, built %s by %s",
+                         pointer.generation, pointer.built_at, pointer.built_by)
+        except Exception:
+            log.exception("could not load the newer index; still answering from the one loaded before")
 
     async def sync_commands(self) -> None:
         """Registers the slash commands with Discord, but only where the settings ask for it."""

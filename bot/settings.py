@@ -23,6 +23,7 @@ class Settings(IndexSettings):
     ask_cooldown_rate: int = Field(default=1, ge=1)
     ask_cooldown_seconds: float = Field(default=10.0, ge=0)
     reindex_progress_seconds: float = Field(default=2.0, gt=0)
+    index_check_seconds: float = Field(default=60.0, ge=0)
     buttons_timeout_seconds: float = Field(default=600.0, gt=0, lt=INTERACTION_TOKEN_SECONDS)
 
     @field_validator("discord_token", mode="before")

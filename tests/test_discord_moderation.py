@@ -12,6 +12,8 @@ import pytest_asyncio
 from discord import app_commands
 
 from bot.errors import GENERIC
+from index.build import build
+from index.store import Store, StoreError
 from tests.test_discord_harness import (
     ADMIN,
     ASKER,
@@ -162,3 +164,34 @@ async def test_unexpected_error_is_logged_and_answered_generically(gateway: Gate
     assert reply["flags"] & EPHEMERAL and reply["content"] == GENERIC
     logged = [r for r in caplog.records if r.exc_info]
     assert logged and "kaboom" in str(logged[0].exc_info[1]) and "/boom" in logged[0].getMessage()
+
+
+async def test_bot_follows_an_index_built_by_another_process(tmp_path: Path, seeds_copy: Path) -> None:
+    """A build from outside the bot (CLI, another bot) is picked up by the periodic index check."""
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, index_check_seconds=0)
+    bot = gateway.bot
+    before = bot.searcher.index.pointer.generation
+    (seeds_copy / "005_new.txt").write_text("Title\n\nIran and the Taliban met again in Kabul this week, "
+                                            "officials said.\n", encoding="utf-8")
+    build(seeds_copy, Store.open(bot.settings), bot.searcher.embedder, built_by="another process")
+    await bot.check_index()
+    assert bot.searcher.index.pointer.generation == before + 1
+    assert "005_new.txt" in {source.id for source, _ in bot.searcher.sources()}
+    await gateway.close()
+
+
+async def test_a_failed_index_check_keeps_answering_from_the_old_index(
+        tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """If a newer index cannot be loaded, the check logs why and the bot keeps the index it has."""
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, index_check_seconds=0)
+    index = gateway.bot.searcher.index
+
+    def broken() -> bool:
+        raise StoreError("the Chroma server is unreachable")
+
+    monkeypatch.setattr(gateway.bot.searcher, "reload", broken)
+    with caplog.at_level(logging.ERROR):
+        await gateway.bot.check_index()
+    assert gateway.bot.searcher.index is index
+    assert "the Chroma server is unreachable" in caplog.text
+    await gateway.close()
