@@ -5,6 +5,7 @@ import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from index.cleaning import first_heading
 
@@ -47,7 +48,8 @@ class CorpusError(Exception):
     """A source file that cannot be indexed; the message says why in words a moderator can act on."""
 
 
-def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
+def read_table(seeds_dir: Path) -> dict[str, dict[str, Any]]:
+    """The entries of `sources.toml` as written, by source id; empty when there is no such file."""
     path = seeds_dir / METADATA_FILE
     if not path.exists():
         return {}
@@ -55,8 +57,13 @@ def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{METADATA_FILE} is not valid TOML: {exc}") from exc
+    return {sid: entry for sid, entry in table.items() if isinstance(entry, dict)}
+
+
+def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
+    """The known, non-empty metadata fields of each source, as strings."""
     return {sid: {k: str(v) for k, v in entry.items() if k in _FIELDS and str(v).strip()}
-            for sid, entry in table.items() if isinstance(entry, dict)}
+            for sid, entry in read_table(seeds_dir).items()}
 
 
 def check_size(size: int) -> None:

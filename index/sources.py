@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from index.chunking import chunk_document
-from index.corpus import METADATA_FILE, CorpusError, Source, decode, make_document
+from index.corpus import METADATA_FILE, CorpusError, Source, decode, make_document, read_table
 
 log = logging.getLogger(__name__)
 
@@ -204,14 +204,10 @@ def _locked(seeds_dir: Path) -> Iterator[None]:
 
 
 def _read_table(seeds_dir: Path) -> dict[str, dict[str, Any]]:
-    path = seeds_dir / METADATA_FILE
-    if not path.exists():
-        return {}
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{METADATA_FILE} is not valid TOML ({exc}); fix it before adding sources.") from exc
-    return {k: v for k, v in table.items() if isinstance(v, dict)}
+        return read_table(seeds_dir)
+    except CorpusError as exc:
+        raise SourceError(f"{exc}; fix it before adding sources.") from exc
 
 
 def _toml_value(value: Any) -> str:

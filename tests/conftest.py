@@ -2,13 +2,15 @@
 
 import hashlib
 import shutil
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.build import build
+from index.build import BuildReport, Progress, build
 from index.embedding import Embedder
 from index.search import Searcher
 from index.settings import IndexSettings
@@ -71,3 +73,27 @@ def seeds_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
 @pytest.fixture(scope="session")
 def searcher(seeds_settings: IndexSettings, embedder: Embedder) -> Iterator[Searcher]:
     yield Searcher.open(seeds_settings, embedder)
+
+
+@contextmanager
+def build_held_open(seeds: Path, store: Store, built_by: str) -> Iterator[list[BuildReport]]:
+    """Runs a build in a thread and holds it at its first progress step until the block ends.
+
+    Yields the list its report lands in once it is released and finished.
+    """
+    started, release = threading.Event(), threading.Event()
+    results: list[BuildReport] = []
+
+    def hold(progress: Progress) -> None:
+        started.set()
+        release.wait(timeout=60)
+
+    first = threading.Thread(target=lambda: results.append(
+        build(seeds, store, FakeEmbedder(), built_by=built_by, progress=hold)))
+    first.start()
+    try:
+        assert started.wait(timeout=60)
+        yield results
+    finally:
+        release.set()
+        first.join(timeout=60)

@@ -5,7 +5,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from index.build import Progress, build
+from index.build import build
 from index.lock import LEASE_ID, BuildRunning
 from index.settings import IndexSettings
 from index.store import META_COLLECTION, Store
-from tests.conftest import ROOT, FakeEmbedder
+from tests.conftest import ROOT, FakeEmbedder, build_held_open
 
 pytestmark = pytest.mark.slow
 
@@ -96,23 +95,9 @@ def test_the_lease_keeps_builds_on_two_clients_apart(server: int, seeds_copy: Pa
     settings = IndexSettings(_env_file=None, seeds_dir=seeds_copy, chroma_host="127.0.0.1",  # type: ignore[call-arg]
                              chroma_port=server)
     first_store, second_store = Store.open(settings), Store.open(settings)
-    started, release = threading.Event(), threading.Event()
-    results: list[object] = []
-
-    def hold(progress: Progress) -> None:
-        started.set()
-        release.wait(timeout=60)
-
-    first = threading.Thread(target=lambda: results.append(
-        build(seeds_copy, first_store, FakeEmbedder(), built_by="moderator Ana", progress=hold)))
-    first.start()
-    try:
-        assert started.wait(timeout=60)
-        with pytest.raises(BuildRunning, match="already running by moderator Ana"):
-            build(seeds_copy, second_store, FakeEmbedder(), built_by="cli")
-    finally:
-        release.set()
-        first.join(timeout=60)
+    with build_held_open(seeds_copy, first_store, "moderator Ana") as results, \
+            pytest.raises(BuildRunning, match="already running by moderator Ana"):
+        build(seeds_copy, second_store, FakeEmbedder(), built_by="cli")
     assert len(results) == 1 and second_store.pointer() is not None
     meta = second_store.client.get_collection(META_COLLECTION)
     assert meta.get(ids=[LEASE_ID])["ids"] == []  # released

@@ -16,11 +16,11 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from index import lock
-from index.build import Progress, build
+from index.build import build
 from index.lock import BuildRunning, LockLost, file_lock
 from index.search import LiveIndex, Searcher
 from index.store import Store
-from tests.conftest import ROOT, FakeEmbedder, make_settings
+from tests.conftest import ROOT, FakeEmbedder, build_held_open, make_settings
 
 CHANGED = "003_eb7467070494d04b.txt"
 
@@ -91,21 +91,9 @@ def test_questions_during_a_reindex_are_answered_from_one_generation(tmp_path: P
 def test_a_second_build_is_refused_while_one_runs(tmp_path: Path, seeds_copy: Path):
     """A build started during another raises BuildRunning naming the first; the first finishes normally."""
     store = Store.open(make_settings(tmp_path, seeds_copy))
-    started, release = threading.Event(), threading.Event()
-    results: list[object] = []
-
-    def hold(progress: Progress) -> None:
-        started.set()
-        release.wait(timeout=60)
-
-    first = threading.Thread(target=lambda: results.append(
-        build(seeds_copy, store, FakeEmbedder(), built_by="moderator Ana", progress=hold)))
-    first.start()
-    assert started.wait(timeout=60)
-    with pytest.raises(BuildRunning, match=r"already running by moderator Ana \(pid \d+"):
+    with build_held_open(seeds_copy, store, "moderator Ana") as results, \
+            pytest.raises(BuildRunning, match=r"already running by moderator Ana \(pid \d+"):
         build(seeds_copy, Store.open(make_settings(tmp_path, seeds_copy)), FakeEmbedder(), built_by="cli")
-    release.set()
-    first.join(timeout=60)
     assert len(results) == 1 and store.pointer() is not None
     assert not build(seeds_copy, store, FakeEmbedder()).switched  # the lock was released
 
