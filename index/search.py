@@ -100,7 +100,6 @@ class LiveIndex:
         self.vectors = vectors
         self.blended = _blend_with_previous(chunks, vectors)
         self._position = {c.id: i for i, c in enumerate(chunks)}
-        self.words = [_words(c.text) for c in chunks]
         self._bm25 = bm25s.BM25()
         self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False),
                          show_progress=False)
@@ -209,7 +208,7 @@ class Searcher:
             if len(ranked) >= offset + limit:
                 break
             chunk = index.chunks[i]
-            words = index.words[i]
+            words = _words(chunk.text)
             if any(len(words & w) / max(1, len(words | w)) >= NEAR_DUPLICATE for w in seen):
                 continue
             seen.append(words)
