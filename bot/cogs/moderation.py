@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import is_moderator, moderator
+from bot.checks import is_moderator
 from bot.errors import ReindexRunning
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from index.build import BuildReport, Progress, build
@@ -177,11 +177,10 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         await self._reindex_for(interaction, change)
 
     @remove.autocomplete("source")
+    @is_moderator()  # a failed check answers with no choices
     async def _source_choices(self, interaction: "discord.Interaction[Dossier]",
                               current: str) -> list[app_commands.Choice[str]]:
         """The indexed sources whose id or title contains what the moderator typed; nothing for anyone else."""
-        if not moderator(interaction):
-            return []
         listing = await asyncio.to_thread(self.bot.searcher.sources)
         return source_choices([source for source, _ in listing], current)
 
@@ -265,4 +264,6 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
 
 
 async def setup(bot: "Dossier") -> None:
-    await bot.add_cog(Moderation(bot))
+    """/dossier is a command of the home servers only; with MODERATOR_GUILD_IDS unset (guilds=[]), a global one."""
+    homes = [discord.Object(id=guild_id) for guild_id in bot.settings.moderator_guild_ids]
+    await bot.add_cog(Moderation(bot), guilds=homes)
