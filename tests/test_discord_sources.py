@@ -29,6 +29,7 @@ from tests.test_discord_harness import (
     APP_ID,
     ASKER,
     EPHEMERAL,
+    GUILD_ID,
     MODERATOR,
     FakeHTTP,
     Gateway,
@@ -93,7 +94,7 @@ class Uploads:
         self._ids = itertools.count(970000000000000001)
 
     async def add(self, filename: str, data: bytes, who: dict[str, Any] = MODERATOR, size: int | None = None,
-                  on_cdn: bool = True, **options: Any) -> list[Request]:
+                  on_cdn: bool = True, guild_id: int = GUILD_ID, **options: Any) -> list[Request]:
         """Uploads `data` as `filename` (declaring `size`, by default its real size) with the given options."""
         attachment_id = str(next(self._ids))
         url = f"https://cdn.discordapp.com/ephemeral-attachments/{APP_ID}/{attachment_id}/{filename}"
@@ -106,19 +107,20 @@ class Uploads:
         command = {"id": str(APP_ID + 100), "name": "dossier", "type": 1,
                  "options": [{"name": "add", "type": 1, "options": opts}],
                  "resolved": {"attachments": {attachment_id: attachment}}}
-        return await self._feed(2, command, who)
+        return await self._feed(2, command, who, guild_id)
 
-    async def complete_remove(self, typed: str, who: dict[str, Any] = MODERATOR) -> list[dict[str, Any]]:
+    async def complete_remove(self, typed: str, who: dict[str, Any] = MODERATOR,
+                              guild_id: int = GUILD_ID) -> list[dict[str, Any]]:
         """The choices Discord would show while `typed` is in /dossier remove's source option."""
         option = {"name": "source", "type": 3, "value": typed, "focused": True}
         data = {"id": str(APP_ID + 100), "name": "dossier", "type": 1,
                 "options": [{"name": "remove", "type": 1, "options": [option]}]}
-        requests = await self._feed(AUTOCOMPLETE, data, who)
+        requests = await self._feed(AUTOCOMPLETE, data, who, guild_id)
         assert [r.body["type"] for r in requests] == [AUTOCOMPLETE_RESULT]
         return list(requests[0].body["data"]["choices"])
 
-    async def _feed(self, kind: int, data: dict[str, Any], who: dict[str, Any]) -> list[Request]:
-        payload = self.gateway._interaction(kind, data, who)
+    async def _feed(self, kind: int, data: dict[str, Any], who: dict[str, Any], guild_id: int) -> list[Request]:
+        payload = self.gateway._interaction(kind, data, who, guild_id=guild_id)
         return await self.gateway.feed(self.gateway.bot._connection.parse_interaction_create, payload)
 
 

@@ -97,7 +97,8 @@ def actor(interaction: discord.Interaction) -> str:
 
 
 def change_text(change: SourceChange) -> str:
-    return f"Seeds folder: {change.action} “{change.source.title}” ({change.source.id}, {change.size:,} bytes)."
+    done = f"Seeds folder: {change.action} “{change.source.title}” ({change.source.id}, {change.size:,} bytes)."
+    return f"{done} {change.kept_note}" if change.kept else done
 
 
 def source_choices(sources: list[Source], current: str) -> list[app_commands.Choice[str]]:
