@@ -115,7 +115,7 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         text = decode(data)
     except CorpusError as exc:
         raise SourceError(f"{source_id}: {exc}.") from exc
-    given = _metadata_fields(title=title, outlet=outlet, author=author, published=published, url=url)
+    given = metadata_fields(title=title, outlet=outlet, author=author, published=published, url=url)
     with _locked(seeds_dir):
         table = _read_table(seeds_dir)
         path = seeds_dir / source_id
@@ -169,7 +169,8 @@ def remove_source(seeds_dir: Path, source_id: str, *, actor: str) -> SourceChang
                         f"Removed “{title}” ({source_id}). It leaves the index at the next reindex.")
 
 
-def _metadata_fields(**fields: str | None) -> dict[str, str]:
+def metadata_fields(**fields: str | None) -> dict[str, str]:
+    """The metadata given for a source, whitespace collapsed and blanks dropped; a SourceError if any is invalid."""
     out = {}
     for key, raw in fields.items():
         if raw is None:

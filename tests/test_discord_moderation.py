@@ -122,6 +122,7 @@ async def test_reindex_failure_keeps_the_old_index(gateway: Gateway, seeds_copy:
     requests = await gateway.command(f"{GROUP} reindex", who=ADMIN)
     last = [r for r in requests if r.kind == "edit"][-1].message["content"]
     assert last.startswith("Reindex failed:") and "previous index stays live" in last
+    assert "SEEDS\\_DIR" in last and str(seeds_copy) not in last.replace("\\", "")  # the setting, not the path
     assert gateway.bot.searcher.index.pointer.generation == 1
 
 

@@ -50,6 +50,20 @@ AUTOCOMPLETE = 4
 AUTOCOMPLETE_RESULT = 8
 
 
+class _Stream:
+    """The body of a CDN response as aiohttp streams it; `sent` counts the bytes handed out so far."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.sent = 0
+
+    async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        while self.sent < len(self._data):
+            chunk = self._data[self.sent:self.sent + n]
+            self.sent += len(chunk)
+            yield chunk
+
+
 class _Download:
     """A CDN response: the file's bytes, or a 404 for a URL the CDN does not know."""
 
@@ -57,9 +71,7 @@ class _Download:
         self.status = 200 if data is not None else 404
         self.reason = "OK" if data is not None else "Not Found"
         self._data = data or b""
-
-    async def read(self) -> bytes:
-        return self._data
+        self.content = _Stream(self._data)
 
     async def text(self, encoding: str | None = None) -> str:
         return ""
@@ -77,10 +89,12 @@ class CdnHTTP(FakeHTTP):
 
     files: dict[str, bytes] = field(default_factory=dict)
     downloads: list[str] = field(default_factory=list)
+    responses: list[_Download] = field(default_factory=list)
 
     def get(self, url: str, **kwargs: Any) -> _Download:
         self.downloads.append(url)
-        return _Download(self.files.get(url))
+        self.responses.append(_Download(self.files.get(url)))
+        return self.responses[-1]
 
 
 class Uploads:
@@ -250,13 +264,43 @@ async def test_existing_name_needs_replace(uploads: Uploads, seeds_copy: Path) -
 
 
 async def test_replace_true_replaces_and_keeps_metadata(uploads: Uploads, seeds_copy: Path) -> None:
-    """With replace: True the file is replaced, fields not given keep their values, and the reindex sees a change."""
+    """With replace: True the file is replaced, fields not given keep their values and the reply names them."""
     requests = await uploads.add(EXISTING, ARTICLE, replace=True, title="Herat crossing reopens")
     assert (seeds_copy / EXISTING).read_bytes() == ARTICLE
     entry = read_metadata(seeds_copy)[EXISTING]
     assert entry["title"] == "Herat crossing reopens" and entry["author"] == "Mohamed Yosry"
     last = edits(requests)[-1]
     assert last.startswith("Seeds folder: replaced") and "0 added, 1 changed" in last
+    kept = "It keeps the earlier outlet, author and published, since this upload did not give them"
+    assert all(kept in shown for shown in edits(requests))
+
+
+async def test_replace_giving_every_field_says_nothing_was_kept(uploads: Uploads) -> None:
+    """A replace that gives all the metadata again says nothing about keeping any."""
+    fields = {"title": "T", "outlet": "O", "author": "A", "published": "2024-01-02", "url": "https://o.example/a"}
+    requests = await uploads.add(EXISTING, ARTICLE, replace=True, **fields)
+    assert edits(requests)[-1].startswith("Seeds folder: replaced") and "keeps the earlier" not in edits(requests)[-1]
+
+
+@pytest.mark.parametrize("url", ["https://example.com/<x:/[Claim](https://phish.test)>", "https://intranet/a",
+                                 "https://exämple.com/a", "https://example.com/a|b"])
+async def test_url_discord_would_refuse_is_refused_before_download(uploads: Uploads, seeds_copy: Path,
+                                                                   url: str) -> None:
+    """A url Discord would not take as a link is refused at upload, saying why, before the file is downloaded."""
+    before = snapshot(seeds_copy)
+    text = private_answer(await uploads.add("herat.txt", ARTICLE, url=url))
+    assert "give the article's https:// address" in text and text.endswith("Nothing was changed.")
+    assert not uploads.cdn.downloads and snapshot(seeds_copy) == before
+
+
+async def test_download_growing_past_its_declared_size_is_stopped(uploads: Uploads, seeds_copy: Path) -> None:
+    """A download that sends more than Discord declared is cut off early and nothing is saved."""
+    before = snapshot(seeds_copy)
+    data = ARTICLE * 4000  # about 1.2 MB behind a declared 1,000 bytes
+    text = private_answer(await uploads.add("herat.txt", data, size=1000))
+    assert "grew past the 1,000 bytes Discord declared" in text and text.endswith("Nothing was changed.")
+    assert uploads.cdn.responses[-1].content.sent < len(data) // 10
+    assert snapshot(seeds_copy) == before
 
 
 async def test_failed_download_changes_nothing(uploads: Uploads, seeds_copy: Path) -> None:
