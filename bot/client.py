@@ -63,7 +63,7 @@ class Dossier(commands.Bot):
         /ask is global; /dossier belongs to the home servers (MODERATOR_GUILD_IDS) and is synced to each of
         them, or is global when none are set. A dev guild gets the global commands copied to it.
         """
-        synced_guilds = set()
+        synced_guilds: set[int] = set()
         if self.settings.dev_guild_id is not None:
             guild = discord.Object(id=self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
