@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
+from bot.questionlog import QuestionLog, RememberingEmbedder, open_question_log
 from bot.settings import Settings
 from index.embedding import Embedder
 from index.search import Searcher
@@ -22,11 +23,12 @@ EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
 class Dossier(commands.Bot):
     """Slash commands and mentions only: no prefix commands, no privileged intents, no pings."""
 
-    def __init__(self, settings: Settings, searcher: Searcher) -> None:
+    def __init__(self, settings: Settings, searcher: Searcher, questions: QuestionLog | None = None) -> None:
         super().__init__(command_prefix=(), help_command=None, intents=discord.Intents.default(),
                          allowed_mentions=discord.AllowedMentions.none())
         self.settings = settings
         self.searcher = searcher
+        self.questions = questions or QuestionLog.disabled("the bot was started without one")
         self.cooldowns = Cooldowns(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
         self.tree.on_error = on_app_command_error  # type: ignore[method-assign]
 
@@ -41,6 +43,7 @@ class Dossier(commands.Bot):
     async def close(self) -> None:
         self.follow_index.cancel()
         await super().close()
+        await asyncio.to_thread(self.questions.close)  # writes what is still queued
 
     @tasks.loop(seconds=60)
     async def follow_index(self) -> None:
@@ -106,20 +109,21 @@ class ShardedDossier(Dossier, commands.AutoShardedBot):
     """
 
 
-def create_bot(settings: Settings, searcher: Searcher) -> Dossier:
+def create_bot(settings: Settings, searcher: Searcher, questions: QuestionLog | None = None) -> Dossier:
     """The client the settings ask for: sharded or not, the same bot."""
     bot_class = ShardedDossier if settings.sharded else Dossier
-    return bot_class(settings, searcher)
+    return bot_class(settings, searcher, questions)
 
 
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
-    embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
+    embedder = RememberingEmbedder(await asyncio.to_thread(Embedder.load, settings.embedding_model))
     searcher = await asyncio.to_thread(Searcher.open, settings, embedder)
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",
              pointer.documents, pointer.chunks, pointer.built_at, pointer.built_by)
-    async with create_bot(settings, searcher) as bot:
+    questions = await asyncio.to_thread(open_question_log, settings)
+    async with create_bot(settings, searcher, questions) as bot:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(bot.close()))
         await bot.start(token.get_secret_value())

@@ -1,6 +1,7 @@
 """All of Dossier's settings: read once at start-up from the environment and an optional .env file."""
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -26,6 +27,9 @@ class Settings(IndexSettings):
     reindex_progress_seconds: float = Field(default=2.0, gt=0)
     index_check_seconds: float = Field(default=60.0, ge=0)
     buttons_timeout_seconds: float = Field(default=600.0, gt=0, lt=INTERACTION_TOKEN_SECONDS)
+    question_log: bool = True
+    question_log_days: int = Field(default=90, ge=1)
+    database_path: Path = Path("data/dossier.sqlite3")
 
     @field_validator("discord_token", mode="before")
     @classmethod

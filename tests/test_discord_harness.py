@@ -9,6 +9,7 @@ import itertools
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from bot.client import Dossier
+from bot.questionlog import open_question_log
 from bot.render import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,
@@ -61,10 +63,13 @@ BOT_USER = {"id": str(BOT_ID), "username": "Dossier", "discriminator": "0", "glo
 
 
 def settings_for(index: Any, **overrides: Any) -> Settings:
-    """Bot settings for the index at `index` (any settings object with seeds_dir and chroma_path)."""
+    """Bot settings for the index at `index` (any settings object with seeds_dir and chroma_path), with a
+    question log of their own beside it."""
+    database = index.chroma_path.parent / f"questions-{uuid.uuid4().hex[:8]}.sqlite3"
     values: dict[str, Any] = {"seeds_dir": index.seeds_dir, "chroma_path": index.chroma_path,
                               "embedding_model": index.embedding_model, "ask_cooldown_seconds": 0,
-                              "moderator_role_ids": [MOD_ROLE_ID], "reindex_progress_seconds": 0.05}
+                              "moderator_role_ids": [MOD_ROLE_ID], "reindex_progress_seconds": 0.05,
+                              "database_path": database}
     return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
@@ -222,7 +227,7 @@ class Gateway:
 
     @classmethod
     async def connect(cls, settings: Settings, searcher: Searcher, http: FakeHTTP | None = None) -> "Gateway":
-        bot = Dossier(settings, searcher)
+        bot = Dossier(settings, searcher, open_question_log(settings))
         http = http or FakeHTTP()
         await bot._async_setup_hook()
         bot.http._HTTPClient__session = http  # type: ignore[attr-defined]
@@ -358,7 +363,8 @@ def assert_safe(requests: list[Request]) -> None:
 
 @pytest.fixture
 def dev_settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, chroma_path=tmp_path / "chroma", dev_guild_id=GUILD_ID)  # type: ignore[call-arg]
+    return Settings(_env_file=None, chroma_path=tmp_path / "chroma", database_path=tmp_path / "questions.sqlite3",  # type: ignore[call-arg]
+                    dev_guild_id=GUILD_ID)
 
 
 async def fake_index_gateway(tmp_path: Path, seeds: Path, **overrides: Any) -> Gateway:
@@ -393,7 +399,8 @@ async def test_sync_only_to_the_dev_guild(dev_settings: Settings) -> None:
 
 async def test_no_sync_unless_asked(tmp_path: Path) -> None:
     """Without DEV_GUILD_ID or SYNC_COMMANDS_GLOBALLY, start-up registers no commands."""
-    settings = Settings(_env_file=None, chroma_path=tmp_path / "chroma")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, chroma_path=tmp_path / "chroma",  # type: ignore[call-arg]
+                        database_path=tmp_path / "questions.sqlite3")
     gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
     assert not [r for r in gateway.http.requests if r.url.endswith("/commands")]
     await gateway.close()

@@ -4,6 +4,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -12,6 +14,7 @@ from discord.ext import commands
 
 from bot.checks import ask_cooldown, check_cooldown
 from bot.errors import reply_ephemeral, user_message
+from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, missing, outcome
 from bot.render import CARDS, Payload, context_payload, respond, text_payload
 from index.search import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
@@ -19,6 +22,38 @@ if TYPE_CHECKING:
     from bot.client import Dossier
 
 log = logging.getLogger(__name__)
+
+VOTE_WAIT_SECONDS = 2.0  # an interaction must be answered within 3 s
+RefusedQuestion = app_commands.CommandOnCooldown | QuestionError  # logged with the outcome "refused"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as it arrived: what the question log keeps besides the answer."""
+
+    id: int  # of the interaction or the message that asked
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int
+    via: str
+    private: bool = False
+    at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def by_interaction(cls, interaction: discord.Interaction, private: bool) -> "Asked":
+        return cls(interaction.id, interaction.guild_id, interaction.channel_id, interaction.user.id, "slash",
+                   private)
+
+    @classmethod
+    def by_message(cls, message: discord.Message) -> "Asked":
+        guild_id = message.guild.id if message.guild else None
+        return cls(message.id, guild_id, message.channel.id, message.author.id, "mention")
+
+    def entry(self, question: str, how: str, **details: Any) -> Entry:
+        return Entry(id=self.id, asked_at=self.at, guild_id=self.guild_id, channel_id=self.channel_id,
+                     user_id=self.user_id, via=self.via, question=question, private=self.private, outcome=how,
+                     **details)
 
 
 class ContextButton(discord.ui.Button["AnswerView"]):
@@ -35,15 +70,48 @@ class ContextButton(discord.ui.Button["AnswerView"]):
         await interaction.response.send_message(**payload.send_kwargs(), ephemeral=True)
 
 
-class AnswerView(discord.ui.View):
-    """Buttons under an answer: page through further passages (the asker only) and show a card's context."""
+class VoteButton(discord.ui.Button["AnswerView"]):
+    """"Helpful" or "Not helpful": one vote per member per answer, which a second press changes."""
 
-    def __init__(self, cog: "Ask", answer: Answer, offset: int, asker_id: int) -> None:
+    def __init__(self, helpful: bool) -> None:
+        super().__init__(label="Helpful" if helpful else "Not helpful", row=2,
+                         style=discord.ButtonStyle.success if helpful else discord.ButtonStyle.secondary)
+        self.helpful = helpful
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None and self.view.question_id is not None
+        voted = self.view.cog.bot.questions.vote(self.view.question_id, interaction.user.id, self.helpful)
+        try:
+            before = await asyncio.wait_for(asyncio.wrap_future(voted), VOTE_WAIT_SECONDS)
+        except (QuestionLogError, TimeoutError) as error:
+            log.warning("could not record a vote on question %s: %s", self.view.question_id, error or "timed out")
+            await reply_ephemeral(interaction, "Your vote could not be recorded just now; please try again later.")
+            return
+        await reply_ephemeral(interaction, vote_text(self.helpful, before))
+
+
+def vote_text(helpful: bool, before: bool | None) -> str:
+    """The private acknowledgement of a vote, saying whether it was new, changed or the same."""
+    said = "helpful" if helpful else "not helpful"
+    if before is None:
+        return f"Thanks: your vote ({said}) is recorded. The moderators see which answers help."
+    if before == helpful:
+        return f"You had already voted {said}; your vote stays as it was."
+    return f"Your vote is changed to {said}."
+
+
+class AnswerView(discord.ui.View):
+    """Buttons under an answer: page through further passages (the asker only), show a card's context, and,
+    while the question log records, vote on the answer."""
+
+    def __init__(self, cog: "Ask", answer: Answer, offset: int, asker_id: int,
+                 question_id: int | None = None) -> None:
         super().__init__(timeout=cog.bot.settings.buttons_timeout_seconds)
         self.cog = cog
         self.question = answer.question
         self.offset = offset
         self.asker_id = asker_id
+        self.question_id = question_id
         self.message: discord.Message | discord.WebhookMessage | None = None
         if offset == 0:
             self.remove_item(self.previous)
@@ -51,6 +119,9 @@ class AnswerView(discord.ui.View):
             self.remove_item(self.more)
         for number, hit in enumerate(answer.hits, offset + 1):
             self.add_item(ContextButton(hit, number))
+        if question_id is not None and answer.answered and cog.bot.questions.enabled:
+            self.add_item(VoteButton(helpful=True))
+            self.add_item(VoteButton(helpful=False))
 
     def send_kwargs(self) -> dict[str, Any]:
         """`view=self` when there is a button to show; nothing otherwise."""
@@ -72,7 +143,7 @@ class AnswerView(discord.ui.View):
         check_cooldown(self.cog.bot.cooldowns, interaction.user.id)
         await interaction.response.defer()
         answer, payload = await self.cog.answer(self.question, offset)
-        view = AnswerView(self.cog, answer, offset, self.asker_id)
+        view = AnswerView(self.cog, answer, offset, self.asker_id, self.question_id)
         view.message = await interaction.edit_original_response(**payload.send_kwargs(), view=view)
         self.stop()
 
@@ -112,12 +183,44 @@ class Ask(commands.Cog):
     @ask_cooldown()
     async def ask(self, interaction: discord.Interaction,
                   question: app_commands.Range[str, 1, MAX_QUESTION_CHARS], private: bool = False) -> None:
+        asked = Asked.by_interaction(interaction, private)
         cleaned = self.clean(question, interaction.user.id)
         await interaction.response.defer(ephemeral=private, thinking=True)
         answer, payload = await self.answer(cleaned)
-        view = AnswerView(self, answer, 0, interaction.user.id)
+        generation = self.bot.searcher.index.pointer.generation
+        view = AnswerView(self, answer, 0, interaction.user.id, asked.id)
         view.message = await interaction.followup.send(**payload.send_kwargs(), **view.send_kwargs(),
                                                        ephemeral=private, wait=True)
+        self.log_answer(asked, answer, generation)
+
+    async def cog_app_command_error(self, interaction: discord.Interaction,
+                                    error: app_commands.AppCommandError) -> None:
+        """Logs a refused /ask (cooldown, invalid question); the tree's error handler replies."""
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        command = interaction.command
+        if command is not None and command.name == "ask" and isinstance(original, RefusedQuestion):
+            namespace = interaction.namespace
+            self.log_refusal(Asked.by_interaction(interaction, bool(namespace.private)), namespace.question or "")
+
+    def log_answer(self, asked: Asked, answer: Answer, generation: int) -> None:
+        """Queues the question for the log; whatever goes wrong there, the member has their answer."""
+        try:
+            embedder = self.bot.searcher.embedder
+            vector = embedder.recall(answer.question) if isinstance(embedder, RememberingEmbedder) else None
+            quoted = tuple((hit.chunk.id, hit.source.id) for hit in answer.hits)
+            latency = (time.monotonic() - asked.started) * 1000
+            self.bot.questions.record(asked.entry(answer.question, outcome(answer), quoted=quoted,
+                                                  missing=missing(answer), generation=generation,
+                                                  latency_ms=latency, vector=vector, model=embedder.name))
+        except Exception:
+            log.exception("could not log question %s", asked.id)
+
+    def log_refusal(self, asked: Asked, raw: str) -> None:
+        """Queues a question refused by the cooldown or as invalid, as much of it as a question may hold."""
+        try:
+            self.bot.questions.record(asked.entry(" ".join(raw.split())[:MAX_QUESTION_CHARS], "refused"))
+        except Exception:
+            log.exception("could not log question %s", asked.id)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -125,21 +228,31 @@ class Ask(commands.Cog):
         me = self.bot.user
         if message.author.bot or me is None or all(user.id != me.id for user in message.mentions):
             return
+        asked = Asked.by_message(message)
         try:
-            await self.answer_mention(message, me.id)
+            await self.answer_mention(message, me.id, asked)
         except Exception as error:
+            if isinstance(error, RefusedQuestion):
+                self.log_refusal(asked, mention_text(message.content, me.id))
             if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(message.author.id):
                 return  # one "slow down" per window, then silence: a flood of mentions must not become one of replies
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(**text_payload(user_message(error, "a mention")).send_kwargs())
 
-    async def answer_mention(self, message: discord.Message, my_id: int) -> None:
+    async def answer_mention(self, message: discord.Message, my_id: int, asked: Asked) -> None:
         """Answers a mention. Unlike /ask, an invalid one (empty, too long) keeps its cost: each gets a reply."""
         check_cooldown(self.bot.cooldowns, message.author.id)
-        cleaned = clean_question(re.sub(rf"<@!?{my_id}>", " ", message.content))
+        cleaned = clean_question(mention_text(message.content, my_id))
         answer, payload = await self.answer(cleaned)
-        view = AnswerView(self, answer, 0, message.author.id)
+        generation = self.bot.searcher.index.pointer.generation
+        view = AnswerView(self, answer, 0, message.author.id, asked.id)
         view.message = await message.reply(**payload.send_kwargs(), **view.send_kwargs())
+        self.log_answer(asked, answer, generation)
+
+
+def mention_text(content: str, my_id: int) -> str:
+    """A mention's question: the message without the bot's mention."""
+    return re.sub(rf"<@!?{my_id}>", " ", content)
 
 
 async def setup(bot: "Dossier") -> None:

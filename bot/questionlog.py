@@ -1,0 +1,418 @@
+"""The question log: what members ask and how Dossier answered, in SQLite, for moderators' gaps and stats.
+
+A row per question asked on Discord: when, the server and channel, the question (never for a private one), how
+it went (`answered`, `not_answered`, `off_topic`, `refused`), the passages quoted, the key terms the corpus lacks,
+the index generation, how long the answer took, and the question's embedding (to group questions by meaning;
+never for a private one). Members' votes on answers are stored with their question. A member is stored only as
+a keyed hash of their id: HMAC-SHA256 with a random key kept beside the database (DATABASE_PATH + ".key");
+without the key a hash cannot be tied back to an id. Rows older than QUESTION_LOG_DAYS are deleted.
+
+The database is in WAL mode, so reports read while the bot writes. Every write goes through one thread with its
+own connection: the event loop only puts an entry on a queue, and a database error is logged, never raised to
+the member who asked. The schema is versioned (`PRAGMA user_version`) and brought up to date by MIGRATIONS.
+"""
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.settings import Settings
+from index.embedding import Embedder
+from index.search import Answer
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("answered", "not_answered", "off_topic", "refused")
+KEY_BYTES = 32
+LOCK_WAIT_SECONDS = 2.0  # a write waits this long for a lock another connection holds, then gives up
+QUEUE_LIMIT = 10_000  # entries waiting to be written; past this (a database stuck for minutes) they are dropped
+BATCH_LIMIT = 500  # entries written in one transaction
+PURGE_EVERY_SECONDS = 3600.0
+DAY_SECONDS = 86_400
+REMEMBERED = 256  # question embeddings kept for the log: the searches of the last moments
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,   -- the Discord id of the interaction or message that asked
+        asked_at REAL NOT NULL,   -- unix seconds
+        guild_id INTEGER,
+        channel_id INTEGER,
+        user_hash TEXT NOT NULL,
+        via TEXT NOT NULL,        -- slash or mention
+        question TEXT,            -- NULL for a private question
+        private INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        missing TEXT NOT NULL,    -- JSON list of the question's key terms the corpus never mentions
+        generation INTEGER,
+        latency_ms REAL
+    );
+    CREATE INDEX questions_by_time ON questions (asked_at);
+    CREATE TABLE quoted (
+        question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        chunk_id TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        PRIMARY KEY (question_id, rank)
+    );
+    CREATE TABLE votes (
+        question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+        user_hash TEXT NOT NULL,
+        helpful INTEGER NOT NULL,
+        voted_at REAL NOT NULL,
+        PRIMARY KEY (question_id, user_hash)
+    );
+    CREATE TABLE meanings (
+        question_id INTEGER PRIMARY KEY REFERENCES questions (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL      -- float16
+    );
+    """,
+)
+
+
+class QuestionLogError(Exception):
+    """The question log's database cannot be opened or written; the message says why."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One question as it was asked and answered. A private one is stored without its text and embedding."""
+
+    id: int
+    asked_at: float
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int
+    via: str
+    question: str
+    private: bool
+    outcome: str
+    quoted: tuple[tuple[str, str], ...] = ()  # (chunk id, source id) of each passage shown, in order
+    missing: tuple[str, ...] = ()
+    generation: int | None = None
+    latency_ms: float | None = None
+    vector: np.ndarray | None = None
+    model: str | None = None
+
+
+def outcome(answer: Answer) -> str:
+    """How the log names what became of a searched question."""
+    return "answered" if answer.answered else "not_answered"
+
+
+def missing(answer: Answer) -> tuple[str, ...]:
+    """The question's key terms that the corpus never mentions, where the search reports them."""
+    return tuple(getattr(answer, "missing", ()))
+
+
+class RememberingEmbedder(Embedder):
+    """The searcher's embedder, remembering the vectors of the last questions it embedded one at a time, so the
+    log stores a question's meaning without embedding it again."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self.inner.encode(texts)
+        if len(texts) == 1:
+            with self._lock:
+                self._recent[texts[0]] = vectors[0]
+                self._recent.move_to_end(texts[0])
+                while len(self._recent) > REMEMBERED:
+                    self._recent.popitem(last=False)
+        return vectors
+
+    def recall(self, text: str) -> np.ndarray | None:
+        """The vector of `text` if it was embedded lately."""
+        with self._lock:
+            return self._recent.get(text)
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with foreign keys on."""
+    try:
+        if read_only:
+            if not path.exists():
+                raise QuestionLogError(f"there is no question log at {path} yet")
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                         timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None,
+                                         check_same_thread=False)
+        connection.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: durable but for the last commits
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except (sqlite3.Error, OSError) as error:
+        raise QuestionLogError(f"cannot open the question log at {path}: {error}") from error
+    if version > len(MIGRATIONS):
+        connection.close()
+        raise QuestionLogError(f"the question log at {path} was written by a newer Dossier (schema {version})")
+    if read_only and version < len(MIGRATIONS):
+        connection.close()
+        raise QuestionLogError(f"the question log at {path} is not up to date; start the bot once to update it")
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Applies the migrations the database has not had yet, each in one transaction with its version."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], version + 1):
+        try:
+            connection.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;")
+        except sqlite3.Error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        log.info("question log: schema version %d", number)
+
+
+def read_key(path: Path) -> bytes:
+    """The hashing key beside the database, made (readable by its owner only) the first time."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) != KEY_BYTES:
+            raise QuestionLogError(f"the key file {path} is damaged ({len(key)} bytes, expected {KEY_BYTES}); "
+                                   "move it and the database aside to start a new log") from None
+        return key
+    key = secrets.token_bytes(KEY_BYTES)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+def key_path(database: Path) -> Path:
+    return database.with_name(database.name + ".key")
+
+
+def vector_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def vector_from(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+
+@dataclass
+class _Op:
+    """A unit of work for the writer thread; `done` carries its result to whoever waits for one."""
+
+    run: Callable[[sqlite3.Connection], Any]
+    what: str
+    done: Future[Any] | None = None
+
+
+_STOP = _Op(lambda _: None, "stop")
+
+
+class QuestionLog:
+    """Records questions and votes from any thread without waiting; one writer thread does the writing."""
+
+    def __init__(self, path: Path | None, days: int, key: bytes = b"", off: str | None = None) -> None:
+        self.path = path
+        self.days = days
+        self.off = off  # why the log is off, or None while it records
+        self._key = key
+        self._queue: queue.Queue[_Op] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._thread: threading.Thread | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._next_purge = 0.0
+
+    @classmethod
+    def disabled(cls, reason: str) -> "QuestionLog":
+        return cls(None, 0, off=reason)
+
+    @classmethod
+    def open(cls, path: Path, days: int) -> "QuestionLog":
+        """Opens (or creates) the database, brings its schema up to date, and starts the writer thread."""
+        connection = connect(path)
+        try:
+            migrate(connection)
+            key = read_key(key_path(path))
+        except (sqlite3.Error, OSError) as error:
+            connection.close()
+            raise QuestionLogError(f"cannot open the question log at {path}: {error}") from error
+        except QuestionLogError:
+            connection.close()
+            raise
+        opened = cls(path, days, key)
+        opened._connection = connection
+        opened._thread = threading.Thread(target=opened._write_forever, name="question-log", daemon=True)
+        opened._thread.start()
+        return opened
+
+    @property
+    def enabled(self) -> bool:
+        return self.off is None
+
+    def user_hash(self, user_id: int) -> str:
+        return hmac.new(self._key, str(user_id).encode(), "sha256").hexdigest()[:32]
+
+    def record(self, entry: Entry) -> None:
+        """Queues the entry for writing; never waits and never raises."""
+        if self.enabled:
+            self._put(_Op(lambda connection: self._insert(connection, entry), f"question {entry.id}"))
+
+    def vote(self, question_id: int, user_id: int, helpful: bool) -> "Future[bool | None]":
+        """Records a member's vote, replacing their earlier one; resolves to that earlier vote (None: first)."""
+        done: Future[bool | None] = Future()
+        if not self.enabled:
+            done.set_exception(QuestionLogError(f"the question log is off: {self.off}"))
+            return done
+        user = self.user_hash(user_id)
+        self._put(_Op(lambda connection: _vote(connection, question_id, user, helpful), f"vote on {question_id}",
+                      done))
+        return done
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Waits until everything queued so far has been written (or has failed)."""
+        if self.enabled:
+            done: Future[None] = Future()
+            self._put(_Op(lambda _: None, "flush", done))
+            done.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Writes what is queued, stops the writer thread and closes the database."""
+        if self._thread is None:
+            return
+        self.off = "closed"
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._thread = None
+        if self._connection is not None:
+            self._connection.close()
+
+    def _put(self, op: _Op) -> None:
+        try:
+            self._queue.put_nowait(op)
+        except queue.Full:
+            log.error("question log: %d writes are waiting; dropped the %s", QUEUE_LIMIT, op.what)
+            if op.done is not None:
+                op.done.set_exception(QuestionLogError("the question log is behind"))
+
+    def _insert(self, connection: sqlite3.Connection, entry: Entry) -> None:
+        text = None if entry.private else entry.question
+        connection.execute(
+            "INSERT INTO questions (id, asked_at, guild_id, channel_id, user_hash, via, question, private, "
+            "outcome, missing, generation, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.id, entry.asked_at, entry.guild_id, entry.channel_id, self.user_hash(entry.user_id), entry.via,
+             text, int(entry.private), entry.outcome, json.dumps(list(entry.missing)), entry.generation,
+             entry.latency_ms))
+        connection.executemany("INSERT INTO quoted (question_id, rank, chunk_id, source_id) VALUES (?, ?, ?, ?)",
+                               [(entry.id, rank, chunk, source) for rank, (chunk, source) in
+                                enumerate(entry.quoted, 1)])
+        if entry.vector is not None and entry.model and not entry.private:
+            connection.execute("INSERT INTO meanings (question_id, model, vector) VALUES (?, ?, ?)",
+                               (entry.id, entry.model, vector_bytes(entry.vector)))
+
+    def _write_forever(self) -> None:
+        assert self._connection is not None
+        connection = self._connection
+        self._purge_if_due(connection)
+        while True:
+            batch = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < BATCH_LIMIT:
+                    batch.append(self._queue.get_nowait())
+            work = [op for op in batch if op is not _STOP]
+            if work:
+                self._write(connection, work)
+            self._purge_if_due(connection)
+            if len(work) < len(batch):
+                return
+
+    def _write(self, connection: sqlite3.Connection, batch: list[_Op]) -> None:
+        """Writes the batch in one transaction; if that fails, each op on its own, so one bad op loses only itself."""
+        try:
+            with transaction(connection):
+                results = [op.run(connection) for op in batch]
+        except sqlite3.Error as error:
+            if len(batch) > 1:
+                for op in batch:
+                    self._write(connection, [op])
+                return
+            op = batch[0]
+            log.error("question log: could not write the %s: %s", op.what, error)
+            if op.done is not None:
+                op.done.set_exception(QuestionLogError(str(error)))
+            return
+        for op, result in zip(batch, results, strict=True):
+            if op.done is not None:
+                op.done.set_result(result)
+
+    def _purge_if_due(self, connection: sqlite3.Connection) -> None:
+        now = time.time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_SECONDS
+        try:
+            with transaction(connection):
+                deleted = connection.execute("DELETE FROM questions WHERE asked_at < ?",
+                                             (now - self.days * DAY_SECONDS,)).rowcount
+        except sqlite3.Error as error:
+            log.error("question log: could not delete rows older than %d days: %s", self.days, error)
+            return
+        if deleted:
+            log.info("question log: deleted %d questions older than %d days", deleted, self.days)
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _vote(connection: sqlite3.Connection, question_id: int, user_hash: str, helpful: bool) -> bool | None:
+    row = connection.execute("SELECT helpful FROM votes WHERE question_id = ? AND user_hash = ?",
+                             (question_id, user_hash)).fetchone()
+    connection.execute(
+        "INSERT INTO votes (question_id, user_hash, helpful, voted_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (question_id, user_hash) DO UPDATE SET helpful = excluded.helpful, voted_at = excluded.voted_at",
+        (question_id, user_hash, int(helpful), time.time()))
+    return None if row is None else bool(row[0])
+
+
+def open_question_log(settings: Settings) -> QuestionLog:
+    """The log as the settings ask for it: off with QUESTION_LOG=false, and off (the error logged) when its
+    database cannot be opened, for the bot must answer all the same."""
+    if not settings.question_log:
+        return QuestionLog.disabled("QUESTION_LOG is false")
+    path, days = settings.database_path, settings.question_log_days
+    try:
+        opened = QuestionLog.open(path, days)
+    except QuestionLogError as error:
+        log.error("the question log is off: %s", error)
+        return QuestionLog.disabled(str(error))
+    log.info("question log: %s, rows kept %d days", path, days)
+    return opened

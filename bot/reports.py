@@ -1,0 +1,250 @@
+"""What the question log tells moderators: the gaps in the corpus, and how Dossier is used.
+
+Gaps are the questions that went unanswered, or whose answer members voted not helpful (more "not helpful" votes
+than "helpful"), grouped by meaning. Wordings that differ only in case, spacing or end punctuation are one
+wording; wordings are then grouped by their embedding with the index's model, most asked first: a wording joins
+the group whose first wording is most similar to it, if that similarity reaches SAME_MEANING, and starts a group
+of its own otherwise. Private questions are stored without their text, so they are counted, not grouped.
+"""
+
+import json
+import re
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from bot.questionlog import DAY_SECONDS, vector_from
+from index.embedding import Embedder
+
+# With all-MiniLM-L6-v2, rewordings of one question score 0.81–0.96 against each other, and different questions
+# on one subject ("Does China support the Taliban?", "Does Russia support the Taliban?") up to 0.72.
+SAME_MEANING = 0.77
+BATCH = 1024
+MAX_GROUP_LEADERS = 2000  # past this many groups, a wording like none of them stays on its own
+EXAMPLES = 2
+MISSING_TERMS = 5
+_END_PUNCTUATION = re.compile(r"[\s?!.,;:]+$")
+
+
+@dataclass
+class Wording:
+    """One way a question was put, with how often and how it went."""
+
+    text: str
+    count: int = 0
+    not_answered: int = 0
+    not_helpful: int = 0
+    missing: Counter[str] = field(default_factory=Counter)
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Questions of one meaning the corpus does not answer well: how many, two wordings, the terms it lacks."""
+
+    count: int
+    not_answered: int
+    not_helpful: int
+    examples: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "not_answered": self.not_answered, "not_helpful": self.not_helpful,
+                "examples": list(self.examples), "missing": list(self.missing)}
+
+
+@dataclass(frozen=True)
+class Gaps:
+    days: int
+    since: float
+    groups: list[Gap]
+    private: int  # unanswered private questions: counted, but without text to group
+
+    @property
+    def questions(self) -> int:
+        return sum(gap.count for gap in self.groups)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"days": self.days, "since": _iso(self.since), "questions": self.questions,
+                "private": self.private, "groups": [gap.to_json() for gap in self.groups]}
+
+
+def since(days: int, now: float | None = None) -> float:
+    return (time.time() if now is None else now) - days * DAY_SECONDS
+
+
+def key(text: str) -> str:
+    """What makes two wordings one: case, spacing and end punctuation do not count."""
+    return _END_PUNCTUATION.sub("", " ".join(text.casefold().split()))
+
+
+_GAP_ROWS = """
+WITH verdicts AS (
+    SELECT question_id, sum(helpful = 0) AS against, sum(helpful = 1) AS pro FROM votes GROUP BY question_id)
+SELECT q.question, q.outcome = 'not_answered', coalesce(v.against > v.pro, 0), q.missing, m.model, m.vector
+FROM questions AS q
+LEFT JOIN verdicts AS v ON v.question_id = q.id
+LEFT JOIN meanings AS m ON m.question_id = q.id
+WHERE q.asked_at >= ? AND q.private = 0 AND (q.outcome = 'not_answered' OR v.against > v.pro)
+ORDER BY q.asked_at DESC
+"""
+
+
+def wordings(connection: sqlite3.Connection, start: float, model: str) -> list[Wording]:
+    """The gap questions since `start`, one Wording per distinct wording, most asked first.
+
+    A wording keeps the text of its latest asking, and an embedding from `model` if one was stored.
+    """
+    found: dict[str, Wording] = {}
+    for text, unanswered, unhelpful, missing, stored_model, blob in connection.execute(_GAP_ROWS, (start,)):
+        wording = found.setdefault(key(text), Wording(text))
+        wording.count += 1
+        wording.not_answered += unanswered
+        wording.not_helpful += unhelpful
+        if unanswered:
+            wording.missing.update(json.loads(missing))
+        if wording.vector is None and blob is not None and stored_model == model:
+            wording.vector = vector_from(blob)
+    return sorted(found.values(), key=lambda w: -w.count)
+
+
+def group(vectors: np.ndarray) -> np.ndarray:
+    """A group number per row: rows in order, each joining the most similar group leader at SAME_MEANING or
+    more, or leading a new group (see the module docstring). Unit vectors; dot products are cosines."""
+    labels = np.full(len(vectors), -1, dtype=np.int64)
+    leaders = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    leader_labels = np.zeros(0, dtype=np.int64)
+    groups = 0
+    for start in range(0, len(vectors), BATCH):
+        block = vectors[start : start + BATCH]
+        found = labels[start : start + len(block)]  # a view: writing it writes `labels`
+        if len(leaders):
+            similarity = block @ leaders.T
+            best = similarity.argmax(axis=1)
+            matched = similarity[np.arange(len(block)), best] >= SAME_MEANING
+            found[matched] = leader_labels[best[matched]]
+        new: list[int] = []  # rows of this block that lead a group
+        for row in np.flatnonzero(found < 0):
+            if new:
+                similarity = block[new] @ block[row]
+                if similarity.max() >= SAME_MEANING:
+                    found[row] = found[new[int(similarity.argmax())]]
+                    continue
+            found[row] = groups
+            groups += 1
+            if len(leaders) + len(new) < MAX_GROUP_LEADERS:
+                new.append(int(row))
+        if new:
+            leaders = np.vstack([leaders, block[new]])
+            leader_labels = np.concatenate([leader_labels, found[new]])
+    return labels
+
+
+def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embedder], model: str,
+         limit: int | None = None) -> Gaps:
+    """The gaps of the last `days` days, largest group first (at most `limit` groups).
+
+    `model` names the index's model; `embedder` gives it, and is only called for wordings logged without an
+    embedding from that model.
+    """
+    start = since(days)
+    found = wordings(connection, start, model)
+    lacking = [w for w in found if w.vector is None]
+    if lacking:
+        for wording, vector in zip(lacking, embedder().encode([w.text for w in lacking]), strict=True):
+            wording.vector = vector
+    vectors = np.stack([np.asarray(w.vector, dtype=np.float32) for w in found]) if found else np.zeros((0, 1))
+    members: dict[int, list[Wording]] = {}
+    for wording, label in zip(found, group(vectors), strict=True):
+        members.setdefault(int(label), []).append(wording)
+    groups = sorted((_gap(ws) for ws in members.values()), key=lambda g: -g.count)
+    private = connection.execute("SELECT count(*) FROM questions WHERE asked_at >= ? AND private = 1 AND "
+                                 "outcome = 'not_answered'", (start,)).fetchone()[0]
+    return Gaps(days, start, groups[:limit], private)
+
+
+def _gap(group: list[Wording]) -> Gap:
+    missing: Counter[str] = Counter()
+    for wording in group:
+        missing.update(wording.missing)
+    return Gap(count=sum(w.count for w in group), not_answered=sum(w.not_answered for w in group),
+               not_helpful=sum(w.not_helpful for w in group), examples=tuple(w.text for w in group[:EXAMPLES]),
+               missing=tuple(term for term, _ in missing.most_common(MISSING_TERMS)))
+
+
+@dataclass(frozen=True)
+class Stats:
+    days: int
+    since: float
+    per_day: list[tuple[str, int]]
+    outcomes: dict[str, int]
+    helpful: int
+    not_helpful: int
+    sources: list[tuple[str, int]]  # source id, questions that quoted it; most quoted first
+    latency_ms: dict[str, float] | None  # p50, p95 and max of the answers' latency
+
+    @property
+    def questions(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def searched(self) -> int:
+        """Questions that were searched: all but the refused."""
+        return self.questions - self.outcomes.get("refused", 0)
+
+    @property
+    def answered_share(self) -> float | None:
+        return self.outcomes.get("answered", 0) / self.searched if self.searched else None
+
+    @property
+    def helpful_share(self) -> float | None:
+        votes = self.helpful + self.not_helpful
+        return self.helpful / votes if votes else None
+
+    def to_json(self, titles: dict[str, str]) -> dict[str, Any]:
+        return {"days": self.days, "since": _iso(self.since), "questions": self.questions,
+                "per_day": [{"date": day, "questions": n} for day, n in self.per_day],
+                "outcomes": self.outcomes, "answered_share": self.answered_share,
+                "votes": {"helpful": self.helpful, "not_helpful": self.not_helpful,
+                          "helpful_share": self.helpful_share},
+                "sources": [{"id": source, "title": titles.get(source, source), "questions": n}
+                            for source, n in self.sources],
+                "latency_ms": self.latency_ms}
+
+
+def stats(connection: sqlite3.Connection, days: int, now: float | None = None) -> Stats:
+    """Questions per day (UTC), outcomes, votes, the most quoted sources and answer latency, since `days` ago."""
+    now = time.time() if now is None else now
+    start = since(days, now)
+    counted = dict(connection.execute("SELECT date(asked_at, 'unixepoch'), count(*) FROM questions "
+                                      "WHERE asked_at >= ? GROUP BY 1", (start,)).fetchall())
+    first, last = (datetime.fromtimestamp(moment, UTC).date() for moment in (start, now))
+    dates = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    per_day = [(day, counted.get(day, 0)) for day in dates]
+    outcomes = dict(connection.execute("SELECT outcome, count(*) FROM questions WHERE asked_at >= ? "
+                                       "GROUP BY outcome", (start,)).fetchall())
+    helpful, not_helpful = connection.execute(
+        "SELECT coalesce(sum(v.helpful = 1), 0), coalesce(sum(v.helpful = 0), 0) FROM votes AS v "
+        "JOIN questions AS q ON q.id = v.question_id WHERE q.asked_at >= ?", (start,)).fetchone()
+    sources = connection.execute(
+        "SELECT source_id, count(DISTINCT question_id) AS n FROM quoted JOIN questions AS q ON q.id = question_id "
+        "WHERE q.asked_at >= ? GROUP BY source_id ORDER BY n DESC, source_id", (start,)).fetchall()
+    latencies = np.array([row[0] for row in connection.execute(
+        "SELECT latency_ms FROM questions WHERE asked_at >= ? AND latency_ms IS NOT NULL AND outcome != 'refused'",
+        (start,))], dtype=np.float64)
+    latency = None
+    if len(latencies):
+        p50, p95 = np.percentile(latencies, [50, 95])
+        latency = {"p50": round(float(p50), 1), "p95": round(float(p95), 1),
+                   "max": round(float(latencies.max()), 1)}
+    return Stats(days, start, per_day, outcomes, helpful, not_helpful, [(s, n) for s, n in sources], latency)
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
