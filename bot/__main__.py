@@ -1,18 +1,23 @@
-"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer in the terminal, no token needed."""
+"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer in the terminal, no token needed;
+`python -m bot gaps|stats`: what the question log says."""
 
 import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 
+from bot import reports
 from bot.client import main as run_bot
+from bot.questionlog import QuestionLogError, connect
 from bot.render import respond, text_payload
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text
 from index import logs
-from index.corpus import CorpusError
+from index.corpus import CorpusError, read_metadata
 from index.embedding import Embedder, ModelError
 from index.search import Answer, QuestionError, Searcher
 from index.store import StoreError
@@ -69,6 +74,33 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
     return 1 if failures and not interactive else 0
 
 
+def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
+    """Prints the gaps or the stats of the last `days` days from the question log at DATABASE_PATH."""
+    try:
+        with closing(connect(settings.database_path, read_only=True)) as connection:
+            if command == "gaps":
+                gaps = reports.gaps(connection, days, lambda: Embedder.load(settings.embedding_model),
+                                    settings.embedding_model)
+                print(json.dumps(gaps.to_json(), ensure_ascii=False) if as_json else reports.gaps_text(gaps))
+                return 0
+            stats = reports.stats(connection, days)
+    except (QuestionLogError, sqlite3.Error, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    titles = source_titles(settings)
+    print(json.dumps(stats.to_json(titles), ensure_ascii=False) if as_json else reports.stats_text(stats, titles))
+    return 0
+
+
+def source_titles(settings: Settings) -> dict[str, str]:
+    """Source titles from sources.toml, to name the most quoted sources; an id stands for a source without one."""
+    try:
+        return {source_id: meta["title"] for source_id, meta in read_metadata(settings.seeds_dir).items()
+                if "title" in meta}
+    except CorpusError:
+        return {}
+
+
 def serve(settings: Settings) -> int:
     """Runs the bot until it is stopped; exit code 2 without a token, 1 when the index cannot be opened."""
     if settings.discord_token is None:
@@ -82,6 +114,13 @@ def serve(settings: Settings) -> int:
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")
     return 0
+
+
+def days_argument(text: str) -> int:
+    days = int(text) if text.isdigit() else 0
+    if not 1 <= days <= reports.MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to {reports.MAX_DAYS}")
+    return days
 
 
 def configure_logging(verbose: bool) -> None:
@@ -110,11 +149,20 @@ def main(argv: list[str] | None = None) -> int:
                               "discord for the exact message payload the bot would send (one per line)")
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
+    for name, what in (("gaps", "questions the corpus misses, grouped by meaning, largest group first"),
+                       ("stats", "questions per day, share answered and voted helpful, top sources, latency")):
+        report_cmd = sub.add_parser(name, help=f"from the question log: {what}", description=f"{what.capitalize()}.")
+        report_cmd.add_argument("--days", type=days_argument, default=reports.DEFAULT_DAYS,
+                                help=f"how many days back to look (default {reports.DEFAULT_DAYS})")
+        report_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "ask":
         logs.configure()
         return ask(settings, args.question, args.format, args.top)
+    if args.command in ("gaps", "stats"):
+        logs.configure()
+        return report(settings, args.command, args.days, args.json)
     configure_logging(args.verbose)
     return serve(settings)
 

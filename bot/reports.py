@@ -25,6 +25,9 @@ from index.embedding import Embedder
 # With all-MiniLM-L6-v2, rewordings of one question score 0.81–0.96 against each other, and different questions
 # on one subject ("Does China support the Taliban?", "Does Russia support the Taliban?") up to 0.72.
 SAME_MEANING = 0.77
+DEFAULT_DAYS = 30
+TOP_SOURCES = 5
+MAX_DAYS = 3660
 BATCH = 1024
 MAX_GROUP_LEADERS = 2000  # past this many groups, a wording like none of them stays on its own
 EXAMPLES = 2
@@ -248,3 +251,57 @@ def stats(connection: sqlite3.Connection, days: int, now: float | None = None) -
 
 def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
+def _share(value: float | None, of: int, what: str) -> str:
+    return f"{value:.0%} of {of:,} {what}" if value is not None else f"no {what} yet"
+
+
+def gaps_text(report: Gaps) -> str:
+    """Gaps for a terminal."""
+    lines = [f"Gaps, last {report.days} days: {report.questions:,} questions in {len(report.groups):,} groups, "
+             "largest first."]
+    if report.private:
+        lines.append(f"{report.private:,} private questions went unanswered too; their text is not kept.")
+    for number, gap in enumerate(report.groups, 1):
+        lines += ["", f"{number}. {gap_summary(gap)}"] + [f"   “{example}”" for example in gap.examples]
+        if gap.missing:
+            lines.append(f"   missing from the corpus: {', '.join(gap.missing)}")
+    return "\n".join(lines)
+
+
+def gap_summary(gap: Gap) -> str:
+    """How many questions a group holds, and how each went."""
+    parts = [f"{gap.not_answered:,} not answered"] if gap.not_answered else []
+    if gap.not_helpful:
+        parts.append(f"{gap.not_helpful:,} voted not helpful")
+    return f"{gap.count:,} questions ({', '.join(parts)})"
+
+
+def stats_lines(report: Stats, titles: dict[str, str], escape: Callable[[str], str] = str) -> dict[str, str]:
+    """Each figure of the stats as a short text, by its name; shared by the terminal and Discord, which escapes
+    the sources' titles."""
+    refused = report.outcomes.get("refused", 0)
+    latency = report.latency_ms
+    votes = report.helpful + report.not_helpful
+    return {
+        "Questions": f"{report.questions:,}" + (f" ({refused:,} refused)" if refused else ""),
+        "Answered": _share(report.answered_share, report.searched, "questions searched"),
+        "Voted helpful": _share(report.helpful_share, votes, "votes"),
+        "Answer time": (f"p50 {latency['p50']:,.0f} ms, p95 {latency['p95']:,.0f} ms, max {latency['max']:,.0f} ms"
+                        if latency else "no answers yet"),
+        "Most quoted sources": "\n".join(f"{n:,} × {escape(titles.get(source, source))}"
+                                         for source, n in report.sources[:TOP_SOURCES]) or "none yet",
+        "Questions per day": "\n".join(f"{day}  {n:,}" for day, n in report.per_day),
+    }
+
+
+def stats_text(report: Stats, titles: dict[str, str]) -> str:
+    """Stats for a terminal."""
+    lines = [f"Stats, last {report.days} days (since {_iso(report.since)}):"]
+    for name, value in stats_lines(report, titles).items():
+        if "\n" in value:
+            lines += [f"{name}:"] + [f"  {line}" for line in value.splitlines()]
+        else:
+            lines.append(f"{name}: {value}")
+    return "\n".join(lines)

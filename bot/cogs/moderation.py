@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,8 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import reports
 from bot.checks import is_moderator
 from bot.errors import ReindexRunning
+from bot.questionlog import QuestionLogError, connect
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
 from index.build import BuildReport, Progress, build
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 STAGES = {"reading": "reading documents", "embedding": "embedding passages", "writing": "writing passages",
           "validating": "validating the new index"}
 CHOICES_LIMIT = 25
+GAPS_SHOWN = 10
+DAYS_SHOWN = 31  # questions per day, in Discord: a longer list is in `python -m bot stats`
+EXAMPLE_CHARS = 200
 CHOICE_NAME_LIMIT = 100
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
@@ -105,6 +111,36 @@ def status_payload(pointer: Pointer) -> Payload:
     return pack("", [embed])
 
 
+def gaps_payload(report: reports.Gaps) -> Payload:
+    """The largest groups of questions the corpus misses, each with its count, two wordings and missing terms."""
+    embed = discord.Embed(title=f"Gaps: the last {report.days} days", colour=COLOUR)
+    for number, gap in enumerate(report.groups[:GAPS_SHOWN], 1):
+        lines = [f"“{markdown(truncate(example, EXAMPLE_CHARS))}”" for example in gap.examples]
+        if gap.missing:
+            lines.append(f"Missing from the corpus: {markdown(', '.join(gap.missing))}")
+        embed.add_field(name=f"{number}. {reports.gap_summary(gap)}", value="\n".join(lines), inline=False)
+    if not report.groups:
+        embed.description = "No question went unanswered or was voted not helpful."
+    head = f"{report.questions:,} questions went unanswered or were voted not helpful, in {len(report.groups):,} groups"
+    shown = f"; the largest {GAPS_SHOWN} are below" if len(report.groups) > GAPS_SHOWN else ""
+    private = (f" {report.private:,} private questions went unanswered too; their text is not kept."
+               if report.private else "")
+    return pack(f"{head}{shown}.{private}", [embed])
+
+
+def stats_payload(report: reports.Stats, titles: dict[str, str]) -> Payload:
+    """Questions, shares answered and voted helpful, answer time, the most quoted sources, questions per day."""
+    embed = discord.Embed(title=f"Questions: the last {report.days} days", colour=COLOUR)
+    lines = reports.stats_lines(report, titles, escape=markdown)
+    per_day = lines.pop("Questions per day")
+    for name, value in lines.items():
+        embed.add_field(name=name, value=value, inline="\n" not in value)
+    days = per_day.splitlines()[-DAYS_SHOWN:]
+    embed.add_field(name=f"Questions per day (UTC{', last ' + str(DAYS_SHOWN) if len(days) == DAYS_SHOWN else ''})",
+                    value="```\n" + "\n".join(days) + "\n```", inline=False)
+    return pack("", [embed])
+
+
 def who(interaction: discord.Interaction) -> str:
     return f"{interaction.user} ({interaction.user.id}) in guild {interaction.guild_id}"
 
@@ -166,7 +202,8 @@ async def download(client: discord.Client, file: discord.Attachment) -> bytes:
 def for_moderators(error: Exception, settings: Settings) -> str:
     """An error's text with the server's folders named by their settings (SEEDS_DIR, CHROMA_PATH), not paths."""
     text = str(error)
-    for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path)):
+    for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path),
+                       ("DATABASE_PATH", settings.database_path)):
         forms = {str(path.resolve()), str(path)} if len(path.parts) > 1 else {str(path.resolve())}
         for form in sorted(forms, key=len, reverse=True):  # a bare relative name such as "seeds" is no path
             text = text.replace(form, name)
@@ -308,6 +345,42 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         log.info("status shown to %s", who(interaction))
         payload = status_payload(self.bot.searcher.index.pointer)
         await interaction.response.send_message(**payload.send_kwargs(), ephemeral=True)
+
+    @app_commands.command(description="Questions the corpus misses (unanswered or voted not helpful), by meaning")
+    @app_commands.describe(days=f"How many days back to look (default {reports.DEFAULT_DAYS})")
+    @is_moderator()
+    async def gaps(self, interaction: discord.Interaction,
+                   days: app_commands.Range[int, 1, reports.MAX_DAYS] = reports.DEFAULT_DAYS) -> None:
+        log.info("gaps of %d days shown to %s", days, who(interaction))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        searcher = self.bot.searcher
+        payload = await asyncio.to_thread(self._report, lambda connection: gaps_payload(
+            reports.gaps(connection, days, lambda: searcher.embedder, searcher.embedder.name)))
+        await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
+
+    @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
+    @app_commands.describe(days=f"How many days back to look (default {reports.DEFAULT_DAYS})")
+    @is_moderator()
+    async def stats(self, interaction: discord.Interaction,
+                    days: app_commands.Range[int, 1, reports.MAX_DAYS] = reports.DEFAULT_DAYS) -> None:
+        log.info("stats of %d days shown to %s", days, who(interaction))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        searcher = self.bot.searcher
+        payload = await asyncio.to_thread(self._report, lambda connection: stats_payload(
+            reports.stats(connection, days), {source.id: source.title for source, _ in searcher.sources()}))
+        await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
+
+    def _report(self, make: Callable[[sqlite3.Connection], Payload]) -> Payload:
+        """A report from the question log, read on a connection of its own; or why there is none."""
+        questions, settings = self.bot.questions, self.bot.settings
+        if not questions.enabled:
+            return text_payload(f"The question log is off: {for_moderators(Exception(questions.off), settings)}.")
+        try:
+            with contextlib.closing(connect(settings.database_path, read_only=True)) as connection:
+                return make(connection)
+        except (QuestionLogError, sqlite3.Error) as error:
+            log.error("could not read the question log: %s", error)
+            return text_payload(f"The question log could not be read: {for_moderators(error, settings)}")
 
 
 async def setup(bot: "Dossier") -> None:
