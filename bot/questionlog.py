@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,14 +219,15 @@ def vector_from(blob: bytes) -> np.ndarray:
 
 @dataclass
 class _Op:
-    """A unit of work for the writer thread; `done` carries its result to whoever waits for one."""
+    """A unit of work for the writer thread; `done` carries its result to whoever waits for one. An op without
+    `run` is a marker: it is done once everything queued before it is."""
 
-    run: Callable[[sqlite3.Connection], Any]
+    run: Callable[[sqlite3.Connection], Any] | None
     what: str
     done: Future[Any] | None = None
 
 
-_STOP = _Op(lambda _: None, "stop")
+_STOP = _Op(None, "stop")
 
 
 class QuestionLog:
@@ -292,7 +293,7 @@ class QuestionLog:
         """Waits until everything queued so far has been written (or has failed)."""
         if self.enabled:
             done: Future[None] = Future()
-            self._put(_Op(lambda _: None, "flush", done))
+            self._put(_Op(None, "flush", done))
             done.result(timeout=timeout)
 
     def close(self) -> None:
@@ -312,7 +313,7 @@ class QuestionLog:
         except queue.Full:
             log.error("question log: %d writes are waiting; dropped the %s", QUEUE_LIMIT, op.what)
             if op.done is not None:
-                op.done.set_exception(QuestionLogError("the question log is behind"))
+                _settle(op.done, QuestionLogError("the question log is behind"))
 
     def _insert(self, connection: sqlite3.Connection, entry: Entry) -> None:
         text = None if entry.private else entry.question
@@ -338,31 +339,36 @@ class QuestionLog:
             with contextlib.suppress(queue.Empty):
                 while len(batch) < BATCH_LIMIT:
                     batch.append(self._queue.get_nowait())
-            work = [op for op in batch if op is not _STOP]
+            work = [op for op in batch if op.run is not None]
             if work:
                 self._write(connection, work)
+            for marker in batch:
+                if marker.run is None and marker.done is not None:
+                    _settle(marker.done, None)
             self._purge_if_due(connection)
-            if len(work) < len(batch):
+            if _STOP in batch:
                 return
 
     def _write(self, connection: sqlite3.Connection, batch: list[_Op]) -> None:
-        """Writes the batch in one transaction; if that fails, each op on its own, so one bad op loses only itself."""
+        """Writes the batch in one transaction. When one op breaks a constraint (a vote on a question that was
+        never recorded), each op is tried on its own, so that op alone is lost; any other error loses the batch."""
         try:
             with transaction(connection):
-                results = [op.run(connection) for op in batch]
+                results = [op.run(connection) for op in batch if op.run is not None]
         except sqlite3.Error as error:
-            if len(batch) > 1:
+            if isinstance(error, sqlite3.IntegrityError) and len(batch) > 1:
                 for op in batch:
                     self._write(connection, [op])
                 return
-            op = batch[0]
-            log.error("question log: could not write the %s: %s", op.what, error)
-            if op.done is not None:
-                op.done.set_exception(QuestionLogError(str(error)))
+            what = f"the {batch[0].what}" if len(batch) == 1 else f"{len(batch)} entries"
+            log.error("question log: could not write %s: %s", what, error)
+            for op in batch:
+                if op.done is not None:
+                    _settle(op.done, QuestionLogError(str(error)))
             return
         for op, result in zip(batch, results, strict=True):
             if op.done is not None:
-                op.done.set_result(result)
+                _settle(op.done, result)
 
     def _purge_if_due(self, connection: sqlite3.Connection) -> None:
         now = time.time()
@@ -378,6 +384,15 @@ class QuestionLog:
             return
         if deleted:
             log.info("question log: deleted %d questions older than %d days", deleted, self.days)
+
+
+def _settle(done: Future[Any], outcome: Any) -> None:
+    """Resolves a future with a result or an exception, unless whoever waited for it gave up (cancelled it)."""
+    with contextlib.suppress(InvalidStateError):
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from bot.client import Dossier
-from bot.questionlog import open_question_log
+from bot.questionlog import RememberingEmbedder, open_question_log
 from bot.render import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,
@@ -265,7 +265,7 @@ class Gateway:
                       **options: Any) -> list[Request]:
         """Runs `/name` (or `/group sub` when name has a space) with options in a server; returns the requests."""
         parts = name.split()
-        opts = [{"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v} for k, v in options.items()]
+        opts = [{"name": k, "type": option_type(v), "value": v} for k, v in options.items()]
         if len(parts) == 2:
             opts = [{"name": parts[1], "type": 1, "options": opts}]
         data = {"id": str(APP_ID + 100), "name": parts[0], "type": 1, "options": opts}
@@ -301,6 +301,13 @@ class Gateway:
         parse(payload)
         await settle(running)
         return self.http.requests[before:]
+
+
+def option_type(value: Any) -> int:
+    """The application command option type Discord sends for a value: boolean, integer or string."""
+    if isinstance(value, bool):
+        return 5
+    return 4 if isinstance(value, int) else 3
 
 
 async def settle(running: set[asyncio.Task[Any]]) -> None:
@@ -368,11 +375,13 @@ def dev_settings(tmp_path: Path) -> Settings:
 
 
 async def fake_index_gateway(tmp_path: Path, seeds: Path, **overrides: Any) -> Gateway:
-    """The bot over an index of `seeds` built with the fast fake embedder (never for quality)."""
+    """The bot over an index of `seeds` built with the fast fake embedder (never for quality), which remembers
+    question vectors for the log as the bot's embedder does."""
     index = make_settings(tmp_path, seeds)
     embedder = FakeEmbedder()
     build(index.seeds_dir, Store.open(index), embedder)
-    return await Gateway.connect(settings_for(index, **overrides), Searcher.open(index, embedder))
+    searcher = Searcher.open(index, RememberingEmbedder(embedder))
+    return await Gateway.connect(settings_for(index, **overrides), searcher)
 
 
 class _NoSearcher:

@@ -1,0 +1,206 @@
+"""The question log: a row per question asked on Discord, members as keyed hashes, private questions without text,
+retention, and answers that go out whatever happens to the database. Through the real CommandTree and handlers,
+over an index built with the fast fake embedder, with a real SQLite file."""
+
+import hmac
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+import bot.questionlog
+from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path
+from tests.test_discord_harness import (
+    ADMIN,
+    BOT_ID,
+    CHANNEL_ID,
+    EPHEMERAL,
+    GUILD_ID,
+    MEMBER_ID,
+    OTHER_MEMBER,
+    THREAD_ID,
+    Gateway,
+    Request,
+    bot_mention,
+    fake_index_gateway,
+)
+
+UNANSWERED = "What is the capital of Peru?"
+
+
+@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
+async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
+    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+    yield gateway
+    await gateway.close()
+
+
+def answerable(gateway: Gateway) -> str:
+    """A question the fake embedder answers for sure: the words of a passage of the index."""
+    return next(c.text for c in gateway.bot.searcher.index.chunks if 200 < len(c.text) < 1000)
+
+
+def rows(gateway: Gateway, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """What the log's database holds, once the bot's writes are done."""
+    gateway.bot.questions.flush()
+    with sqlite3.connect(gateway.bot.settings.database_path) as connection:
+        return connection.execute(sql, args).fetchall()
+
+
+def labels(request: Request) -> list[str]:
+    return [c["label"] for row in request.message.get("components", []) for c in row["components"]]
+
+
+async def test_a_row_per_question_with_hashed_members_and_no_private_text(gateway: Gateway) -> None:
+    """/ask, a private /ask and a mention each leave one row: ids, outcome, passages quoted, generation, latency;
+    the member only as a keyed hash, and a private question without its text or embedding."""
+    question = answerable(gateway)
+    answer = (await gateway.command("ask", question=question))[-1]
+    await gateway.command("ask", question=UNANSWERED + " (secret)", private=True)
+    await gateway.say(f"<@{BOT_ID}> {UNANSWERED}", mentions=[bot_mention()])
+    found = rows(gateway, "SELECT id, guild_id, channel_id, user_hash, via, question, private, outcome, generation, "
+                          "latency_ms FROM questions ORDER BY asked_at")
+    assert [(r[4], r[6], r[7]) for r in found] == [("slash", 0, "answered"), ("slash", 1, "not_answered"),
+                                                   ("mention", 0, "not_answered")]
+    assert [r[5] for r in found] == [" ".join(question.split()), None, UNANSWERED]
+    assert [(r[1], r[2]) for r in found] == [(GUILD_ID, CHANNEL_ID), (GUILD_ID, CHANNEL_ID), (GUILD_ID, THREAD_ID)]
+    generation = gateway.bot.searcher.index.pointer.generation
+    assert all(r[8] == generation and isinstance(r[9], float) and r[9] > 0 for r in found)
+
+    key = key_path(gateway.bot.settings.database_path).read_bytes()
+    expected = hmac.new(key, str(MEMBER_ID).encode(), "sha256").hexdigest()[:32]
+    assert {r[3] for r in found} == {expected}
+    assert key_path(gateway.bot.settings.database_path).stat().st_mode & 0o777 == 0o600
+    database = gateway.bot.settings.database_path.read_bytes()
+    assert str(MEMBER_ID).encode() not in database and b"(secret)" not in database
+
+    quoted = rows(gateway, "SELECT chunk_id FROM quoted WHERE question_id = ? ORDER BY rank", found[0][0])
+    texts = {c.id: c.text for c in gateway.bot.searcher.index.chunks}
+    cards = answer.message["embeds"]
+    assert len(quoted) == len(cards) and texts[quoted[0][0]] == question
+    meanings = rows(gateway, "SELECT question_id FROM meanings")
+    assert sorted(m[0] for m in meanings) == sorted([found[0][0], found[2][0]])  # none for the private question
+
+
+async def test_refused_questions_are_logged_as_refused(tmp_path: Path, seeds_copy: Path) -> None:
+    """A question refused by the cooldown, and an empty one, are rows with the outcome "refused"."""
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, ask_cooldown_rate=1, ask_cooldown_seconds=60)
+    try:
+        await gateway.command("ask", question=UNANSWERED)
+        refused = await gateway.command("ask", question="Who pays the Taliban?")
+        assert "try again in" in refused[0].message["content"]
+        await gateway.command("ask", who=OTHER_MEMBER, question="   ")
+        await gateway.say(f"<@{BOT_ID}> too soon", mentions=[bot_mention()])
+        found = rows(gateway, "SELECT via, question, outcome, latency_ms FROM questions ORDER BY asked_at")
+    finally:
+        await gateway.close()
+    assert found[1:] == [("slash", "Who pays the Taliban?", "refused", None), ("slash", "", "refused", None),
+                         ("mention", "too soon", "refused", None)]
+
+
+def entry(question_id: int, asked_at: float, **details: object) -> Entry:
+    values: dict[str, object] = {"id": question_id, "asked_at": asked_at, "guild_id": GUILD_ID,
+                                 "channel_id": CHANNEL_ID, "user_id": MEMBER_ID, "via": "slash",
+                                 "question": f"question {question_id}", "private": False, "outcome": "answered"}
+    return Entry(**{**values, **details})  # type: ignore[arg-type]
+
+
+def test_retention_deletes_old_rows_with_their_votes(tmp_path: Path) -> None:
+    """Rows older than QUESTION_LOG_DAYS go when the log opens, with their passages, votes and embeddings."""
+    database = tmp_path / "log.sqlite3"
+    questions = QuestionLog.open(database, days=90)
+    now = time.time()
+    for question_id, age_days in ((1, 100), (2, 89), (3, 1)):
+        questions.record(entry(question_id, now - age_days * DAY_SECONDS, quoted=(("c1", "s1"),),
+                               vector=np.ones(4, np.float32) / 2, model="m"))
+        questions.vote(question_id, MEMBER_ID, helpful=False).result(timeout=10)
+    questions.close()
+    QuestionLog.open(database, days=90).close()
+    with sqlite3.connect(database) as connection:
+        assert [r[0] for r in connection.execute("SELECT id FROM questions ORDER BY id")] == [2, 3]
+        for table in ("quoted", "votes", "meanings"):
+            assert [r[0] for r in connection.execute(f"SELECT question_id FROM {table} ORDER BY 1")] == [2, 3]
+
+
+def test_schema_is_versioned_and_the_database_in_wal_mode(tmp_path: Path) -> None:
+    """A new database gets every migration and WAL mode; one written by a newer Dossier is refused."""
+    database = tmp_path / "log.sqlite3"
+    QuestionLog.open(database, days=90).close()
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(bot.questionlog.MIGRATIONS)
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        connection.execute(f"PRAGMA user_version = {len(bot.questionlog.MIGRATIONS) + 1}")
+    with pytest.raises(bot.questionlog.QuestionLogError, match="newer Dossier"):
+        QuestionLog.open(database, days=90)
+
+
+async def test_a_locked_database_delays_the_row_not_the_answer(gateway: Gateway,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """While another connection holds the database locked, the answer goes out at once; the row is written when
+    the lock is gone, or, if it lasts too long, the error is logged and the next question is recorded again."""
+    database = gateway.bot.settings.database_path
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    requests = await gateway.command("ask", question=UNANSWERED)
+    assert [r.kind for r in requests] == ["defer", "followup"]
+    blocker.execute("COMMIT")
+    assert rows(gateway, "SELECT question FROM questions") == [(UNANSWERED,)]
+
+    blocker.execute("BEGIN EXCLUSIVE")
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        requests = await gateway.command("ask", question="Lost while locked?")
+        assert [r.kind for r in requests] == ["defer", "followup"]
+        gateway.bot.questions.flush(timeout=30)
+    blocker.execute("COMMIT")
+    assert "question log: could not write the question" in caplog.text and "locked" in caplog.text
+    await gateway.command("ask", question="Recorded again?")
+    assert [r[0] for r in rows(gateway, "SELECT question FROM questions ORDER BY asked_at")] == [
+        UNANSWERED, "Recorded again?"]
+    blocker.close()
+
+
+@pytest.fixture(autouse=True)
+def short_lock_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write gives up on a locked database after 3 s here, not 2 s: long enough for an answer to go out first
+    on a busy machine, short enough for the test."""
+    monkeypatch.setattr(bot.questionlog, "LOCK_WAIT_SECONDS", 3.0)
+
+
+async def test_a_corrupt_database_file_leaves_answers_alone(tmp_path: Path, seeds_copy: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A database file that is not SQLite turns the log off, says so in the bot's log, and members are answered."""
+    database = tmp_path / "broken.sqlite3"
+    database.write_bytes(b"this is not a database, " * 200)
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        gateway = await fake_index_gateway(tmp_path, seeds_copy, database_path=database)
+    try:
+        assert "the question log is off" in caplog.text and "not a database" in caplog.text
+        question = answerable(gateway)
+        requests = await gateway.command("ask", question=question)
+        assert [r.kind for r in requests] == ["defer", "followup"] and requests[1].message["embeds"]
+        assert "Helpful" not in labels(requests[1])
+        mention = await gateway.say(f"<@{BOT_ID}> {UNANSWERED}", mentions=[bot_mention()])
+        assert "does not answer" in mention[0].message["content"]
+    finally:
+        await gateway.close()
+    assert database.read_bytes() == b"this is not a database, " * 200
+
+
+async def test_question_log_false_records_nothing(tmp_path: Path, seeds_copy: Path) -> None:
+    """QUESTION_LOG=false: no database file, no vote buttons, and /dossier gaps says the log is off."""
+    database = tmp_path / "off.sqlite3"
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, question_log=False, database_path=database)
+    try:
+        answer = (await gateway.command("ask", question=answerable(gateway)))[-1]
+        assert answer.message["embeds"] and "Helpful" not in labels(answer)
+        reply = (await gateway.command("dossier gaps", who=ADMIN))[-1]
+    finally:
+        await gateway.close()
+    assert not database.exists() and not key_path(database).exists()
+    assert reply.message["flags"] & EPHEMERAL and "The question log is off: QUESTION\\_LOG is false" in (
+        reply.message["content"])
