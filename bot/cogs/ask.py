@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VOTE_WAIT_SECONDS = 2.0  # an interaction must be answered within 3 s
+VOTE_QUICK_SECONDS = 1.0  # a vote stored within this is acknowledged at once; else the reply is deferred
 RefusedQuestion = app_commands.CommandOnCooldown | QuestionError  # logged with the outcome "refused"
 
 
@@ -79,12 +79,18 @@ class VoteButton(discord.ui.Button["AnswerView"]):
         self.helpful = helpful
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Answers at once when the vote is stored quickly, as it is unless the database is busy; else defers."""
         assert self.view is not None and self.view.question_id is not None
-        voted = self.view.cog.bot.questions.vote(self.view.question_id, interaction.user.id, self.helpful)
+        voted = asyncio.wrap_future(self.view.cog.bot.questions.vote(self.view.question_id, interaction.user.id,
+                                                                     self.helpful))
         try:
-            before = await asyncio.wait_for(asyncio.wrap_future(voted), VOTE_WAIT_SECONDS)
-        except (QuestionLogError, TimeoutError) as error:
-            log.warning("could not record a vote on question %s: %s", self.view.question_id, error or "timed out")
+            try:
+                before = await asyncio.wait_for(asyncio.shield(voted), VOTE_QUICK_SECONDS)
+            except TimeoutError:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                before = await voted
+        except QuestionLogError as error:
+            log.warning("could not record a vote on question %s: %s", self.view.question_id, error)
             await reply_ephemeral(interaction, "Your vote could not be recorded just now; please try again later.")
             return
         await reply_ephemeral(interaction, vote_text(self.helpful, before))
