@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.questionlog import DAY_SECONDS, vector_from
+from bot.questionlog import vector_from
 from index.embedding import Embedder
 
 # With all-MiniLM-L6-v2, rewordings of one question score 0.81–0.96 against each other, and different questions
@@ -79,7 +79,10 @@ class Gaps:
 
 
 def since(days: int, now: float | None = None) -> float:
-    return (time.time() if now is None else now) - days * DAY_SECONDS
+    """The start of the last `days` days: midnight (UTC) of the first of them, today being the last."""
+    today = datetime.fromtimestamp(time.time() if now is None else now, UTC).date()
+    first = today - timedelta(days=days - 1)
+    return datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
 
 
 def key(text: str) -> str:
@@ -150,13 +153,13 @@ def group(vectors: np.ndarray) -> np.ndarray:
 
 
 def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embedder], model: str,
-         limit: int | None = None) -> Gaps:
+         limit: int | None = None, now: float | None = None) -> Gaps:
     """The gaps of the last `days` days, largest group first (at most `limit` groups).
 
     `model` names the index's model; `embedder` gives it, and is only called for wordings logged without an
     embedding from that model.
     """
-    start = since(days)
+    start = since(days, now)
     found = wordings(connection, start, model)
     lacking = [w for w in found if w.vector is None]
     if lacking:
@@ -227,9 +230,8 @@ def stats(connection: sqlite3.Connection, days: int, now: float | None = None) -
     start = since(days, now)
     counted = dict(connection.execute("SELECT date(asked_at, 'unixepoch'), count(*) FROM questions "
                                       "WHERE asked_at >= ? GROUP BY 1", (start,)).fetchall())
-    first, last = (datetime.fromtimestamp(moment, UTC).date() for moment in (start, now))
-    dates = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
-    per_day = [(day, counted.get(day, 0)) for day in dates]
+    first = datetime.fromtimestamp(start, UTC).date()
+    per_day = [(day, counted.get(day, 0)) for day in ((first + timedelta(days=n)).isoformat() for n in range(days))]
     outcomes = dict(connection.execute("SELECT outcome, count(*) FROM questions WHERE asked_at >= ? "
                                        "GROUP BY outcome", (start,)).fetchall())
     helpful, not_helpful = connection.execute(
@@ -253,16 +255,20 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _share(value: float | None, of: int, what: str) -> str:
     return f"{value:.0%} of {of:,} {what}" if value is not None else f"no {what} yet"
 
 
 def gaps_text(report: Gaps) -> str:
     """Gaps for a terminal."""
-    lines = [f"Gaps, last {report.days} days: {report.questions:,} questions in {len(report.groups):,} groups, "
-             "largest first."]
+    lines = [f"Gaps, last {plural(report.days, 'day')}: {plural(report.questions, 'question')} in "
+             f"{plural(len(report.groups), 'group')}, largest first."]
     if report.private:
-        lines.append(f"{report.private:,} private questions went unanswered too; their text is not kept.")
+        lines.append(private_note(report.private))
     for number, gap in enumerate(report.groups, 1):
         lines += ["", f"{number}. {gap_summary(gap)}"] + [f"   “{example}”" for example in gap.examples]
         if gap.missing:
@@ -270,12 +276,16 @@ def gaps_text(report: Gaps) -> str:
     return "\n".join(lines)
 
 
+def private_note(count: int) -> str:
+    return f"{plural(count, 'private question')} went unanswered too; their text is not kept."
+
+
 def gap_summary(gap: Gap) -> str:
     """How many questions a group holds, and how each went."""
     parts = [f"{gap.not_answered:,} not answered"] if gap.not_answered else []
     if gap.not_helpful:
         parts.append(f"{gap.not_helpful:,} voted not helpful")
-    return f"{gap.count:,} questions ({', '.join(parts)})"
+    return f"{plural(gap.count, 'question')} ({', '.join(parts)})"
 
 
 def stats_lines(report: Stats, titles: dict[str, str], escape: Callable[[str], str] = str) -> dict[str, str]:
@@ -298,7 +308,7 @@ def stats_lines(report: Stats, titles: dict[str, str], escape: Callable[[str], s
 
 def stats_text(report: Stats, titles: dict[str, str]) -> str:
     """Stats for a terminal."""
-    lines = [f"Stats, last {report.days} days (since {_iso(report.since)}):"]
+    lines = [f"Stats, last {plural(report.days, 'day')} (since {_iso(report.since)}):"]
     for name, value in stats_lines(report, titles).items():
         if "\n" in value:
             lines += [f"{name}:"] + [f"  {line}" for line in value.splitlines()]

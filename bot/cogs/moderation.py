@@ -113,7 +113,7 @@ def status_payload(pointer: Pointer) -> Payload:
 
 def gaps_payload(report: reports.Gaps) -> Payload:
     """The largest groups of questions the corpus misses, each with its count, two wordings and missing terms."""
-    embed = discord.Embed(title=f"Gaps: the last {report.days} days", colour=COLOUR)
+    embed = discord.Embed(title=f"Gaps: the last {reports.plural(report.days, 'day')}", colour=COLOUR)
     for number, gap in enumerate(report.groups[:GAPS_SHOWN], 1):
         lines = [f"“{markdown(truncate(example, EXAMPLE_CHARS))}”" for example in gap.examples]
         if gap.missing:
@@ -121,23 +121,23 @@ def gaps_payload(report: reports.Gaps) -> Payload:
         embed.add_field(name=f"{number}. {reports.gap_summary(gap)}", value="\n".join(lines), inline=False)
     if not report.groups:
         embed.description = "No question went unanswered or was voted not helpful."
-    head = f"{report.questions:,} questions went unanswered or were voted not helpful, in {len(report.groups):,} groups"
+    head = (f"{reports.plural(report.questions, 'question')} went unanswered or were voted not helpful, in "
+            f"{reports.plural(len(report.groups), 'group')} by meaning")
     shown = f"; the largest {GAPS_SHOWN} are below" if len(report.groups) > GAPS_SHOWN else ""
-    private = (f" {report.private:,} private questions went unanswered too; their text is not kept."
-               if report.private else "")
+    private = f" {reports.private_note(report.private)}" if report.private else ""
     return pack(f"{head}{shown}.{private}", [embed])
 
 
 def stats_payload(report: reports.Stats, titles: dict[str, str]) -> Payload:
     """Questions, shares answered and voted helpful, answer time, the most quoted sources, questions per day."""
-    embed = discord.Embed(title=f"Questions: the last {report.days} days", colour=COLOUR)
+    embed = discord.Embed(title=f"Questions: the last {reports.plural(report.days, 'day')}", colour=COLOUR)
     lines = reports.stats_lines(report, titles, escape=markdown)
     per_day = lines.pop("Questions per day")
     for name, value in lines.items():
         embed.add_field(name=name, value=value, inline="\n" not in value)
-    days = per_day.splitlines()[-DAYS_SHOWN:]
-    embed.add_field(name=f"Questions per day (UTC{', last ' + str(DAYS_SHOWN) if len(days) == DAYS_SHOWN else ''})",
-                    value="```\n" + "\n".join(days) + "\n```", inline=False)
+    shown = f"Questions per day (UTC, the last {DAYS_SHOWN})" if report.days > DAYS_SHOWN else "Questions per day (UTC)"
+    days = "\n".join(per_day.splitlines()[-DAYS_SHOWN:])
+    embed.add_field(name=shown, value=f"```\n{days}\n```", inline=False)
     return pack("", [embed])
 
 
