@@ -2,7 +2,7 @@
 
 A row per question asked on Discord: when, the server and channel, the question (never for a private one), how
 it went (`answered`, `not_answered`, `off_topic`, `refused`), the passages quoted, the key terms the corpus lacks,
-the index generation, how long the answer took, and the question's embedding (to group questions by meaning;
+the index generation, how long the answer took, and the embedding of its wording (to group questions by meaning;
 never for a private one). Members' votes on answers are stored with their question. A member is stored only as
 a keyed hash of their id: HMAC-SHA256 with a random key kept beside the database (DATABASE_PATH + ".key");
 without the key a hash cannot be tied back to an id. Rows older than QUESTION_LOG_DAYS are deleted.
@@ -56,6 +56,7 @@ MIGRATIONS: tuple[str, ...] = (
         user_hash TEXT NOT NULL,
         via TEXT NOT NULL,        -- slash or mention
         question TEXT,            -- NULL for a private question
+        wording TEXT,             -- the question as compared (see `wording`); NULL for a private question
         private INTEGER NOT NULL,
         outcome TEXT NOT NULL,
         missing TEXT NOT NULL,    -- JSON list of the question's key terms the corpus never mentions
@@ -63,6 +64,7 @@ MIGRATIONS: tuple[str, ...] = (
         latency_ms REAL
     );
     CREATE INDEX questions_by_time ON questions (asked_at);
+    CREATE INDEX questions_by_wording ON questions (wording);
     CREATE TABLE quoted (
         question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
         rank INTEGER NOT NULL,
@@ -77,8 +79,8 @@ MIGRATIONS: tuple[str, ...] = (
         voted_at REAL NOT NULL,
         PRIMARY KEY (question_id, user_hash)
     );
-    CREATE TABLE meanings (
-        question_id INTEGER PRIMARY KEY REFERENCES questions (id) ON DELETE CASCADE,
+    CREATE TABLE meanings (       -- one embedding per wording, from the model named
+        wording TEXT PRIMARY KEY,
         model TEXT NOT NULL,
         vector BLOB NOT NULL      -- float16
     );
@@ -109,6 +111,11 @@ class Entry:
     latency_ms: float | None = None
     vector: np.ndarray | None = None
     model: str | None = None
+
+
+def wording(question: str) -> str:
+    """What makes two questions one wording: case, spacing and end punctuation do not count."""
+    return " ".join(question.casefold().split()).rstrip("?!.,;: ")
 
 
 def outcome(answer: Answer) -> str:
@@ -213,10 +220,6 @@ def vector_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
 
-def vector_from(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-
-
 @dataclass
 class _Op:
     """A unit of work for the writer thread; `done` carries its result to whoever waits for one. An op without
@@ -316,19 +319,20 @@ class QuestionLog:
                 _settle(op.done, QuestionLogError("the question log is behind"))
 
     def _insert(self, connection: sqlite3.Connection, entry: Entry) -> None:
-        text = None if entry.private else entry.question
+        text, compared = (None, None) if entry.private else (entry.question, wording(entry.question))
         connection.execute(
-            "INSERT INTO questions (id, asked_at, guild_id, channel_id, user_hash, via, question, private, "
-            "outcome, missing, generation, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO questions (id, asked_at, guild_id, channel_id, user_hash, via, question, wording, private, "
+            "outcome, missing, generation, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.id, entry.asked_at, entry.guild_id, entry.channel_id, self.user_hash(entry.user_id), entry.via,
-             text, int(entry.private), entry.outcome, json.dumps(list(entry.missing)), entry.generation,
+             text, compared, int(entry.private), entry.outcome, json.dumps(list(entry.missing)), entry.generation,
              entry.latency_ms))
         connection.executemany("INSERT INTO quoted (question_id, rank, chunk_id, source_id) VALUES (?, ?, ?, ?)",
                                [(entry.id, rank, chunk, source) for rank, (chunk, source) in
                                 enumerate(entry.quoted, 1)])
-        if entry.vector is not None and entry.model and not entry.private:
-            connection.execute("INSERT INTO meanings (question_id, model, vector) VALUES (?, ?, ?)",
-                               (entry.id, entry.model, vector_bytes(entry.vector)))
+        if entry.vector is not None and entry.model and compared is not None:
+            connection.execute("INSERT INTO meanings (wording, model, vector) VALUES (?, ?, ?) ON CONFLICT (wording) "
+                               "DO UPDATE SET model = excluded.model, vector = excluded.vector "
+                               "WHERE model != excluded.model", (compared, entry.model, vector_bytes(entry.vector)))
 
     def _write_forever(self) -> None:
         assert self._connection is not None
@@ -379,6 +383,8 @@ class QuestionLog:
             with transaction(connection):
                 deleted = connection.execute("DELETE FROM questions WHERE asked_at < ?",
                                              (now - self.days * DAY_SECONDS,)).rowcount
+                connection.execute("DELETE FROM meanings WHERE wording NOT IN "
+                                   "(SELECT wording FROM questions WHERE wording IS NOT NULL)")
         except sqlite3.Error as error:
             log.error("question log: could not delete rows older than %d days: %s", self.days, error)
             return

@@ -8,18 +8,16 @@ of its own otherwise. Private questions are stored without their text, so they a
 """
 
 import json
-import re
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from bot.questionlog import vector_from
 from index.embedding import Embedder
 
 # With all-MiniLM-L6-v2, rewordings of one question score 0.81–0.96 against each other, and different questions
@@ -32,19 +30,6 @@ BATCH = 1024
 MAX_GROUP_LEADERS = 2000  # past this many groups, a wording like none of them stays on its own
 EXAMPLES = 2
 MISSING_TERMS = 5
-_END_PUNCTUATION = re.compile(r"[\s?!.,;:]+$")
-
-
-@dataclass
-class Wording:
-    """One way a question was put, with how often and how it went."""
-
-    text: str
-    count: int = 0
-    not_answered: int = 0
-    not_helpful: int = 0
-    missing: Counter[str] = field(default_factory=Counter)
-    vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -85,39 +70,49 @@ def since(days: int, now: float | None = None) -> float:
     return datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
 
 
-def key(text: str) -> str:
-    """What makes two wordings one: case, spacing and end punctuation do not count."""
-    return _END_PUNCTUATION.sub("", " ".join(text.casefold().split()))
-
-
-_GAP_ROWS = """
+_WORDINGS = """
 WITH verdicts AS (
-    SELECT question_id, sum(helpful = 0) AS against, sum(helpful = 1) AS pro FROM votes GROUP BY question_id)
-SELECT q.question, q.outcome = 'not_answered', coalesce(v.against > v.pro, 0), q.missing, m.model, m.vector
-FROM questions AS q
-LEFT JOIN verdicts AS v ON v.question_id = q.id
-LEFT JOIN meanings AS m ON m.question_id = q.id
-WHERE q.asked_at >= ? AND q.private = 0 AND (q.outcome = 'not_answered' OR v.against > v.pro)
-ORDER BY q.asked_at DESC
-"""
+    SELECT question_id, sum(helpful = 0) AS against, sum(helpful = 1) AS pro FROM votes GROUP BY question_id),
+gap AS (
+    SELECT q.wording, q.question, q.asked_at, q.outcome = 'not_answered' AS unanswered, q.missing,
+           coalesce(v.against > v.pro, 0) AS unhelpful
+    FROM questions AS q LEFT JOIN verdicts AS v ON v.question_id = q.id
+    WHERE q.asked_at >= ? AND q.private = 0 AND (q.outcome = 'not_answered' OR v.against > v.pro))
+SELECT gap.wording, max(gap.asked_at), gap.question, count(*), sum(gap.unanswered), sum(gap.unhelpful),
+       group_concat(CASE WHEN gap.unanswered AND gap.missing != '[]' THEN gap.missing END, char(10)),
+       m.model, m.vector
+FROM gap LEFT JOIN meanings AS m ON m.wording = gap.wording
+GROUP BY gap.wording
+ORDER BY count(*) DESC, max(gap.asked_at) DESC
+"""  # max(asked_at) makes `question` the latest asking's text (SQLite's bare columns)
 
 
-def wordings(connection: sqlite3.Connection, start: float, model: str) -> list[Wording]:
-    """The gap questions since `start`, one Wording per distinct wording, most asked first.
+@dataclass
+class Wordings:
+    """The gap questions by wording, most asked first (then latest), as columns."""
 
-    A wording keeps the text of its latest asking, and an embedding from `model` if one was stored.
-    """
-    found: dict[str, Wording] = {}
-    for text, unanswered, unhelpful, missing, stored_model, blob in connection.execute(_GAP_ROWS, (start,)):
-        wording = found.setdefault(key(text), Wording(text))
-        wording.count += 1
-        wording.not_answered += unanswered
-        wording.not_helpful += unhelpful
-        if unanswered:
-            wording.missing.update(json.loads(missing))
-        if wording.vector is None and blob is not None and stored_model == model:
-            wording.vector = vector_from(blob)
-    return sorted(found.values(), key=lambda w: -w.count)
+    texts: list[str]  # the latest asking's text
+    counts: np.ndarray
+    not_answered: np.ndarray
+    not_helpful: np.ndarray
+    missing: list[str | None]  # the JSON lists of missing terms, one per line
+    vectors: np.ndarray
+    lacking: list[int]  # rows with no embedding from the model
+
+
+def wordings(connection: sqlite3.Connection, start: float, model: str) -> Wordings:
+    """The gap questions since `start`, with each wording's embedding from `model` where one is stored."""
+    rows = connection.execute(_WORDINGS, (start,)).fetchall()
+    stored = [i for i, row in enumerate(rows) if row[8] is not None and row[7] == model]
+    dimension = len(rows[stored[0]][8]) // 2 if stored else 0  # float16: two bytes a number
+    vectors = np.zeros((len(rows), dimension), dtype=np.float32)
+    if stored:
+        blobs = b"".join(rows[i][8] for i in stored)
+        vectors[stored] = np.frombuffer(blobs, dtype=np.float16).reshape(len(stored), dimension)
+    column = lambda n: np.array([row[n] for row in rows], dtype=np.int64)  # noqa: E731
+    return Wordings(texts=[row[2] for row in rows], counts=column(3), not_answered=column(4),
+                    not_helpful=column(5), missing=[row[6] for row in rows], vectors=vectors,
+                    lacking=sorted(set(range(len(rows))) - set(stored)))
 
 
 def group(vectors: np.ndarray) -> np.ndarray:
@@ -161,26 +156,31 @@ def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embed
     """
     start = since(days, now)
     found = wordings(connection, start, model)
-    lacking = [w for w in found if w.vector is None]
-    if lacking:
-        for wording, vector in zip(lacking, embedder().encode([w.text for w in lacking]), strict=True):
-            wording.vector = vector
-    vectors = np.stack([np.asarray(w.vector, dtype=np.float32) for w in found]) if found else np.zeros((0, 1))
-    members: dict[int, list[Wording]] = {}
-    for wording, label in zip(found, group(vectors), strict=True):
-        members.setdefault(int(label), []).append(wording)
-    groups = sorted((_gap(ws) for ws in members.values()), key=lambda g: -g.count)
+    if found.lacking:
+        encoded = embedder().encode([found.texts[i] for i in found.lacking])
+        if not found.vectors.shape[1]:
+            found.vectors = np.zeros((len(found.texts), encoded.shape[1]), dtype=np.float32)
+        found.vectors[found.lacking] = encoded
+    labels = group(found.vectors)
+    sizes = np.bincount(labels, weights=found.counts) if len(labels) else np.zeros(0)
+    # Largest group first; a tie goes to the group whose first wording is more asked (rows are in that order).
+    first_rows = {int(label): row for row, label in reversed(list(enumerate(labels)))}
+    order = sorted(first_rows, key=lambda label: (-sizes[label], first_rows[label]))[:limit]
+    members = {label: np.flatnonzero(labels == label) for label in order}
+    groups = [_gap(found, members[label]) for label in order]
     private = connection.execute("SELECT count(*) FROM questions WHERE asked_at >= ? AND private = 1 AND "
                                  "outcome = 'not_answered'", (start,)).fetchone()[0]
-    return Gaps(days, start, groups[:limit], private)
+    return Gaps(days, start, groups, private)
 
 
-def _gap(group: list[Wording]) -> Gap:
+def _gap(found: Wordings, rows: np.ndarray) -> Gap:
     missing: Counter[str] = Counter()
-    for wording in group:
-        missing.update(wording.missing)
-    return Gap(count=sum(w.count for w in group), not_answered=sum(w.not_answered for w in group),
-               not_helpful=sum(w.not_helpful for w in group), examples=tuple(w.text for w in group[:EXAMPLES]),
+    for row in rows:
+        for line in (found.missing[row] or "").splitlines():
+            missing.update(json.loads(line))
+    return Gap(count=int(found.counts[rows].sum()), not_answered=int(found.not_answered[rows].sum()),
+               not_helpful=int(found.not_helpful[rows].sum()),
+               examples=tuple(found.texts[row] for row in rows[:EXAMPLES]),
                missing=tuple(term for term, _ in missing.most_common(MISSING_TERMS)))
 
 

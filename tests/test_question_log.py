@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 import bot.questionlog
-from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path
+from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
 from tests.test_discord_harness import (
     ADMIN,
     BOT_ID,
@@ -83,8 +83,8 @@ async def test_a_row_per_question_with_hashed_members_and_no_private_text(gatewa
     texts = {c.id: c.text for c in gateway.bot.searcher.index.chunks}
     cards = answer.message["embeds"]
     assert len(quoted) == len(cards) and texts[quoted[0][0]] == question
-    meanings = rows(gateway, "SELECT question_id FROM meanings")
-    assert sorted(m[0] for m in meanings) == sorted([found[0][0], found[2][0]])  # none for the private question
+    meanings = rows(gateway, "SELECT wording FROM meanings")
+    assert sorted(m[0] for m in meanings) == sorted(wording(q) for q in (question, UNANSWERED))  # none: private
 
 
 async def test_refused_questions_are_logged_as_refused(tmp_path: Path, seeds_copy: Path) -> None:
@@ -119,12 +119,15 @@ def test_retention_deletes_old_rows_with_their_votes(tmp_path: Path) -> None:
         questions.record(entry(question_id, now - age_days * DAY_SECONDS, quoted=(("c1", "s1"),),
                                vector=np.ones(4, np.float32) / 2, model="m"))
         questions.vote(question_id, MEMBER_ID, helpful=False).result(timeout=10)
+    questions.record(entry(4, now - 100 * DAY_SECONDS, question="Question 3?"))  # its wording lives on in 3
     questions.close()
     QuestionLog.open(database, days=90).close()
     with sqlite3.connect(database) as connection:
         assert [r[0] for r in connection.execute("SELECT id FROM questions ORDER BY id")] == [2, 3]
-        for table in ("quoted", "votes", "meanings"):
+        for table in ("quoted", "votes"):
             assert [r[0] for r in connection.execute(f"SELECT question_id FROM {table} ORDER BY 1")] == [2, 3]
+        assert [r[0] for r in connection.execute("SELECT wording FROM meanings ORDER BY 1")] == [
+            "question 2", "question 3"]
 
 
 def test_schema_is_versioned_and_the_database_in_wal_mode(tmp_path: Path) -> None:

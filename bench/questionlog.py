@@ -1,0 +1,170 @@
+"""The question log's cost per question, and gaps and stats over 100,000 logged questions.
+
+Run: .venv/bin/python bench/questionlog.py   (about two minutes; temporary databases only)
+
+- per question, on the event loop: what the Ask cog does after an answer (the entry built, its vector recalled,
+  the entry queued), against the answer itself (one warm search);
+- per question, in the writer thread: entries written one transaction each, as questions arriving one at a time
+  are, and in a burst (batched), with a 384-dimension embedding and three passages each;
+- gaps and stats over 100,000 questions logged over 90 days: a realistic mix (60 % answered, 25 % not answered,
+  10 % off-topic, 5 % refused, 2 % private, votes on 5 % of the answers), and the worst case where every one of
+  the 100,000 is a gap. Each logged question is a distinct wording: the embedding of one of 316 base questions
+  (the model's own) plus noise, at a cosine of about 0.9 to its base, so wordings of one base are "similar".
+"""
+
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot import reports  # noqa: E402
+from bot.cogs.ask import Asked  # noqa: E402
+from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder, connect  # noqa: E402
+from index.background import BACKGROUND_QUESTIONS  # noqa: E402
+from index.build import build  # noqa: E402
+from index.embedding import Embedder  # noqa: E402
+from index.search import Searcher  # noqa: E402
+from index.settings import IndexSettings  # noqa: E402
+from index.store import Store  # noqa: E402
+
+LOGGED = 100_000
+WRITES = 5_000
+ACTORS = ["Iran", "the Taliban", "the IRGC", "Pakistan", "China", "Russia", "the United States", "India",
+          "Tajikistan", "the UN"]
+TOPICS = ["water from the Helmand river", "drone sales", "refugees", "border trade", "the Herat consulate",
+          "opium smuggling", "the 1998 crisis", "ISIS-K", "Shia Hazaras", "railway projects", "fuel exports",
+          "diplomatic recognition", "the Chabahar port", "Soleimani", "weapons shipments", "training camps",
+          "visas for fighters", "the Kabul embassy", "mining deals", "media coverage"]
+
+
+def base_questions() -> list[str]:
+    evaluation = [json.loads(line)["question"] for name in ("dev.jsonl", "dev2.jsonl")
+                  for line in (ROOT.parent / "shared" / "eval" / name).read_text(encoding="utf-8").splitlines()]
+    templated = [f"What does {actor} say about {topic}?" for actor in ACTORS for topic in TOPICS]
+    return evaluation + list(BACKGROUND_QUESTIONS) + templated
+
+
+def noisy(base: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
+    """`count` unit vectors at a cosine of about 0.9 to `base`."""
+    sigma = np.sqrt((1 / 0.9**2 - 1) / base.shape[0])
+    vectors = base + rng.normal(0, sigma, size=(count, base.shape[0])).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def fill(path: Path, bases: list[str], vectors: np.ndarray, model: str, all_gaps: bool) -> None:
+    """LOGGED questions over 90 days, written through QuestionLog as the bot writes them."""
+    rng = np.random.default_rng(7)
+    chooser = random.Random(7)
+    log = QuestionLog.open(path, days=90)
+    now = time.time()
+    picks = rng.integers(0, len(bases), size=LOGGED)
+    noise = np.concatenate([noisy(vectors[b], rng, 1) for b in picks])
+    for n in range(LOGGED):
+        roll = chooser.random()
+        outcome = ("not_answered" if all_gaps else "answered" if roll < 0.60 else "not_answered" if roll < 0.85
+                   else "off_topic" if roll < 0.95 else "refused")
+        private = not all_gaps and chooser.random() < 0.02
+        shown = chooser.sample(range(5), 3) if outcome == "answered" else []
+        quoted = tuple((f"chunk{k}", f"00{k}.txt") for k in shown)
+        log.record(Entry(id=n + 1, asked_at=now - chooser.random() * 89 * DAY_SECONDS, guild_id=1, channel_id=2,
+                         user_id=chooser.randrange(5000), via="slash", question=f"{bases[picks[n]]} (#{n})",
+                         private=private, outcome=outcome, quoted=quoted,
+                         missing=("drones",) if outcome == "not_answered" and n % 3 == 0 else (),
+                         generation=1, latency_ms=chooser.uniform(200, 3000), vector=noise[n], model=model))
+        if outcome == "answered" and chooser.random() < 0.05:
+            log.vote(n + 1, chooser.randrange(5000), helpful=chooser.random() < 0.7)
+        if n % 1000 == 999:
+            log.flush(timeout=120)  # a burst of 100,000 would overflow the queue
+    log.close()
+
+
+def timed(function: Callable[[], object], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    embedder = Embedder.load()
+    bases = base_questions()
+    vectors = embedder.encode(bases)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        index = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=tmp / "chroma")  # type: ignore[call-arg]
+        build(index.seeds_dir, Store.open(index), embedder)
+        remembering = RememberingEmbedder(embedder)
+        searcher = Searcher.open(index, remembering)
+
+        question = "How many visas did Iran offer to Taliban fighters?"
+        search_times, loop_times = [], []
+        log = QuestionLog.open(tmp / "loop.sqlite3", days=90)
+        for n in range(300):
+            asked = Asked(n + 1, 1, 2, 3, "slash")
+            start = time.perf_counter()
+            answer = searcher.search(question, limit=3)
+            searched = time.perf_counter()
+            log.record(asked.entry(answer.question, "answered",
+                                   quoted=tuple((h.chunk.id, h.source.id) for h in answer.hits),
+                                   generation=1, latency_ms=10.0, vector=remembering.recall(answer.question),
+                                   model=remembering.name))
+            loop_times.append(time.perf_counter() - searched)
+            search_times.append(searched - start)
+        log.close()
+        print(f"on the event loop, per question: {statistics.median(loop_times) * 1e3:.3f} ms median, "
+              f"{sorted(loop_times)[int(len(loop_times) * 0.99)] * 1e3:.3f} ms p99 "
+              f"(one warm search: {statistics.median(search_times) * 1e3:.1f} ms)")
+
+        vector = vectors[0]
+        entries = [Entry(id=n + 1, asked_at=time.time(), guild_id=1, channel_id=2, user_id=n, via="slash",
+                         question=f"{question} {n}", private=False, outcome="answered",
+                         quoted=(("a", "1"), ("b", "2"), ("c", "3")), generation=1, latency_ms=10.0,
+                         vector=vector, model="m") for n in range(WRITES)]
+        one = QuestionLog.open(tmp / "one.sqlite3", days=90)
+        start = time.perf_counter()
+        for entry in entries:
+            one.record(entry)
+            one.flush()
+        single = (time.perf_counter() - start) / WRITES
+        one.close()
+        burst = QuestionLog.open(tmp / "burst.sqlite3", days=90)
+        start = time.perf_counter()
+        for entry in entries:
+            burst.record(entry)
+        burst.flush(timeout=120)
+        batched = (time.perf_counter() - start) / WRITES
+        burst.close()
+        print(f"in the writer thread, per question: {single * 1e3:.3f} ms one at a time (a transaction each), "
+              f"{batched * 1e3:.3f} ms in a burst of {WRITES:,}")
+
+        for name, all_gaps in (("realistic mix", False), ("every question a gap", True)):
+            path = tmp / f"{name}.sqlite3"
+            start = time.perf_counter()
+            fill(path, bases, vectors, embedder.name, all_gaps)
+            filled = time.perf_counter() - start
+            with closing(connect(path, read_only=True)) as connection:
+                gaps_seconds = timed(lambda: reports.gaps(connection, 90, lambda: embedder, embedder.name))
+                stats_seconds = timed(lambda: reports.stats(connection, 90))
+                found = reports.gaps(connection, 90, lambda: embedder, embedder.name)
+            size = path.stat().st_size / 1e6
+            print(f"{LOGGED:,} logged questions ({name}; written in {filled:.0f} s, {size:.0f} MB): "
+                  f"gaps {gaps_seconds:.2f} s ({found.questions:,} questions in {len(found.groups):,} groups), "
+                  f"stats {stats_seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
