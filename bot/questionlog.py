@@ -44,10 +44,17 @@ QUEUE_LIMIT = 10_000  # entries waiting to be written; past this (a database stu
 BATCH_LIMIT = 500  # entries written in one transaction
 PURGE_EVERY_SECONDS = 3600.0
 DAY_SECONDS = 86_400
+READ_MAP_BYTES = 1 << 30
 REMEMBERED = 256  # question embeddings kept for the log: the searches of the last moments
 
 MIGRATIONS: tuple[str, ...] = (
     """
+    CREATE TABLE wordings (       -- each distinct wording once (see `wording`), with its embedding
+        id INTEGER PRIMARY KEY,
+        wording TEXT NOT NULL UNIQUE,
+        model TEXT,               -- the model that embedded it, or NULL for none yet
+        vector BLOB               -- float16
+    );
     CREATE TABLE questions (
         id INTEGER PRIMARY KEY,   -- the Discord id of the interaction or message that asked
         asked_at REAL NOT NULL,   -- unix seconds
@@ -56,7 +63,7 @@ MIGRATIONS: tuple[str, ...] = (
         user_hash TEXT NOT NULL,
         via TEXT NOT NULL,        -- slash or mention
         question TEXT,            -- NULL for a private question
-        wording TEXT,             -- the question as compared (see `wording`); NULL for a private question
+        wording_id INTEGER REFERENCES wordings (id),  -- NULL for a private question
         private INTEGER NOT NULL,
         outcome TEXT NOT NULL,
         missing TEXT NOT NULL,    -- JSON list of the question's key terms the corpus never mentions
@@ -64,7 +71,8 @@ MIGRATIONS: tuple[str, ...] = (
         latency_ms REAL
     );
     CREATE INDEX questions_by_time ON questions (asked_at);
-    CREATE INDEX questions_by_wording ON questions (wording);
+    CREATE INDEX questions_by_outcome ON questions (outcome, private, asked_at);
+    CREATE INDEX questions_by_wording ON questions (wording_id);
     CREATE TABLE quoted (
         question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
         rank INTEGER NOT NULL,
@@ -78,11 +86,6 @@ MIGRATIONS: tuple[str, ...] = (
         helpful INTEGER NOT NULL,
         voted_at REAL NOT NULL,
         PRIMARY KEY (question_id, user_hash)
-    );
-    CREATE TABLE meanings (       -- one embedding per wording, from the model named
-        wording TEXT PRIMARY KEY,
-        model TEXT NOT NULL,
-        vector BLOB NOT NULL      -- float16
     );
     """,
 )
@@ -168,7 +171,9 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             connection = sqlite3.connect(path, timeout=LOCK_WAIT_SECONDS, isolation_level=None,
                                          check_same_thread=False)
         connection.execute("PRAGMA foreign_keys = ON")
-        if not read_only:
+        if read_only:  # reports read much of the file: map it, rather than copy it page by page
+            connection.execute(f"PRAGMA mmap_size = {READ_MAP_BYTES}")
+        else:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: durable but for the last commits
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -319,20 +324,16 @@ class QuestionLog:
                 _settle(op.done, QuestionLogError("the question log is behind"))
 
     def _insert(self, connection: sqlite3.Connection, entry: Entry) -> None:
-        text, compared = (None, None) if entry.private else (entry.question, wording(entry.question))
+        text, wording_id = (None, None) if entry.private else (entry.question, _wording_id(connection, entry))
         connection.execute(
-            "INSERT INTO questions (id, asked_at, guild_id, channel_id, user_hash, via, question, wording, private, "
-            "outcome, missing, generation, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO questions (id, asked_at, guild_id, channel_id, user_hash, via, question, wording_id, "
+            "private, outcome, missing, generation, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.id, entry.asked_at, entry.guild_id, entry.channel_id, self.user_hash(entry.user_id), entry.via,
-             text, compared, int(entry.private), entry.outcome, json.dumps(list(entry.missing)), entry.generation,
-             entry.latency_ms))
+             text, wording_id, int(entry.private), entry.outcome, json.dumps(list(entry.missing)),
+             entry.generation, entry.latency_ms))
         connection.executemany("INSERT INTO quoted (question_id, rank, chunk_id, source_id) VALUES (?, ?, ?, ?)",
                                [(entry.id, rank, chunk, source) for rank, (chunk, source) in
                                 enumerate(entry.quoted, 1)])
-        if entry.vector is not None and entry.model and compared is not None:
-            connection.execute("INSERT INTO meanings (wording, model, vector) VALUES (?, ?, ?) ON CONFLICT (wording) "
-                               "DO UPDATE SET model = excluded.model, vector = excluded.vector "
-                               "WHERE model != excluded.model", (compared, entry.model, vector_bytes(entry.vector)))
 
     def _write_forever(self) -> None:
         assert self._connection is not None
@@ -383,8 +384,8 @@ class QuestionLog:
             with transaction(connection):
                 deleted = connection.execute("DELETE FROM questions WHERE asked_at < ?",
                                              (now - self.days * DAY_SECONDS,)).rowcount
-                connection.execute("DELETE FROM meanings WHERE wording NOT IN "
-                                   "(SELECT wording FROM questions WHERE wording IS NOT NULL)")
+                connection.execute("DELETE FROM wordings WHERE id NOT IN "
+                                   "(SELECT wording_id FROM questions WHERE wording_id IS NOT NULL)")
         except sqlite3.Error as error:
             log.error("question log: could not delete rows older than %d days: %s", self.days, error)
             return
@@ -412,6 +413,19 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
             connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+def _wording_id(connection: sqlite3.Connection, entry: Entry) -> int:
+    """The id of the entry's wording, added if new; its embedding stored unless one from that model is."""
+    compared = wording(entry.question)
+    if entry.vector is not None and entry.model:
+        connection.execute("INSERT INTO wordings (wording, model, vector) VALUES (?, ?, ?) ON CONFLICT (wording) "
+                           "DO UPDATE SET model = excluded.model, vector = excluded.vector "
+                           "WHERE model IS NOT excluded.model", (compared, entry.model, vector_bytes(entry.vector)))
+    else:
+        connection.execute("INSERT INTO wordings (wording) VALUES (?) ON CONFLICT (wording) DO NOTHING", (compared,))
+    found: int = connection.execute("SELECT id FROM wordings WHERE wording = ?", (compared,)).fetchone()[0]
+    return found
 
 
 def _vote(connection: sqlite3.Connection, question_id: int, user_hash: str, helpful: bool) -> bool | None:

@@ -72,19 +72,23 @@ def since(days: int, now: float | None = None) -> float:
 
 _WORDINGS = """
 WITH verdicts AS (
-    SELECT question_id, sum(helpful = 0) AS against, sum(helpful = 1) AS pro FROM votes GROUP BY question_id),
+    SELECT question_id FROM votes GROUP BY question_id HAVING sum(helpful = 0) > sum(helpful = 1)),
 gap AS (
-    SELECT q.wording, q.question, q.asked_at, q.outcome = 'not_answered' AS unanswered, q.missing,
-           coalesce(v.against > v.pro, 0) AS unhelpful
-    FROM questions AS q LEFT JOIN verdicts AS v ON v.question_id = q.id
-    WHERE q.asked_at >= ? AND q.private = 0 AND (q.outcome = 'not_answered' OR v.against > v.pro))
-SELECT gap.wording, max(gap.asked_at), gap.question, count(*), sum(gap.unanswered), sum(gap.unhelpful),
-       group_concat(CASE WHEN gap.unanswered AND gap.missing != '[]' THEN gap.missing END, char(10)),
-       m.model, m.vector
-FROM gap LEFT JOIN meanings AS m ON m.wording = gap.wording
-GROUP BY gap.wording
-ORDER BY count(*) DESC, max(gap.asked_at) DESC
-"""  # max(asked_at) makes `question` the latest asking's text (SQLite's bare columns)
+    SELECT wording_id, question, asked_at, 1 AS unanswered, missing, 0 AS unhelpful FROM questions
+    WHERE outcome = 'not_answered' AND private = 0 AND asked_at >= :start
+    UNION ALL
+    SELECT q.wording_id, q.question, q.asked_at, 0, q.missing, 1
+    FROM verdicts AS v JOIN questions AS q ON q.id = v.question_id
+    WHERE q.asked_at >= :start AND q.private = 0 AND q.outcome != 'not_answered'),
+counted AS (
+    SELECT wording_id, max(asked_at) AS latest, question, count(*) AS asked, sum(unanswered) AS unanswered,
+           sum(unhelpful) AS unhelpful,
+           group_concat(CASE WHEN unanswered AND missing != '[]' THEN missing END, char(10)) AS missing
+    FROM gap GROUP BY wording_id)
+SELECT c.question, c.asked, c.unanswered, c.unhelpful, c.missing, w.model, w.vector
+FROM counted AS c JOIN wordings AS w ON w.id = c.wording_id
+ORDER BY c.asked DESC, c.latest DESC
+"""  # with max(asked_at), SQLite takes `question` from the latest asking (a "bare column")
 
 
 @dataclass
@@ -102,16 +106,16 @@ class Wordings:
 
 def wordings(connection: sqlite3.Connection, start: float, model: str) -> Wordings:
     """The gap questions since `start`, with each wording's embedding from `model` where one is stored."""
-    rows = connection.execute(_WORDINGS, (start,)).fetchall()
-    stored = [i for i, row in enumerate(rows) if row[8] is not None and row[7] == model]
-    dimension = len(rows[stored[0]][8]) // 2 if stored else 0  # float16: two bytes a number
+    rows = connection.execute(_WORDINGS, {"start": start}).fetchall()
+    stored = [i for i, row in enumerate(rows) if row[6] is not None and row[5] == model]
+    dimension = len(rows[stored[0]][6]) // 2 if stored else 0  # float16: two bytes a number
     vectors = np.zeros((len(rows), dimension), dtype=np.float32)
     if stored:
-        blobs = b"".join(rows[i][8] for i in stored)
+        blobs = b"".join(rows[i][6] for i in stored)
         vectors[stored] = np.frombuffer(blobs, dtype=np.float16).reshape(len(stored), dimension)
     column = lambda n: np.array([row[n] for row in rows], dtype=np.int64)  # noqa: E731
-    return Wordings(texts=[row[2] for row in rows], counts=column(3), not_answered=column(4),
-                    not_helpful=column(5), missing=[row[6] for row in rows], vectors=vectors,
+    return Wordings(texts=[row[0] for row in rows], counts=column(1), not_answered=column(2),
+                    not_helpful=column(3), missing=[row[4] for row in rows], vectors=vectors,
                     lacking=sorted(set(range(len(rows))) - set(stored)))
 
 

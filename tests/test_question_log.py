@@ -83,8 +83,8 @@ async def test_a_row_per_question_with_hashed_members_and_no_private_text(gatewa
     texts = {c.id: c.text for c in gateway.bot.searcher.index.chunks}
     cards = answer.message["embeds"]
     assert len(quoted) == len(cards) and texts[quoted[0][0]] == question
-    meanings = rows(gateway, "SELECT wording FROM meanings")
-    assert sorted(m[0] for m in meanings) == sorted(wording(q) for q in (question, UNANSWERED))  # none: private
+    wordings = rows(gateway, "SELECT wording, model FROM wordings")
+    assert sorted(wordings) == sorted((wording(q), "fake-hash-64") for q in (question, UNANSWERED))  # not private
 
 
 async def test_refused_questions_are_logged_as_refused(tmp_path: Path, seeds_copy: Path) -> None:
@@ -126,7 +126,7 @@ def test_retention_deletes_old_rows_with_their_votes(tmp_path: Path) -> None:
         assert [r[0] for r in connection.execute("SELECT id FROM questions ORDER BY id")] == [2, 3]
         for table in ("quoted", "votes"):
             assert [r[0] for r in connection.execute(f"SELECT question_id FROM {table} ORDER BY 1")] == [2, 3]
-        assert [r[0] for r in connection.execute("SELECT wording FROM meanings ORDER BY 1")] == [
+        assert [r[0] for r in connection.execute("SELECT wording FROM wordings ORDER BY 1")] == [
             "question 2", "question 3"]
 
 
