@@ -250,6 +250,8 @@ class QuestionLog:
         self._thread: threading.Thread | None = None
         self._connection: sqlite3.Connection | None = None
         self._next_purge = 0.0
+        self._lock = threading.Lock()
+        self._dropped = 0  # entries refused since the queue last had room
 
     @classmethod
     def disabled(cls, reason: str) -> "QuestionLog":
@@ -298,10 +300,10 @@ class QuestionLog:
         return done
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Waits until everything queued so far has been written (or has failed)."""
+        """Waits until everything queued so far has been written (or has failed). Not for the event loop."""
         if self.enabled:
             done: Future[None] = Future()
-            self._put(_Op(None, "flush", done))
+            self._queue.put(_Op(None, "flush", done), timeout=timeout)  # waits for room: never dropped
             done.result(timeout=timeout)
 
     def close(self) -> None:
@@ -319,9 +321,20 @@ class QuestionLog:
         try:
             self._queue.put_nowait(op)
         except queue.Full:
-            log.error("question log: %d writes are waiting; dropped the %s", QUEUE_LIMIT, op.what)
+            with self._lock:
+                self._dropped += 1
+                first = self._dropped == 1
+            if first:
+                log.error("question log: %d writes are waiting (the database is slow or stuck); new entries are "
+                          "dropped until it catches up", QUEUE_LIMIT)
             if op.done is not None:
                 _settle(op.done, QuestionLogError("the question log is behind"))
+
+    def _report_dropped(self) -> None:
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            log.error("question log: dropped %d entries while %d writes were waiting", dropped, QUEUE_LIMIT)
 
     def _insert(self, connection: sqlite3.Connection, entry: Entry) -> None:
         text, wording_id = (None, None) if entry.private else (entry.question, _wording_id(connection, entry))
@@ -350,6 +363,7 @@ class QuestionLog:
             for marker in batch:
                 if marker.run is None and marker.done is not None:
                     _settle(marker.done, None)
+            self._report_dropped()
             self._purge_if_due(connection)
             if _STOP in batch:
                 return

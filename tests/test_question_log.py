@@ -207,3 +207,26 @@ async def test_question_log_false_records_nothing(tmp_path: Path, seeds_copy: Pa
     assert not database.exists() and not key_path(database).exists()
     assert reply.message["flags"] & EPHEMERAL and "The question log is off: QUESTION\\_LOG is false" in (
         reply.message["content"])
+
+
+def test_a_stuck_database_drops_entries_with_one_error_not_a_flood(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Past QUEUE_LIMIT waiting writes, new entries are dropped: one error as it starts, one count when it ends, and
+    every entry is either written or counted."""
+    monkeypatch.setattr(bot.questionlog, "QUEUE_LIMIT", 3)
+    database = tmp_path / "log.sqlite3"
+    questions = QuestionLog.open(database, days=90)
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        for question_id in range(1, 11):
+            questions.record(entry(question_id, time.time()))
+        blocker.execute("COMMIT")
+        questions.flush(timeout=30)
+    questions.close()
+    assert sum("new entries are dropped" in r.getMessage() for r in caplog.records) == 1
+    dropped = [int(r.getMessage().split("dropped ")[1].split()[0]) for r in caplog.records
+               if "entries while" in r.getMessage()]
+    with sqlite3.connect(database) as connection:
+        written = connection.execute("SELECT count(*) FROM questions").fetchone()[0]
+    assert len(dropped) == 1 and dropped[0] > 0 and written + dropped[0] == 10
