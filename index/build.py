@@ -1,7 +1,9 @@
 """Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
 
 A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
-(the live count matches and a probe query finds its own passage), and only then moves the pointer. A
+(the live count matches and a probe query finds its own passage), runs the moderators' checks against it
+(index/checks.py), and only then moves the pointer, keeping G as the previous generation for a rollback. A
+build that turns a passing check into a failing one is not switched, unless it is forced. A
 document is unchanged when its content hash and its passages (ids and offsets) are as stored: its records
 carry over untouched. Any other passage gets a new record, its embedding copied from a stored passage with
 the same text where there is one, else computed.
@@ -19,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from index.checks import Check, CheckReport, read_checks, run_checks
 from index.chunking import Chunk, chunk_document
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.embedding import Embedder
 from index.lock import BuildLock
+from index.search import Searcher
 from index.store import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 
 log = logging.getLogger(__name__)
@@ -58,13 +62,22 @@ class BuildReport:
     switched: bool = False
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    checks: CheckReport | None = None  # None when no checks ran (no checks.toml, or nothing to switch to)
+
+    @property
+    def held(self) -> bool:
+        """Not switched, because the new index fails checks the live one passes."""
+        return not self.switched and self.checks is not None and bool(self.checks.regressed)
 
     def to_json(self) -> dict[str, Any]:
-        return {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
-                "removed": self.removed, "unchanged": self.unchanged, "added": self.added,
-                "changed": self.changed, "errors": self.errors, "generation": self.generation,
-                "switched": self.switched, "seconds": round(self.seconds, 3),
-                "stages": {k: round(v, 3) for k, v in self.stages.items()}}
+        report = {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
+                  "removed": self.removed, "unchanged": self.unchanged, "added": self.added,
+                  "changed": self.changed, "errors": self.errors, "generation": self.generation,
+                  "switched": self.switched, "seconds": round(self.seconds, 3),
+                  "stages": {k: round(v, 3) for k, v in self.stages.items()}}
+        if self.checks is not None:
+            report["checks"] = self.checks.to_json()
+        return report
 
 
 class _Stages:
@@ -85,17 +98,20 @@ def _digest(text: str) -> str:
 
 
 def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = "command line",
-          progress: ProgressFn | None = None) -> BuildReport:
+          progress: ProgressFn | None = None, force: bool = False) -> BuildReport:
     """Brings the live index in line with the seeds folder, embedding only passages it has not seen.
 
-    Raises index.lock.BuildRunning at once when another build holds the store.
+    A new index that fails checks the live one passes is not switched to, unless `force`.
+    Raises index.lock.BuildRunning at once when another build holds the store, and index.checks.CheckError
+    when checks.toml cannot be read.
     """
+    checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:
-        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None))
+        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
 
 
 def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, built_by: str,
-           tell: ProgressFn) -> BuildReport:
+           tell: ProgressFn, checks: list[Check], force: bool) -> BuildReport:
     started = time.monotonic()
     report = BuildReport()
     stages = _Stages(report)
@@ -166,19 +182,47 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
 
     tell(Progress("validating", 0, 1))
     _validate(store, collection, generation, report.chunks, new_records, keep, vectors)
+    built_at = datetime.now(UTC).isoformat(timespec="seconds")
+    new = Pointer(collection=name, generation=generation, model=embedder.name, dimension=embedder.dimension,
+                  built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
+    tell(Progress("validating", 1, 1))
+    stages.end("validating")
+    if checks:
+        report.checks = _run_checks(checks, store, embedder, new, pointer, tell)
+        stages.end("checking")
+        if report.checks.regressed:
+            failed = "; ".join(f"“{check.question}”" for check in report.checks.regressed)
+            if not force:
+                report.generation, report.seconds = old_generation, time.monotonic() - started
+                log.warning("not switching to generation %d: it fails checks the live index passes: %s",
+                            generation, failed)
+                return report
+            log.warning("switching to generation %d although it fails checks the live index passes (forced by %s): "
+                        "%s", generation, built_by, failed)
     lock.check()
     if store.pointer() != pointer:
         raise StoreError("another build switched the index while this one ran; keeping its index")
-    built_at = datetime.now(UTC).isoformat(timespec="seconds")
-    store.switch(Pointer(collection=name, generation=generation, model=embedder.name, dimension=embedder.dimension,
-                         built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks,
-                         format=FORMAT))
-    tell(Progress("validating", 1, 1))
-    stages.end("validating")
+    store.switch(new, previous=pointer)
     report.generation, report.switched = generation, True
     report.seconds = time.monotonic() - started
     log.info("built generation %d: %s", generation, report.to_json())
     return report
+
+
+def _run_checks(checks: list[Check], store: Store, embedder: Embedder, new: Pointer, live: Pointer | None,
+                tell: ProgressFn) -> CheckReport:
+    """The checks against the new generation. Those that fail are run against the live one too, which tells a
+    check the build broke from one that failed already; without a live index of the same model to compare
+    with, every failure counts as broken."""
+    tell(Progress("checking", 0, len(checks)))
+    results = run_checks(checks, Searcher(store, embedder, new))
+    failed = [result.check for result in results if not result.passed]
+    regressed = frozenset(failed)
+    if failed and live is not None and live.model == embedder.name:
+        before = run_checks(failed, Searcher(store, embedder, live))
+        regressed = frozenset(result.check for result in before if result.passed)
+    tell(Progress("checking", len(checks), len(checks)))
+    return CheckReport(results, regressed)
 
 
 def _unchanged(previous: list[Record], doc: Document, chunks: list[Chunk]) -> bool:

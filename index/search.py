@@ -106,9 +106,10 @@ class LiveIndex:
         self.bar = float("inf")
 
     @classmethod
-    def load(cls, store: Store) -> "LiveIndex":
+    def load(cls, store: Store, generation: Pointer | None = None) -> "LiveIndex":
+        """The live generation, or the one `generation` names (a build's, before it goes live)."""
         for _ in range(3):
-            pointer = store.pointer()
+            pointer = generation or store.pointer()
             if pointer is None:
                 raise StoreError("The index is empty: run `python -m index build` first.")
             if pointer.format != FORMAT:
@@ -116,7 +117,7 @@ class LiveIndex:
             collection = store.chunks_collection(pointer.collection)
             pairs = list(store.records(collection, pointer.generation, with_embeddings=True))
             # A build that switched, or cleaned up after a switch, while we read makes us read again.
-            if len(pairs) == pointer.chunks and store.pointer() == pointer:
+            if len(pairs) == pointer.chunks and (generation is not None or store.pointer() == pointer):
                 break
         else:
             raise StoreError("The index kept changing while it was read; try again when the build is done.")
@@ -160,17 +161,17 @@ def _blend_with_previous(chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray
 class Searcher:
     """Answers questions from the live index; `reload` swaps in a new generation without a pause."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(self, store: Store, embedder: Embedder, generation: Pointer | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self.index = self._load()
+        self.index = self._load(generation)
 
     @classmethod
     def open(cls, settings: IndexSettings, embedder: Embedder) -> "Searcher":
         return cls(Store.open(settings), embedder)
 
-    def _load(self) -> LiveIndex:
-        index = LiveIndex.load(self.store)
+    def _load(self, generation: Pointer | None = None) -> LiveIndex:
+        index = LiveIndex.load(self.store, generation)
         if index.pointer.model != self.embedder.name:
             raise ModelError(
                 f"The index was built with the embedding model {index.pointer.model!r}, but EMBEDDING_MODEL is "

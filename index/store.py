@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 META_COLLECTION = "dossier_meta"
 CHUNKS_PREFIX = "dossier_chunks_"
 POINTER_ID = "live"
+PREVIOUS_ID = "previous"  # the generation that was live before, which a rollback returns to
 NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
@@ -45,6 +46,10 @@ FORMAT = 2
 
 class StoreError(Exception):
     """The store is unreachable, empty or was built differently; the message says what to do."""
+
+
+class NothingToRollBack(StoreError):
+    """There is no earlier generation to return to: the message says why."""
 
 
 @dataclass(frozen=True)
@@ -110,17 +115,49 @@ class Store:
     def open(cls, settings: IndexSettings) -> "Store":
         return cls(connect(settings))
 
-    def pointer(self) -> Pointer | None:
-        got = self._meta.get(ids=[POINTER_ID], include=["documents"])
+    def pointer(self, which: str = POINTER_ID) -> Pointer | None:
+        """The live generation's pointer, or (`which=PREVIOUS_ID`) the one live before it."""
+        got = self._meta.get(ids=[which], include=["documents"])
         documents = got["documents"] or []
         if not documents or not documents[0]:
             return None
         return Pointer(**json.loads(documents[0]))
 
-    def switch(self, pointer: Pointer) -> None:
-        """The one atomic step of a build: readers see the new generation from here on."""
-        self._meta.upsert(ids=[POINTER_ID], embeddings=np.zeros((1, 1), np.float32),
-                          documents=[json.dumps(asdict(pointer))])
+    def switch(self, pointer: Pointer, previous: Pointer | None) -> None:
+        """The one atomic step of a build: readers see the new generation from here on, and `previous` (the
+        generation live until now) is kept for a rollback, in the same write."""
+        if previous is None:
+            self._meta.delete(ids=[PREVIOUS_ID])
+        pointers = [(POINTER_ID, pointer)] + ([(PREVIOUS_ID, previous)] if previous else [])
+        self._meta.upsert(ids=[key for key, _ in pointers], embeddings=np.zeros((len(pointers), 1), np.float32),
+                          documents=[json.dumps(asdict(p)) for _, p in pointers])
+
+    def rollback(self, owner: str) -> Pointer:
+        """Makes the previous generation live again, under the build lock; returns its pointer.
+
+        Raises NothingToRollBack when no earlier generation is kept. After a rollback there is none: the
+        generation rolled back from is deleted by the next build.
+        """
+        with self.build_lock(owner) as lock:
+            live, previous = self.pointer(), self.pointer(PREVIOUS_ID)
+            if live is None:
+                raise NothingToRollBack("There is nothing to roll back to: the index has never been built.")
+            if previous is None or (previous.collection, previous.generation) == (live.collection, live.generation):
+                raise NothingToRollBack(f"There is nothing to roll back to: generation {live.generation} is the "
+                                        "only one kept (a rollback goes back one build, once).")
+            names = {c.name for c in self.client.list_collections()}
+            kept = previous.collection in names and self.count_live(
+                self.chunks_collection(previous.collection), previous.generation) == previous.chunks
+            if not kept:
+                raise NothingToRollBack(f"There is nothing to roll back to: generation {previous.generation} is no "
+                                        "longer complete in the store.")
+            lock.check()
+            self._meta.upsert(ids=[POINTER_ID], embeddings=np.zeros((1, 1), np.float32),
+                              documents=[json.dumps(asdict(previous))])
+            self._meta.delete(ids=[PREVIOUS_ID])
+        log.warning("rolled back by %s from generation %d to generation %d (built %s by %s)", owner,
+                    live.generation, previous.generation, previous.built_at, previous.built_by)
+        return previous
 
     def chunks_collection(self, name: str) -> Collection:
         return self.client.get_or_create_collection(
@@ -183,19 +220,21 @@ class Store:
         return len(self.live_ids(collection, generation))
 
     def clean_leftovers(self) -> None:
-        """Removes what no live generation needs: an interrupted build's writes and dead records."""
-        pointer = self.pointer()
-        live_name = pointer.collection if pointer else None
+        """Removes what neither the live generation nor the previous one (kept for a rollback) needs: an
+        interrupted or held-back build's writes, a rolled-back generation, and dead records."""
+        pointer, previous = self.pointer(), self.pointer(PREVIOUS_ID)
+        kept = {p.collection for p in (pointer, previous) if p is not None}
         for collection in self.client.list_collections():
             name = collection.name
-            if name.startswith(CHUNKS_PREFIX) and name != live_name:
-                log.info("deleting collection %s, which no live index uses", name)
+            if name.startswith(CHUNKS_PREFIX) and name not in kept:
+                log.info("deleting collection %s, which no live or previous index uses", name)
                 self.client.delete_collection(name)
         if pointer is None:
             return
         live = self.chunks_collection(pointer.collection)
         generation = pointer.generation
-        stale = {"$or": [{"born": {"$gt": generation}}, {"died": {"$lte": generation}}]}
+        oldest = previous.generation if previous and previous.collection == pointer.collection else generation
+        stale = {"$or": [{"born": {"$gt": generation}}, {"died": {"$lte": min(oldest, generation)}}]}
         live.delete(where=stale)  # type: ignore[arg-type]
         # Removal marks an interrupted build wrote on records that are still live.
         dying = {"$and": [{"died": {"$gt": generation}}, {"died": {"$lt": NEVER}}]}

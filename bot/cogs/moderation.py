@@ -1,4 +1,5 @@
-"""Moderators keep the corpus: `/dossier reindex`, `add`, `remove`, `sources` and `status`."""
+"""Moderators keep the corpus: `/dossier reindex`, `add`, `remove`, `sources`, `status`, `checks` and `rollback`;
+and see what members ask: `/dossier gaps` and `stats`."""
 
 import asyncio
 import contextlib
@@ -20,6 +21,7 @@ from bot.questionlog import QuestionLogError, connect
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
 from index.build import BuildReport, Progress, build
+from index.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
 from index.corpus import CorpusError, Source, check_size
 from index.embedding import ModelError
 from index.lock import BuildRunning, LockLost
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGES = {"reading": "reading documents", "embedding": "embedding passages", "writing": "writing passages",
-          "validating": "validating the new index"}
+          "validating": "validating the new index", "checking": "running the moderators' checks"}
 CHOICES_LIMIT = 25
 GAPS_SHOWN = 10
 DAYS_SHOWN = 31  # questions per day, in Discord: a longer list is in `python -m bot stats`
@@ -68,8 +70,14 @@ def progress_text(progress: Progress | None) -> str:
 
 def report_text(report: BuildReport) -> str:
     size = f"{report.documents} documents, {report.chunks} passages"
-    head = (f"Reindex done: {size}, now live (generation {report.generation})." if report.switched
-            else f"Nothing changed: {size}; generation {report.generation} stays live.")
+    if report.switched:
+        head = f"Reindex done: {size}, now live (generation {report.generation})."
+    elif report.held:
+        head = (f"Not switched: the new index ({size}) fails checks that the live one passes, so generation "
+                f"{report.generation} stays live. Fix the corpus or checks.toml, or run /dossier reindex "
+                "force: True to switch all the same.")
+    else:
+        head = f"Nothing changed: {size}; generation {report.generation} stays live."
     lines = [head,
              f"Documents: {report.added} added, {report.changed} changed, {report.removed} removed, "
              f"{report.unchanged} unchanged; {report.embedded} passages embedded in {report.seconds:.1f} s."]
@@ -78,7 +86,29 @@ def report_text(report: BuildReport) -> str:
         lines += [f"• {error['source']}: {error['error']}" for error in report.errors]
     else:
         lines.append("No errors.")
+    if report.checks is not None:
+        lines.append(f"Checks: {report.checks.passed} passed, {len(report.checks.failed)} failed.")
+        lines += [f"• {failure_text(result)}" + (" (it passed before)" if result.check in report.checks.regressed
+                                                 else "") for result in report.checks.failed]
     return "\n".join(lines)
+
+
+def checks_text(results: list[Result]) -> str:
+    if not results:
+        return f"There are no checks: add questions to {CHECKS_FILE} in the seeds folder (see docs/discord.md)."
+    failed = [result for result in results if not result.passed]
+    lines = [f"Checks against the live index: {len(results) - len(failed)} passed, {len(failed)} failed."]
+    return "\n".join(lines + [f"• {failure_text(result)}" for result in failed])
+
+
+def rollback_payload(pointer: Pointer, trouble: str = "") -> Payload:
+    """Which generation is live again and when it was built (a Discord timestamp, so not escaped)."""
+    built = int(datetime.fromisoformat(pointer.built_at).timestamp())
+    text = (f"Rolled back: generation {pointer.generation} is live again, built <t:{built}:f> by "
+            f"{markdown(pointer.built_by)} ({pointer.documents} documents, {pointer.chunks} passages). The seeds "
+            "folder was not touched, so the next reindex builds what it holds now: fix or remove what went wrong "
+            "there first.")
+    return pack(f"{text}\n{markdown(trouble)}" if trouble else text)
 
 
 def sources_payload(sources: list[tuple[Source, int]]) -> Payload:
@@ -220,14 +250,15 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         self.reindexing = asyncio.Lock()
 
     @app_commands.command(description="Rebuild the index from the seeds folder and answer from it")
+    @app_commands.describe(force="Switch to the new index even if it fails checks the live one passes")
     @is_moderator()
-    async def reindex(self, interaction: discord.Interaction) -> None:
+    async def reindex(self, interaction: discord.Interaction, force: bool = False) -> None:
         if self.reindexing.locked():
             log.info("%s asked for a reindex while one is running", who(interaction))
             raise ReindexRunning()
         async with self.reindexing:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await self._reindex(interaction)
+            await self._reindex(interaction, force=force)
 
     @app_commands.command(description="Add a UTF-8 .txt source to the corpus (or replace one), then reindex")
     @app_commands.describe(file="The article as a UTF-8 .txt file; its name becomes the source id",
@@ -277,21 +308,21 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         async with self.reindexing:
             await self._reindex(interaction, lead=change_text(change))
 
-    async def _reindex(self, interaction: discord.Interaction, lead: str = "") -> None:
+    async def _reindex(self, interaction: discord.Interaction, lead: str = "", force: bool = False) -> None:
         """Builds with live progress, swaps the new index in, and reports; `lead` heads every message."""
 
         async def show(text: str) -> None:
             await self._show(interaction, f"{lead}\n{text}" if lead else text)
 
-        log.info("reindex started by %s", who(interaction))
+        log.info("reindex started by %s%s", who(interaction), " with force" if force else "")
         await show(progress_text(None))
         try:
-            report = await self._build(interaction, show)
+            report = await self._build(interaction, show, force)
         except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
             log.warning("reindex by %s stopped: %s", who(interaction), error)
             await show(for_moderators(error, self.bot.settings))
             return
-        except (CorpusError, ModelError, StoreError) as error:
+        except (CorpusError, CheckError, ModelError, StoreError) as error:
             log.warning("reindex by %s failed: %s", who(interaction), error)
             await show(f"Reindex failed: {for_moderators(error, self.bot.settings)}\nThe previous index stays live.")
             return
@@ -299,13 +330,13 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         await show(await self._swap_in(interaction, report))
 
     async def _build(self, interaction: discord.Interaction,
-                     show: Callable[[str], Awaitable[None]]) -> BuildReport:
+                     show: Callable[[str], Awaitable[None]], force: bool) -> BuildReport:
         """Builds in a thread, showing progress at most every REINDEX_PROGRESS_SECONDS."""
         settings, searcher = self.bot.settings, self.bot.searcher
         latest = LatestProgress()
         job = asyncio.create_task(asyncio.to_thread(build, settings.seeds_dir, searcher.store,
                                                     searcher.embedder, built_by=actor(interaction),
-                                                    progress=latest))
+                                                    progress=latest, force=force))
         shown = None
         while not job.done():
             await asyncio.wait({job}, timeout=settings.reindex_progress_seconds)
@@ -345,6 +376,45 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         log.info("status shown to %s", who(interaction))
         payload = status_payload(self.bot.searcher.index.pointer)
         await interaction.response.send_message(**payload.send_kwargs(), ephemeral=True)
+
+    @app_commands.command(description="Run the moderators' checks (checks.toml in the seeds folder) on the live index")
+    @is_moderator()
+    async def checks(self, interaction: discord.Interaction) -> None:
+        log.info("checks run by %s", who(interaction))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        searcher, seeds = self.bot.searcher, self.bot.settings.seeds_dir
+        try:
+            results = await asyncio.to_thread(lambda: run_checks(read_checks(seeds), searcher))
+            text = checks_text(results)
+        except CheckError as error:
+            text = for_moderators(error, self.bot.settings)
+        await interaction.followup.send(**text_payload(text).send_kwargs(), ephemeral=True)
+
+    @app_commands.command(description="Make the previous index live again (the seeds folder is not touched)")
+    @is_moderator()
+    async def rollback(self, interaction: discord.Interaction) -> None:
+        if self.reindexing.locked():
+            log.info("%s asked for a rollback while a reindex runs", who(interaction))
+            raise ReindexRunning()
+        async with self.reindexing:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            log.info("rollback asked for by %s", who(interaction))
+            searcher = self.bot.searcher
+            try:
+                pointer = await asyncio.to_thread(searcher.store.rollback, actor(interaction))
+            except (BuildRunning, LockLost, StoreError) as error:
+                log.info("rollback by %s refused: %s", who(interaction), error)
+                await self._show(interaction, for_moderators(error, self.bot.settings))
+                return
+            log.warning("%s rolled the index back to generation %d", who(interaction), pointer.generation)
+            trouble = ""
+            try:
+                await asyncio.to_thread(searcher.reload)
+            except (ModelError, StoreError) as error:
+                log.error("the bot could not load the generation rolled back to: %s", error)
+                trouble = f"But the bot could not load it ({for_moderators(error, self.bot.settings)})."
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(**rollback_payload(pointer, trouble).send_kwargs())
 
     @app_commands.command(description="Questions the corpus misses (unanswered or voted not helpful), by meaning")
     @app_commands.describe(days=f"How many days back to look (default {reports.DEFAULT_DAYS})")
