@@ -189,7 +189,8 @@ def main() -> None:
         say(f"  {first + count:,} of {extra:,}")
     store.switch(Pointer(collection=pointer.collection, generation=generation, model=pointer.model,
                          dimension=pointer.dimension, built_at=pointer.built_at, built_by="bench/scale.py",
-                         documents=pointer.documents + (extra + 99) // 100, chunks=total, format=FORMAT))
+                         documents=pointer.documents + (extra + 99) // 100, chunks=total, format=FORMAT),
+                 previous=pointer)
 
     say(f"loading the {total:,}-passage index…")
     rss_before = rss_mb()

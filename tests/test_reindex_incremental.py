@@ -107,23 +107,32 @@ def test_added_document_embeds_only_its_passages(store: Store, seeds_copy: Path)
 
 
 def test_dead_records_are_cleaned_at_the_next_build(store: Store, seeds_copy: Path):
-    """Records of replaced generations are deleted by the next build, leaving only live ones stored."""
+    """Records only an older generation than the previous one needs are deleted by the next build; the previous
+    generation's stay, for a rollback."""
     build(seeds_copy, store, FakeEmbedder())
+    removed = len(live_sources(store)[REMOVED])
     (seeds_copy / REMOVED).unlink()
     build(seeds_copy, store, FakeEmbedder())
     dying = len(live_sources(store)[OTHER])
     (seeds_copy / OTHER).unlink()
     report = build(seeds_copy, store, FakeEmbedder())
     collection = store.chunks_collection(collection_name(FakeEmbedder().name))
-    # The third build cleaned what died in the second; what died in the third waits for the next.
+    # The third build kept what died in the second: the second was the previous generation when it started.
+    assert collection.count() - report.chunks == removed + dying
+    build(seeds_copy, store, FakeEmbedder())  # nothing changed, but it cleans what only the first needed
     assert collection.count() - report.chunks == dying
 
 
 def test_model_change_rebuilds_into_a_new_collection(store: Store, seeds_copy: Path):
-    """Building with another model embeds everything anew and drops the old model's collection next time."""
+    """Building with another model embeds everything anew; the old model's collection stays while its generation
+    is the previous one (for a rollback), and is dropped by the build after the next switch."""
     build(seeds_copy, store, FakeEmbedder("model-a"))
     report = build(seeds_copy, store, FakeEmbedder("model-b"))
     assert report.embedded == report.chunks and store.pointer().model == "model-b"  # type: ignore[union-attr]
+    build(seeds_copy, store, FakeEmbedder("model-b"))
+    assert collection_name("model-a") in {c.name for c in store.client.list_collections()}
+    (seeds_copy / REMOVED).unlink()
+    assert build(seeds_copy, store, FakeEmbedder("model-b")).switched
     build(seeds_copy, store, FakeEmbedder("model-b"))
     names = {c.name for c in store.client.list_collections()}
     assert collection_name("model-a") not in names and collection_name("model-b") in names
