@@ -212,15 +212,18 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
 def _run_checks(checks: list[Check], store: Store, embedder: Embedder, new: Pointer, live: Pointer | None,
                 tell: ProgressFn) -> CheckReport:
     """The checks against the new generation. Those that fail are run against the live one too, which tells a
-    check the build broke from one that failed already; without a live index of the same model to compare
-    with, every failure counts as broken."""
+    check the build broke from one that failed already. With no live index, nothing can break; with one of
+    another model, which this embedder cannot search, every failure counts as broken."""
     tell(Progress("checking", 0, len(checks)))
     results = run_checks(checks, Searcher(store, embedder, new))
     failed = [result.check for result in results if not result.passed]
-    regressed = frozenset(failed)
-    if failed and live is not None and live.model == embedder.name:
-        before = run_checks(failed, Searcher(store, embedder, live))
-        regressed = frozenset(result.check for result in before if result.passed)
+    regressed: frozenset[Check] = frozenset()
+    if failed and live is not None:
+        if live.model == embedder.name:
+            before = run_checks(failed, Searcher(store, embedder, live))
+            regressed = frozenset(result.check for result in before if result.passed)
+        else:
+            regressed = frozenset(failed)
     tell(Progress("checking", len(checks), len(checks)))
     return CheckReport(results, regressed)
 
