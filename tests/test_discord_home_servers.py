@@ -33,7 +33,7 @@ from tests.test_discord_harness import (
 )
 from tests.test_discord_sources import ARTICLE, EXISTING, Uploads, edits, snapshot
 
-SUBCOMMANDS = ["add", "remove", "reindex", "status", "sources", "gaps", "stats"]
+SUBCOMMANDS = ["add", "remove", "reindex", "status", "sources", "gaps", "stats", "checks", "rollback"]
 NOT_HERE = "/dossier is not available in this server."
 MODERATION_OFF = "Moderation is off: Dossier is in 2 servers"
 PENDING = "005_pending.txt"

@@ -42,7 +42,7 @@ def only(requests: list[Request], kind: str) -> Request:
     return found[0]
 
 
-@pytest.mark.parametrize("sub", ["reindex", "sources", "status", "gaps", "stats"])
+@pytest.mark.parametrize("sub", ["reindex", "sources", "status", "gaps", "stats", "checks", "rollback"])
 async def test_member_is_refused(gateway: Gateway, sub: str, caplog: pytest.LogCaptureFixture) -> None:
     """A member without Manage Server or a moderator role is refused privately, and the refusal is logged."""
     with caplog.at_level(logging.WARNING, logger="bot"):
