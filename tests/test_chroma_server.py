@@ -1,22 +1,28 @@
-"""Against a real Chroma server (`chroma run`): the CLIs round trip, and the build lease keeps one writer."""
+"""Against a real Chroma server (`chroma run`): the CLIs round trip, the build lease keeps one writer, and bot
+processes follow builds and rollbacks."""
 
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from index.build import build
 from index.lock import LEASE_ID, BuildRunning
+from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import META_COLLECTION, Store
 from tests.conftest import ROOT, FakeEmbedder, build_held_open
+from tests.test_checks_rollback import HERAT
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +108,57 @@ def test_the_lease_keeps_builds_on_two_clients_apart(server: int, seeds_copy: Pa
     meta = second_store.client.get_collection(META_COLLECTION)
     assert meta.get(ids=[LEASE_ID])["ids"] == []  # released
     assert not build(seeds_copy, second_store, FakeEmbedder()).switched
+
+
+class BotProcess:
+    """A `tests.bot_worker` process: the bot over the server, printing what it answers whenever that changes."""
+
+    def __init__(self, env: dict[str, str], question: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.bot_worker", question], env=env, cwd=ROOT,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout or []],
+                         daemon=True).start()
+
+    def next(self, timeout: float = 120) -> dict[str, Any]:
+        """The next thing the bot says it answers from; fails if it says nothing in time."""
+        try:
+            return dict(json.loads(self.lines.get(timeout=timeout)))
+        except queue.Empty:
+            self.process.kill()
+            raise AssertionError(f"the bot said nothing in {timeout} s: {self.process.communicate()[1]}") from None
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.communicate(timeout=30)
+
+
+def test_two_bots_on_one_server_follow_a_rollback(server: int, seeds_copy: Path, tmp_path: Path) -> None:
+    """Two bot processes answer from a new build once they see it, and both go back to the previous generation's
+    answers, byte for byte, after `python -m index rollback`."""
+    settings = IndexSettings(_env_file=None, seeds_dir=seeds_copy, chroma_host="127.0.0.1",  # type: ignore[call-arg]
+                             chroma_port=server)
+    store = Store.open(settings)
+    build(seeds_copy, store, FakeEmbedder())
+    question = next(c.text for c in Searcher(store, FakeEmbedder()).index.chunks
+                    if c.source_id == HERAT and 200 < len(c.text) < 1000)
+    env = {**os.environ, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server), "SEEDS_DIR": str(seeds_copy),
+           "EMBEDDING_MODEL": FakeEmbedder().name, "INDEX_CHECK_SECONDS": "0.5", "ASK_COOLDOWN_SECONDS": "0",
+           "HF_HUB_OFFLINE": "1"}
+    bots = [BotProcess({**env, "DATABASE_PATH": str(tmp_path / f"log-{n}.sqlite3")}, question) for n in range(2)]
+    try:
+        first = [bot.next() for bot in bots]
+        assert [seen["generation"] for seen in first] == [1, 1] and first[0]["answer"] == first[1]["answer"]
+        (seeds_copy / HERAT).unlink()
+        assert build(seeds_copy, store, FakeEmbedder()).generation == 2
+        built = [bot.next() for bot in bots]
+        assert [seen["generation"] for seen in built] == [2, 2] and built[0]["answer"] != first[0]["answer"]
+
+        rolled = run(["index", "rollback", "--json"], env)
+        assert rolled.returncode == 0, rolled.stderr
+        back = [bot.next() for bot in bots]
+    finally:
+        for bot in bots:
+            bot.stop()
+    assert [seen["generation"] for seen in back] == [1, 1]
+    assert [json.dumps(seen) for seen in back] == [json.dumps(seen) for seen in first]
