@@ -53,7 +53,7 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY,
         wording TEXT NOT NULL UNIQUE,
         model TEXT,               -- the model that embedded it, or NULL for none yet
-        vector BLOB               -- float16
+        vector BLOB               -- int8, scaled to its largest component (see `vector_bytes`)
     );
     CREATE TABLE questions (
         id INTEGER PRIMARY KEY,   -- the Discord id of the interaction or message that asked
@@ -222,7 +222,18 @@ def key_path(database: Path) -> Path:
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=np.float16).tobytes()
+    """An embedding in one byte a number, scaled so its largest component is ±127. Only its direction is kept,
+    which is all a cosine needs, to within about 0.005: plenty to group questions by meaning."""
+    values = np.asarray(vector, dtype=np.float32)
+    largest = float(np.abs(values).max()) or 1.0
+    return np.round(values / largest * 127).astype(np.int8).tobytes()
+
+
+def vectors_from(blob: bytes, count: int) -> np.ndarray:
+    """`count` embeddings stored by `vector_bytes`, one after another, as unit vectors."""
+    vectors = np.frombuffer(blob, dtype=np.int8).reshape(count, -1).astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
 
 
 @dataclass

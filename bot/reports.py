@@ -7,6 +7,7 @@ the group whose first wording is most similar to it, if that similarity reaches 
 of its own otherwise. Private questions are stored without their text, so they are counted, not grouped.
 """
 
+import functools
 import json
 import sqlite3
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.questionlog import vectors_from
 from index.embedding import Embedder
 
 # With all-MiniLM-L6-v2, rewordings of one question score 0.81–0.96 against each other, and different questions
@@ -108,11 +110,10 @@ def wordings(connection: sqlite3.Connection, start: float, model: str) -> Wordin
     """The gap questions since `start`, with each wording's embedding from `model` where one is stored."""
     rows = connection.execute(_WORDINGS, {"start": start}).fetchall()
     stored = [i for i, row in enumerate(rows) if row[6] is not None and row[5] == model]
-    dimension = len(rows[stored[0]][6]) // 2 if stored else 0  # float16: two bytes a number
+    dimension = len(rows[stored[0]][6]) if stored else 0  # one byte a number
     vectors = np.zeros((len(rows), dimension), dtype=np.float32)
     if stored:
-        blobs = b"".join(rows[i][6] for i in stored)
-        vectors[stored] = np.frombuffer(blobs, dtype=np.float16).reshape(len(stored), dimension)
+        vectors[stored] = vectors_from(b"".join(rows[i][6] for i in stored), len(stored))
     column = lambda n: np.array([row[n] for row in rows], dtype=np.int64)  # noqa: E731
     return Wordings(texts=[row[0] for row in rows], counts=column(1), not_answered=column(2),
                     not_helpful=column(3), missing=[row[4] for row in rows], vectors=vectors,
@@ -132,7 +133,7 @@ def group(vectors: np.ndarray) -> np.ndarray:
         if len(leaders):
             similarity = block @ leaders.T
             best = similarity.argmax(axis=1)
-            matched = similarity[np.arange(len(block)), best] >= SAME_MEANING
+            matched = np.take_along_axis(similarity, best[:, None], axis=1)[:, 0] >= SAME_MEANING
             found[matched] = leader_labels[best[matched]]
         new: list[int] = []  # rows of this block that lead a group
         for row in np.flatnonzero(found < 0):
@@ -166,22 +167,24 @@ def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embed
             found.vectors = np.zeros((len(found.texts), encoded.shape[1]), dtype=np.float32)
         found.vectors[found.lacking] = encoded
     labels = group(found.vectors)
-    sizes = np.bincount(labels, weights=found.counts) if len(labels) else np.zeros(0)
-    # Largest group first; a tie goes to the group whose first wording is more asked (rows are in that order).
-    first_rows = {int(label): row for row, label in reversed(list(enumerate(labels)))}
-    order = sorted(first_rows, key=lambda label: (-sizes[label], first_rows[label]))[:limit]
-    members = {label: np.flatnonzero(labels == label) for label in order}
-    groups = [_gap(found, members[label]) for label in order]
+    # Each group's rows in order (most asked first), and the groups largest first; a tie goes to the group
+    # whose first wording is more asked.
+    order = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.diff(labels[order], prepend=-1))
+    members = np.split(order, starts[1:]) if len(order) else []
+    members.sort(key=lambda rows: (-int(found.counts[rows].sum()), int(rows[0])))
+    terms = functools.lru_cache(maxsize=None)(json.loads)  # most missing-term lists are alike: parse each once
+    groups = [_gap(found, rows, terms) for rows in members[:limit]]
     private = connection.execute("SELECT count(*) FROM questions WHERE asked_at >= ? AND private = 1 AND "
                                  "outcome = 'not_answered'", (start,)).fetchone()[0]
     return Gaps(days, start, groups, private)
 
 
-def _gap(found: Wordings, rows: np.ndarray) -> Gap:
+def _gap(found: Wordings, rows: np.ndarray, terms: Callable[[str], list[str]]) -> Gap:
     missing: Counter[str] = Counter()
     for row in rows:
         for line in (found.missing[row] or "").splitlines():
-            missing.update(json.loads(line))
+            missing.update(terms(line))
     return Gap(count=int(found.counts[rows].sum()), not_answered=int(found.not_answered[rows].sum()),
                not_helpful=int(found.not_helpful[rows].sum()),
                examples=tuple(found.texts[row] for row in rows[:EXAMPLES]),
