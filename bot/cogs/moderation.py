@@ -422,11 +422,9 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
     async def gaps(self, interaction: discord.Interaction,
                    days: app_commands.Range[int, 1, reports.MAX_DAYS] = reports.DEFAULT_DAYS) -> None:
         log.info("gaps of %d days shown to %s", days, who(interaction))
-        await interaction.response.defer(ephemeral=True, thinking=True)
         searcher = self.bot.searcher
-        payload = await asyncio.to_thread(self._report, lambda connection: gaps_payload(
+        await self._send_report(interaction, lambda connection: gaps_payload(
             reports.gaps(connection, days, lambda: searcher.embedder, searcher.embedder.name)))
-        await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
 
     @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
     @app_commands.describe(days=f"How many days back to look (default {reports.DEFAULT_DAYS})")
@@ -434,10 +432,15 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
     async def stats(self, interaction: discord.Interaction,
                     days: app_commands.Range[int, 1, reports.MAX_DAYS] = reports.DEFAULT_DAYS) -> None:
         log.info("stats of %d days shown to %s", days, who(interaction))
-        await interaction.response.defer(ephemeral=True, thinking=True)
         searcher = self.bot.searcher
-        payload = await asyncio.to_thread(self._report, lambda connection: stats_payload(
+        await self._send_report(interaction, lambda connection: stats_payload(
             reports.stats(connection, days), {source.id: source.title for source, _ in searcher.sources()}))
+
+    async def _send_report(self, interaction: discord.Interaction,
+                           make: Callable[[sqlite3.Connection], Payload]) -> None:
+        """Defers privately, makes the report off the event loop, and sends it."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        payload = await asyncio.to_thread(self._report, make)
         await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
 
     def _report(self, make: Callable[[sqlite3.Connection], Payload]) -> Payload:
