@@ -14,7 +14,7 @@ from bot.terminal import answer_json, answer_text
 from index import logs
 from index.corpus import CorpusError
 from index.embedding import Embedder, ModelError
-from index.search import Answer, QuestionError, Searcher
+from index.search import Answer, Outcome, QuestionError, Searcher
 from index.store import StoreError
 
 log = logging.getLogger("bot")
@@ -64,7 +64,7 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 failures += 1
                 continue
-            answer = Answer(" ".join(question.split()), (), note=str(exc))
+            answer = Answer(" ".join(question.split()), Outcome.NOT_ANSWERED, note=str(exc))
         print(answer_json(answer) if fmt == "json" else answer_text(answer) + "\n", flush=True)
     return 1 if failures and not interactive else 0
 

@@ -8,10 +8,16 @@ from index.search import Answer, Hit
 NO_ANSWER = "The corpus does not answer this."
 
 
+def _passage(hit: Hit) -> dict[str, object]:
+    return {"quote": hit.chunk.text, "score": hit.score, "paragraph": hit.chunk.paragraph,
+            "source": hit.source.to_dict()}
+
+
 def answer_json(answer: Answer) -> str:
-    passages = [{"quote": hit.chunk.text, "score": hit.score, "paragraph": hit.chunk.paragraph,
-                 "source": hit.source.to_dict()} for hit in answer.hits]
-    payload: dict[str, object] = {"question": answer.question, "answered": answer.answered, "passages": passages}
+    payload: dict[str, object] = {
+        "question": answer.question, "answered": answer.answered, "outcome": answer.outcome.value,
+        "passages": [_passage(hit) for hit in answer.hits], "related": [_passage(hit) for hit in answer.related],
+        "missing": list(answer.missing)}
     if answer.note:
         payload["note"] = answer.note
     return json.dumps(payload, ensure_ascii=False)

@@ -1,0 +1,76 @@
+"""Whether a passage answers a question, as opposed to sharing its topic.
+
+A question is answered only when the corpus mentions every specific term it asks about (names, acronyms,
+figures, page parts), and some passage near the top supports it: the passage, with the one it leans on and
+its source's title, outlet and author, mentions most of those terms, and gives what the question wants:
+- a figure ("how many", "how much"): a count or an amount, not a year;
+- a date ("when"): a date the question does not already give;
+- a name ("who", "which officials"): a proper name of two words or more that the question does not give;
+- what someone said ("what did X say"): X named in the passage itself (or as its source) and a reporting verb
+  or a quotation in it;
+- a rate ("per month"): the same unit ("a month", "monthly").
+"""
+
+import math
+from dataclasses import dataclass
+
+from index.lexicon import Lexicon, Passage
+from index.question import Query, Term, Wants, date_keys, rate_units, speakers
+from index.terms import normalise
+
+
+COVER_ALL = True
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question read against the corpus: where each of its terms is mentioned, and which never are."""
+
+    query: Query
+    forms: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, query: Query, lexicon: Lexicon) -> "Reading":
+        return cls(query, {t.key: lexicon.forms(t) for t in query.terms})
+
+    @property
+    def missing(self) -> tuple[Term, ...]:
+        """Specific terms the corpus never mentions."""
+        return tuple(t for t in self.query.specific if not self.forms[t.key])
+
+    def found(self, passage: Passage, terms: tuple[Term, ...], own: bool = False) -> int:
+        return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))
+
+    def coverage(self, passage: Passage, weights: dict[str, float]) -> float:
+        """The share of the question's terms, weighted by how rare they are in the corpus, the passage mentions."""
+        terms = [t for t in self.query.terms if t.key not in self.query.excluded and (COVER_ALL or self.forms[t.key])]
+        total = sum(weights[t.key] for t in terms)
+        if not total:
+            return 0.0
+        return sum(weights[t.key] for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key])) / total
+
+    def supports(self, passage: Passage) -> bool:
+        specific = tuple(t for t in self.query.specific if self.forms[t.key])
+        if specific and self.found(passage, specific) < math.ceil(len(specific) / 2):
+            return False
+        return self.gives(passage)
+
+    def gives(self, passage: Passage) -> bool:
+        """The passage gives the kind of answer the question wants."""
+        query = self.query
+        if not query.per <= rate_units(passage.text):
+            return False
+        match query.wants:
+            case Wants.FIGURE:
+                return passage.counts
+            case Wants.DATE:
+                return bool(date_keys(passage.text, capitalised_may=True) - query.dates)
+            case Wants.PLACE:
+                return bool(passage.places - {t.key for t in query.terms})
+            case Wants.NAME:
+                asked = {normalise(t.text) for t in query.terms}
+                return any(not set(name.split()) <= asked for name in passage.names)
+            case Wants.STATEMENT:
+                who = tuple(t for t in speakers(query) if self.forms[t.key])
+                return passage.reports and (not who or self.found(passage, who, own=True) > 0)
+        return True
