@@ -68,6 +68,10 @@ _WANTS = (
     (Wants.NAME, re.compile(r"\bwho(?:m|se)?\b(?! (?:did|does|do)\b)|\bwhich (?:\w+ )?(?:officials?|people|persons?|leaders?|"
                             r"officers?|commanders?|ministers?|members?|men|women)\b|\bnames?\b", re.I)),
 )
+# "do the sources agree?", "what does each outlet say?", "compare the articles"
+_COMPARES = re.compile(r"\b(?:sources?|outlets?|articles?|reports?|papers?)\b[^.?!]*\b(?:agree|disagree|differ|"
+                       r"contradict|compare)|\b(?:each|every|all the|both|different|other) (?:sources?|outlets?|articles?"
+                       r"|reports?|papers?)\b|\bcompare\b", re.I)
 _UNITS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
           "year": "year", "yearly": "year", "annual": "year", "annually": "year", "annum": "year"}
 _RATE = re.compile(r"\b(?:per|a|an|each|every)\s+(day|week|month|year|annum)\b"
@@ -91,7 +95,9 @@ def common_words() -> frozenset[str]:
 def is_rare(word: str) -> bool:
     """Not a common English word, nor a prefix on one: a name, most likely."""
     common = common_words()
-    if word in common or stem(word) in common or not word.isalpha() or len(word) < 3:
+    singular = {word, stem(word), word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word,
+                word[:-3] + "y" if word.endswith("ies") else word}
+    if singular & common or not word.isalpha() or len(word) < 3:
         return False
     return not any(word.startswith(p) and len(word) - len(p) >= 4 and word[len(p):] in common for p in _PREFIXES)
 
@@ -129,6 +135,7 @@ class Query:
     per: frozenset[str] = frozenset()
     excluded: frozenset[str] = frozenset()
     dates: frozenset[str] = frozenset()
+    compares: bool = False
 
     @property
     def specific(self) -> tuple[Term, ...]:
@@ -179,7 +186,7 @@ def read(question: str) -> Query:
     wants = next((w for w, pattern in _WANTS if pattern.search(question)), None)
     excluded = {normalise(w) for m in _EXCLUDING.finditer(question) for w in WORD.findall(m.group(1))}
     return Query(question, tuple(terms), wants, rate_units(question), frozenset(excluded),
-                 frozenset(date_keys(question)))
+                 frozenset(date_keys(question)), bool(_COMPARES.search(question)))
 
 
 def speakers(query: Query) -> tuple[Term, ...]:

@@ -42,11 +42,13 @@ MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
 MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
 LIST_ITEMS = 3
-LEXICAL_SELF = True
+FIRST_PAGE = 5
+BALANCE_MARGIN = 0.2
+LEXICAL_SELF = False
 POOL = 40  # passages over the bar that are ranked by coverage and support
 RELATED = 3
-COVERAGE_WEIGHT = 0.3
-SUPPORT_WEIGHT = 0.2
+COVERAGE_WEIGHT = 0.0
+SUPPORT_WEIGHT = 0.5
 _TOKEN = re.compile(r"\w+")
 
 
@@ -164,11 +166,14 @@ class LiveIndex:
         if not tokens:
             return np.zeros(len(self.chunks), dtype=np.float32)
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        n = len(self.chunks)
+        idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w in words for df in (self.lexicon.frequency[w],)}
+        if LEXICAL_SELF == "share":
+            share = sum(idf[w] for w in tokens) / sum(idf.values())
+            return scores / (float(scores.max()) or 1.0) * share
         if not LEXICAL_SELF:
             return scores / (float(scores.max()) or 1.0)
-        n = len(self.chunks)
-        ceiling = sum(math.log(1 + (n - df + 0.5) / (df + 0.5)) for df in map(self.lexicon.frequency.__getitem__, words))
-        return np.minimum(scores / ceiling, 1.0)
+        return np.minimum(scores / sum(idf.values()), 1.0)
 
     def calibrate(self, embedder: Embedder) -> None:
         """Sets the abstention bar from background questions (see the module docstring)."""
@@ -231,12 +236,30 @@ def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
     return hits
 
 
-def _balance(hits: list[Hit], supported: list[_Candidate]) -> list[Hit]:
-    """The hits with every source that supports an answer among the first FIRST_PAGE, in order otherwise.
+def _balance(hits: list[Hit], supported: list[_Candidate], index: LiveIndex, compare: bool) -> list[Hit]:
+    """The hits with each source that answers among the first FIRST_PAGE, in their order otherwise.
 
-    A source's best hit is moved up only as late as it can be and still make the first page.
+    A source answers when one of its passages supports the answer and scores within BALANCE_MARGIN of the best.
+    Its best hit moves up only as late as it can and still make the first page. When the question compares the
+    sources, every source with a passage over the bar answers, and each one's best hit comes first.
     """
-    return hits
+    best = supported[0].score
+    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in supported
+                                   if compare or c.score >= best - BALANCE_MARGIN))
+    if compare:
+        firsts = [next(h for h in hits if h.source.id == source) for source in answering
+                  if any(h.source.id == source for h in hits)]
+        return firsts + [h for h in hits if h not in firsts]
+    ordered: list[Hit] = []
+    remaining = list(hits)
+    while remaining and len(ordered) < FIRST_PAGE:
+        shown = {h.source.id for h in ordered}
+        unshown = [s for s in answering if s not in shown and any(h.source.id == s for h in remaining)]
+        late = len(unshown) >= FIRST_PAGE - len(ordered)
+        take = next(h for h in remaining if h.source.id in unshown) if late and unshown else remaining[0]
+        ordered.append(take)
+        remaining.remove(take)
+    return ordered + remaining
 
 
 def leans_on(chunks: list[Chunk]) -> list[int | None]:
@@ -312,7 +335,8 @@ class Searcher:
         if missing or not supported:
             related = _distinct(index, ranked)[:RELATED]
             return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=missing)
-        hits = _balance(_distinct(index, ranked), supported)
+        hits = _balance(_distinct(index, ranked), ranked if reading.query.compares else supported, index,
+                        reading.query.compares)
         return Answer(question, Outcome.ANSWERED, tuple(hits[offset : offset + limit]), total=len(hits))
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
