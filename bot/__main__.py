@@ -1,4 +1,4 @@
-"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer in the terminal, no token needed."""
+"""`python -m bot`: run the Discord bot; `python -m bot ask` and `compare`: answer in the terminal, no token needed."""
 
 import argparse
 import asyncio
@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterator
 
 from bot.client import main as run_bot
-from bot.render import respond, text_payload
+from bot.render import compare_payload, respond, text_payload
 from bot.settings import Settings
-from bot.terminal import answer_json, answer_text
+from bot.terminal import answer_json, answer_text, compare_json, compare_text
 from index import logs
 from index.corpus import CorpusError
 from index.embedding import Embedder, ModelError
@@ -65,8 +65,28 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
                 failures += 1
                 continue
             answer = Answer(" ".join(question.split()), Outcome.NOT_ANSWERED, note=str(exc))
-        print(answer_json(answer) if fmt == "json" else answer_text(answer) + "\n", flush=True)
+        covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
+        print(answer_json(answer) if fmt == "json" else answer_text(answer, covers) + "\n", flush=True)
     return 1 if failures and not interactive else 0
+
+
+def compare(settings: Settings, words: list[str], fmt: str) -> int:
+    """One passage per source on the topic, every source listed; exit 1 when the topic cannot be searched."""
+    topic = " ".join(words)
+    try:
+        searcher = Searcher.open(settings, Embedder.load(settings.embedding_model))
+        sources = searcher.compare(topic)
+    except (ModelError, StoreError, QuestionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    topic = " ".join(topic.split())
+    if fmt == "json":
+        print(compare_json(topic, sources))
+    elif fmt == "discord":
+        print(json.dumps(compare_payload(topic, sources).to_dict(), ensure_ascii=False))
+    else:
+        print(compare_text(topic, sources))
+    return 0
 
 
 def serve(settings: Settings) -> int:
@@ -110,11 +130,18 @@ def main(argv: list[str] | None = None) -> int:
                               "discord for the exact message payload the bot would send (one per line)")
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
+    compare_cmd = sub.add_parser("compare", help="what each source says on a topic: its closest passage, or nothing")
+    compare_cmd.add_argument("topic", nargs="+", help="the topic, e.g. Iranian training of Taliban fighters")
+    compare_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
+                             help="text for people, json for programs, discord for the message payload")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "ask":
         logs.configure()
         return ask(settings, args.question, args.format, args.top)
+    if args.command == "compare":
+        logs.configure()
+        return compare(settings, args.topic, args.format)
     configure_logging(args.verbose)
     return serve(settings)
 

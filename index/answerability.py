@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from index.lexicon import Lexicon, Passage
-from index.question import Query, Term, Wants, date_keys, rate_units, speakers
+from index.question import Kind, Query, Term, Wants, date_keys, rate_units, speakers
 from index.terms import normalise
 
 
@@ -37,6 +37,21 @@ class Reading:
     def missing(self) -> tuple[Term, ...]:
         """Specific terms the corpus never mentions."""
         return tuple(t for t in self.query.specific if not self.forms[t.key])
+
+    def missing_phrases(self) -> tuple[str, ...]:
+        """The missing terms as the question wrote them, names joined when adjacent ("Esmail Qaani")."""
+        phrases: list[str] = []
+        last: Term | None = None
+        text = " ".join(self.query.text.split()).lower()
+        for term in sorted(self.missing, key=lambda t: text.find(t.text.lower())):
+            shown = term.text.title() if term.kind is Kind.NAME and term.text.islower() else term.text
+            if last and last.kind is Kind.NAME and term.kind is Kind.NAME and \
+                    f"{last.text} {term.text}".lower() in text:
+                phrases[-1] += f" {shown}"
+            else:
+                phrases.append(shown)
+            last = term
+        return tuple(phrases)
 
     def found(self, passage: Passage, terms: tuple[Term, ...], own: bool = False) -> int:
         return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))

@@ -29,7 +29,7 @@ from index.chunking import Chunk
 from index.corpus import Source
 from index.embedding import Embedder, ModelError
 from index.lexicon import Lexicon, Passage
-from index.question import Kind, Query, read
+from index.question import Kind, Query, common_words, read
 from index.terms import stem
 from index.settings import IndexSettings
 from index.store import FORMAT, Pointer, Store, StoreError
@@ -308,6 +308,7 @@ class Searcher:
                 f"{self.embedder.name!r}. Rebuild it with `python -m index build`, or set EMBEDDING_MODEL back."
             )
         index.calibrate(self.embedder)
+        common_words()  # loaded now rather than on the first question
         return index
 
     def reload(self) -> bool:
@@ -325,12 +326,10 @@ class Searcher:
         if not index.chunks:
             return Answer(question, Outcome.OFF_TOPIC, note="The corpus is empty.")
         reading = Reading.of(read(question), index.lexicon)
-        missing = tuple(t.text for t in reading.missing)
-        dense = index.dense(self.embedder.encode([question])[0])
-        pool = np.flatnonzero(dense >= index.bar)
-        if not len(pool):
+        missing = reading.missing_phrases()
+        ranked = self._ranked(index, reading)
+        if not ranked:
             return Answer(question, Outcome.OFF_TOPIC, missing=missing)
-        ranked = _rank(index, reading, dense, pool)
         supported = [c for c in ranked if c.supports]
         if missing or not supported:
             related = _distinct(index, ranked)[:RELATED]
@@ -338,6 +337,23 @@ class Searcher:
         hits = _balance(_distinct(index, ranked), ranked if reading.query.compares else supported, index,
                         reading.query.compares)
         return Answer(question, Outcome.ANSWERED, tuple(hits[offset : offset + limit]), total=len(hits))
+
+    def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
+        """Every source with its best passage that addresses the topic, or None when it says nothing on it."""
+        topic = clean_question(raw_topic)
+        index = self.index
+        reading = Reading.of(read(topic), index.lexicon)
+        hits = _distinct(index, [c for c in self._ranked(index, reading) if c.supports])
+        best = {h.source.id: h for h in reversed(hits)}
+        return [(source, best.get(source.id)) for source, _ in self.sources()]
+
+    def _ranked(self, index: LiveIndex, reading: Reading) -> list[_Candidate]:
+        """The passages over the abstention bar for the question, ranked; none when it is off the corpus's topic."""
+        if not index.chunks or not is_mostly_latin(reading.query.text):
+            return []
+        dense = index.dense(self.embedder.encode([reading.query.text])[0])
+        pool = np.flatnonzero(dense >= index.bar)
+        return _rank(index, reading, dense, pool) if len(pool) else []
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""
