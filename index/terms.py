@@ -95,13 +95,13 @@ def _word_figures(text: str) -> Iterator[Figure]:
         group = [tokens[i]]
         j = i + 1
         while j < len(tokens):
-            if tokens[j] in NUMBER_WORDS:
-                group.append(tokens[j])
-            elif tokens[j] in ("and", "a") and j + 1 < len(tokens) and tokens[j + 1] in NUMBER_WORDS:
-                pass
-            else:
+            k = j
+            while k < len(tokens) and tokens[k] in ("and", "a"):  # "four and a half"
+                k += 1
+            if k >= len(tokens) or tokens[k] not in NUMBER_WORDS:
                 break
-            j += 1
+            group.append(tokens[k])
+            j = k + 1
         i = j
         if group == ["one"]:
             continue  # far more often a pronoun ("the one who") than a count
