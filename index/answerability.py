@@ -19,9 +19,6 @@ from index.question import Kind, Query, Term, Wants, date_keys, rate_units, spea
 from index.terms import normalise
 
 
-COVER_ALL = True
-
-
 @dataclass(frozen=True)
 class Reading:
     """A question read against the corpus: where each of its terms is mentioned, and which never are."""
@@ -55,14 +52,6 @@ class Reading:
 
     def found(self, passage: Passage, terms: tuple[Term, ...], own: bool = False) -> int:
         return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))
-
-    def coverage(self, passage: Passage, weights: dict[str, float]) -> float:
-        """The share of the question's terms, weighted by how rare they are in the corpus, the passage mentions."""
-        terms = [t for t in self.query.terms if t.key not in self.query.excluded and (COVER_ALL or self.forms[t.key])]
-        total = sum(weights[t.key] for t in terms)
-        if not total:
-            return 0.0
-        return sum(weights[t.key] for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key])) / total
 
     def supports(self, passage: Passage) -> bool:
         specific = tuple(t for t in self.query.specific if self.forms[t.key])

@@ -6,9 +6,8 @@ corpus writes it ("DIA" finds "Defence Intelligence Agency"; for three letters o
 initials fit too many phrases), or, for a figure, the same value.
 """
 
-import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +15,7 @@ from functools import cached_property
 from rapidfuzz.distance import Levenshtein
 
 from index.question import Kind, Term
-from index.terms import MONTHS, figures, initialisms, keys, normalise, stem, times, words
+from index.terms import MONTHS, VAGUE_COUNTS, figures, initialisms, keys, normalise, stem, times, words
 
 _REPORTING = frozenset(stem(w) for w in """
     said say says told tell tells stated states added adds confirmed confirms claimed claims revealed reveals
@@ -58,10 +57,8 @@ class Passage:
     @cached_property
     def counts(self) -> bool:
         """Gives a figure that is a count or an amount: not a year, not the day of a date."""
-        text = re.sub(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b", " ", self.text)
-        lowered = set(words(text))
-        return any(not f.year for f in figures(text)) or bool(lowered & {"dozens", "hundreds", "thousands",
-                                                                          "millions", "billions"})
+        text = _DAY_OF_MONTH.sub(" ", self.text)
+        return any(not f.year for f in figures(text)) or bool(set(words(text)) & VAGUE_COUNTS)
 
     @cached_property
     def reports(self) -> bool:
@@ -87,6 +84,7 @@ class Passage:
 _LOCATED = re.compile(r"\b(?:in|near|along|inside|across|outside|at|into|toward|towards|within|between|"
                       r"located|based|sits|lies|borders?)\s+(?:the\s+)?(?:[a-z]+\s+)?([A-Z][\w’'-]+)")
 _NOT_PLACES = frozenset(MONTHS) | frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+_DAY_OF_MONTH = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b")
 _FUNCTION = frozenset("a an the in on at of for and or but to from by with as this that these those it its "
                       "he she they we his her their our during after before since while when where".split())
 
@@ -102,18 +100,13 @@ class Lexicon:
     keys: set[str] = field(default_factory=set)
     phrases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     by_initial: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    frequency: Counter[str] = field(default_factory=Counter)
-    passages: int = 0
 
     @classmethod
     def build(cls, passages: Iterable[str], labels: Iterable[str] = ()) -> "Lexicon":
         """From the passages, and the labels they are shown with (titles, outlets, authors)."""
         lexicon = cls()
         for text in passages:
-            found = _keys_with_figures(text)
-            lexicon.frequency.update(found)
-            lexicon.passages += 1
-            lexicon._add(text, found)
+            lexicon._add(text, _keys_with_figures(text))
         for text in labels:
             lexicon._add(text, _keys_with_figures(text))
         for word in lexicon.keys:
@@ -126,11 +119,6 @@ class Lexicon:
         for initials, phrase in initialisms(text):
             if len(initials) >= 3:
                 self.phrases[initials].add(phrase)
-
-    def weight(self, forms: frozenset[str]) -> float:
-        """How much finding a term tells: the inverse document frequency of its commonest form."""
-        seen = max((self.frequency[f] for f in forms), default=0)
-        return math.log((self.passages + 1) / (seen + 0.5))
 
     def forms(self, term: Term) -> frozenset[str]:
         """The keys and phrases under which the corpus mentions the term; empty when it never does."""

@@ -65,13 +65,13 @@ _WANTS = (
     (Wants.PLACE, re.compile(r"(?:^|[,.?!;:()-]\s*)where\b|\bwhere (?:is|are|was|were|do|does|did|can|could|exactly)\b",
                              re.I)),
     # "who confirmed it?" wants a name; "who did he blame?" may be answered by anyone or anything
-    (Wants.NAME, re.compile(r"\bwho(?:m|se)?\b(?! (?:did|does|do)\b)|\bwhich (?:\w+ )?(?:officials?|people|persons?|leaders?|"
-                            r"officers?|commanders?|ministers?|members?|men|women)\b|\bnames?\b", re.I)),
+    (Wants.NAME, re.compile(r"\bwho(?:m|se)?\b(?! (?:did|does|do)\b)|\bwhich (?:\w+ )?(?:officials?|people|persons?|"
+                            r"leaders?|officers?|commanders?|ministers?|members?|men|women)\b|\bnames?\b", re.I)),
 )
 # "do the sources agree?", "what does each outlet say?", "compare the articles"
-_COMPARES = re.compile(r"\b(?:sources?|outlets?|articles?|reports?|papers?)\b[^.?!]*\b(?:agree|disagree|differ|"
-                       r"contradict|compare)|\b(?:each|every|all the|both|different|other) (?:sources?|outlets?|articles?"
-                       r"|reports?|papers?)\b|\bcompare\b", re.I)
+_DOCUMENTS = r"(?:sources?|outlets?|articles?|reports?|papers?)"
+_COMPARES = re.compile(rf"\b{_DOCUMENTS}\b[^.?!]*\b(?:agree|disagree|differ|contradict|compare)"
+                       rf"|\b(?:each|every|all the|both|different|other) {_DOCUMENTS}\b|\bcompare\b", re.I)
 _UNITS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
           "year": "year", "yearly": "year", "annual": "year", "annually": "year", "annum": "year"}
 _RATE = re.compile(r"\b(?:per|a|an|each|every)\s+(day|week|month|year|annum)\b"

@@ -13,7 +13,6 @@ nothing in it is fitted to the evaluation questions.
 """
 
 import logging
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from index.corpus import Source
 from index.embedding import Embedder, ModelError
 from index.lexicon import Lexicon, Passage
 from index.question import Kind, Query, common_words, read
-from index.terms import stem
 from index.settings import IndexSettings
 from index.store import FORMAT, Pointer, Store, StoreError
+from index.terms import stem
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,8 @@ MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being ans
 LIST_ITEMS = 3
 FIRST_PAGE = 5
 BALANCE_MARGIN = 0.2
-LEXICAL_SELF = False
 POOL = 40  # passages over the bar that are ranked by coverage and support
 RELATED = 3
-COVERAGE_WEIGHT = 0.0
 SUPPORT_WEIGHT = 0.5
 _TOKEN = re.compile(r"\w+")
 
@@ -159,21 +156,13 @@ class LiveIndex:
         return np.maximum(self.vectors @ query, self.blended @ query)
 
     def lexical(self, query: Query) -> np.ndarray:
-        """BM25 scores of every passage for the question's content words (stemmed), as a share of what a passage
-        with each word once would score: low for every passage when the question's words are not the corpus's."""
+        """BM25 scores of every passage for the question's content words (stemmed), scaled by the best one."""
         words = {stem(part) for t in query.terms if t.kind is not Kind.FIGURE for part in t.key.split("-")}
         tokens = [w for w in words if w in self._bm25.vocab_dict]
         if not tokens:
             return np.zeros(len(self.chunks), dtype=np.float32)
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
-        n = len(self.chunks)
-        idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w in words for df in (self.lexicon.frequency[w],)}
-        if LEXICAL_SELF == "share":
-            share = sum(idf[w] for w in tokens) / sum(idf.values())
-            return scores / (float(scores.max()) or 1.0) * share
-        if not LEXICAL_SELF:
-            return scores / (float(scores.max()) or 1.0)
-        return np.minimum(scores / sum(idf.values()), 1.0)
+        return scores / (float(scores.max()) or 1.0)
 
     def calibrate(self, embedder: Embedder) -> None:
         """Sets the abstention bar from background questions (see the module docstring)."""
@@ -212,13 +201,10 @@ def _rank(index: LiveIndex, reading: Reading, dense: np.ndarray, pool: np.ndarra
     fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * lexical
     if len(pool) > POOL:
         pool = pool[np.argpartition(-fused[pool], POOL)[:POOL]]
-    weights = {t.key: index.lexicon.weight(f) for t in reading.query.terms for f in (reading.forms[t.key],)}
     candidates = []
     for i in pool:
-        passage = index.passage(int(i))
-        supports = reading.supports(passage)
-        score = float(fused[i]) + COVERAGE_WEIGHT * reading.coverage(passage, weights) + SUPPORT_WEIGHT * supports
-        candidates.append(_Candidate(int(i), score, supports))
+        supports = reading.supports(index.passage(int(i)))
+        candidates.append(_Candidate(int(i), float(fused[i]) + SUPPORT_WEIGHT * supports, supports))
     return sorted(candidates, key=lambda c: -c.score)[:MAX_PASSAGES]
 
 
@@ -332,7 +318,7 @@ class Searcher:
             return Answer(question, Outcome.OFF_TOPIC, missing=missing)
         supported = [c for c in ranked if c.supports]
         if missing or not supported:
-            related = _distinct(index, ranked)[:RELATED]
+            related = tuple(_distinct(index, ranked)[:RELATED])
             return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=missing)
         hits = _balance(_distinct(index, ranked), ranked if reading.query.compares else supported, index,
                         reading.query.compares)

@@ -16,10 +16,11 @@ import Stemmer
 WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*")
 _STEMMER = Stemmer.Stemmer("english")
 
-_UNITS = {w: n for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * n for n, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_UNITS = {w: n for n, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"))}
+_TENS = {w: 10 * n for n, w in enumerate(("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"),
+                                          2)}
 _SCALES = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 _ABBREVIATED_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9}
 NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(_SCALES) | {"half", "dozen"}
@@ -33,8 +34,8 @@ _FIGURE = re.compile(
 )
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s?([ap]\.?m\.?)?", re.IGNORECASE)
 
-MONTHS = {name: n for n, name in enumerate(
-    "january february march april may june july august september october november december".split(), 1)}
+MONTHS = {name: n for n, name in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                              "september", "october", "november", "december"), 1)}
 FULL_MONTHS = {name[:3]: name for name in MONTHS} | {"sept": "september"}
 MONTHS |= {short: MONTHS[name] for short, name in FULL_MONTHS.items()}
 
