@@ -1,15 +1,16 @@
-"""Hybrid search over the live index: dense and lexical scores fused, near-duplicates collapsed, abstention.
+"""Search over the live index: on topic or not, answered or not, and the passages ranked, balanced and deduplicated.
 
 Scores. Dense: the cosine between the question and a passage, or between the question and the passage blended
-with the one before it (the mean of their vectors), whichever is higher; a passage often needs the sentence
-before it to make sense. Lexical: BM25, divided by the best BM25 score of the question. The two are fused by
-relative score: 0.7 × dense (min-max scaled over the corpus) + 0.3 × lexical.
+with the one it leans on (the one before it, or the lead-in of its list), whichever is higher. Lexical: BM25 over
+the question's content words, divided by the best score. Fused by relative score: 0.7 × dense (min-max scaled
+over the corpus) + 0.3 × lexical, plus SUPPORT_WEIGHT for a passage that supports an answer
+(index/answerability.py), so those come first.
 
-Abstention. A question must match the corpus better than off-topic questions do. At load, the best dense
-score of each background question (index/background.py) is taken against this corpus; the bar is their mean
-plus three standard deviations. A passage is only quoted if its own dense score clears the bar, and a question
-with none is answered with "the corpus does not answer this". The bar moves with the corpus and the model;
-nothing in it is fitted to the evaluation questions.
+Outcomes. Off-topic: no passage clears the abstention bar, the mean plus three standard deviations of the best
+dense scores that background questions (index/background.py) get against this corpus. Not answered: the corpus
+never mentions one of the question's specific terms, or no passage over the bar supports an answer; the closest
+passages are returned as related, not as an answer. Otherwise answered. Nothing here is fitted to the evaluation
+questions.
 """
 
 import logging
@@ -43,7 +44,7 @@ MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being ans
 LIST_ITEMS = 3
 FIRST_PAGE = 5
 BALANCE_MARGIN = 0.2
-POOL = 40  # passages over the bar that are ranked by coverage and support
+POOL = 40  # the best passages over the bar by fused score, checked for support
 RELATED = 3
 SUPPORT_WEIGHT = 0.5
 _TOKEN = re.compile(r"\w+")
@@ -103,12 +104,8 @@ def is_mostly_latin(text: str) -> bool:
     return not letters or latin / len(letters) >= 0.5
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
-
-
 def _words(text: str) -> set[str]:
-    return set(_tokens(text))
+    return set(_TOKEN.findall(text.lower()))
 
 
 class LiveIndex:
