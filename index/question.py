@@ -30,7 +30,7 @@ _FILLER = frozenset(STOPWORDS_EN_PLUS) | frozenset("""
     much many mean means might must need one ones pls plz ppl please probably quite rather really right say
     says said see seem seems something sort still stuff sure tbh tell tells thanks thank thx thing things
     think thought ty u ur r w n whats wheres whos hows yes yeah yet would could should shall may let lets
-    like us via vs etc actually apparently anybody somebody someone exist exists corpus dossier bot
+    like us via vs etc actually apparently anybody somebody someone exist exists whether corpus dossier bot
     """.split())
 # Derivational prefixes: a rare word made of one of these and a common word is not a name.
 _PREFIXES = ("over", "under", "out", "counter", "anti", "non", "pre", "post", "re", "un", "co", "mis", "sub",
@@ -127,7 +127,7 @@ class Term:
 
 @dataclass(frozen=True)
 class Query:
-    """A question read for what it asks."""
+    """A question read for what it asks; `topic` is its text without "do the sources agree" and the like."""
 
     text: str
     terms: tuple[Term, ...]
@@ -136,6 +136,7 @@ class Query:
     excluded: frozenset[str] = frozenset()
     dates: frozenset[str] = frozenset()
     compares: bool = False
+    topic: str = ""
 
     @property
     def specific(self) -> tuple[Term, ...]:
@@ -166,7 +167,9 @@ def read(question: str) -> Query:
         add(Term(t, t, Kind.TIME))
     for f in figures(question):
         add(Term(f.text, f"#{f.value:g}", Kind.FIGURE, f.value))
-    no_figures = re.sub(r"\d[\d,.:]*\w*", " ", question)
+    compares = _COMPARES.search(question)
+    asked = question[: compares.start()] + " " + question[compares.end():] if compares else question  # not the topic
+    no_figures = re.sub(r"\d[\d,.:]*\w*", " ", asked)
     letters = [c for c in no_figures if c.isalpha()]
     if sum(c.isupper() for c in letters) > len(letters) / 2:
         no_figures = no_figures.lower()  # shouting, not acronyms
@@ -186,7 +189,7 @@ def read(question: str) -> Query:
     wants = next((w for w, pattern in _WANTS if pattern.search(question)), None)
     excluded = {normalise(w) for m in _EXCLUDING.finditer(question) for w in WORD.findall(m.group(1))}
     return Query(question, tuple(terms), wants, rate_units(question), frozenset(excluded),
-                 frozenset(date_keys(question)), bool(_COMPARES.search(question)))
+                 frozenset(date_keys(question)), compares is not None, " ".join(asked.split()))
 
 
 def speakers(query: Query) -> tuple[Term, ...]:

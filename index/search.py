@@ -334,7 +334,7 @@ class Searcher:
         """The passages over the abstention bar for the question, ranked; none when it is off the corpus's topic."""
         if not index.chunks or not is_mostly_latin(reading.query.text):
             return []
-        dense = index.dense(self.embedder.encode([reading.query.text])[0])
+        dense = index.dense(self.embedder.encode([reading.query.topic])[0])
         pool = np.flatnonzero(dense >= index.bar)
         return _rank(index, reading, dense, pool) if len(pool) else []
 
