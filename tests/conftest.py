@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index.build import BuildReport, Progress, build
-from index.embedding import Embedder
+from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import Store
@@ -42,7 +42,7 @@ class FakeEmbedder(Embedder):
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    return Embedder.load()
+    return SentenceTransformerEmbedder.load()
 
 
 @pytest.fixture
