@@ -100,12 +100,11 @@ def pooling_mode(folder: Path) -> str:
     return modes[0]
 
 
-def _export_graph(reference: SentenceTransformerEmbedder, folder: Path, target: Path) -> Manifest:
+def _export_graph(reference: SentenceTransformerEmbedder, pooling: str, target: Path) -> Manifest:
     """Writes the graph and the tokenizer into `target`; returns the manifest, not yet checked."""
     import onnx
     import torch
 
-    pooling = pooling_mode(folder)
     tokenizer = reference.model.tokenizer
     if tokenizer is None or tokenizer.pad_token is None or tokenizer.pad_token_id is None:
         raise Unsupported("its tokenizer has no padding token")
@@ -158,8 +157,8 @@ def check(reference: SentenceTransformerEmbedder, folder: Path, manifest: Manife
     lowest = float(cosines[worst])
     status = "ok" if lowest >= MIN_COSINE else "mismatch"
     reason = "" if status == "ok" else (
-        f"its ONNX export differs from sentence-transformers: cosine {lowest:.6f} < {MIN_COSINE} on "
-        f"{texts[worst][:80]!r}")
+        f"the ONNX export of {reference.name} differs from sentence-transformers: cosine {lowest:.6f} < "
+        f"{MIN_COSINE} on {texts[worst][:80]!r}")
     return replace(manifest, status=status, reason=reason, checked=len(texts), min_cosine=round(lowest, 7),
                    worst_text=texts[worst][:200])
 
@@ -177,25 +176,33 @@ def ensure_export(settings: IndexSettings, reference: SentenceTransformerEmbedde
         manifest = read_manifest(folder)
         if manifest is not None and not (extra if manifest.status == "ok" else retry):
             return folder, manifest
-        reference = reference or SentenceTransformerEmbedder.load(settings.embedding_model)
         texts = [*corpus_passages(settings.seeds_dir), *BACKGROUND_QUESTIONS, *extra]
         if manifest is not None and manifest.status == "ok":
+            reference = reference or SentenceTransformerEmbedder.load(settings.embedding_model)
             manifest = check(reference, folder, manifest, texts)
             write_manifest(folder, manifest)
-            return folder, manifest
-        shutil.rmtree(folder, ignore_errors=True)
-        target = folder.with_name(f".{folder.name}.partial")
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        try:
-            manifest = check(reference, target, _export_graph(reference, model_folder(reference.name), target),
-                             texts)
-        except (Unsupported, ExportError) as exc:
-            manifest = Manifest(status="unsupported", reason=f"{reference.name} cannot be exported to ONNX: {exc}")
-        write_manifest(target, manifest)
-        target.rename(folder)
-    log.info("ONNX export of %s in %s: %s", reference.name, folder, describe(manifest))
+        else:
+            manifest = _export(settings.embedding_model, reference, folder, texts)
+    log.info("ONNX export of %s in %s: %s", settings.embedding_model, folder, describe(manifest))
     return folder, manifest
+
+
+def _export(name: str, reference: SentenceTransformerEmbedder | None, folder: Path, texts: list[str]) -> Manifest:
+    """Exports and checks in a folder beside `folder`, then moves it into place; a model that cannot be
+    exported gets a folder with only its manifest, so the next process does not try again."""
+    shutil.rmtree(folder, ignore_errors=True)
+    target = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    try:
+        pooling = pooling_mode(model_folder(name))
+        reference = reference or SentenceTransformerEmbedder.load(name)
+        manifest = check(reference, target, _export_graph(reference, pooling, target), texts)
+    except (Unsupported, ExportError) as exc:
+        manifest = Manifest(status="unsupported", reason=f"{name} cannot be exported to ONNX: {exc}")
+    write_manifest(target, manifest)
+    target.rename(folder)
+    return manifest
 
 
 def describe(manifest: Manifest) -> str:
