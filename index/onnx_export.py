@@ -30,6 +30,7 @@ from index.onnx_model import (
     GRAPH_FILE,
     POOLING_MODES,
     TOKENIZER_FILE,
+    VOCABULARY_FILE,
     ExportError,
     Manifest,
     OnnxEmbedder,
@@ -112,37 +113,46 @@ def _export_graph(reference: SentenceTransformerEmbedder, pooling: str, target: 
     if max_seq_length is None:
         raise Unsupported("it sets no maximum sequence length")
     names = [n for n in INPUT_NAMES if n in tokenizer.model_input_names]
+    if names[:2] != ["input_ids", "attention_mask"]:
+        raise Unsupported(f"its tokenizer gives {tokenizer.model_input_names}, not input ids and an attention mask")
     transformer = cast(Any, reference.model[0]).model
+    vocabulary = transformer.get_input_embeddings()
+    vocabulary.weight.detach().numpy().astype("<f4").tofile(target / VOCABULARY_FILE)
 
     class TokenEmbeddings(torch.nn.Module):
+        """The transformer from input embeddings on: the vocabulary lookup is done outside the graph."""
+
         def __init__(self) -> None:
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, *inputs: Any) -> Any:
-            return self.transformer(**dict(zip(names, inputs, strict=True))).last_hidden_state
+        def forward(self, inputs_embeds: Any, *rest: Any) -> Any:
+            return self.transformer(inputs_embeds=inputs_embeds,
+                                    **dict(zip(names[1:], rest, strict=True))).last_hidden_state
 
     # Two texts of different lengths, so the traced graph sees padding and a masked batch.
     sample = tokenizer(["Dossier", "Quotes from the corpus, with their sources."], padding=True,
                        return_tensors="pt")
+    inputs = ["inputs_embeds", *names[1:]]
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = target / "traced.onnx"
         try:
-            torch.onnx.export(TokenEmbeddings().eval(), tuple(sample[n] for n in names),
-                              str(traced), input_names=names, output_names=["token_embeddings"],
+            torch.onnx.export(TokenEmbeddings().eval(), (vocabulary(sample["input_ids"]),
+                                                         *(sample[n] for n in names[1:])),
+                              str(traced), input_names=inputs, output_names=["token_embeddings"],
                               opset_version=OPSET, dynamo=False,
-                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "token_embeddings"]})
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, "token_embeddings"]})
         except Exception as exc:  # whatever the tracer or the exporter meets, this model is not exportable
             raise Unsupported(f"torch.onnx.export failed: {exc}") from exc
-    # Weights in a file of their own, which onnxruntime maps instead of copying: a question process holds
-    # about 85 MB less, and weights it never touches stay on disk.
+    # Weights in a file of their own, which onnxruntime maps instead of copying into the process.
     onnx.save_model(onnx.load(str(traced)), str(target / GRAPH_FILE), save_as_external_data=True,
                     location=WEIGHTS_FILE)
     traced.unlink()
     tokenizer.backend_tokenizer.save(str(target / TOKENIZER_FILE))
     return Manifest(status="unchecked", pooling=pooling, max_seq_length=int(max_seq_length),
                     pad_id=int(tokenizer.pad_token_id), pad_token=str(tokenizer.pad_token),
+                    width=int(vocabulary.weight.shape[1]),
                     dimension=reference.dimension, exported_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 

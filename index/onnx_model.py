@@ -1,10 +1,12 @@
 """Questions embedded without torch: the model exported to ONNX, run by onnxruntime, tokenised by `tokenizers`.
 
 The export (index/onnx_export.py, which does import torch) writes one folder per model hash under ONNX_CACHE:
-model.onnx with its weights beside it (the transformer, token embeddings out), tokenizer.json (the tokenizer
-as sentence-transformers sets it up) and manifest.json (pooling and maximum length, read from the model's own
+model.onnx with its weights beside it (the transformer from its input embeddings to its token embeddings),
+vocabulary.f32 (the input embedding table, rows of `width` float32), tokenizer.json (the tokenizer as
+sentence-transformers sets it up) and manifest.json (pooling and maximum length, read from the model's own
 sentence-transformers modules, and how the export compared with sentence-transformers). This module only
-reads that folder.
+reads that folder. It reads the rows of the vocabulary table a question uses with pread, so the 47 MB table
+stays in the page cache, shared, instead of growing each process by the pages a graph lookup would touch.
 
 When the folder is missing, a query process runs the export once in a child (`python -m index export`), so
 that it never imports torch itself. When the export did not match sentence-transformers, or the model cannot
@@ -42,8 +44,9 @@ log = logging.getLogger(__name__)
 
 GRAPH_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+VOCABULARY_FILE = "vocabulary.f32"
 MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 POOLING_MODES = ("mean", "cls", "max")
 ONNX_BATCH = 16  # questions are short: small batches keep onnxruntime's memory arena small
@@ -68,6 +71,7 @@ class Manifest:
     max_seq_length: int = 0
     pad_id: int = 0
     pad_token: str = ""
+    width: int = 0
     dimension: int = 0
     checked: int = 0
     min_cosine: float = 0.0
@@ -172,6 +176,8 @@ class OnnxEmbedder(Embedder):
         self.name = name
         self.dimension = manifest.dimension
         self._pooling = manifest.pooling
+        self._width = manifest.width
+        self._vocabulary = folder / VOCABULARY_FILE
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
         try:
@@ -196,11 +202,20 @@ class OnnxEmbedder(Embedder):
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
-        feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        feeds = {"inputs_embeds": self._lookup(ids),
                  "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
                  "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
         tokens = self._session.run(None, {name: feeds[name] for name in self._inputs})[0]
         return normalize(pool(tokens, feeds["attention_mask"], self._pooling))
+
+    def _lookup(self, ids: np.ndarray) -> np.ndarray:
+        """The input embeddings of token ids (batch × tokens), read row by row from the vocabulary file."""
+        unique, inverse = np.unique(ids, return_inverse=True)
+        size = self._width * 4
+        with self._vocabulary.open("rb") as f:
+            rows = [np.frombuffer(os.pread(f.fileno(), size, int(i) * size), dtype=np.float32) for i in unique]
+        return np.stack(rows)[inverse.reshape(ids.shape)]
 
 
 def export_in_child(settings: IndexSettings) -> None:
