@@ -17,6 +17,7 @@ class Settings(IndexSettings):
 
     discord_token: SecretStr | None = None
     moderator_role_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    moderator_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     dev_guild_id: int | None = None
     sync_commands_globally: bool = False
     sharded: bool = False
@@ -32,9 +33,9 @@ class Settings(IndexSettings):
         """`DISCORD_TOKEN=` (as in .env.example) means no token."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("moderator_role_ids", mode="before")
+    @field_validator("moderator_role_ids", "moderator_guild_ids", mode="before")
     @classmethod
-    def _role_ids(cls, value: Any) -> Any:
+    def _id_list(cls, value: Any) -> Any:
         """Accepts a JSON list (`[1, 2]`) or comma-separated ids (`1,2`)."""
         if not isinstance(value, str):
             return value
