@@ -4,9 +4,11 @@ The bot and `bot ask` embed questions with the same model exported to ONNX (inde
 never import torch; sentence-transformers stays the reference that export is checked against.
 """
 
+import functools
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +71,10 @@ class Embedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """One float32 unit vector per text, in order."""
         raise NotImplementedError
+
+    def recipe(self) -> Callable[[], "Embedder"]:
+        """How a build process makes the embedder for this model: a picklable call. Builds use the reference."""
+        return functools.partial(SentenceTransformerEmbedder.load, self.name)
 
 
 class SentenceTransformerEmbedder(Embedder):
