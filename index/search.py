@@ -183,7 +183,6 @@ class Searcher:
         """Loads the live generation if a build moved the pointer; True when it did."""
         if self.store.pointer() == self.index.pointer:
             return False
-        self.store.refresh()  # another process may have built it
         self.index = self._load()
         return True
 

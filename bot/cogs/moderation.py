@@ -282,6 +282,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         """Loads the generation the build switched to, if any; returns the report for the moderator."""
         try:
             if report.switched:
+                await asyncio.to_thread(self.bot.searcher.store.refresh)  # to see what the build process wrote
                 await asyncio.to_thread(self.bot.searcher.reload)
         except (ModelError, StoreError) as error:
             log.error("the bot could not load the index that %s built: %s", who(interaction), error)
