@@ -26,7 +26,7 @@ from bot.terminal import answer_json  # noqa: E402
 from index import search  # noqa: E402
 from index.answerability import Reading  # noqa: E402
 from index.build import build  # noqa: E402
-from index.embedding import Embedder  # noqa: E402
+from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store import Store  # noqa: E402
 
@@ -49,7 +49,7 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[object]]] = {
 def seed_index() -> Iterator[tuple[IndexSettings, Embedder]]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=Path(tmp) / "chroma")
-        embedder = Embedder.load()
+        embedder = SentenceTransformerEmbedder.load()
         build(settings.seeds_dir, Store.open(settings), embedder)
         yield settings, embedder
 

@@ -7,13 +7,12 @@ import logging
 import sys
 from collections.abc import Iterator
 
-from bot.client import main as run_bot
-from bot.render import compare_payload, respond, text_payload
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text
 from index import logs
 from index.corpus import CorpusError
-from index.embedding import Embedder, ModelError
+from index.embedding import ModelError
+from index.onnx_model import question_embedder
 from index.search import Answer, Outcome, QuestionError, Searcher
 from index.store import StoreError
 
@@ -34,6 +33,8 @@ def _questions(args: list[str]) -> Iterator[str]:
 
 def discord_line(searcher: Searcher, question: str) -> str:
     """The message the bot would send for this question, as JSON: the answer, or the error it would reply."""
+    from bot.render import respond, text_payload  # discord is imported only when a payload is asked for
+
     try:
         _, payload = respond(searcher, question)
     except QuestionError as exc:
@@ -43,7 +44,7 @@ def discord_line(searcher: Searcher, question: str) -> str:
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
     try:
-        searcher = Searcher.open(settings, Embedder.load(settings.embedding_model))
+        searcher = Searcher.open(settings, question_embedder(settings))
     except (ModelError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -74,7 +75,7 @@ def compare(settings: Settings, words: list[str], fmt: str) -> int:
     """One passage per source on the topic, every source listed; exit 1 when the topic cannot be searched."""
     topic = " ".join(words)
     try:
-        searcher = Searcher.open(settings, Embedder.load(settings.embedding_model))
+        searcher = Searcher.open(settings, question_embedder(settings))
         sources = searcher.compare(topic)
     except (ModelError, StoreError, QuestionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -83,6 +84,8 @@ def compare(settings: Settings, words: list[str], fmt: str) -> int:
     if fmt == "json":
         print(compare_json(topic, sources))
     elif fmt == "discord":
+        from bot.render import compare_payload  # discord is imported only when a payload is asked for
+
         print(json.dumps(compare_payload(topic, sources).to_dict(), ensure_ascii=False))
     else:
         print(compare_text(topic, sources))
@@ -94,6 +97,8 @@ def serve(settings: Settings) -> int:
     if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    from bot.client import main as run_bot
+
     try:
         asyncio.run(run_bot(settings, settings.discord_token))
     except (CorpusError, ModelError, StoreError) as exc:
