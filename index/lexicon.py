@@ -105,20 +105,15 @@ class Lexicon:
     def build(cls, passages: Iterable[str], labels: Iterable[str] = ()) -> "Lexicon":
         """From the passages, and the labels they are shown with (titles, outlets, authors)."""
         lexicon = cls()
-        for text in passages:
-            lexicon._add(text, _keys_with_figures(text))
-        for text in labels:
-            lexicon._add(text, _keys_with_figures(text))
+        text = "\x00".join([*passages, *labels])  # one pass over the whole corpus; \x00 ends every run of words
+        lexicon.keys = _keys_with_figures(text)
+        for initials, phrase in initialisms(text):
+            if len(initials) >= 3:
+                lexicon.phrases[initials].add(phrase)
         for word in lexicon.keys:
             if len(word) >= 4 and word.isalpha():
                 lexicon.by_initial[word[0]].append(word)
         return lexicon
-
-    def _add(self, text: str, found: set[str]) -> None:
-        self.keys |= found
-        for initials, phrase in initialisms(text):
-            if len(initials) >= 3:
-                self.phrases[initials].add(phrase)
 
     def forms(self, term: Term) -> frozenset[str]:
         """The keys and phrases under which the corpus mentions the term; empty when it never does."""

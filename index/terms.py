@@ -59,7 +59,7 @@ def words(text: str) -> list[str]:
 def keys(text: str) -> set[str]:
     """Every normalised word of `text`, its stem, and the parts of hyphenated words."""
     found: set[str] = set()
-    for word in words(text):
+    for word in {normalise(token) for token in set(WORD.findall(text))}:
         parts = word.split("-") if "-" in word else []
         for w in (word, *parts):
             found.add(w)
@@ -85,28 +85,16 @@ def _digit_figures(text: str) -> Iterator[Figure]:
         yield Figure(value * scale, match.group().strip(), is_year)
 
 
+_NUMBER_WORD = r"(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
+_WORD_NUMBER = re.compile(rf"\b{_NUMBER_WORD}(?:(?:[\s-]+(?:and\s+|a\s+)*){_NUMBER_WORD})*\b")
+
+
 def _word_figures(text: str) -> Iterator[Figure]:
     """Numbers written in words: "nine", "thirty-four", "four and a half", "two hundred"."""
-    tokens = [t.lower() for t in re.findall(r"[A-Za-z]+", text)]
-    i = 0
-    while i < len(tokens):
-        if tokens[i] not in NUMBER_WORDS:
-            i += 1
-            continue
-        group = [tokens[i]]
-        j = i + 1
-        while j < len(tokens):
-            k = j
-            while k < len(tokens) and tokens[k] in ("and", "a"):  # "four and a half"
-                k += 1
-            if k >= len(tokens) or tokens[k] not in NUMBER_WORDS:
-                break
-            group.append(tokens[k])
-            j = k + 1
-        i = j
-        if group == ["one"]:
-            continue  # far more often a pronoun ("the one who") than a count
-        yield Figure(_value(group), " ".join(group))
+    for match in _WORD_NUMBER.finditer(text.lower()):
+        group = [w for w in re.split(r"[\s-]+", match.group()) if w in NUMBER_WORDS]
+        if group != ["one"]:  # "one" alone is far more often a pronoun ("the one who") than a count
+            yield Figure(_value(group), " ".join(group))
 
 
 def _value(group: list[str]) -> float:
@@ -139,7 +127,7 @@ def times(text: str) -> set[str]:
     return {f"{int(h)}:{m}{(ap or '').replace('.', '').lower()}" for h, m, ap in _TIME.findall(text)}
 
 
-_CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w’'-]*\.?\s+(?:(?:of|and|for|the|de|al)\s+)?)*[A-Z][\w’'-]*")
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*\.?(?:\s+(?:(?:of|and|for|the|de|al)\s+)?[A-Z][\w’'-]*\.?)+")
 
 
 def initialisms(text: str) -> Iterator[tuple[str, str]]:
