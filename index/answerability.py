@@ -13,9 +13,10 @@ its source's title, outlet and author, mentions most of those terms, and gives w
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from index.lexicon import Lexicon, Passage
-from index.question import Kind, Query, Term, Wants, date_keys, rate_units, speakers
+from index.question import Kind, Query, Term, Wants, speakers
 from index.terms import normalise
 
 
@@ -53,8 +54,21 @@ class Reading:
     def found(self, passage: Passage, terms: tuple[Term, ...], own: bool = False) -> int:
         return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))
 
+    @cached_property
+    def _specific(self) -> tuple[Term, ...]:
+        """The specific terms the corpus mentions somewhere."""
+        return tuple(t for t in self.query.specific if self.forms[t.key])
+
+    @cached_property
+    def _speakers(self) -> tuple[Term, ...]:
+        return tuple(t for t in speakers(self.query) if self.forms[t.key])
+
+    @cached_property
+    def _asked(self) -> set[str]:
+        return {normalise(t.text) for t in self.query.terms} | {t.key for t in self.query.terms}
+
     def supports(self, passage: Passage) -> bool:
-        specific = tuple(t for t in self.query.specific if self.forms[t.key])
+        specific = self._specific
         if specific and self.found(passage, specific) < math.ceil(len(specific) / 2):
             return False
         return self.gives(passage)
@@ -62,19 +76,17 @@ class Reading:
     def gives(self, passage: Passage) -> bool:
         """The passage gives the kind of answer the question wants."""
         query = self.query
-        if not query.per <= rate_units(passage.text):
+        if query.per and not query.per <= passage.units:
             return False
         match query.wants:
             case Wants.FIGURE:
                 return passage.counts
             case Wants.DATE:
-                return bool(date_keys(passage.text, capitalised_may=True) - query.dates)
+                return bool(passage.dates - query.dates)
             case Wants.PLACE:
-                return bool(passage.places - {t.key for t in query.terms})
+                return bool(passage.places - self._asked)
             case Wants.NAME:
-                asked = {normalise(t.text) for t in query.terms}
-                return any(not set(name.split()) <= asked for name in passage.names)
+                return any(not set(name.split()) <= self._asked for name in passage.names)
             case Wants.STATEMENT:
-                who = tuple(t for t in speakers(query) if self.forms[t.key])
-                return passage.reports and (not who or self.found(passage, who, own=True) > 0)
+                return passage.reports and (not self._speakers or self.found(passage, self._speakers, own=True) > 0)
         return True

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from rapidfuzz.distance import Levenshtein
 
-from index.question import Kind, Term
+from index.question import Kind, Term, date_keys, rate_units
 from index.terms import MONTHS, VAGUE_COUNTS, figures, initialisms, keys, normalise, stem, times, words
 
 _REPORTING = frozenset(stem(w) for w in """
@@ -64,6 +64,19 @@ class Passage:
     def reports(self) -> bool:
         """Reports what someone said: a reporting verb or a quotation."""
         return bool(_QUOTES.search(self.text)) or any(stem(w) in _REPORTING for w in words(self.text))
+
+    @cached_property
+    def units(self) -> frozenset[str]:
+        return rate_units(self.text)
+
+    @cached_property
+    def dates(self) -> set[str]:
+        return date_keys(self.text, capitalised_may=True)
+
+    @cached_property
+    def words(self) -> set[str]:
+        """Its lower-cased words, for telling near-duplicates apart."""
+        return set(re.findall(r"\w+", self.text.lower()))
 
     @cached_property
     def places(self) -> set[str]:

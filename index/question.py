@@ -16,7 +16,7 @@ said ("what did X say"), and a rate's unit ("per month").
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
+from functools import cache, cached_property
 
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
@@ -138,7 +138,7 @@ class Query:
     compares: bool = False
     topic: str = ""
 
-    @property
+    @cached_property
     def specific(self) -> tuple[Term, ...]:
         """Specific terms the question asks about (not those it sets aside, as in "apart from X")."""
         return tuple(t for t in self.terms if t.specific and t.key not in self.excluded)

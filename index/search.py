@@ -104,10 +104,6 @@ def is_mostly_latin(text: str) -> bool:
     return not letters or latin / len(letters) >= 0.5
 
 
-def _words(text: str) -> set[str]:
-    return set(_TOKEN.findall(text.lower()))
-
-
 class LiveIndex:
     """An immutable snapshot of one generation: passages, their vectors and a BM25 index, ready to search."""
 
@@ -211,8 +207,8 @@ def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
     seen: list[set[str]] = []
     for candidate in ranked:
         chunk = index.chunks[candidate.position]
-        words = _words(chunk.text)
-        if any(len(words & w) / max(1, len(words | w)) >= NEAR_DUPLICATE for w in seen):
+        words = index.passage(candidate.position).words
+        if any((shared := len(words & w)) >= NEAR_DUPLICATE * (len(words) + len(w) - shared) for w in seen):
             continue
         seen.append(words)
         hits.append(Hit(chunk, round(candidate.score, 4), index.sources[chunk.source_id]))
