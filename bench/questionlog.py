@@ -34,7 +34,8 @@ from bot.cogs.ask import Asked  # noqa: E402
 from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder, connect  # noqa: E402
 from index.background import BACKGROUND_QUESTIONS  # noqa: E402
 from index.build import build  # noqa: E402
-from index.embedding import Embedder  # noqa: E402
+from index.embedding import SentenceTransformerEmbedder  # noqa: E402
+from index.onnx_model import question_embedder  # noqa: E402
 from index.search import Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store import Store  # noqa: E402
@@ -100,14 +101,14 @@ def timed(function: Callable[[], object], runs: int = 3) -> float:
 
 
 def main() -> None:
-    embedder = Embedder.load()
+    embedder = SentenceTransformerEmbedder.load()  # builds and the base questions use the reference model
     bases = base_questions()
     vectors = embedder.encode(bases)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         index = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=tmp / "chroma")  # type: ignore[call-arg]
         build(index.seeds_dir, Store.open(index), embedder)
-        remembering = RememberingEmbedder(embedder)
+        remembering = RememberingEmbedder(question_embedder(index))  # the bot embeds questions so
         searcher = Searcher.open(index, remembering)
 
         question = "How many visas did Iran offer to Taliban fighters?"

@@ -1,4 +1,4 @@
-"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer in the terminal, no token needed;
+"""`python -m bot`: run the Discord bot; `python -m bot ask` and `compare`: answer in the terminal, no token needed;
 `python -m bot gaps|stats`: what the question log says."""
 
 import argparse
@@ -11,15 +11,14 @@ from collections.abc import Iterator
 from contextlib import closing
 
 from bot import reports
-from bot.client import main as run_bot
 from bot.questionlog import QuestionLogError, connect
-from bot.render import respond, text_payload
 from bot.settings import Settings
-from bot.terminal import answer_json, answer_text
+from bot.terminal import answer_json, answer_text, compare_json, compare_text
 from index import logs
 from index.corpus import CorpusError, read_metadata
-from index.embedding import Embedder, ModelError
-from index.search import Answer, QuestionError, Searcher
+from index.embedding import ModelError
+from index.onnx_model import question_embedder
+from index.search import Answer, Outcome, QuestionError, Searcher
 from index.store import StoreError
 
 log = logging.getLogger("bot")
@@ -39,6 +38,8 @@ def _questions(args: list[str]) -> Iterator[str]:
 
 def discord_line(searcher: Searcher, question: str) -> str:
     """The message the bot would send for this question, as JSON: the answer, or the error it would reply."""
+    from bot.render import respond, text_payload  # discord is imported only when a payload is asked for
+
     try:
         _, payload = respond(searcher, question)
     except QuestionError as exc:
@@ -48,7 +49,7 @@ def discord_line(searcher: Searcher, question: str) -> str:
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
     try:
-        searcher = Searcher.open(settings, Embedder.load(settings.embedding_model))
+        searcher = Searcher.open(settings, question_embedder(settings))
     except (ModelError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -69,8 +70,9 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 failures += 1
                 continue
-            answer = Answer(" ".join(question.split()), (), note=str(exc))
-        print(answer_json(answer) if fmt == "json" else answer_text(answer) + "\n", flush=True)
+            answer = Answer(" ".join(question.split()), Outcome.NOT_ANSWERED, note=str(exc))
+        covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
+        print(answer_json(answer) if fmt == "json" else answer_text(answer, covers) + "\n", flush=True)
     return 1 if failures and not interactive else 0
 
 
@@ -79,8 +81,7 @@ def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
     try:
         with closing(connect(settings.database_path, read_only=True)) as connection:
             if command == "gaps":
-                gaps = reports.gaps(connection, days, lambda: Embedder.load(settings.embedding_model),
-                                    settings.embedding_model)
+                gaps = reports.gaps(connection, days, lambda: question_embedder(settings), settings.embedding_model)
                 print(json.dumps(gaps.to_json(), ensure_ascii=False) if as_json else reports.gaps_text(gaps))
                 return 0
             stats = reports.stats(connection, days)
@@ -101,11 +102,34 @@ def source_titles(settings: Settings) -> dict[str, str]:
         return {}
 
 
+def compare(settings: Settings, words: list[str], fmt: str) -> int:
+    """One passage per source on the topic, every source listed; exit 1 when the topic cannot be searched."""
+    topic = " ".join(words)
+    try:
+        searcher = Searcher.open(settings, question_embedder(settings))
+        sources = searcher.compare(topic)
+    except (ModelError, StoreError, QuestionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    topic = " ".join(topic.split())
+    if fmt == "json":
+        print(compare_json(topic, sources))
+    elif fmt == "discord":
+        from bot.render import compare_payload  # discord is imported only when a payload is asked for
+
+        print(json.dumps(compare_payload(topic, sources).to_dict(), ensure_ascii=False))
+    else:
+        print(compare_text(topic, sources))
+    return 0
+
+
 def serve(settings: Settings) -> int:
     """Runs the bot until it is stopped; exit code 2 without a token, 1 when the index cannot be opened."""
     if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    from bot.client import main as run_bot
+
     try:
         asyncio.run(run_bot(settings, settings.discord_token))
     except (CorpusError, ModelError, StoreError) as exc:
@@ -149,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                               "discord for the exact message payload the bot would send (one per line)")
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
+    compare_cmd = sub.add_parser("compare", help="what each source says on a topic: its closest passage, or nothing")
+    compare_cmd.add_argument("topic", nargs="+", help="the topic, e.g. Iranian training of Taliban fighters")
+    compare_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
+                             help="text for people, json for programs, discord for the message payload")
     for name, what in (("gaps", "questions the corpus misses, grouped by meaning, largest group first"),
                        ("stats", "questions per day, share answered and voted helpful, top sources, latency")):
         report_cmd = sub.add_parser(name, help=f"from the question log: {what}", description=f"{what.capitalize()}.")
@@ -160,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ask":
         logs.configure()
         return ask(settings, args.question, args.format, args.top)
+    if args.command == "compare":
+        logs.configure()
+        return compare(settings, args.topic, args.format)
     if args.command in ("gaps", "stats"):
         logs.configure()
         return report(settings, args.command, args.days, args.json)

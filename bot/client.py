@@ -12,7 +12,7 @@ from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.questionlog import QuestionLog, RememberingEmbedder, open_question_log
 from bot.settings import Settings
-from index.embedding import Embedder
+from index.onnx_model import question_embedder
 from index.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def create_bot(settings: Settings, searcher: Searcher, questions: QuestionLog | 
 
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
-    embedder = RememberingEmbedder(await asyncio.to_thread(Embedder.load, settings.embedding_model))
+    embedder = RememberingEmbedder(await asyncio.to_thread(question_embedder, settings))
     searcher = await asyncio.to_thread(Searcher.open, settings, embedder)
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",

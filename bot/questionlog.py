@@ -33,7 +33,6 @@ import numpy as np
 
 from bot.settings import Settings
 from index.embedding import Embedder
-from index.search import Answer
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +120,6 @@ def wording(question: str) -> str:
     return " ".join(question.casefold().split()).rstrip("?!.,;: ")
 
 
-def outcome(answer: Answer) -> str:
-    """How the log names what became of a searched question."""
-    return "answered" if answer.answered else "not_answered"
-
-
-def missing(answer: Answer) -> tuple[str, ...]:
-    """The question's key terms that the corpus never mentions, where the search reports them."""
-    return tuple(getattr(answer, "missing", ()))
-
-
 class RememberingEmbedder(Embedder):
     """The searcher's embedder, remembering the vectors of the last questions it embedded one at a time, so the
     log stores a question's meaning without embedding it again."""
@@ -141,6 +130,9 @@ class RememberingEmbedder(Embedder):
         self.dimension = inner.dimension
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def recipe(self) -> Callable[[], Embedder]:
+        return self.inner.recipe()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.inner.encode(texts)

@@ -1,18 +1,21 @@
 """`python -m index build [--json] [--force]`: builds or updates the index from SEEDS_DIR;
 `python -m index rollback [--json]`: makes the previous generation live again;
-`python -m index checks [--json]`: runs the moderators' checks (SEEDS_DIR/checks.toml) against the live index."""
+`python -m index checks [--json]`: runs the moderators' checks (SEEDS_DIR/checks.toml) against the live index;
+`python -m index export`: exports the embedding model to ONNX for questions."""
 
 import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from index import logs
 from index.build import BuildReport, Progress, ProgressFn, build
 from index.checks import CheckError, failure_text, read_checks, run_checks
 from index.corpus import CorpusError
-from index.embedding import Embedder, ModelError
+from index.embedding import ModelError, SentenceTransformerEmbedder
 from index.lock import BuildRunning, LockLost
+from index.onnx_model import ExportError, question_embedder
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import NothingToRollBack, Pointer, Store, StoreError
@@ -87,7 +90,7 @@ def checks(settings: IndexSettings, as_json: bool) -> int:
     """Runs the checks against the live index; exit status 3 when one fails."""
     try:
         found = read_checks(settings.seeds_dir)
-        results = run_checks(found, Searcher.open(settings, Embedder.load(settings.embedding_model))) if found else []
+        results = run_checks(found, Searcher.open(settings, question_embedder(settings))) if found else []
     except (CheckError, ModelError, StoreError) as exc:
         return _failed(str(exc), as_json, 1)
     failed = [result for result in results if not result.passed]
@@ -106,6 +109,33 @@ def _failed(message: str, as_json: bool, status: int, **extra: bool) -> int:
     if as_json:
         print(json.dumps({"error": message, **extra}))
     return status
+def _prepare_questions(settings: IndexSettings, embedder: SentenceTransformerEmbedder) -> None:
+    """Exports the model to ONNX if it has no export yet, so the bot and `ask` start without torch."""
+    if settings.embedding_backend != "onnx":
+        return
+    from index.onnx_export import ensure_export
+
+    try:
+        _, manifest = ensure_export(settings, embedder)
+    except ExportError as exc:
+        log.warning("questions will be embedded by sentence-transformers: %s", exc)
+        return
+    if manifest.status != "ok":
+        log.warning("questions will be embedded by sentence-transformers: %s", manifest.reason)
+
+
+def export(settings: IndexSettings, check_files: list[Path]) -> int:
+    """`python -m index export`: exports the model to ONNX unless it has a good export; 0 when it matches."""
+    from index.onnx_export import describe, ensure_export, question_file
+
+    try:
+        extra = [q for path in check_files for q in question_file(path)]
+        folder, manifest = ensure_export(settings, extra_texts=extra, retry=True)
+    except (ExportError, ModelError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"ONNX export of {settings.embedding_model} in {folder}: {describe(manifest)}")
+    return 0 if manifest.status == "ok" else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,18 +151,25 @@ def main(argv: list[str] | None = None) -> int:
     rollback_cmd.add_argument("--json", action="store_true", help="print the generation now live as JSON")
     checks_cmd = sub.add_parser("checks", help="run the checks in SEEDS_DIR/checks.toml against the live index")
     checks_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+    export_cmd = sub.add_parser("export", help="export the embedding model to ONNX for torch-free questions, "
+                                               "and check it against sentence-transformers")
+    export_cmd.add_argument("--check", type=Path, nargs="+", default=[], metavar="FILE",
+                            help="also check on these questions (JSON Lines with a question field, or one a line)")
     args = parser.parse_args(argv)
     logs.configure(getattr(args, "verbose", False))
     settings = IndexSettings()
+    if args.command == "export":
+        return export(settings, args.check)
     if args.command == "rollback":
         return rollback(settings, args.json)
     if args.command == "checks":
         return checks(settings, args.json)
     try:
         store = Store.open(settings)
-        embedder = Embedder.load(settings.embedding_model)
+        embedder = SentenceTransformerEmbedder.load(settings.embedding_model)
         show = _progress_bar() if sys.stderr.isatty() else None
         report = build(settings.seeds_dir, store, embedder, progress=show, force=args.force)
+        _prepare_questions(settings, embedder)
     except BuildRunning as exc:
         print(f"error: {exc}", file=sys.stderr)
         if args.json:

@@ -1,6 +1,7 @@
 """Settings for the retrieval core, read once from the environment and an optional .env file."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,8 @@ class IndexSettings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int | None = Field(default=None, ge=1, le=65535)
     embedding_model: str = BUNDLED_MODEL
+    embedding_backend: Literal["onnx", "sentence-transformers"] = "onnx"
+    onnx_cache: Path = Path("data/onnx")
 
     @property
     def uses_server(self) -> bool:

@@ -26,6 +26,7 @@ import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
 from index.chunking import Chunk
@@ -114,6 +115,21 @@ class Store:
     @classmethod
     def open(cls, settings: IndexSettings) -> "Store":
         return cls(connect(settings))
+
+    def refresh(self) -> None:
+        """Opens an embedded store afresh, so that it sees what another process wrote since it was opened.
+
+        Chroma's embedded client keeps each collection's vectors in memory and does not read them again, so a
+        passage that a build process added is not found ("Error finding id"). A new client, made after
+        Chroma's per-path client cache is cleared, reads the store from disk. Nothing to do for a server.
+        """
+        chroma = self.client.get_settings()
+        if not (chroma.is_persistent and chroma.persist_directory):
+            return
+        SharedSystemClient.clear_system_cache()
+        self.client = chromadb.PersistentClient(path=chroma.persist_directory,
+                                                settings=ChromaSettings(anonymized_telemetry=False))
+        self._meta = self.client.get_or_create_collection(META_COLLECTION, embedding_function=None)
 
     def pointer(self, which: str = POINTER_ID) -> Pointer | None:
         """The live generation's pointer, or (`which=PREVIOUS_ID`) the one live before it."""

@@ -16,7 +16,7 @@ from tests.test_discord_harness import (
     assert_safe,
     fake_index_gateway,
 )
-from tests.test_question_log import UNANSWERED, answerable, labels, rows
+from tests.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswerable
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
@@ -63,9 +63,10 @@ async def test_paged_answers_keep_their_votes_on_one_question(gateway: Gateway) 
 
 
 async def test_no_vote_on_an_answer_that_quotes_nothing(gateway: Gateway) -> None:
-    """When the corpus does not answer, there is nothing to vote on: no buttons."""
-    answer = (await gateway.command("ask", question=UNANSWERED))[-1]
-    assert "does not answer" in answer.message["content"] and "Helpful" not in labels(answer)
+    """When the corpus does not answer (related passages at most) or is off topic, there is no answer to vote on."""
+    for question in (unanswerable(gateway), OFF_TOPIC):
+        answer = (await gateway.command("ask", question=question))[-1]
+        assert "Passages 1" not in answer.message["content"] and "Helpful" not in labels(answer)
 
 
 async def test_a_vote_that_cannot_be_stored_is_told_so(gateway: Gateway) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from bot import reports
 from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, connect
+from bot.render import markdown, truncate
 from index.embedding import Embedder
 from tests.conftest import ROOT, SEEDS
 from tests.test_discord_harness import (
@@ -30,6 +31,7 @@ from tests.test_discord_harness import (
     bot_mention,
     fake_index_gateway,
 )
+from tests.test_question_log import MISSING, answerable, unanswerable
 
 NOW = time.time()
 DRONES = ["Does Iran sell drones to the Taliban?", "does iran sell drones to the taliban",
@@ -177,12 +179,13 @@ def test_bot_stats_cli(question_log: Log) -> None:
 async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy: Path) -> None:
     """Moderators see gaps and stats privately, built from what members asked; hostile questions stay inert."""
     gateway = await fake_index_gateway(tmp_path, seeds_copy)
-    hostile = "@everyone <@930000000000000001> **Peru** capital?"
+    missing = unanswerable(gateway)
+    hostile = f"{answerable(gateway, 5)} @everyone <@930000000000000001> **Qaani**"
     try:
-        for question, who in (("What is the capital of Peru?", ASKER), ("what is the capital of peru", OTHER_MEMBER),
-                              (hostile, ASKER)):
+        for question, who in ((missing, ASKER), (missing.lower(), OTHER_MEMBER), (hostile, ASKER),
+                              ("What is the capital of Peru?", ASKER)):
             await gateway.command("ask", who=who, question=question)
-        await gateway.say(f"<@{BOT_ID}> What is the capital of Peru?", mentions=[bot_mention()])
+        await gateway.say(f"<@{BOT_ID}> {missing}", mentions=[bot_mention()])
         gaps = await gateway.command("dossier gaps", who=ADMIN, days=7)
         stats = await gateway.command("dossier stats", who=ADMIN)
     finally:
@@ -192,11 +195,13 @@ async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy:
     assert reply["content"].startswith("4 questions went unanswered or were voted not helpful, in 2 groups")
     fields = reply["embeds"][0]["fields"]
     assert fields[0]["name"] == "1. 3 questions (3 not answered)"
-    assert fields[0]["value"].startswith("“What is the capital of Peru?”")
+    assert fields[0]["value"].startswith(f"“{markdown(truncate(' '.join(missing.split()), 200))}”")
+    assert fields[0]["value"].endswith(f"Missing from the corpus: {MISSING}")
+    assert "\nMissing from the corpus: " in fields[1]["value"] and fields[1]["value"].endswith("Qaani")
     assert reply["embeds"][0]["title"] == "Gaps: the last 7 days"
     assert "@everyone" not in json.dumps(reply) and not re.search(r"<@\d", json.dumps(reply))
     assert_safe(gaps + stats)
     figures = {f["name"]: f["value"] for f in stats[1].message["embeds"][0]["fields"]}
-    assert figures["Questions"] == "4" and figures["Answered"] == "0% of 4 questions searched"
-    assert figures["Questions per day (UTC)"].splitlines()[-2].endswith("  4")
+    assert figures["Questions"] == "5" and figures["Answered"] == "0% of 5 questions searched"
+    assert figures["Questions per day (UTC)"].splitlines()[-2].endswith("  5")
     assert re.fullmatch(r"p50 \d+ ms, p95 \d+ ms, max \d+ ms", figures["Answer time"])

@@ -30,7 +30,8 @@ from tests.test_discord_harness import (
     fake_index_gateway,
 )
 
-UNANSWERED = "What is the capital of Peru?"
+OFF_TOPIC = "What is the capital of Peru?"
+MISSING = "Kaftarzadeh"  # a name the corpus never mentions
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
@@ -40,9 +41,14 @@ async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
     await gateway.close()
 
 
-def answerable(gateway: Gateway) -> str:
+def answerable(gateway: Gateway, nth: int = 0) -> str:
     """A question the fake embedder answers for sure: the words of a passage of the index."""
-    return next(c.text for c in gateway.bot.searcher.index.chunks if 200 < len(c.text) < 1000)
+    return [c.text for c in gateway.bot.searcher.index.chunks if 200 < len(c.text) < 900][nth]
+
+
+def unanswerable(gateway: Gateway, nth: int = 0) -> str:
+    """A question on the corpus's subject that it does not answer: a passage's words and a name it lacks."""
+    return f"{answerable(gateway, nth)} {MISSING}"
 
 
 def rows(gateway: Gateway, sql: str, *args: object) -> list[tuple[object, ...]]:
@@ -57,17 +63,18 @@ def labels(request: Request) -> list[str]:
 
 
 async def test_a_row_per_question_with_hashed_members_and_no_private_text(gateway: Gateway) -> None:
-    """/ask, a private /ask and a mention each leave one row: ids, outcome, passages quoted, generation, latency;
-    the member only as a keyed hash, and a private question without its text or embedding."""
+    """/ask, a private /ask and a mention each leave one row: ids, outcome, passages quoted, missing terms,
+    generation, latency; the member only as a keyed hash, and a private question without its text or embedding."""
     question = answerable(gateway)
     answer = (await gateway.command("ask", question=question))[-1]
-    await gateway.command("ask", question=UNANSWERED + " (secret)", private=True)
-    await gateway.say(f"<@{BOT_ID}> {UNANSWERED}", mentions=[bot_mention()])
+    await gateway.command("ask", question=OFF_TOPIC + " (secret)", private=True)
+    await gateway.say(f"<@{BOT_ID}> {unanswerable(gateway)}", mentions=[bot_mention()])
     found = rows(gateway, "SELECT id, guild_id, channel_id, user_hash, via, question, private, outcome, generation, "
-                          "latency_ms FROM questions ORDER BY asked_at")
-    assert [(r[4], r[6], r[7]) for r in found] == [("slash", 0, "answered"), ("slash", 1, "not_answered"),
+                          "latency_ms, missing FROM questions ORDER BY asked_at")
+    assert [(r[4], r[6], r[7]) for r in found] == [("slash", 0, "answered"), ("slash", 1, "off_topic"),
                                                    ("mention", 0, "not_answered")]
-    assert [r[5] for r in found] == [" ".join(question.split()), None, UNANSWERED]
+    assert [r[5] for r in found] == [" ".join(question.split()), None, " ".join(unanswerable(gateway).split())]
+    assert [r[10] for r in found] == ["[]", "[]", f'["{MISSING}"]']
     assert [(r[1], r[2]) for r in found] == [(GUILD_ID, CHANNEL_ID), (GUILD_ID, CHANNEL_ID), (GUILD_ID, THREAD_ID)]
     generation = gateway.bot.searcher.index.pointer.generation
     assert all(r[8] == generation and isinstance(r[9], float) and r[9] > 0 for r in found)
@@ -83,15 +90,17 @@ async def test_a_row_per_question_with_hashed_members_and_no_private_text(gatewa
     texts = {c.id: c.text for c in gateway.bot.searcher.index.chunks}
     cards = answer.message["embeds"]
     assert len(quoted) == len(cards) and texts[quoted[0][0]] == question
+    assert rows(gateway, "SELECT count(*) FROM quoted WHERE question_id = ?", found[2][0]) == [(0,)]  # related only
     wordings = rows(gateway, "SELECT wording, model FROM wordings")
-    assert sorted(wordings) == sorted((wording(q), "fake-hash-64") for q in (question, UNANSWERED))  # not private
+    assert sorted(wordings) == sorted((wording(q), "fake-hash-64")  # none for the private question
+                                      for q in (question, unanswerable(gateway)))
 
 
 async def test_refused_questions_are_logged_as_refused(tmp_path: Path, seeds_copy: Path) -> None:
     """A question refused by the cooldown, and an empty one, are rows with the outcome "refused"."""
     gateway = await fake_index_gateway(tmp_path, seeds_copy, ask_cooldown_rate=1, ask_cooldown_seconds=60)
     try:
-        await gateway.command("ask", question=UNANSWERED)
+        await gateway.command("ask", question=OFF_TOPIC)
         refused = await gateway.command("ask", question="Who pays the Taliban?")
         assert "try again in" in refused[0].message["content"]
         await gateway.command("ask", who=OTHER_MEMBER, question="   ")
@@ -149,10 +158,10 @@ async def test_a_locked_database_delays_the_row_not_the_answer(gateway: Gateway,
     database = gateway.bot.settings.database_path
     blocker = sqlite3.connect(database, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    requests = await gateway.command("ask", question=UNANSWERED)
+    requests = await gateway.command("ask", question=OFF_TOPIC)
     assert [r.kind for r in requests] == ["defer", "followup"]
     blocker.execute("COMMIT")
-    assert rows(gateway, "SELECT question FROM questions") == [(UNANSWERED,)]
+    assert rows(gateway, "SELECT question FROM questions") == [(OFF_TOPIC,)]
 
     blocker.execute("BEGIN EXCLUSIVE")
     with caplog.at_level(logging.ERROR, logger="bot"):
@@ -163,7 +172,7 @@ async def test_a_locked_database_delays_the_row_not_the_answer(gateway: Gateway,
     assert "question log: could not write the question" in caplog.text and "locked" in caplog.text
     await gateway.command("ask", question="Recorded again?")
     assert [r[0] for r in rows(gateway, "SELECT question FROM questions ORDER BY asked_at")] == [
-        UNANSWERED, "Recorded again?"]
+        OFF_TOPIC, "Recorded again?"]
     blocker.close()
 
 
@@ -187,8 +196,8 @@ async def test_a_corrupt_database_file_leaves_answers_alone(tmp_path: Path, seed
         requests = await gateway.command("ask", question=question)
         assert [r.kind for r in requests] == ["defer", "followup"] and requests[1].message["embeds"]
         assert "Helpful" not in labels(requests[1])
-        mention = await gateway.say(f"<@{BOT_ID}> {UNANSWERED}", mentions=[bot_mention()])
-        assert "does not answer" in mention[0].message["content"]
+        mention = await gateway.say(f"<@{BOT_ID}> {OFF_TOPIC}", mentions=[bot_mention()])
+        assert "does not cover this" in mention[0].message["content"]
     finally:
         await gateway.close()
     assert database.read_bytes() == b"this is not a database, " * 200

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.checks import ask_cooldown, check_cooldown
 from bot.errors import reply_ephemeral, user_message
-from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, missing, outcome
+from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder
 from bot.render import CARDS, Payload, context_payload, respond, text_payload
 from index.search import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
@@ -215,8 +215,8 @@ class Ask(commands.Cog):
             vector = embedder.recall(answer.question) if isinstance(embedder, RememberingEmbedder) else None
             quoted = tuple((hit.chunk.id, hit.source.id) for hit in answer.hits)
             latency = (time.monotonic() - asked.started) * 1000
-            self.bot.questions.record(asked.entry(answer.question, outcome(answer), quoted=quoted,
-                                                  missing=missing(answer), generation=generation,
+            self.bot.questions.record(asked.entry(answer.question, answer.outcome.value, quoted=quoted,
+                                                  missing=answer.missing, generation=generation,
                                                   latency_ms=latency, vector=vector, model=embedder.name))
         except Exception:
             log.exception("could not log question %s", asked.id)

@@ -20,7 +20,8 @@ from bot.errors import ReindexRunning
 from bot.questionlog import QuestionLogError, connect
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
-from index.build import BuildReport, Progress, build
+from index.build import BuildReport, Progress
+from index.build_process import BuildFailed, build_in_child
 from index.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
 from index.corpus import CorpusError, Source, check_size
 from index.embedding import ModelError
@@ -52,7 +53,7 @@ DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
 class LatestProgress:
-    """What the build reported last; written by the build's thread, read by the event loop."""
+    """What the build reported last; written by the thread that reads the build process, read by the event loop."""
 
     def __init__(self) -> None:
         self.value: Progress | None = None
@@ -322,7 +323,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             log.warning("reindex by %s stopped: %s", who(interaction), error)
             await show(for_moderators(error, self.bot.settings))
             return
-        except (CorpusError, CheckError, ModelError, StoreError) as error:
+        except (CorpusError, CheckError, ModelError, StoreError, BuildFailed) as error:
             log.warning("reindex by %s failed: %s", who(interaction), error)
             await show(f"Reindex failed: {for_moderators(error, self.bot.settings)}\nThe previous index stays live.")
             return
@@ -331,12 +332,12 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
 
     async def _build(self, interaction: discord.Interaction,
                      show: Callable[[str], Awaitable[None]], force: bool) -> BuildReport:
-        """Builds in a thread, showing progress at most every REINDEX_PROGRESS_SECONDS."""
+        """Builds in a child process, so the bot never holds the build's model and memory; shows its progress at
+        most every REINDEX_PROGRESS_SECONDS."""
         settings, searcher = self.bot.settings, self.bot.searcher
         latest = LatestProgress()
-        job = asyncio.create_task(asyncio.to_thread(build, settings.seeds_dir, searcher.store,
-                                                    searcher.embedder, built_by=actor(interaction),
-                                                    progress=latest, force=force))
+        job = asyncio.create_task(asyncio.to_thread(build_in_child, settings, searcher.embedder.recipe(),
+                                                    built_by=actor(interaction), progress=latest, force=force))
         shown = None
         while not job.done():
             await asyncio.wait({job}, timeout=settings.reindex_progress_seconds)
@@ -349,6 +350,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         """Loads the generation the build switched to, if any; returns the report for the moderator."""
         try:
             if report.switched:
+                await asyncio.to_thread(self.bot.searcher.store.refresh)  # to see what the build process wrote
                 await asyncio.to_thread(self.bot.searcher.reload)
         except (ModelError, StoreError) as error:
             log.error("the bot could not load the index that %s built: %s", who(interaction), error)
@@ -401,6 +403,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             log.info("rollback asked for by %s", who(interaction))
             searcher = self.bot.searcher
             try:
+                await asyncio.to_thread(searcher.store.refresh)  # to see what build processes wrote
                 pointer = await asyncio.to_thread(searcher.store.rollback, actor(interaction))
             except (BuildRunning, LockLost, StoreError) as error:
                 log.info("rollback by %s refused: %s", who(interaction), error)
