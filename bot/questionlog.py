@@ -20,6 +20,7 @@ import os
 import queue
 import secrets
 import sqlite3
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -194,18 +195,24 @@ def migrate(connection: sqlite3.Connection) -> None:
 
 
 def read_key(path: Path) -> bytes:
-    """The hashing key beside the database, made (readable by its owner only) the first time."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != KEY_BYTES:
-            raise QuestionLogError(f"the key file {path} is damaged ({len(key)} bytes, expected {KEY_BYTES}); "
-                                   "move it and the database aside to start a new log") from None
-        return key
-    key = secrets.token_bytes(KEY_BYTES)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
+    """The hashing key beside the database, made (readable by its owner only) the first time.
+
+    A new key is written whole to a file of its own, then linked into place, which fails if another process
+    made one first: then that one is used, so bots sharing a database share its key.
+    """
+    if not path.exists():
+        fd, made = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(KEY_BYTES))
+            with contextlib.suppress(FileExistsError):
+                os.link(made, path)
+        finally:
+            os.unlink(made)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise QuestionLogError(f"the key file {path} is damaged ({len(key)} bytes, expected {KEY_BYTES}); "
+                               "move it and the database aside to start a new log")
     return key
 
 
