@@ -153,6 +153,7 @@ class RememberingEmbedder(Embedder):
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with foreign keys on."""
+    connection: sqlite3.Connection | None = None
     try:
         if read_only:
             if not path.exists():
@@ -171,6 +172,8 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             connection.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: durable but for the last commits
         version = connection.execute("PRAGMA user_version").fetchone()[0]
     except (sqlite3.Error, OSError) as error:
+        if connection is not None:
+            connection.close()
         raise QuestionLogError(f"cannot open the question log at {path}: {error}") from error
     if version > len(MIGRATIONS):
         connection.close()
