@@ -119,7 +119,7 @@ async def start(self, token, *, reconnect=True):
     answer = await asyncio.to_thread(self.searcher.search, sys.argv[1])
     report = await asyncio.to_thread(build_in_child, self.settings, self.searcher.embedder.recipe(), built_by="test")
     print(json.dumps({"answered": answer.answered, "cogs": sorted(self.cogs), "rebuilt": report.documents,
-                      "embedder": type(self.searcher.embedder).__name__,
+                      "embedder": type(self.searcher.embedder.inner).__name__,  # inside the log's RememberingEmbedder
                       "heavy": sorted(m for m in sys.modules if m.split(".")[0] in {heavy})}))
 
 client.Dossier.start = start  # everything `python -m bot` does but connecting to Discord
@@ -131,7 +131,8 @@ asyncio.run(client.main(Settings(), SecretStr("not-a-token")))
 def test_bot_never_imports_torch(seeds_settings: IndexSettings, onnx_embedder: OnnxEmbedder, tmp_path: Path) -> None:
     """The bot, started as `python -m bot` starts it, answers with ONNX and reindexes (in a child), without torch."""
     env = {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(seeds_settings.chroma_path),
-           "ONNX_CACHE": str(ROOT / "data" / "onnx"), "HF_HUB_OFFLINE": "1"}
+           "ONNX_CACHE": str(ROOT / "data" / "onnx"), "HF_HUB_OFFLINE": "1",
+           "DATABASE_PATH": str(tmp_path / "questions.sqlite3")}
     done = subprocess.run([sys.executable, "-c", BOT, QUESTION], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, check=True)
     report = json.loads(done.stdout.splitlines()[-1])
