@@ -17,13 +17,12 @@ import hmac
 import json
 import logging
 import os
-import queue
 import secrets
 import sqlite3
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ OUTCOMES = ("answered", "not_answered", "off_topic", "refused")
 KEY_BYTES = 32
 LOCK_WAIT_SECONDS = 2.0  # a write waits this long for a lock another connection holds, then gives up
 QUEUE_LIMIT = 10_000  # entries waiting to be written; past this (a database stuck for minutes) they are dropped
+WRITE_EVERY_SECONDS = 0.5  # how often the writer writes what is queued (a vote or a flush wakes it at once)
 BATCH_LIMIT = 500  # entries written in one transaction
 PURGE_EVERY_SECONDS = 3600.0
 DAY_SECONDS = 86_400
@@ -259,12 +259,13 @@ class QuestionLog:
         self.days = days
         self.off = off  # why the log is off, or None while it records
         self._key = key
-        self._queue: queue.Queue[_Op] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._pending: deque[_Op] = deque()  # appended to by any thread, emptied by the writer
+        self._wake = threading.Event()  # wakes the writer before WRITE_EVERY_SECONDS is up
         self._thread: threading.Thread | None = None
         self._connection: sqlite3.Connection | None = None
         self._next_purge = 0.0
         self._lock = threading.Lock()
-        self._dropped = 0  # entries refused since the queue last had room
+        self._dropped = 0  # entries refused since the writer last caught up
 
     @classmethod
     def disabled(cls, reason: str) -> "QuestionLog":
@@ -297,7 +298,7 @@ class QuestionLog:
         return hmac.new(self._key, str(user_id).encode(), "sha256").hexdigest()[:32]
 
     def record(self, entry: Entry) -> None:
-        """Queues the entry for writing; never waits and never raises."""
+        """Queues the entry for the writer's next round; never waits, never raises, and wakes no thread."""
         if self.enabled:
             self._put(_Op(lambda connection: self._insert(connection, entry), f"question {entry.id}"))
 
@@ -309,14 +310,15 @@ class QuestionLog:
             return done
         user = self.user_hash(user_id)
         self._put(_Op(lambda connection: _vote(connection, question_id, user, helpful), f"vote on {question_id}",
-                      done))
+                      done), urgent=True)
         return done
 
     def flush(self, timeout: float = 10.0) -> None:
         """Waits until everything queued so far has been written (or has failed). Not for the event loop."""
         if self.enabled:
             done: Future[None] = Future()
-            self._queue.put(_Op(None, "flush", done), timeout=timeout)  # waits for room: never dropped
+            self._pending.append(_Op(None, "flush", done))  # past QUEUE_LIMIT too: a flush is never dropped
+            self._wake.set()
             done.result(timeout=timeout)
 
     def close(self) -> None:
@@ -324,24 +326,28 @@ class QuestionLog:
         if self._thread is None:
             return
         self.off = "closed"
-        self._queue.put(_STOP)
+        self._pending.append(_STOP)
+        self._wake.set()
         self._thread.join()
         self._thread = None
         if self._connection is not None:
             self._connection.close()
 
-    def _put(self, op: _Op) -> None:
-        try:
-            self._queue.put_nowait(op)
-        except queue.Full:
-            with self._lock:
-                self._dropped += 1
-                first = self._dropped == 1
-            if first:
-                log.error("question log: %d writes are waiting (the database is slow or stuck); new entries are "
-                          "dropped until it catches up", QUEUE_LIMIT)
-            if op.done is not None:
-                _settle(op.done, QuestionLogError("the question log is behind"))
+    def _put(self, op: _Op, urgent: bool = False) -> None:
+        """Queues an op, or drops it when QUEUE_LIMIT are waiting; `urgent` wakes the writer (someone waits)."""
+        if len(self._pending) < QUEUE_LIMIT:
+            self._pending.append(op)
+            if urgent:
+                self._wake.set()
+            return
+        with self._lock:
+            self._dropped += 1
+            first = self._dropped == 1
+        if first:
+            log.error("question log: %d writes are waiting (the database is slow or stuck); new entries are "
+                      "dropped until it catches up", QUEUE_LIMIT)
+        if op.done is not None:
+            _settle(op.done, QuestionLogError("the question log is behind"))
 
     def _report_dropped(self) -> None:
         with self._lock:
@@ -362,14 +368,18 @@ class QuestionLog:
                                 enumerate(entry.quoted, 1)])
 
     def _write_forever(self) -> None:
+        """Every WRITE_EVERY_SECONDS, or when woken, writes what is queued, in batches of a transaction each.
+
+        Waking on a timer rather than on each entry writes many questions in one transaction, and keeps the
+        writer from taking the interpreter from the event loop on every question."""
         assert self._connection is not None
         connection = self._connection
         self._purge_if_due(connection)
         while True:
-            batch = [self._queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < BATCH_LIMIT:
-                    batch.append(self._queue.get_nowait())
+            if not self._pending:
+                self._wake.wait(WRITE_EVERY_SECONDS)
+            self._wake.clear()
+            batch = [self._pending.popleft() for _ in range(min(len(self._pending), BATCH_LIMIT))]
             work = [op for op in batch if op.run is not None]
             if work:
                 self._write(connection, work)

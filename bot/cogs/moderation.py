@@ -452,9 +452,10 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         if not questions.enabled:
             return text_payload(f"The question log is off: {for_moderators(Exception(questions.off), settings)}.")
         try:
+            questions.flush()  # the questions of the last moments too
             with contextlib.closing(connect(settings.database_path, read_only=True)) as connection:
                 return make(connection)
-        except (QuestionLogError, sqlite3.Error) as error:
+        except (QuestionLogError, sqlite3.Error, TimeoutError) as error:
             log.error("could not read the question log: %s", error)
             return text_payload(f"The question log could not be read: {for_moderators(error, settings)}")
 
