@@ -48,6 +48,8 @@ CHOICES_LIMIT = 25
 GAPS_SHOWN = 10
 DAYS_SHOWN = 31  # questions per day, in Discord: a longer list is in `python -m bot stats`
 EXAMPLE_CHARS = 200
+Days = app_commands.Range[int, 1, reports.MAX_DAYS]
+DAYS_HELP = f"How many days back to look (default {reports.DEFAULT_DAYS})"
 CHOICE_NAME_LIMIT = 100
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
@@ -420,20 +422,18 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
                 await interaction.edit_original_response(**rollback_payload(pointer, trouble).send_kwargs())
 
     @app_commands.command(description="Questions the corpus misses (unanswered or voted not helpful), by meaning")
-    @app_commands.describe(days=f"How many days back to look (default {reports.DEFAULT_DAYS})")
+    @app_commands.describe(days=DAYS_HELP)
     @is_moderator()
-    async def gaps(self, interaction: discord.Interaction,
-                   days: app_commands.Range[int, 1, reports.MAX_DAYS] = reports.DEFAULT_DAYS) -> None:
+    async def gaps(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("gaps of %d days shown to %s", days, who(interaction))
         searcher = self.bot.searcher
         await self._send_report(interaction, lambda connection: gaps_payload(
             reports.gaps(connection, days, lambda: searcher.embedder, searcher.embedder.name)))
 
     @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
-    @app_commands.describe(days=f"How many days back to look (default {reports.DEFAULT_DAYS})")
+    @app_commands.describe(days=DAYS_HELP)
     @is_moderator()
-    async def stats(self, interaction: discord.Interaction,
-                    days: app_commands.Range[int, 1, reports.MAX_DAYS] = reports.DEFAULT_DAYS) -> None:
+    async def stats(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("stats of %d days shown to %s", days, who(interaction))
         searcher = self.bot.searcher
         await self._send_report(interaction, lambda connection: stats_payload(
