@@ -5,31 +5,60 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 
+import aiohttp
+import discord
+
 from bot.client import main as run_bot
-from bot.render import respond, text_payload
+from bot.render import covered, respond, text_payload
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text
 from index import logs
-from index.corpus import CorpusError
-from index.embedding import Embedder, ModelError
+from index.diagnose import EXIT_INTERRUPTED, EXIT_SETTINGS, EXIT_UNAVAILABLE, Failure, diagnose, report
+from index.embedding import Embedder
 from index.search import Answer, QuestionError, Searcher
-from index.store import StoreError
+from index.settings import read_settings
+from index.store import Store
 
 log = logging.getLogger("bot")
 
 NO_TOKEN = """error: DISCORD_TOKEN is not set, so the bot cannot connect to Discord.
 Copy .env.example to .env and fill in DISCORD_TOKEN (docs/discord.md says how to get one),
 or try Dossier without Discord:  python -m bot ask "What ties Iran to the Taliban?\""""
+EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix), 2 bad settings or token, "
+               "69 Discord or the Chroma server unreachable, 70 unexpected error (-v shows it), 130 Ctrl-C.")
 
 
 def _questions(args: list[str]) -> Iterator[str]:
+    """The question on the command line, or each non-blank line of stdin for `-`."""
     if args == ["-"]:
         for line in sys.stdin:
-            yield line.rstrip("\n")
+            if line.strip():
+                yield line.rstrip("\n")
     else:
         yield " ".join(args)
+
+
+class IndexFollower:
+    """Between questions, loads a generation another process built, checking at most every `every` seconds."""
+
+    def __init__(self, searcher: Searcher, every: float) -> None:
+        self.searcher = searcher
+        self.every = every
+        self.checked = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.every <= 0 or time.monotonic() - self.checked < self.every:
+            return
+        self.checked = time.monotonic()
+        try:
+            if self.searcher.reload():
+                log.info("now answering from generation %d", self.searcher.index.pointer.generation)
+        except Exception as exc:  # keep answering from the index loaded before, whatever the newer one's fault
+            log.warning("could not load the newer index; answering from the one loaded before: %s",
+                        diagnose(exc).message)
 
 
 def discord_line(searcher: Searcher, question: str) -> str:
@@ -42,18 +71,16 @@ def discord_line(searcher: Searcher, question: str) -> str:
 
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
-    try:
-        searcher = Searcher.open(settings, Embedder.load(settings.embedding_model))
-    except (ModelError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failures = 0
     interactive = questions == ["-"] and sys.stdin.isatty() and fmt == "text"
+    if sys.stderr.isatty():
+        print("Loading the model…", file=sys.stderr, flush=True)
+    searcher = Searcher(Store.open(settings, create=False), Embedder.load(settings.embedding_model))
+    follow = IndexFollower(searcher, settings.index_check_seconds)
     if interactive:
-        print("Ask a question (Ctrl-D to quit).", file=sys.stderr)
+        print("Ready. Ask a question (Ctrl-D to quit).", file=sys.stderr, flush=True)
+    failures = 0
     for question in _questions(questions):
-        if interactive and not question.strip():
-            continue
+        follow()
         if fmt == "discord":
             print(discord_line(searcher, question), flush=True)
             continue
@@ -65,32 +92,46 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
                 failures += 1
                 continue
             answer = Answer(" ".join(question.split()), (), note=str(exc))
-        print(answer_json(answer) if fmt == "json" else answer_text(answer) + "\n", flush=True)
+        text = answer_json(answer) if fmt == "json" else answer_text(answer, covered(searcher, answer)) + "\n"
+        print(text, flush=True)
     return 1 if failures and not interactive else 0
 
 
 def serve(settings: Settings) -> int:
-    """Runs the bot until it is stopped; exit code 2 without a token, 1 when the index cannot be opened."""
+    """Runs the bot until it is stopped; exit code 2 without a token."""
     if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)
-        return 2
+        return EXIT_SETTINGS
     try:
         asyncio.run(run_bot(settings, settings.discord_token))
-    except (CorpusError, ModelError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")
     return 0
 
 
+def discord_failure(error: BaseException) -> Failure | None:
+    """What to tell the operator when the bot cannot log in to Discord; None for other errors."""
+    if isinstance(error, discord.LoginFailure):
+        return Failure("DISCORD_TOKEN was rejected by Discord. Copy a new token from the developer portal "
+                       "(your application → Bot → Reset Token) into .env; docs/discord.md shows the steps.",
+                       EXIT_SETTINGS)
+    if isinstance(error, aiohttp.ClientError | discord.GatewayNotFound | TimeoutError) or (
+            isinstance(error, discord.HTTPException) and error.status >= 500):
+        return Failure(f"Cannot reach Discord ({error}). Check this machine's network connection and Discord's "
+                       "status, then start the bot again.", EXIT_UNAVAILABLE)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+        description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.",
+        epilog=EXIT_STATUS)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details and tracebacks")
     sub = parser.add_subparsers(dest="command")
-    ask_cmd = sub.add_parser("ask", help="answer questions without Discord (no token needed)")
+    ask_cmd = sub.add_parser("ask", help="answer questions without Discord (no token needed)", epilog=EXIT_STATUS)
+    ask_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="log details and tracebacks")
     ask_cmd.add_argument("question", nargs="+",
                          help="the question, or - to read one question per line from stdin")
     ask_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
@@ -99,14 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
     args = parser.parse_args(argv)
-    settings = Settings()
-    if args.command == "ask":
-        logs.configure()
-        return ask(settings, args.question, args.format, args.top)
-    logs.configure(verbose=True)
-    if args.verbose:
+    logs.configure(verbose=args.verbose or args.command is None)  # the bot logs what it does; ask only warns
+    if args.verbose and args.command is None:
         logging.getLogger().setLevel(logging.DEBUG)
-    return serve(settings)
+    settings = None
+    try:
+        settings = read_settings(Settings)
+        if args.command == "ask":
+            return ask(settings, args.question, args.format, args.top)
+        return serve(settings)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return report(discord_failure(exc) or diagnose(exc, settings), exc, args.verbose)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ from bot.errors import on_app_command_error
 from bot.settings import Settings
 from index.embedding import Embedder
 from index.search import Searcher
+from index.store import Store
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
+
+# Dossier never joins a voice channel: no warning at start-up that the voice libraries are missing.
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 
 class Dossier(commands.Bot):
@@ -91,7 +95,8 @@ def create_bot(settings: Settings, searcher: Searcher) -> Dossier:
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
     embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
-    searcher = await asyncio.to_thread(Searcher.open, settings, embedder)
+    store = await asyncio.to_thread(Store.open, settings, create=False)
+    searcher = await asyncio.to_thread(Searcher, store, embedder)
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",
              pointer.documents, pointer.chunks, pointer.built_at, pointer.built_by)

@@ -12,7 +12,7 @@ from typing import Any
 
 import discord
 
-from bot.terminal import NO_ANSWER
+from bot.terminal import COVERS_HINT, NO_ANSWER
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
 from index.search import Answer, Hit, Searcher
@@ -206,7 +206,7 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
         content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
         cards = [card(hit, answer.question, offset + n) for n, hit in enumerate(answer.hits, 1)]
         return pack(content, cards)
-    content += f"\n{markdown(answer.note or NO_ANSWER)} It covers the sources below; try asking in their terms."
+    content += f"\n{markdown(answer.note or NO_ANSWER)} {COVERS_HINT}"
     listing = "\n".join(f"• {markdown(title)}" for title in covers) or "(the corpus is empty)"
     return pack(content, [discord.Embed(title="What the corpus covers", description=listing, colour=COLOUR)])
 
@@ -214,8 +214,12 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
 def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    covers = [] if answer.answered else [source.title for source, _ in searcher.sources()]
-    return answer, answer_payload(answer, covers, offset)
+    return answer, answer_payload(answer, covered(searcher, answer), offset)
+
+
+def covered(searcher: Searcher, answer: Answer) -> list[str]:
+    """The titles of the corpus's sources, shown when a question has no answer; none when it has one."""
+    return [] if answer.answered else [source.title for source, _ in searcher.sources()]
 
 
 def context_payload(hit: Hit, chunks: Sequence[Chunk]) -> Payload:

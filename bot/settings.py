@@ -16,15 +16,17 @@ class Settings(IndexSettings):
     """The index settings plus the Discord ones. The token is a SecretStr: it never prints."""
 
     discord_token: SecretStr | None = None
-    moderator_role_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    dev_guild_id: int | None = None
-    sync_commands_globally: bool = False
-    sharded: bool = False
-    ask_cooldown_rate: int = Field(default=1, ge=1)
-    ask_cooldown_seconds: float = Field(default=10.0, ge=0)
-    reindex_progress_seconds: float = Field(default=2.0, gt=0)
-    index_check_seconds: float = Field(default=60.0, ge=0)
-    buttons_timeout_seconds: float = Field(default=600.0, gt=0, lt=INTERACTION_TOKEN_SECONDS)
+    moderator_role_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="comma-separated role ids (numbers), such as 123,456")
+    dev_guild_id: int | None = Field(default=None, description="a server id (a number)")
+    sync_commands_globally: bool = Field(default=False, description="true or false")
+    sharded: bool = Field(default=False, description="true or false")
+    ask_cooldown_rate: int = Field(default=1, ge=1, description="a whole number, 1 or more")
+    ask_cooldown_seconds: float = Field(default=10.0, ge=0, description="a number of seconds, 0 or more")
+    reindex_progress_seconds: float = Field(default=2.0, gt=0, description="a number of seconds over 0")
+    index_check_seconds: float = Field(default=60.0, ge=0, description="a number of seconds, 0 or more")
+    buttons_timeout_seconds: float = Field(default=600.0, gt=0, lt=INTERACTION_TOKEN_SECONDS,
+                                           description="a number of seconds over 0 and under 900")
 
     @field_validator("discord_token", mode="before")
     @classmethod

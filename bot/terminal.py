@@ -2,10 +2,12 @@
 
 import json
 import textwrap
+from collections.abc import Sequence
 
 from index.search import Answer, Hit
 
 NO_ANSWER = "The corpus does not answer this."
+COVERS_HINT = "It covers the sources below; try asking in their terms."
 
 
 def answer_json(answer: Answer) -> str:
@@ -24,10 +26,12 @@ def attribution(hit: Hit) -> str:
     return f"{s.title} — {' · '.join(parts)}"
 
 
-def answer_text(answer: Answer, width: int = 88) -> str:
+def answer_text(answer: Answer, covers: Sequence[str] = (), width: int = 88) -> str:
+    """The answer for a terminal; with no answer, as on Discord, the titles of what the corpus covers."""
     lines = [f"Q: {answer.question}", ""]
     if not answer.answered:
-        lines.append(answer.note or NO_ANSWER)
+        lines.append(f"{answer.note or NO_ANSWER} {COVERS_HINT}" if covers else answer.note or NO_ANSWER)
+        lines += [f"  • {title}" for title in covers]
         return "\n".join(lines)
     for n, hit in enumerate(answer.hits, 1):
         quote = textwrap.fill(hit.chunk.text, width=width, initial_indent=f"{n}. ", subsequent_indent="   ")

@@ -7,15 +7,14 @@ import sys
 
 from index import logs
 from index.build import BuildReport, Progress, ProgressFn, build
-from index.corpus import CorpusError
-from index.embedding import Embedder, ModelError
-from index.lock import BuildRunning, LockLost
-from index.settings import IndexSettings
-from index.store import Store, StoreError
+from index.diagnose import EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
+from index.diagnose import report as report_failure
+from index.embedding import Embedder
+from index.lock import BuildRunning
+from index.settings import IndexSettings, read_settings
+from index.store import Store
 
 log = logging.getLogger("index")
-
-EXIT_BUILD_RUNNING = 75  # EX_TEMPFAIL: try again later
 
 
 def _progress_bar() -> ProgressFn:
@@ -43,39 +42,59 @@ def _summary(report: BuildReport) -> str:
         lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
                  f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
                  f"{report.removed} removed; {report.embedded} passages embedded in {report.seconds:.1f} s"]
+        if report.forced:
+            lines += [f"  switched with --force despite: {reason.message}" for reason in report.reasons]
+    elif report.held:
+        lines = [f"Not switched: generation {report.generation} stays live."]
+        lines += [f"  {reason.message}" for reason in report.reasons]
+        lines.append("  Run `python -m index build --force` to switch all the same.")
     else:
         lines = [f"Nothing changed: generation {report.generation} stays live with {report.documents} documents, "
                  f"{report.chunks} passages."]
+    if report.took_over:
+        lines.append(f"  note: {report.took_over}")
+    lines += [f"  warning: {w['source']}: {w['warning']}" for w in report.warnings]
     lines += [f"  error: {e['source']}: {e['error']}" for e in report.errors]
     return "\n".join(lines)
 
 
+def run(args: argparse.Namespace, settings: IndexSettings) -> BuildReport:
+    store = Store.open(settings)
+    tty = sys.stderr.isatty()
+    if tty:
+        print("Loading the embedding model…", file=sys.stderr, flush=True)
+    embedder = Embedder.load(settings.embedding_model)
+    return build(settings.seeds_dir, store, embedder, progress=_progress_bar() if tty else None, force=args.force)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.")
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.",
+                                     epilog="Exit status: 0 built (or nothing changed), 1 error, 2 bad settings, "
+                                            "3 not switched (see --force), 69 Chroma server unreachable, "
+                                            "70 unexpected error, 75 another build is running.")
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="build or update the index from SEEDS_DIR")
     build_cmd.add_argument("--json", action="store_true", help="print a JSON summary on the last line of stdout")
-    build_cmd.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    build_cmd.add_argument("--force", action="store_true",
+                           help="switch to the new index even if it holds no documents or drops most of them")
+    build_cmd.add_argument("-v", "--verbose", action="store_true", help="log progress details and tracebacks")
     args = parser.parse_args(argv)
     logs.configure(args.verbose)
-    settings = IndexSettings()
+    settings = None
     try:
-        store = Store.open(settings)
-        embedder = Embedder.load(settings.embedding_model)
-        show = _progress_bar() if sys.stderr.isatty() else None
-        report = build(settings.seeds_dir, store, embedder, progress=show)
-    except BuildRunning as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        settings = read_settings(IndexSettings)
+        report = run(args, settings)
+    except KeyboardInterrupt:
+        print("Stopped; the index that was live stays live.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        failure = diagnose(exc, settings)
         if args.json:
-            print(json.dumps({"error": str(exc), "build_running": True}))
-        return EXIT_BUILD_RUNNING
-    except (CorpusError, ModelError, StoreError, LockLost) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        return 1
+            print(json.dumps({"error": failure.message, "status": failure.status,
+                              "build_running": isinstance(exc, BuildRunning)}))
+        return report_failure(failure, exc, args.verbose)
     print(json.dumps(report.to_json()) if args.json else _summary(report))
-    return 0
+    return EXIT_NOT_SWITCHED if report.held else 0
 
 
 if __name__ == "__main__":

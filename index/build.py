@@ -1,7 +1,9 @@
 """Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
 
 A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
-(the live count matches and a probe query finds its own passage), and only then moves the pointer. A
+(the live count matches and a probe query finds its own passage), and only then moves the pointer, unless
+there is a reason not to switch (`switch_reasons`): then nothing is written and G stays live, or, with
+`force`, the build switches all the same. A
 document is unchanged when its content hash and its passages (ids and offsets) are as stored: its records
 carry over untouched. Any other passage gets a new record, its embedding copied from a stored passage with
 the same text where there is one, else computed.
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import Chunk, chunk_document
+from index.chunking import Chunk, chunk_document, layout_warning
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.embedding import Embedder
 from index.lock import BuildLock
@@ -27,7 +29,7 @@ from index.store import FORMAT, Pointer, Record, Store, StoreError, collection_n
 
 log = logging.getLogger(__name__)
 
-EMBED_STEP = 256
+EMBED_STEP = 64  # one model batch: progress moves with each
 WRITE_STEP = 500
 PROBE_RESULTS = 10
 
@@ -44,6 +46,14 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class Reason:
+    """A reason not to switch to what a build made: `code` for programs, `message` for people."""
+
+    code: str
+    message: str
+
+
 @dataclass
 class BuildReport:
     documents: int = 0
@@ -54,16 +64,27 @@ class BuildReport:
     added: int = 0
     changed: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     generation: int = 0
     switched: bool = False
+    reasons: list[Reason] = field(default_factory=list)
+    forced: bool = False
+    took_over: str | None = None
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def held(self) -> bool:
+        """Not switched, for the reasons given."""
+        return bool(self.reasons) and not self.switched
 
     def to_json(self) -> dict[str, Any]:
         return {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
                 "removed": self.removed, "unchanged": self.unchanged, "added": self.added,
-                "changed": self.changed, "errors": self.errors, "generation": self.generation,
-                "switched": self.switched, "seconds": round(self.seconds, 3),
+                "changed": self.changed, "errors": self.errors, "warnings": self.warnings,
+                "generation": self.generation, "switched": self.switched,
+                "reasons": [{"code": r.code, "message": r.message} for r in self.reasons], "forced": self.forced,
+                "took_over": self.took_over, "seconds": round(self.seconds, 3),
                 "stages": {k: round(v, 3) for k, v in self.stages.items()}}
 
 
@@ -85,20 +106,42 @@ def _digest(text: str) -> str:
 
 
 def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = "command line",
-          progress: ProgressFn | None = None) -> BuildReport:
+          progress: ProgressFn | None = None, force: bool = False) -> BuildReport:
     """Brings the live index in line with the seeds folder, embedding only passages it has not seen.
 
+    A build with reasons not to switch (see `switch_reasons`) leaves the live index as it is, unless `force`.
     Raises index.lock.BuildRunning at once when another build holds the store.
     """
     with store.build_lock(built_by) as lock:
-        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None))
+        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), force)
+
+
+def switch_reasons(seeds_dir: Path, paths: list[Path], live_documents: int, report: BuildReport) -> list[Reason]:
+    """Why the index this build would make should not replace the live one: no documents, or most removed.
+
+    Both are what a mistyped or emptied SEEDS_DIR looks like.
+    """
+    reasons = []
+    if report.documents == 0:
+        if not paths:
+            others = sorted({p.suffix or p.name for p in seeds_dir.iterdir() if p.is_file()})
+            found = f" (it holds {', '.join(others)} files)" if others else " (it is empty)"
+            what = f"the seeds folder {seeds_dir} holds no .txt files{found}; check SEEDS_DIR"
+        else:
+            what = f"none of the {len(paths)} .txt files in {seeds_dir} could be indexed (see the errors)"
+        reasons.append(Reason("no_documents", f"The index would hold no documents: {what}."))
+    elif report.removed * 2 > live_documents:
+        reasons.append(Reason("most_removed", f"The build would remove {report.removed} of the {live_documents} "
+                                              f"live documents, more than half; check SEEDS_DIR ({seeds_dir})."))
+    return reasons
 
 
 def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, built_by: str,
-           tell: ProgressFn) -> BuildReport:
+           tell: ProgressFn, force: bool) -> BuildReport:
     started = time.monotonic()
-    report = BuildReport()
+    report = BuildReport(took_over=lock.took_over)
     stages = _Stages(report)
+    store.refresh()  # see what other processes wrote since this store was opened
     store.clean_leftovers()
     pointer = store.pointer()
     name = collection_name(embedder.name)
@@ -125,6 +168,9 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
             chunks = chunk_document(doc)
             if not chunks:
                 raise CorpusError("no article text found: only site chrome, captions or comments")
+            warning = layout_warning(chunks)
+            if warning:
+                report.warnings.append({"source": path.name, "warning": warning})
         except (CorpusError, OSError) as exc:
             error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
             report.errors.append({"source": path.name, "error": error})
@@ -155,6 +201,14 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
         report.seconds = time.monotonic() - started
         log.info("nothing changed; generation %d stays live: %s", old_generation, report.to_json())
         return report
+
+    report.reasons = switch_reasons(seeds_dir, paths, len(live), report)
+    if report.reasons and not force:
+        report.generation = old_generation
+        report.seconds = time.monotonic() - started
+        log.warning("not switching to the new index: %s", " ".join(r.message for r in report.reasons))
+        return report
+    report.forced = bool(report.reasons)
 
     reusable = {r.embed_digest: r.record_id for records in live.values() for r in records}
     vectors = _vectors(store, collection, embedder, fresh, reusable, report, tell)

@@ -35,6 +35,7 @@ MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
 MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
 _TOKEN = re.compile(r"\w+")
+EMPTY_CORPUS = "The corpus is empty: a moderator has to add sources and reindex."
 
 
 class QuestionError(ValueError):
@@ -101,8 +102,9 @@ class LiveIndex:
         self.blended = _blend_with_previous(chunks, vectors)
         self._position = {c.id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
-        self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False),
-                         show_progress=False)
+        if chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
+            self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False),
+                             show_progress=False)
         self.bar = float("inf")
 
     @classmethod
@@ -183,6 +185,7 @@ class Searcher:
         """Loads the live generation if a build moved the pointer; True when it did."""
         if self.store.pointer() == self.index.pointer:
             return False
+        self.store.refresh()  # another process may have built it
         self.index = self._load()
         return True
 
@@ -192,7 +195,7 @@ class Searcher:
             return Answer(question, (), note="Dossier's model reads English only; ask in English.")
         index = self.index  # one snapshot for the whole question, even if a reload swaps it meanwhile
         if not index.chunks:
-            return Answer(question, ())
+            return Answer(question, (), note=EMPTY_CORPUS)
         dense = index.dense(self.embedder.encode([question])[0])
         lexical = index.lexical(question)
         span = float(dense.max() - dense.min()) or 1.0
