@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.settings import Settings
+from index.diagnose import diagnose
 from index.embedding import Embedder
 from index.search import Searcher
 from index.store import Store
@@ -58,8 +59,10 @@ class Dossier(commands.Bot):
                 pointer = self.searcher.index.pointer
                 log.info("now answering from generation %d, built %s by %s",
                          pointer.generation, pointer.built_at, pointer.built_by)
-        except Exception:
-            log.exception("could not load the newer index; still answering from the one loaded before")
+        except Exception as error:
+            failure = diagnose(error, self.settings)
+            log.error("could not load the newer index; still answering from the one loaded before: %s",
+                      failure.message, exc_info=None if failure.expected else error)
 
     async def sync_commands(self) -> None:
         """Registers the slash commands with Discord, but only where the settings ask for it."""

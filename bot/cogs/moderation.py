@@ -12,14 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import is_moderator, moderator
-from bot.errors import ReindexRunning
+from bot.errors import GENERIC, ReindexRunning
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from index.build import BuildReport, Progress, build
 from index.corpus import CorpusError, Source, check_size
-from index.embedding import ModelError
+from index.diagnose import diagnose
 from index.lock import BuildRunning, LockLost
 from index.sources import SourceChange, SourceError, add_source, remove_source, safe_name
-from index.store import Pointer, StoreError
+from index.store import Pointer
 
 if TYPE_CHECKING:
     from bot.client import Dossier
@@ -51,11 +51,19 @@ def progress_text(progress: Progress | None) -> str:
 
 def report_text(report: BuildReport) -> str:
     size = f"{report.documents} documents, {report.chunks} passages"
+    if report.held:
+        lines = [f"Not switched: generation {report.generation} stays live.",
+                 *[f"• {reason.message}" for reason in report.reasons],
+                 "To switch all the same, run /dossier reindex force: True."]
+        return "\n".join(lines + [f"• {e['source']}: {e['error']}" for e in report.errors])
     head = (f"Reindex done: {size}, now live (generation {report.generation})." if report.switched
             else f"Nothing changed: {size}; generation {report.generation} stays live.")
-    lines = [head,
+    lines = [head, *[f"Switched with force despite: {reason.message}" for reason in report.reasons],
              f"Documents: {report.added} added, {report.changed} changed, {report.removed} removed, "
              f"{report.unchanged} unchanged; {report.embedded} passages embedded in {report.seconds:.1f} s."]
+    if report.took_over:
+        lines.append(f"Note: {report.took_over}.")
+    lines += [f"Warning: {w['source']}: {w['warning']}." for w in report.warnings]
     if report.errors:
         lines.append(f"Errors ({len(report.errors)}):")
         lines += [f"• {error['source']}: {error['error']}" for error in report.errors]
@@ -137,14 +145,15 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         self.reindexing = asyncio.Lock()
 
     @app_commands.command(description="Rebuild the index from the seeds folder and answer from it")
+    @app_commands.describe(force="Switch even if the new index holds no documents or drops more than half of them")
     @is_moderator()
-    async def reindex(self, interaction: discord.Interaction) -> None:
+    async def reindex(self, interaction: discord.Interaction, force: bool = False) -> None:
         if self.reindexing.locked():
             log.info("%s asked for a reindex while one is running", who(interaction))
             raise ReindexRunning()
         async with self.reindexing:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await self._reindex(interaction)
+            await self._reindex(interaction, force=force)
 
     @app_commands.command(description="Add a UTF-8 .txt source to the corpus (or replace one), then reindex")
     @app_commands.describe(file="The article as a UTF-8 .txt file; its name becomes the source id",
@@ -195,8 +204,11 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         async with self.reindexing:
             await self._reindex(interaction, lead=change_text(change))
 
-    async def _reindex(self, interaction: discord.Interaction, lead: str = "") -> None:
-        """Builds with live progress, swaps the new index in, and reports; `lead` heads every message."""
+    async def _reindex(self, interaction: discord.Interaction, lead: str = "", force: bool = False) -> None:
+        """Builds with live progress, swaps the new index in, and reports; `lead` heads every message.
+
+        Whatever the build raises ends here as a message to the moderator; the previous index stays live.
+        """
 
         async def show(text: str) -> None:
             await self._show(interaction, f"{lead}\n{text}" if lead else text)
@@ -204,26 +216,29 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         log.info("reindex started by %s", who(interaction))
         await show(progress_text(None))
         try:
-            report = await self._build(interaction, show)
+            report = await self._build(interaction, show, force)
         except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
             log.warning("reindex by %s stopped: %s", who(interaction), error)
             await show(str(error))
             return
-        except (CorpusError, ModelError, StoreError) as error:
-            log.warning("reindex by %s failed: %s", who(interaction), error)
-            await show(f"Reindex failed: {error}\nThe previous index stays live.")
+        except Exception as error:
+            failure = diagnose(error, self.bot.settings)
+            log.warning("reindex by %s failed: %s", who(interaction), failure.message,
+                        exc_info=None if failure.expected else error)
+            message = failure.message if failure.expected else GENERIC
+            await show(f"Reindex failed: {message}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
         await show(await self._swap_in(interaction, report))
 
-    async def _build(self, interaction: discord.Interaction,
-                     show: Callable[[str], Awaitable[None]]) -> BuildReport:
+    async def _build(self, interaction: discord.Interaction, show: Callable[[str], Awaitable[None]],
+                     force: bool = False) -> BuildReport:
         """Builds in a thread, showing progress at most every REINDEX_PROGRESS_SECONDS."""
         settings, searcher = self.bot.settings, self.bot.searcher
         latest = LatestProgress()
         job = asyncio.create_task(asyncio.to_thread(build, settings.seeds_dir, searcher.store,
                                                     searcher.embedder, built_by=actor(interaction),
-                                                    progress=latest))
+                                                    progress=latest, force=force))
         shown = None
         while not job.done():
             await asyncio.wait({job}, timeout=settings.reindex_progress_seconds)
@@ -237,10 +252,12 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         try:
             if report.switched:
                 await asyncio.to_thread(self.bot.searcher.reload)
-        except (ModelError, StoreError) as error:
-            log.error("the bot could not load the index that %s built: %s", who(interaction), error)
-            return (f"{report_text(report)}\nBut the bot could not load it ({error}); it answers from the "
-                    "previous index until it is restarted.")
+        except Exception as error:
+            failure = diagnose(error, self.bot.settings)
+            log.error("the bot could not load the index that %s built: %s", who(interaction), failure.message,
+                      exc_info=None if failure.expected else error)
+            return (f"{report_text(report)}\nBut the bot could not load it ({failure.message}); it answers from "
+                    "the previous index until it is restarted.")
         return report_text(report)
 
     @staticmethod
