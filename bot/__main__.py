@@ -16,7 +16,7 @@ from bot.render import covered, respond, text_payload
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text
 from index import logs
-from index.diagnose import EXIT_INTERRUPTED, EXIT_SETTINGS, EXIT_UNAVAILABLE, Failure, diagnose, report
+from index.diagnose import EXIT_INTERRUPTED, EXIT_SETTINGS, EXIT_UNAVAILABLE, Failure, diagnose, output_closed, report
 from index.embedding import Embedder
 from index.search import Answer, QuestionError, Searcher
 from index.settings import read_settings
@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return output_closed()
     except Exception as exc:
         return report(discord_failure(exc) or diagnose(exc, settings), exc, args.verbose)
 

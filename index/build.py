@@ -206,7 +206,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if report.reasons and not force:
         report.generation = old_generation
         report.seconds = time.monotonic() - started
-        log.warning("not switching to the new index: %s", " ".join(r.message for r in report.reasons))
+        log.info("not switching to the new index: %s", " ".join(r.message for r in report.reasons))
         return report
     report.forced = bool(report.reasons)
 

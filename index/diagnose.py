@@ -8,6 +8,7 @@ to run again with -v, which shows the traceback.
 
 import errno
 import logging
+import os
 import shutil
 import sqlite3
 import sys
@@ -127,3 +128,9 @@ def report(failure: Failure, error: BaseException, verbose: bool) -> int:
         traceback.print_exception(error, file=sys.stderr)
     print(f"error: {failure.message}", file=sys.stderr)
     return failure.status
+
+
+def output_closed() -> int:
+    """For a BrokenPipeError: whoever read stdout (`| head`) has gone, which is no error of Dossier's."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+    return 0

@@ -56,16 +56,16 @@ class IndexSettings(BaseSettings):
         return f"{self.chroma_host or 'localhost'}:{self.chroma_port or DEFAULT_CHROMA_PORT}"
 
 
-def read_settings(cls: type[S]) -> S:
-    """The settings from the environment and the project's .env, or a SettingsError saying what to fix.
+def read_settings(cls: type[S], env_file: Path = ENV_FILE) -> S:
+    """The settings from the environment and the .env file, or a SettingsError saying what to fix.
 
     A .env line that is not NAME=value is reported once, with its file and line, and otherwise ignored.
     """
-    _warn_bad_env_lines(ENV_FILE)
+    _warn_bad_env_lines(env_file)
     try:
-        return cls()
+        return cls(_env_file=env_file)
     except ValidationError as exc:
-        raise SettingsError(_explain(cls, exc)) from exc
+        raise SettingsError(_explain(cls, exc, env_file)) from exc
 
 
 def _warn_bad_env_lines(path: Path) -> None:
@@ -80,7 +80,7 @@ def _warn_bad_env_lines(path: Path) -> None:
         log.warning("%s, line %d: not a NAME=value setting; the line is ignored", path, line)
 
 
-def _explain(cls: type[BaseSettings], exc: ValidationError) -> str:
+def _explain(cls: type[BaseSettings], exc: ValidationError, env_file: Path) -> str:
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
@@ -90,5 +90,5 @@ def _explain(cls: type[BaseSettings], exc: ValidationError) -> str:
         secret = "token" in field  # a secret's value is never repeated back
         given: Any = error.get("input")
         shown = "" if secret or isinstance(given, dict) else f" (it is {given!r})"
-        lines.append(f"{name} {expected}{shown}: fix it in the environment or in {ENV_FILE}.")
+        lines.append(f"{name} {expected}{shown}: fix it in the environment or in {env_file}.")
     return "\n".join(dict.fromkeys(lines))
