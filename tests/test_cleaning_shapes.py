@@ -80,7 +80,7 @@ def test_an_html_page_is_recognised():
 
 def test_an_html_file_is_refused_with_what_to_do():
     """The corpus refuses an HTML file with a message saying to save the article as text, quoting nothing."""
-    with pytest.raises(CorpusError, match="HTML page.*plain text"):
+    with pytest.raises(CorpusError, match=r"HTML page.*plain text"):
         decode(HTML_PAGE.encode())
 
 
