@@ -7,6 +7,7 @@ import sys
 
 from index import logs
 from index.build import BuildReport, Progress, ProgressFn, build
+from index.corpus import source_paths
 from index.diagnose import EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
 from index.embedding import Embedder
@@ -59,6 +60,7 @@ def _summary(report: BuildReport) -> str:
 
 
 def run(args: argparse.Namespace, settings: IndexSettings) -> BuildReport:
+    source_paths(settings.seeds_dir)  # a wrong SEEDS_DIR is told before the model takes seconds to load
     store = Store.open(settings)
     tty = sys.stderr.isatty()
     if tty:
