@@ -3,9 +3,12 @@ message say what happened, the old answers are still served, and no traceback is
 
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,3 +151,35 @@ def test_ask_from_another_folder_uses_the_project_paths(built: tuple[Path, list[
     missing = run(["bot", "ask", "anything"], {**env, "CHROMA_PATH": "data/no-such-index"}, cwd=elsewhere)
     assert missing.returncode == 1 and "There is no index at" in missing.stderr
     assert list(elsewhere.iterdir()) == [] and not (ROOT / "data" / "no-such-index").exists()
+
+
+def read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 120) -> None:
+    """Reads the terminal into `seen` until `wanted` shows up."""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        assert time.monotonic() < deadline, bytes(seen)
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            seen.extend(os.read(fd, 4096))
+
+
+def test_the_terminal_says_it_is_loading_then_ready(built: tuple[Path, list[dict]]):
+    """In a terminal, `ask -` shows "Loading the model…", then "Ready." before taking the first question."""
+    chroma, _ = built
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "ask", "-"], cwd=ROOT, env=environment(SEEDS, chroma),
+                               stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        read_until(controller, "Loading the model…".encode(), seen)
+        read_until(controller, b"Ready. Ask a question", seen)
+        assert seen.index("Loading the model…".encode()) < seen.index(b"Ready.")
+        os.write(controller, b"How many visas did Iran offer to Taliban fighters?\n")
+        read_until(controller, b"more than 300 visas", seen)
+        os.write(controller, b"\x04")  # Ctrl-D
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(controller)
+    assert b"Traceback" not in seen
