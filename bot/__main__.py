@@ -122,6 +122,18 @@ def discord_failure(error: BaseException) -> Failure | None:
     return None
 
 
+def configure_logging(verbose: bool) -> None:
+    """The bot logs at INFO, or DEBUG with -v; discord.py stays at INFO either way.
+
+    At DEBUG discord.py logs every request's url, and an interaction's webhook url carries a token that can
+    answer as the bot for 15 minutes.
+    """
+    logs.configure(verbose=True)
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+        logging.getLogger("discord").setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -140,9 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
     args = parser.parse_args(argv)
-    logs.configure(verbose=args.verbose or args.command is None)  # the bot logs what it does; ask only warns
-    if args.verbose and args.command is None:
-        logging.getLogger().setLevel(logging.DEBUG)
+    if args.command is None:
+        configure_logging(args.verbose)  # the bot logs what it does
+    else:
+        logs.configure(args.verbose)  # ask only warns, unless -v
     settings = None
     try:
         settings = read_settings(Settings)

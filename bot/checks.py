@@ -7,7 +7,7 @@ import discord
 from discord import app_commands
 
 from bot.cooldown import Cooldowns
-from bot.errors import NotModerator
+from bot.errors import NotHomeServer, NotModerator
 
 if TYPE_CHECKING:
     from bot.client import Dossier
@@ -26,10 +26,32 @@ def moderator(interaction: "discord.Interaction[Dossier]") -> bool:
     return any(user.get_role(role_id) is not None for role_id in roles)
 
 
+def home_server_refusal(interaction: "discord.Interaction[Dossier]") -> str | None:
+    """Why this server's moderators may not keep the corpus, or None when it is a home server.
+
+    The corpus is one for every server the bot is in, so only the servers in MODERATOR_GUILD_IDS keep it; with
+    that unset, the one server the bot is in does, and no server does once the bot is in a second one.
+    """
+    homes = interaction.client.settings.moderator_guild_ids
+    if homes:
+        if interaction.guild_id in homes:
+            return None
+        return ("Dossier's corpus is shared by every server it is in, and only its home servers "
+                "(MODERATOR_GUILD_IDS) keep it; this server is not one of them.")
+    guilds = interaction.client.guilds
+    if len(guilds) == 1 and guilds[0].id == interaction.guild_id:
+        return None
+    return (f"Moderation is off: Dossier is in {len(guilds)} servers that share one corpus, and "
+            "MODERATOR_GUILD_IDS does not say which of them keep it. Ask whoever runs the bot to set it.")
+
+
 def is_moderator() -> Callable[[T], T]:
-    """Refuses everyone but moderators, whatever default_permissions the server set."""
+    """Refuses everyone but moderators of a home server, whatever default_permissions the server set."""
 
     async def predicate(interaction: "discord.Interaction[Dossier]") -> bool:
+        refusal = home_server_refusal(interaction)
+        if refusal is not None:
+            raise NotHomeServer(refusal)
         if not moderator(interaction):
             raise NotModerator()
         return True

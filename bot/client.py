@@ -65,21 +65,45 @@ class Dossier(commands.Bot):
                       failure.message, exc_info=None if failure.expected else error)
 
     async def sync_commands(self) -> None:
-        """Registers the slash commands with Discord, but only where the settings ask for it."""
+        """Registers the slash commands with Discord, but only where the settings ask for it.
+
+        /ask is global; /dossier belongs to the home servers (MODERATOR_GUILD_IDS) and is synced to each of
+        them, or is global when none are set. A dev guild gets the global commands copied to it.
+        """
+        synced_guilds: set[int] = set()
         if self.settings.dev_guild_id is not None:
             guild = discord.Object(id=self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
+            synced_guilds.add(guild.id)
             log.info("synced %d commands to the dev guild %s", len(synced), guild.id)
         if self.settings.sync_commands_globally:
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they can take an hour to show everywhere)", len(synced))
+            for guild_id in self.settings.moderator_guild_ids:
+                if guild_id not in synced_guilds:
+                    await self._sync_home(guild_id)
+
+    async def _sync_home(self, guild_id: int) -> None:
+        try:
+            synced = await self.tree.sync(guild=discord.Object(id=guild_id))
+        except discord.Forbidden:
+            log.error("could not sync /dossier to the home server %s: the bot is not in it, or was invited "
+                      "without the applications.commands scope", guild_id)
+            return
+        log.info("synced %d commands to the home server %s", len(synced), guild_id)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: a mention is a question, which the ask cog answers."""
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        homes = self.settings.moderator_guild_ids
+        if not homes and len(self.guilds) > 1:
+            log.warning("MODERATOR_GUILD_IDS is not set and the bot is in %d servers that share one corpus: "
+                        "/dossier is refused in all of them until it names the home servers", len(self.guilds))
+        if missing := sorted(set(homes) - {guild.id for guild in self.guilds}):
+            log.warning("the bot is not in the home servers %s (MODERATOR_GUILD_IDS)", missing)
 
 
 class ShardedDossier(Dossier, commands.AutoShardedBot):

@@ -1,34 +1,67 @@
-"""A per-user cooldown for questions: `rate` questions per `per` seconds, with a refund for invalid input."""
+"""A per-user cooldown for searches: `rate` per `per` seconds, with a refund for invalid input.
+
+One cooldown covers every search a member sets off: /ask, a mention, and paging an answer.
+"""
 
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Window:
+    asked: deque[float] = field(default_factory=deque)
+    warned_until: float = 0.0  # refusals before this time are not told again
 
 
 class Cooldowns:
-    """A sliding window of recent questions per user; a refund takes back the user's latest one."""
+    """A sliding window of recent searches per user; users with nothing left in their window are forgotten."""
 
     def __init__(self, rate: int, per: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.per = per
         self._clock = clock
-        self._asked: dict[int, deque[float]] = {}
+        self._users: dict[int, _Window] = {}
+        self._next_sweep = 0.0
+
+    def __len__(self) -> int:
+        """How many users the table holds."""
+        return len(self._users)
 
     def take(self, user_id: int) -> float:
-        """0 and the question counted if the user may ask now, else the seconds until they may."""
+        """0 and the search counted if the user may search now, else the seconds until they may."""
         if self.per <= 0:
             return 0.0
         now = self._clock()
-        window = self._asked.setdefault(user_id, deque())
-        while window and window[0] <= now - self.per:
-            window.popleft()
-        if len(window) >= self.rate:
-            return window[0] + self.per - now
-        window.append(now)
+        self._forget_expired(now)
+        window = self._users.setdefault(user_id, _Window())
+        while window.asked and window.asked[0] <= now - self.per:
+            window.asked.popleft()
+        if len(window.asked) >= self.rate:
+            return window.asked[0] + self.per - now
+        window.asked.append(now)
         return 0.0
 
+    def warn(self, user_id: int) -> bool:
+        """Whether to tell a refused user to slow down: once, until they may search again; then silence."""
+        now = self._clock()
+        window = self._users.setdefault(user_id, _Window())
+        if now < window.warned_until:
+            return False
+        window.warned_until = window.asked[0] + self.per if window.asked else now
+        return True
+
     def refund(self, user_id: int) -> None:
-        """Gives back the user's latest question, which turned out to be invalid."""
-        window = self._asked.get(user_id)
-        if window:
-            window.pop()
+        """Gives back the user's latest search, which turned out to be invalid."""
+        window = self._users.get(user_id)
+        if window and window.asked:
+            window.asked.pop()
+
+    def _forget_expired(self, now: float) -> None:
+        """Drops the users whose every search has left the window; runs at most once per window."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.per
+        self._users = {user_id: window for user_id, window in self._users.items()
+                       if (window.asked and window.asked[-1] > now - self.per) or window.warned_until > now}

@@ -19,6 +19,10 @@ class NotModerator(app_commands.CheckFailure):
     """The member has neither Manage Server nor one of the moderator roles."""
 
 
+class NotHomeServer(app_commands.CheckFailure):
+    """/dossier was used in a server whose moderators do not keep the corpus; the message says why."""
+
+
 class ReindexRunning(app_commands.AppCommandError):
     """A reindex was asked for while one is running."""
 
@@ -29,6 +33,10 @@ def explain(error: BaseException) -> str | None:
         error = error.original
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"You are asking quickly: try again in {math.ceil(error.retry_after)} s."
+    if isinstance(error, NotHomeServer):
+        return str(error)
+    if isinstance(error, app_commands.CommandNotFound):  # e.g. /dossier, synced to the home servers only
+        return f"/{error.name} is not available in this server."
     if isinstance(error, NotModerator | app_commands.MissingPermissions | app_commands.NoPrivateMessage):
         return "Only moderators (Manage Server, or a moderator role) can use this, and only in a server."
     if isinstance(error, QuestionError):
@@ -77,10 +85,26 @@ def _where(interaction: discord.Interaction) -> str:
     return f"/{command.qualified_name}" if command else f"interaction {interaction.id}"
 
 
+def _refusal(error: app_commands.AppCommandError) -> str | None:
+    """What the log says about a refused member, or None when the error is no refusal."""
+    if isinstance(error, NotModerator):
+        return "not a moderator"
+    if isinstance(error, NotHomeServer):
+        return "not a home server"
+    if isinstance(error, app_commands.CommandNotFound):
+        return f"/{error.name} is not registered for that server"
+    return None
+
+
 async def on_app_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
     """The CommandTree's error handler: every slash command error ends here."""
-    if isinstance(error, NotModerator):
+    reason = _refusal(error)
+    if reason:
         user = interaction.user
-        log.warning("refused %s (%s) %s in guild %s: not a moderator", user, user.id, _where(interaction),
-                    interaction.guild_id)
+        log.warning("refused %s (%s) %s in guild %s: %s", user, user.id, _where(interaction),
+                    interaction.guild_id, reason)
+    if interaction.type is discord.InteractionType.autocomplete:  # it takes choices, not a message
+        if not interaction.response.is_done():
+            await interaction.response.autocomplete([])
+        return
     await reply_ephemeral(interaction, user_message(error, _where(interaction)))

@@ -1,8 +1,10 @@
 """Answers rendered as Discord messages, and `pack`, the one function keeping messages in Discord's limits.
 
-Quoted text goes through `markdown`: markdown escaped, so a passage cannot break out of its block quote, and
-mentions neutralised, so a quoted `@everyone` or `<@id>` cannot ping even if allowed_mentions were lost.
-Escaping only adds characters; no word of a quote is dropped, except past a length limit, marked with `…`.
+Quoted text goes through `markdown`: markdown escaped, masked links included, so a passage cannot break out of
+its block quote or hide a link behind words; Discord's angle-bracket syntax broken (mentions of users, roles and
+channels, slash commands, timestamps, custom emoji, `<scheme:…>` links), so it shows as typed; and `@everyone`
+and `@here` neutralised, so nothing can ping even if allowed_mentions were lost. Escaping only adds characters
+(backslashes, zero-width spaces); no word of a quote is dropped, except past a length limit, marked with `…`.
 """
 
 import re
@@ -16,6 +18,7 @@ from bot.terminal import COVERS_HINT, NO_ANSWER
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
 from index.search import Answer, Hit, Searcher
+from index.sources import url_problem
 
 CONTENT_LIMIT = 2000
 EMBEDS_LIMIT = 10
@@ -35,6 +38,12 @@ ELLIPSIS = "…"
 COLOUR = discord.Colour.dark_teal()
 
 _WORD = re.compile(r"\w+")
+# Each markdown character, escaped wherever it stands (brackets too: a masked link needs them), and the line
+# starts that make quotes, headings, subtext and lists. discord.utils.escape_markdown escapes only the first of
+# several masked links on a line.
+_MARKDOWN = re.compile(r"[\\*_~|`\[\]]|^>(?:>>)?\s|^#{1,3}|^\s*-", re.MULTILINE)
+# The `<` that opens Discord's tags: <@id>, <#id>, </name:id>, <t:0:R>, <:name:id>, <a:name:id>, <id:…>, <x:/…>.
+_TAG = re.compile(r"<(?=\S)")
 _STOPWORDS = frozenset({
     "the", "and", "for", "are", "was", "were", "has", "have", "had", "with", "from", "that", "this", "what",
     "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "not", "but", "its",
@@ -135,13 +144,13 @@ def pack(content: str = "", embeds: Sequence[discord.Embed] = ()) -> Payload:
 
 
 def plain(text: str) -> str:
-    """Text for places that show no markdown (footers, button labels): mentions neutralised."""
-    return discord.utils.escape_mentions(text)
+    """Text for places that show no markdown (footers): tags broken and mentions neutralised."""
+    return discord.utils.escape_mentions(_TAG.sub("<\u200b", text))
 
 
 def markdown(text: str) -> str:
-    """Text for places that render markdown: markdown escaped and mentions neutralised, words kept."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Text for places that render markdown: markdown escaped, tags broken and mentions neutralised, words kept."""
+    return plain(_MARKDOWN.sub(lambda match: "\\" + match.group(0), text))
 
 
 def echo(question: str) -> str:
@@ -184,8 +193,8 @@ def attribution(source: Source, paragraph: int | None = None) -> str:
 
 
 def _source_embed(source: Source, description: str, footer: str) -> discord.Embed:
-    embed = discord.Embed(title=markdown(source.title), url=source.url, description=description,
-                          colour=COLOUR)
+    url = source.url if source.url and url_problem(source.url) is None else None  # Discord refuses a bad url
+    embed = discord.Embed(title=markdown(source.title), url=url, description=description, colour=COLOUR)
     if footer:
         embed.set_footer(text=plain(footer))
     return embed

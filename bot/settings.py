@@ -18,6 +18,8 @@ class Settings(IndexSettings):
     discord_token: SecretStr | None = None
     moderator_role_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="comma-separated role ids (numbers), such as 123,456")
+    moderator_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="comma-separated server ids (numbers), such as 123,456")
     dev_guild_id: int | None = Field(default=None, description="a server id (a number)")
     sync_commands_globally: bool = Field(default=False, description="true or false")
     sharded: bool = Field(default=False, description="true or false")
@@ -34,9 +36,9 @@ class Settings(IndexSettings):
         """`DISCORD_TOKEN=` (as in .env.example) means no token."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("moderator_role_ids", mode="before")
+    @field_validator("moderator_role_ids", "moderator_guild_ids", mode="before")
     @classmethod
-    def _role_ids(cls, value: Any) -> Any:
+    def _id_list(cls, value: Any) -> Any:
         """Accepts a JSON list (`[1, 2]`) or comma-separated ids (`1,2`)."""
         if not isinstance(value, str):
             return value

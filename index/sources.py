@@ -7,7 +7,7 @@ meanwhile sees the old version or the new one, never half of either. The folder 
 the caller decides when to build.
 
 `sources.toml` is rewritten from its parsed values: the comment block at its top is kept, other comments
-and formatting are not.
+and formatting are not; keys that need quotes keep them.
 """
 
 import contextlib
@@ -26,14 +26,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from index.chunking import chunk_document
+from index.confusables import lookalike
 from index.corpus import METADATA_FILE, CorpusError, Source, decode, make_document, read_table
 
 log = logging.getLogger(__name__)
 
-MAX_NAME_CHARS = 100
+# In UTF-8 bytes: the file system's limit is 255 bytes, and a source id is a Discord choice value (100 at most).
+MAX_NAME_BYTES = 100
 MAX_FIELD_CHARS = 256
 MAX_URL_CHARS = 2000
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# What a web address may hold (RFC 3986), which is also what Discord accepts as an embed's url.
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
@@ -52,12 +59,28 @@ class SourceNotFound(SourceError):
 
 @dataclass(frozen=True)
 class SourceChange:
-    """What an add or remove did: `action` is "added", "replaced" or "removed"; `message` is for people."""
+    """What an add or remove did: `action` is "added", "replaced" or "removed"; `message` is for people.
+
+    `kept` names the metadata fields a replace kept from the source it replaced, since they were not given.
+    """
 
     action: str
     source: Source
     size: int
     message: str
+    kept: tuple[str, ...] = ()
+
+    @property
+    def kept_note(self) -> str:
+        """The sentence telling a moderator which fields the replaced source passed on; empty when none."""
+        return _kept_note(self.kept)
+
+
+def _kept_note(kept: tuple[str, ...]) -> str:
+    if not kept:
+        return ""
+    fields = ", ".join(kept[:-1]) + " and " + kept[-1] if len(kept) > 1 else kept[0]
+    return f"It keeps the earlier {fields}, since this upload did not give them: check they still fit."
 
 
 def safe_name(filename: str) -> str:
@@ -72,8 +95,10 @@ def safe_name(filename: str) -> str:
     if not stem:
         raise SourceError(f"{filename!r} has no usable name before .txt.")
     name = f"{stem}.txt"
-    if len(name) > MAX_NAME_CHARS:
-        raise SourceError(f"The file name is {len(name)} characters long; keep it under {MAX_NAME_CHARS}.")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise SourceError(f"The file name is {size} bytes long in UTF-8; keep it within {MAX_NAME_BYTES} "
+                          "(a letter outside the Latin alphabet takes 2 to 4 bytes).")
     return name
 
 
@@ -90,7 +115,7 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         text = decode(data)
     except CorpusError as exc:
         raise SourceError(f"{source_id}: {exc}.") from exc
-    given = _metadata_fields(title=title, outlet=outlet, author=author, published=published, url=url)
+    given = metadata_fields(title=title, outlet=outlet, author=author, published=published, url=url)
     with _locked(seeds_dir):
         table = _read_table(seeds_dir)
         path = seeds_dir / source_id
@@ -98,6 +123,10 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         if exists and not replace:
             raise SourceExists(f"A source named {source_id} already exists; replace it explicitly, "
                                "or rename the file.")
+        if not exists and (twin := lookalike(source_id, sorted(p.name for p in seeds_dir.glob("*.txt")))):
+            raise SourceError(f"{source_id} looks like the existing source {twin} but is another name. "
+                              f"Rename the file, or upload it as {twin} with replace: True to replace that one.")
+        kept = tuple(k for k in table.get(source_id, {}) if k not in given) if exists else ()
         entry = {**table.get(source_id, {}), **given} if exists else given
         doc = make_document(source_id, text, {k: str(v) for k, v in entry.items()})
         try:
@@ -115,9 +144,10 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
             commit()
     action = "replaced" if exists else "added"
     log.info("source %s %s by %s (%d bytes)", source_id, action, actor, len(data))
-    message = (f"{action.capitalize()} “{doc.source.title}” as {source_id} ({_size(len(data))}). "
-               "It becomes searchable at the next reindex.")
-    return SourceChange(action, doc.source, len(data), message)
+    message = " ".join(filter(None, [f"{action.capitalize()} “{doc.source.title}” as {source_id} "
+                                     f"({_size(len(data))}).", _kept_note(kept),
+                                     "It becomes searchable at the next reindex."]))
+    return SourceChange(action, doc.source, len(data), message, kept)
 
 
 def remove_source(seeds_dir: Path, source_id: str, *, actor: str) -> SourceChange:
@@ -143,7 +173,8 @@ def remove_source(seeds_dir: Path, source_id: str, *, actor: str) -> SourceChang
                         f"Removed “{title}” ({source_id}). It leaves the index at the next reindex.")
 
 
-def _metadata_fields(**fields: str | None) -> dict[str, str]:
+def metadata_fields(**fields: str | None) -> dict[str, str]:
+    """The metadata given for a source, whitespace collapsed and blanks dropped; a SourceError if any is invalid."""
     out = {}
     for key, raw in fields.items():
         if raw is None:
@@ -173,20 +204,36 @@ def _check_date(value: str) -> None:
         raise SourceError(f"The published date {value!r} is not a date written YYYY-MM-DD.")
 
 
-def _check_url(value: str) -> None:
-    problem = None
+def url_problem(value: str) -> str | None:
+    """What is wrong with `value` as a source's url, or None when Discord will take it as a link and embed url.
+
+    Strict on purpose: a url that Discord refuses would make every answer quoting the source fail.
+    """
+    if any(c.isspace() for c in value):
+        return "contains spaces"
+    if not value.isascii():
+        return "has characters outside ASCII; copy it from the browser's address bar, which percent-encodes them"
+    if not _URL_CHARS.fullmatch(value):
+        return f"contains {next(c for c in value if not _URL_CHARS.fullmatch(c))!r}, which a web address cannot hold"
+    if _BAD_PERCENT.search(value):
+        return "has a % that is not followed by two hex digits"
     try:
         parts = urlsplit(value)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            problem = "is not an http(s) address"
-        elif parts.username is not None or parts.password is not None:
-            problem = "carries a user name or password"
-        elif " " in value:
-            problem = "contains spaces"
-        else:
-            _ = parts.port  # raises on a port that is not a number in range
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            return "is not an http(s) address"
+        if parts.username is not None or parts.password is not None:
+            return "carries a user name or password"
+        _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
-        problem = "is not a valid address"
+        return "is not a valid address"
+    labels = (parts.hostname or "").split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return "does not name a host such as example.com"
+    return None
+
+
+def _check_url(value: str) -> None:
+    problem = url_problem(value)
     if problem:
         raise SourceError(f"The url {value!r} {problem}; give the article's https:// address.")
 
@@ -198,7 +245,7 @@ def _size(n: int) -> str:
 @contextlib.contextmanager
 def _locked(seeds_dir: Path) -> Iterator[None]:
     if not seeds_dir.is_dir():
-        raise SourceError(f"The seeds folder {seeds_dir} does not exist.")
+        raise SourceError("The seeds folder (SEEDS_DIR) does not exist on the server.")
     fd = os.open(seeds_dir, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # held for milliseconds, so waiting is fine
@@ -214,6 +261,11 @@ def _read_table(seeds_dir: Path) -> dict[str, dict[str, Any]]:
         raise SourceError(f"{exc}; fix it before adding sources.") from exc
 
 
+def _toml_key(key: str) -> str:
+    """A key as TOML needs it written: bare where it may be, quoted otherwise (a dot would nest a table)."""
+    return key if _BARE_KEY.fullmatch(key) else _toml_value(key)
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -221,6 +273,10 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, date | datetime | time):
         return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
     text = str(value)
     return '"' + "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if unicodedata.category(c) == "Cc" else c)
                          for c in text) + '"'
@@ -238,8 +294,8 @@ def _write_table(seeds_dir: Path, table: dict[str, dict[str, Any]]) -> None:
         header.pop()
     blocks = ["\n".join(header)] if header else []
     for source_id in sorted(table):
-        lines = [f"[{_toml_value(source_id)}]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in table[source_id].items()]
+        lines = [f"[{_toml_key(source_id)}]"]
+        lines += [f"{_toml_key(key)} = {_toml_value(value)}" for key, value in table[source_id].items()]
         blocks.append("\n".join(lines))
     content = "\n\n".join(blocks) + "\n"
     tomllib.loads(content)  # what we write must read back

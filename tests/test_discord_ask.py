@@ -153,7 +153,7 @@ async def test_invalid_questions_get_a_private_explanation(gateway: Gateway, que
 
 
 async def test_cooldown_refunded_for_invalid_input(seeds_settings: IndexSettings, searcher: Searcher) -> None:
-    """An invalid question does not use up the cooldown; a valid one does, for /ask and mentions alike."""
+    """An invalid /ask does not use up the cooldown; a valid one does, for /ask and mentions alike."""
     gateway = await Gateway.connect(
         settings_for(seeds_settings, ask_cooldown_rate=1, ask_cooldown_seconds=60), searcher)
     try:
@@ -167,6 +167,50 @@ async def test_cooldown_refunded_for_invalid_input(seeds_settings: IndexSettings
         assert [r.kind for r in other] == ["defer", "followup"]
     finally:
         await gateway.close()
+
+
+async def test_paging_costs_the_same_cooldown(seeds_settings: IndexSettings, searcher: Searcher,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 presses of "More passages" in one window run only the searches the cooldown allows; the rest are told."""
+    searches = []
+    search = searcher.search
+    monkeypatch.setattr(searcher, "search", lambda *a, **k: searches.append(a) or search(*a, **k))
+    gateway = await Gateway.connect(
+        settings_for(seeds_settings, ask_cooldown_rate=3, ask_cooldown_seconds=60), searcher)
+    try:
+        latest = only(await gateway.command("ask", question=BROAD), "followup")
+        refusals = []
+        for _ in range(20):
+            pressed = await gateway.press(latest, "More passages")
+            if pressed[-1].kind == "edit":
+                latest = pressed[-1]
+            else:
+                refusals.append(only(pressed, "reply").message)
+    finally:
+        await gateway.close()
+    assert len(searches) == 3  # /ask and two pages: ASK_COOLDOWN_RATE=3
+    assert "Passages 7–9 of" in latest.message["content"]
+    assert len(refusals) == 18
+    assert all(r["flags"] & EPHEMERAL and "try again in" in r["content"] for r in refusals)
+
+
+@pytest.mark.parametrize("text", [VISAS, ""], ids=["question", "empty"])
+async def test_a_flood_of_mentions_gets_two_replies_at_most(seeds_settings: IndexSettings, searcher: Searcher,
+                                                            text: str) -> None:
+    """10 rapid mentions, with a question or empty, get one answer and one "slow down", then silence."""
+    gateway = await Gateway.connect(
+        settings_for(seeds_settings, ask_cooldown_rate=1, ask_cooldown_seconds=60), searcher)
+    try:
+        replies = [r for _ in range(10)
+                   for r in await gateway.say(f"<@{BOT_ID}> {text}", mentions=[bot_mention()])]
+        other = await gateway.say(f"<@{BOT_ID}> {VISAS}", who=OTHER_MEMBER, mentions=[bot_mention()])
+    finally:
+        await gateway.close()
+    assert [r.kind for r in replies] == ["send", "send"]
+    assert ("The question is empty" if not text else "**Q:**") in replies[0].message["content"]
+    assert "try again in" in replies[1].message["content"]
+    assert only(other, "send").message["content"].startswith("**Q:**")  # another member is not held back
+    assert_safe(replies)
 
 
 async def test_more_passages_pages_for_the_asker_only(gateway: Gateway) -> None:

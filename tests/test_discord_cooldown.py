@@ -1,4 +1,4 @@
-"""The per-user question cooldown: a sliding window of ASK_COOLDOWN_RATE questions per ASK_COOLDOWN_SECONDS."""
+"""The per-user search cooldown: a sliding window of ASK_COOLDOWN_RATE searches per ASK_COOLDOWN_SECONDS."""
 
 from bot.cooldown import Cooldowns
 
@@ -38,3 +38,30 @@ def test_zero_seconds_means_no_cooldown() -> None:
     """ASK_COOLDOWN_SECONDS=0 lets every question through."""
     cooldowns = Cooldowns(1, 0.0, Clock())
     assert all(cooldowns.take(1) == 0.0 for _ in range(5))
+
+
+def test_one_warning_per_window() -> None:
+    """A refused user is warned once; later refusals pass in silence until they may search again."""
+    clock = Clock()
+    cooldowns = Cooldowns(1, 10.0, clock)
+    assert cooldowns.take(1) == 0.0
+    assert cooldowns.take(1) > 0 and cooldowns.warn(1)
+    clock.now += 5
+    assert cooldowns.take(1) > 0 and not cooldowns.warn(1)
+    clock.now += 5
+    assert cooldowns.take(1) == 0.0
+    assert cooldowns.take(1) > 0 and cooldowns.warn(1)  # a new window, a new warning
+
+
+def test_expired_users_are_forgotten() -> None:
+    """Users whose searches have all left the window drop out of the table, however many there were."""
+    clock = Clock()
+    cooldowns = Cooldowns(1, 10.0, clock)
+    for user in range(1000):
+        cooldowns.take(user)
+    cooldowns.take(5)
+    cooldowns.warn(5)
+    assert len(cooldowns) == 1000
+    clock.now += 10
+    assert cooldowns.take(2000) == 0.0
+    assert len(cooldowns) == 1

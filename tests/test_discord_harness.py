@@ -39,12 +39,16 @@ from tests.conftest import FakeEmbedder, make_settings
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
 GUILD_ID = 910000000000000001
+SECOND_GUILD_ID = 910000000000000002
 CHANNEL_ID = 920000000000000001
+SECOND_CHANNEL_ID = 920000000000000003
 THREAD_ID = 920000000000000002
 MEMBER_ID = 930000000000000001
 MODERATOR_ID = 930000000000000002
 ADMIN_ID = 930000000000000003
+SECOND_OWNER_ID = 930000000000000004
 MOD_ROLE_ID = 940000000000000001
+ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view channel, send messages, use application commands
 EPHEMERAL = 1 << 6
@@ -92,8 +96,9 @@ class Request:
 
 
 class _Response:
-    def __init__(self, body: Any) -> None:
-        self.status = 200
+    def __init__(self, body: Any, status: int = 200) -> None:
+        self.status = status
+        self.reason = "OK" if status == 200 else "Forbidden"
         self.headers = {"content-type": "application/json"}
         self._text = json.dumps(body)
 
@@ -113,6 +118,7 @@ class FakeHTTP:
 
     requests: list[Request] = field(default_factory=list)
     originals: dict[str, str] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # URLs ending so get 403 Missing Access, as Discord answers
     closed: bool = False
     _ids: Any = field(default_factory=lambda: itertools.count(990000000000000001))
 
@@ -120,8 +126,11 @@ class FakeHTTP:
         data = kwargs.get("data")
         body = json.loads(data) if isinstance(data, str) else None
         request = Request(method, url, body)
-        request.response = self._answer(method, url, body)
         self.requests.append(request)
+        if url.endswith(tuple(self.refused)):
+            request.response = {"message": "Missing Access", "code": 50001}
+            return _Response(request.response, 403)
+        request.response = self._answer(method, url, body)
         return _Response(request.response)
 
     async def close(self) -> None:
@@ -159,8 +168,13 @@ def member(user_id: int, name: str, roles: list[int], permissions: int) -> dict[
             "mute": False, "flags": 0, "permissions": str(permissions)}
 
 
-def guild_create() -> dict[str, Any]:
-    """GUILD_CREATE for a server with a moderator role, a text channel and a thread in it."""
+def guild_create(guild_id: int = GUILD_ID) -> dict[str, Any]:
+    """GUILD_CREATE for a server with a moderator role, a text channel and a thread in it.
+
+    The first server (GUILD_ID) is owned by the admin; a second one (SECOND_GUILD_ID) by SECOND_OWNER.
+    """
+    if guild_id != GUILD_ID:
+        return second_guild_create(guild_id)
     role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0, "icon": None}
     channel = {"id": str(CHANNEL_ID), "type": 0, "name": "general", "position": 0, "permission_overwrites": [],
                "guild_id": str(GUILD_ID), "nsfw": False, "topic": None, "last_message_id": None}
@@ -178,10 +192,24 @@ def guild_create() -> dict[str, Any]:
             "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": []}
 
 
+def second_guild_create(guild_id: int) -> dict[str, Any]:
+    """GUILD_CREATE for another server the bot joined: one text channel, owned by SECOND_OWNER."""
+    channel = {"id": str(SECOND_CHANNEL_ID), "type": 0, "name": "general", "position": 0,
+               "permission_overwrites": [], "guild_id": str(guild_id), "nsfw": False, "topic": None,
+               "last_message_id": None}
+    everyone = {"id": str(guild_id), "name": "@everyone", "position": 0, "permissions": str(MEMBER_PERMISSIONS),
+                "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0, "icon": None}
+    return {"id": str(guild_id), "name": "Another server", "icon": None, "owner_id": str(SECOND_OWNER_ID),
+            "unavailable": False, "member_count": 2, "large": False, "features": [], "emojis": [], "stickers": [],
+            "roles": [everyone], "channels": [channel], "threads": [], "members": [], "voice_states": [],
+            "presences": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": []}
+
+
 ASKER = member(MEMBER_ID, "asker", [], MEMBER_PERMISSIONS)
 OTHER_MEMBER = member(MEMBER_ID + 10, "bystander", [], MEMBER_PERMISSIONS)
 MODERATOR = member(MODERATOR_ID, "moderator", [MOD_ROLE_ID], MEMBER_PERMISSIONS)
 ADMIN = member(ADMIN_ID, "admin", [], MEMBER_PERMISSIONS | MANAGE_GUILD)
+SECOND_OWNER = member(SECOND_OWNER_ID, "owner", [], MEMBER_PERMISSIONS | ADMINISTRATOR | MANAGE_GUILD)
 
 
 class Gateway:
@@ -193,9 +221,9 @@ class Gateway:
         self._ids = itertools.count(980000000000000001)
 
     @classmethod
-    async def connect(cls, settings: Settings, searcher: Searcher) -> "Gateway":
+    async def connect(cls, settings: Settings, searcher: Searcher, http: FakeHTTP | None = None) -> "Gateway":
         bot = Dossier(settings, searcher)
-        http = FakeHTTP()
+        http = http or FakeHTTP()
         await bot._async_setup_hook()
         bot.http._HTTPClient__session = http  # type: ignore[attr-defined]
         bot.http._global_over = asyncio.Event()
@@ -209,23 +237,35 @@ class Gateway:
     async def close(self) -> None:
         await self.bot.close()
 
-    def _interaction(self, kind: int, data: dict[str, Any], who: dict[str, Any], channel_id: int = CHANNEL_ID,
-                     **extra: Any) -> dict[str, Any]:
+    def join(self, guild_id: int = SECOND_GUILD_ID) -> None:
+        """The bot joins another server (GUILD_CREATE)."""
+        self.bot._connection.parse_guild_create(guild_create(guild_id))  # type: ignore[arg-type]
+
+    def _interaction(self, kind: int, data: dict[str, Any], who: dict[str, Any], channel_id: int | None = None,
+                     guild_id: int = GUILD_ID, **extra: Any) -> dict[str, Any]:
+        """INTERACTION_CREATE in `guild_id`. As Discord does, a command registered for that server (not a global
+        one) carries the server's id in its data."""
+        if channel_id is None:
+            channel_id = CHANNEL_ID if guild_id == GUILD_ID else SECOND_CHANNEL_ID
+        if "name" in data and self.bot.tree.get_command(data["name"], guild=discord.Object(guild_id)):
+            data = {**data, "guild_id": str(guild_id)}
         return {"id": str(next(self._ids)), "application_id": str(APP_ID), "type": kind, "data": data,
-                "token": f"token-{next(self._ids)}", "version": 1, "guild_id": str(GUILD_ID),
+                "token": f"token-{next(self._ids)}", "version": 1, "guild_id": str(guild_id),
                 "channel_id": str(channel_id), "channel": {"id": str(channel_id), "type": 0},
                 "member": who, "app_permissions": str(MEMBER_PERMISSIONS | (1 << 14)), "locale": "en-US",
                 "guild_locale": "en-US", "attachment_size_limit": 8 * 1024 * 1024, "entitlements": [],
-                "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0, **extra}
+                "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0, **extra}
 
-    async def command(self, name: str, who: dict[str, Any] = ASKER, **options: Any) -> list[Request]:
-        """Runs `/name` (or `/group sub` when name has a space) with options; returns the requests it caused."""
+    async def command(self, name: str, who: dict[str, Any] = ASKER, guild_id: int = GUILD_ID,
+                      **options: Any) -> list[Request]:
+        """Runs `/name` (or `/group sub` when name has a space) with options in a server; returns the requests."""
         parts = name.split()
         opts = [{"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v} for k, v in options.items()]
         if len(parts) == 2:
             opts = [{"name": parts[1], "type": 1, "options": opts}]
         data = {"id": str(APP_ID + 100), "name": parts[0], "type": 1, "options": opts}
-        return await self.feed(self.bot._connection.parse_interaction_create, self._interaction(2, data, who))
+        payload = self._interaction(2, data, who, guild_id=guild_id)
+        return await self.feed(self.bot._connection.parse_interaction_create, payload)
 
     async def press(self, message: Request, label: str, who: dict[str, Any] = ASKER) -> list[Request]:
         """Presses the button labelled `label` on the message that the request `message` sent or edited."""

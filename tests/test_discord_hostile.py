@@ -1,27 +1,69 @@
-"""A corpus passage full of mentions and markdown reaches Discord quoted word for word, unable to ping or break."""
+"""Hostile text reaches Discord word for word, unable to ping, link, format or turn into Discord's own syntax.
+
+A passage, its source's title, outlet and author, and the questions members ask are full of mentions, masked
+links, slash-command, channel, timestamp and custom-emoji syntax; every body the bot sends must show them as
+typed. The checker below reads each body the way Discord's parser does (a backslash escapes the next
+character), independently of bot.render.
+"""
 
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
-from tests.test_discord_harness import BOT_ID, Gateway, assert_safe, bot_mention, fake_index_gateway
+from tests.test_discord_harness import (
+    BOT_ID,
+    MODERATOR,
+    Gateway,
+    Request,
+    assert_safe,
+    bot_mention,
+    fake_index_gateway,
+)
 
 PLAIN = ("Iran and the Taliban signed a secret pact in the western city of Herat last spring, officials from "
          "both governments told reporters on Monday, adding that the deal covered water, fuel, border trade and "
          "refugees")
+TAGS = ["<x:/[Claim](https://phish.test)>", "</ban:1>", "<t:0:R>", "<#1>", "<a:x:1>", "<:x:1>", "<id:customize>",
+        "<#123456789012345678>", "[one](https://a.test) and [two](https://b.test)", "[x](<https://c.test>)"]
 HOSTILE = (f"{PLAIN}. @everyone @here <@123456789012345678> of <@&234567890123456789> and <@!123456789012345678> "
-           "knew; **read** `this` ||now|| [here](https://evil.test) ~~before~~ __they__ deny it.")
+           f"knew; **read** `this` ||now|| [here](https://evil.test) ~~before~~ __they__ deny it: {' '.join(TAGS)}.")
 QUESTION = f"{PLAIN}?"
+TITLE = "Hostile <t:0:R> page [Claim](https://phish.test) </ban:1>"
+METADATA = {"title": TITLE, "outlet": "<#1> Outlet <a:x:1>", "author": "@everyone <@&234567890123456789> <:x:1>",
+            "url": "https://hostile.example/article"}
+
+# Each piece of the hostile text that Discord would turn into a ping, a mention, a slash command, a timestamp,
+# an emoji or a link hiding its target, if it reached a body as typed.
+ACTIVE = ["@everyone", "@here", "<@123456789012345678>", "<@&234567890123456789>", "<@!123456789012345678>",
+          "<x:/", "[Claim](https://phish.test)", "</ban:1>", "<t:0:R>", "<#1>", "<a:x:1>", "<:x:1>",
+          "<id:customize>", "<#123456789012345678>", "[one](https://a.test)", "[two](https://b.test)",
+          "[x](<https://c.test>)", "[here](https://evil.test)"]
 
 
-@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
-    (seeds_copy / "005_hostile.txt").write_text(f"Hostile page\n\n{HOSTILE}\n", encoding="utf-8")
-    gateway = await fake_index_gateway(tmp_path, seeds_copy)
-    yield gateway
-    await gateway.close()
+def live(text: str) -> str:
+    """The text as Discord's parser sees it: every backslash-escaped character masked out."""
+    return re.sub(r"\\(.)", "\x00", text, flags=re.DOTALL)
+
+
+def texts(message: dict[str, Any]) -> list[str]:
+    """Every string of a message that Discord shows: content, and each embed's visible parts."""
+    found = [message.get("content") or ""]
+    for embed in message.get("embeds") or []:
+        found += [embed.get("title", ""), embed.get("description", ""), embed.get("footer", {}).get("text", ""),
+                  embed.get("author", {}).get("name", "")]
+        found += [part for f in embed.get("fields", []) for part in (f["name"], f["value"])]
+    return found
+
+
+def assert_inert(requests: list[Request]) -> None:
+    """No body the bot sent holds live Discord syntax, and none can ping."""
+    assert_safe(requests)
+    for request in requests:
+        for text in texts(request.message):
+            assert not [piece for piece in ACTIVE if piece in live(text)], text
 
 
 def unquote(description: str) -> str:
@@ -29,26 +71,53 @@ def unquote(description: str) -> str:
     return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
 
 
-def hostile_card(message: dict) -> dict:
+@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
+async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
+    (seeds_copy / "005_hostile.txt").write_text(f"Hostile page\n\n{HOSTILE}\n", encoding="utf-8")
+    entry = "\n".join(f'{key} = "{value}"' for key, value in METADATA.items())
+    with (seeds_copy / "sources.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f'\n["005_hostile.txt"]\n{entry}\n')
+    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+    yield gateway
+    await gateway.close()
+
+
+def hostile_card(message: dict[str, Any]) -> dict[str, Any]:
     cards = [e for e in message["embeds"] if "Herat last spring" in e["description"]]
     assert cards, [e.get("title") for e in message["embeds"]]
-    assert cards[0]["title"] == "005\\_hostile"  # no title in sources.toml: the file name, escaped
     return cards[0]
 
 
 async def test_hostile_passage_in_a_slash_answer(gateway: Gateway) -> None:
-    """/ask quotes the hostile passage verbatim, with its mentions neutralised and its markdown escaped."""
+    """/ask quotes the hostile passage verbatim under its hostile title and attribution, all of it inert."""
     requests = await gateway.command("ask", question=QUESTION)
-    assert_safe(requests)
-    description = hostile_card(requests[-1].message)["description"]
-    assert unquote(description) == HOSTILE
-    assert "@everyone" not in description and "@here" not in description
-    assert not re.search(r"<@[!&]?\d", description)
-    assert not re.search(r"(?<!\\)(\*\*read|`this|\|\||\[here\]|~~|__)", description)
+    assert_inert(requests)
+    card = hostile_card(requests[-1].message)
+    assert unquote(card["description"]) == HOSTILE
+    assert unquote(card["title"]) == TITLE and card["url"] == METADATA["url"]
+    assert card["footer"]["text"].replace("\u200b", "").startswith(f"{METADATA['outlet']} · {METADATA['author']}")
+    assert not re.search(r"(?<!\\)(\*\*read|`this|\|\||\[here\]|~~|__)", card["description"])
 
 
 async def test_hostile_passage_in_a_mention_reply(gateway: Gateway) -> None:
-    """The same passage in a reply to a mention: the HTTP payload allows no mentions at all."""
+    """The same passage in a reply to a mention: verbatim, inert, and the HTTP payload allows no mentions."""
     requests = await gateway.say(f"<@{BOT_ID}> {QUESTION}", mentions=[bot_mention()])
-    assert_safe(requests)
+    assert_inert(requests)
     assert unquote(hostile_card(requests[-1].message)["description"]) == HOSTILE
+
+
+async def test_every_outgoing_body_is_inert(gateway: Gateway) -> None:
+    """Echoed questions, answers, context, the no-answer listing, sources, status and refusals: all inert."""
+    tags = f"{' '.join(TAGS[:5])} @everyone"  # the echo keeps 200 characters: these come first
+    hostile_question = f"{tags} {PLAIN}?"
+    answered = await gateway.command("ask", question=hostile_question)
+    assert hostile_card(answered[-1].message)
+    assert unquote(answered[-1].message["content"]).startswith(f"Q: {tags} Iran")
+    requests = answered + await gateway.press(answered[-1], "Context 1")
+    requests += await gateway.say(f"<@{BOT_ID}> {hostile_question}", mentions=[bot_mention()])
+    requests += await gateway.command("ask", question=f"What is the boiling point of water {' '.join(TAGS)}?")
+    requests += await gateway.command("dossier sources", who=MODERATOR)
+    requests += await gateway.command("dossier status", who=MODERATOR)
+    requests += await gateway.command("dossier remove", who=MODERATOR, source="</ban:1>/<t:0:R>.txt")
+    assert len([r for r in requests if r.message]) >= 7
+    assert_inert(requests)

@@ -77,6 +77,23 @@ async def test_manage_server_lists_sources(gateway: Gateway) -> None:
     assert_safe(requests)
 
 
+async def test_sources_lists_urls_safely(tmp_path: Path, seeds_copy: Path) -> None:
+    """/dossier sources links a valid url; a hand-written one that is no valid link shows as escaped text."""
+    toml = seeds_copy / "sources.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        'author = "Rami Dabbas"', 'author = "Rami Dabbas"\nurl = "https://x.test/a>[Claim](https://phish.test)"').replace(
+        'outlet = "Salaam Times"', 'outlet = "Salaam Times"\nurl = "https://salaam.example/ties_(2021)"'),
+        encoding="utf-8")
+    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+    try:
+        listing = only(await gateway.command(f"{GROUP} sources", who=ADMIN), "reply").message["embeds"][0]
+    finally:
+        await gateway.close()
+    assert "\n<https://salaam.example/ties_(2021)>" in listing["description"]
+    bad = r"https://x.test/a>\[Claim\](https://phish.test) (not a valid link: fix it in sources.toml)"
+    assert bad in listing["description"]
+
+
 async def test_reindex_reports_changes_and_swaps_the_index(gateway: Gateway, seeds_copy: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     """Reindex shows progress, reports added, changed and removed documents, and the bot answers from it."""
@@ -123,6 +140,7 @@ async def test_reindex_failure_keeps_the_old_index(gateway: Gateway, seeds_copy:
     requests = await gateway.command(f"{GROUP} reindex", who=ADMIN)
     last = [r for r in requests if r.kind == "edit"][-1].message["content"]
     assert last.startswith("Reindex failed:") and "previous index stays live" in last
+    assert "SEEDS\\_DIR" in last and str(seeds_copy) not in last.replace("\\", "")  # the setting, not the path
     assert gateway.bot.searcher.index.pointer.generation == 1
 
 

@@ -22,6 +22,7 @@ from bot.render import (
     card,
     echo,
     embed_size,
+    markdown,
     pack,
     quote,
 )
@@ -150,6 +151,21 @@ def test_card_attributes_and_links_the_source() -> None:
     assert data["footer"]["text"] == "Outlet · Au Thor · 2020-01-02 · ¶ 3"
     assert data["author"]["name"] == "Passage 4"
     assert data["description"] == "> One sentence here."
+
+
+def test_card_leaves_off_a_url_discord_would_refuse() -> None:
+    """A hand-written url that Discord would refuse is left off the card, so the answer can still be sent."""
+    source = Source(id="c.txt", title="T", url="https://intranet/a b")
+    assert "url" not in card(hit("Text.", source), "q", 1).to_dict()
+
+
+def test_every_masked_link_and_tag_is_broken() -> None:
+    """Several masked links on one line all lose their link, and Discord's <…> syntax shows as typed."""
+    text = "[one](https://a.test) and [two](https://b.test) <t:0:R> </ban:1> <#1> <a:x:1> <x:/[C](https://p.test)>"
+    escaped = markdown(text)
+    assert not re.search(r"(?<!\\)[\[\]]", escaped)
+    assert not re.search(r"<[^\u200b ]", escaped)
+    assert re.sub(r"\\(.)", r"\1", escaped).replace("\u200b", "") == text
 
 
 def test_card_without_url_or_metadata() -> None:

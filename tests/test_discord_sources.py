@@ -29,6 +29,7 @@ from tests.test_discord_harness import (
     APP_ID,
     ASKER,
     EPHEMERAL,
+    GUILD_ID,
     MODERATOR,
     FakeHTTP,
     Gateway,
@@ -49,6 +50,20 @@ AUTOCOMPLETE = 4
 AUTOCOMPLETE_RESULT = 8
 
 
+class _Stream:
+    """The body of a CDN response as aiohttp streams it; `sent` counts the bytes handed out so far."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.sent = 0
+
+    async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        while self.sent < len(self._data):
+            chunk = self._data[self.sent:self.sent + n]
+            self.sent += len(chunk)
+            yield chunk
+
+
 class _Download:
     """A CDN response: the file's bytes, or a 404 for a URL the CDN does not know."""
 
@@ -56,9 +71,7 @@ class _Download:
         self.status = 200 if data is not None else 404
         self.reason = "OK" if data is not None else "Not Found"
         self._data = data or b""
-
-    async def read(self) -> bytes:
-        return self._data
+        self.content = _Stream(self._data)
 
     async def text(self, encoding: str | None = None) -> str:
         return ""
@@ -76,10 +89,12 @@ class CdnHTTP(FakeHTTP):
 
     files: dict[str, bytes] = field(default_factory=dict)
     downloads: list[str] = field(default_factory=list)
+    responses: list[_Download] = field(default_factory=list)
 
     def get(self, url: str, **kwargs: Any) -> _Download:
         self.downloads.append(url)
-        return _Download(self.files.get(url))
+        self.responses.append(_Download(self.files.get(url)))
+        return self.responses[-1]
 
 
 class Uploads:
@@ -93,7 +108,7 @@ class Uploads:
         self._ids = itertools.count(970000000000000001)
 
     async def add(self, filename: str, data: bytes, who: dict[str, Any] = MODERATOR, size: int | None = None,
-                  on_cdn: bool = True, **options: Any) -> list[Request]:
+                  on_cdn: bool = True, guild_id: int = GUILD_ID, **options: Any) -> list[Request]:
         """Uploads `data` as `filename` (declaring `size`, by default its real size) with the given options."""
         attachment_id = str(next(self._ids))
         url = f"https://cdn.discordapp.com/ephemeral-attachments/{APP_ID}/{attachment_id}/{filename}"
@@ -106,19 +121,20 @@ class Uploads:
         command = {"id": str(APP_ID + 100), "name": "dossier", "type": 1,
                  "options": [{"name": "add", "type": 1, "options": opts}],
                  "resolved": {"attachments": {attachment_id: attachment}}}
-        return await self._feed(2, command, who)
+        return await self._feed(2, command, who, guild_id)
 
-    async def complete_remove(self, typed: str, who: dict[str, Any] = MODERATOR) -> list[dict[str, Any]]:
+    async def complete_remove(self, typed: str, who: dict[str, Any] = MODERATOR,
+                              guild_id: int = GUILD_ID) -> list[dict[str, Any]]:
         """The choices Discord would show while `typed` is in /dossier remove's source option."""
         option = {"name": "source", "type": 3, "value": typed, "focused": True}
         data = {"id": str(APP_ID + 100), "name": "dossier", "type": 1,
                 "options": [{"name": "remove", "type": 1, "options": [option]}]}
-        requests = await self._feed(AUTOCOMPLETE, data, who)
+        requests = await self._feed(AUTOCOMPLETE, data, who, guild_id)
         assert [r.body["type"] for r in requests] == [AUTOCOMPLETE_RESULT]
         return list(requests[0].body["data"]["choices"])
 
-    async def _feed(self, kind: int, data: dict[str, Any], who: dict[str, Any]) -> list[Request]:
-        payload = self.gateway._interaction(kind, data, who)
+    async def _feed(self, kind: int, data: dict[str, Any], who: dict[str, Any], guild_id: int) -> list[Request]:
+        payload = self.gateway._interaction(kind, data, who, guild_id=guild_id)
         return await self.gateway.feed(self.gateway.bot._connection.parse_interaction_create, payload)
 
 
@@ -248,13 +264,43 @@ async def test_existing_name_needs_replace(uploads: Uploads, seeds_copy: Path) -
 
 
 async def test_replace_true_replaces_and_keeps_metadata(uploads: Uploads, seeds_copy: Path) -> None:
-    """With replace: True the file is replaced, fields not given keep their values, and the reindex sees a change."""
+    """With replace: True the file is replaced, fields not given keep their values and the reply names them."""
     requests = await uploads.add(EXISTING, ARTICLE, replace=True, title="Herat crossing reopens")
     assert (seeds_copy / EXISTING).read_bytes() == ARTICLE
     entry = read_metadata(seeds_copy)[EXISTING]
     assert entry["title"] == "Herat crossing reopens" and entry["author"] == "Mohamed Yosry"
     last = edits(requests)[-1]
     assert last.startswith("Seeds folder: replaced") and "0 added, 1 changed" in last
+    kept = "It keeps the earlier outlet, author and published, since this upload did not give them"
+    assert all(kept in shown for shown in edits(requests))
+
+
+async def test_replace_giving_every_field_says_nothing_was_kept(uploads: Uploads) -> None:
+    """A replace that gives all the metadata again says nothing about keeping any."""
+    fields = {"title": "T", "outlet": "O", "author": "A", "published": "2024-01-02", "url": "https://o.example/a"}
+    requests = await uploads.add(EXISTING, ARTICLE, replace=True, **fields)
+    assert edits(requests)[-1].startswith("Seeds folder: replaced") and "keeps the earlier" not in edits(requests)[-1]
+
+
+@pytest.mark.parametrize("url", ["https://example.com/<x:/[Claim](https://phish.test)>", "https://intranet/a",
+                                 "https://exämple.com/a", "https://example.com/a|b"])
+async def test_url_discord_would_refuse_is_refused_before_download(uploads: Uploads, seeds_copy: Path,
+                                                                   url: str) -> None:
+    """A url Discord would not take as a link is refused at upload, saying why, before the file is downloaded."""
+    before = snapshot(seeds_copy)
+    text = private_answer(await uploads.add("herat.txt", ARTICLE, url=url))
+    assert "give the article's https:// address" in text and text.endswith("Nothing was changed.")
+    assert not uploads.cdn.downloads and snapshot(seeds_copy) == before
+
+
+async def test_download_growing_past_its_declared_size_is_stopped(uploads: Uploads, seeds_copy: Path) -> None:
+    """A download that sends more than Discord declared is cut off early and nothing is saved."""
+    before = snapshot(seeds_copy)
+    data = ARTICLE * 4000  # about 1.2 MB behind a declared 1,000 bytes
+    text = private_answer(await uploads.add("herat.txt", data, size=1000))
+    assert "grew past the 1,000 bytes Discord declared" in text and text.endswith("Nothing was changed.")
+    assert uploads.cdn.responses[-1].content.sent < len(data) // 10
+    assert snapshot(seeds_copy) == before
 
 
 async def test_failed_download_changes_nothing(uploads: Uploads, seeds_copy: Path) -> None:

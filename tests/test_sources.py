@@ -1,6 +1,7 @@
 """Adding and removing sources: uploads are checked, written atomically with their metadata, and logged."""
 
 import logging
+import re
 import threading
 import tomllib
 from pathlib import Path
@@ -80,7 +81,8 @@ def test_names_are_made_safe(name: str, safe: str):
     ("archive.txt.zip", ARTICLE, "not a .txt file"),
     ("noext", ARTICLE, "not a .txt file"),
     (".txt", ARTICLE, "no usable name"),
-    ("x" * 120 + ".txt", ARTICLE, "characters long"),
+    ("x" * 120 + ".txt", ARTICLE, "bytes long"),
+    ("تقرير" * 10 + ".txt", ARTICLE, "104 bytes long in UTF-8"),  # 54 characters, but 2 bytes per letter
     ("binary.txt", bytes(range(256)) * 4, "binary"),
     ("latin1.txt", "Iran and the Taliban met in Kabul on Monday, officials said. Café.".encode("latin-1"),
      "not valid UTF-8"),
@@ -115,6 +117,82 @@ def test_bad_metadata_is_refused(seeds_copy: Path, field: str, value: str, words
     assert not (seeds_copy / "new.txt").exists() and "new.txt" not in toml(seeds_copy)
 
 
+def test_a_name_at_the_byte_limit_is_kept(seeds_copy: Path):
+    """A name of exactly 100 UTF-8 bytes (32 Chinese letters and .txt) is accepted as it is."""
+    name = "报" * 32 + ".txt"
+    assert len(name.encode()) == 100
+    assert add_source(seeds_copy, ARTICLE, name, actor="a").source.id == name
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("https://localhost/article", "host such as example.com"),
+    ("https://-bad-.com/", "host such as example.com"),
+    ("https://example..com/", "host such as example.com"),
+    ("https://exämple.com/", "outside ASCII"),
+    ("https://example.com/faïla", "outside ASCII"),
+    ("https://example.com/<x:/[Claim](https://phish.test)>", "'<'"),
+    ("https://example.com/a|b", "'|'"),
+    ('https://example.com/a"b', "'\"'"),
+    ("https://example.com/a`b", "'`'"),
+    ("https://example.com/[Claim]", "'['"),
+    ("https://example.com/a\\b", "'\\\\'"),
+    ("https://example.com/100%", "two hex digits"),
+    ("https://example.com/a%zzb", "two hex digits"),
+    ("https://example.com/a\tb", "spaces"),
+    ("https:example.com", "not an http(s) address"),
+])
+def test_urls_discord_would_refuse_are_refused(seeds_copy: Path, url: str, words: str):
+    """A url that is not plain ASCII web-address characters with a dotted host is refused, saying what is wrong."""
+    with pytest.raises(SourceError, match=re.escape(words)):
+        add_source(seeds_copy, ARTICLE, "new.txt", actor="a", url=url)
+    assert not (seeds_copy / "new.txt").exists()
+
+
+@pytest.mark.parametrize("url", ["https://en.wikipedia.org/wiki/Taliban_(disambiguation)",
+                                 "https://example.com/a?b=c&d=%20e#frag", "http://203.0.113.7:8080/x",
+                                 "HTTPS://Example.COM/Path;p=1,2*~'!$+="])
+def test_valid_urls_are_kept(seeds_copy: Path, url: str):
+    """Ordinary article addresses, with parentheses, queries, escapes, ports or an IP address, are stored as given."""
+    add_source(seeds_copy, ARTICLE, "new.txt", actor="a", url=url)
+    assert read_metadata(seeds_copy)["new.txt"]["url"] == url
+
+
+def test_quoted_keys_and_nested_values_survive_a_rewrite(seeds_copy: Path):
+    """A hand-written entry with quoted keys, a dotted key, a list and an inline table reads back the same."""
+    path = seeds_copy / "sources.toml"
+    path.write_text(path.read_text(encoding="utf-8") + '\n["hand.txt"]\ntitle = "Hand"\n"my key" = "v"\n'
+                    '"a.b" = 1\ntags = ["x", "y"]\nextra = { "k 1" = 2, date = 2021-08-17 }\n', encoding="utf-8")
+    before = toml(seeds_copy)
+    add_source(seeds_copy, ARTICLE, "new.txt", actor="a", title="New")
+    after = toml(seeds_copy)
+    assert after.pop("new.txt") == {"title": "New"} and after == before
+    assert after["hand.txt"]["a.b"] == 1 and "a" not in after["hand.txt"]
+
+
+@pytest.mark.parametrize(("existing", "upload"), [
+    ("003_eb7467070494d04b.txt", "OO3_eb7467070494d04b.txt"),  # letter O for digit 0
+    ("herat.txt", "h\u0435r\u0430t.txt"),  # Cyrillic е and а
+    ("map.txt", "rnap.txt"),  # rn for m
+    ("map.txt", "\uff52\uff4eap.txt"),  # full-width rn: NFKC folds it to rn, which looks like m
+])
+@pytest.mark.parametrize("replace", [False, True])
+def test_lookalike_names_are_refused(seeds_copy: Path, existing: str, upload: str, replace: bool):
+    """A new name that only looks like an existing source id is refused, even with replace, naming the original."""
+    if not (seeds_copy / existing).exists():
+        add_source(seeds_copy, ARTICLE, existing, actor="a")
+    before = sorted(p.name for p in seeds_copy.iterdir())
+    with pytest.raises(SourceError, match=f"looks like the existing source {re.escape(existing)}"):
+        add_source(seeds_copy, ARTICLE, upload, actor="a", replace=replace)
+    assert sorted(p.name for p in seeds_copy.iterdir()) == before
+
+
+def test_distinct_names_are_not_lookalikes(seeds_copy: Path):
+    """Names that merely share letters, or differ in case, are not refused as look-alikes."""
+    add_source(seeds_copy, ARTICLE, "herat.txt", actor="a")
+    for name in ("heart.txt", "Herat.txt", "herat2.txt", "003_eb7467070494d04c.txt"):
+        assert add_source(seeds_copy, ARTICLE, name, actor="a").action == "added"
+
+
 def test_overwriting_needs_the_replace_flag(seeds_copy: Path):
     """Uploading over an existing source is refused unless replace is asked for; replacing keeps its metadata."""
     existing = "003_eb7467070494d04b.txt"
@@ -124,6 +202,8 @@ def test_overwriting_needs_the_replace_flag(seeds_copy: Path):
     assert (seeds_copy / existing).read_bytes() == original
     change = add_source(seeds_copy, ARTICLE, existing, actor="a", replace=True, published="2021-08-18")
     assert change.action == "replaced" and (seeds_copy / existing).read_bytes() == ARTICLE
+    assert change.kept == ("title", "outlet", "author")
+    assert "It keeps the earlier title, outlet and author, since this upload did not give them" in change.message
     assert read_metadata(seeds_copy)[existing] == {
         "title": "Taliban and Iran: Does the movement pose a threat to the mullah regime?",
         "outlet": "The Reference (CEMO Center, Paris)", "author": "Mohamed Yosry", "published": "2021-08-18"}

@@ -65,10 +65,11 @@ class AnswerView(discord.ui.View):
         await self.turn(interaction, self.offset + CARDS)
 
     async def turn(self, interaction: discord.Interaction, offset: int) -> None:
-        """Replaces the cards with the page of results starting at `offset`."""
+        """Replaces the cards with the page of results starting at `offset`: a search, so it costs a cooldown."""
         if interaction.user.id != self.asker_id:
             await reply_ephemeral(interaction, "Only the asker can page this answer. Ask your own with /ask.")
             return
+        check_cooldown(self.cog.bot.cooldowns, interaction.user.id)
         await interaction.response.defer()
         answer, payload = await self.cog.answer(self.question, offset)
         view = AnswerView(self.cog, answer, offset, self.asker_id)
@@ -127,12 +128,15 @@ class Ask(commands.Cog):
         try:
             await self.answer_mention(message, me.id)
         except Exception as error:
+            if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(message.author.id):
+                return  # one "slow down" per window, then silence: a flood of mentions must not become one of replies
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(**text_payload(user_message(error, "a mention")).send_kwargs())
 
     async def answer_mention(self, message: discord.Message, my_id: int) -> None:
+        """Answers a mention. Unlike /ask, an invalid one (empty, too long) keeps its cost: each gets a reply."""
         check_cooldown(self.bot.cooldowns, message.author.id)
-        cleaned = self.clean(re.sub(rf"<@!?{my_id}>", " ", message.content), message.author.id)
+        cleaned = clean_question(re.sub(rf"<@!?{my_id}>", " ", message.content))
         answer, payload = await self.answer(cleaned)
         view = AnswerView(self, answer, 0, message.author.id)
         view.message = await message.reply(**payload.send_kwargs(), **view.send_kwargs())

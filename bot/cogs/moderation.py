@@ -7,18 +7,28 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import is_moderator, moderator
+from bot.checks import is_moderator
 from bot.errors import GENERIC, ReindexRunning
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
+from bot.settings import Settings
 from index.build import BuildReport, Progress, build
 from index.corpus import CorpusError, Source, check_size
 from index.diagnose import diagnose
 from index.lock import BuildRunning, LockLost
-from index.sources import SourceChange, SourceError, add_source, remove_source, safe_name
+from index.sources import (
+    SourceChange,
+    SourceError,
+    add_source,
+    metadata_fields,
+    remove_source,
+    safe_name,
+    url_problem,
+)
 from index.store import Pointer
 
 if TYPE_CHECKING:
@@ -30,6 +40,7 @@ STAGES = {"reading": "reading documents", "embedding": "embedding passages", "wr
           "validating": "validating the new index"}
 CHOICES_LIMIT = 25
 CHOICE_NAME_LIMIT = 100
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
 class LatestProgress:
@@ -76,11 +87,18 @@ def sources_payload(sources: list[tuple[Source, int]]) -> Payload:
     lines = []
     for source, count in sources:
         details = " · ".join(filter(None, [attribution(source), f"{count} passages", f"id {source.id}"]))
-        link = f"\n<{source.url}>" if source.url else ""
+        link = f"\n{link_line(source.url)}" if source.url else ""
         lines.append(f"**{markdown(source.title)}**\n{markdown(details)}{link}")
     total = sum(count for _, count in sources)
     embed = discord.Embed(title="Sources", description="\n\n".join(lines) or "(none)", colour=COLOUR)
     return pack(f"The index holds {len(sources)} documents, {total} passages.", [embed])
+
+
+def link_line(url: str) -> str:
+    """A source's url as a link; a url that is no valid link (sources.toml is edited by hand too) as plain text."""
+    if url_problem(url) is None:  # the valid characters cannot end the <…> early or start markdown
+        return f"<{url}>"
+    return f"{markdown(url)} (not a valid link: fix it in sources.toml)"
 
 
 def status_payload(pointer: Pointer) -> Payload:
@@ -105,7 +123,8 @@ def actor(interaction: discord.Interaction) -> str:
 
 
 def change_text(change: SourceChange) -> str:
-    return f"Seeds folder: {change.action} “{change.source.title}” ({change.source.id}, {change.size:,} bytes)."
+    done = f"Seeds folder: {change.action} “{change.source.title}” ({change.source.id}, {change.size:,} bytes)."
+    return f"{done} {change.kept_note}" if change.kept else done
 
 
 def source_choices(sources: list[Source], current: str) -> list[app_commands.Choice[str]]:
@@ -116,23 +135,49 @@ def source_choices(sources: list[Source], current: str) -> list[app_commands.Cho
             for s in matching[:CHOICES_LIMIT]]
 
 
-def check_upload(file: discord.Attachment) -> None:
-    """Refuses an upload by its name and declared size, before anything is downloaded."""
+def check_upload(file: discord.Attachment, **metadata: str | None) -> None:
+    """Refuses an upload by its name, declared size and metadata, before anything is downloaded."""
     safe_name(file.filename)
     try:
         check_size(file.size)
     except CorpusError as error:
         raise SourceError(f"{file.filename}: {error}.") from error
+    metadata_fields(**metadata)
 
 
-async def download(file: discord.Attachment) -> bytes:
-    """The attachment's bytes; a failed download is a SourceError the moderator can act on."""
+async def download(client: discord.Client, file: discord.Attachment) -> bytes:
+    """The attachment's bytes, cut off once they pass the size Discord declared; failures are SourceErrors.
+
+    Attachment.read() takes a download whole, however large it grows, so this streams it through discord.py's
+    own HTTP session (the one Attachment.read() uses) instead.
+    """
+    session = client.http._HTTPClient__session  # type: ignore[attr-defined]
+    data = bytearray()
     try:
-        return await file.read()
-    except discord.HTTPException as error:
+        async with session.get(file.url) as response:
+            if response.status != 200:
+                log.warning("could not download %s: HTTP %s", file.filename, response.status)
+                raise SourceError(f"Discord would not hand over {file.filename} (HTTP {response.status}); "
+                                  "upload it again.")
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
+                data += chunk
+                if len(data) > file.size:
+                    log.warning("download of %s passed its declared %d bytes; stopped", file.filename, file.size)
+                    raise SourceError(f"{file.filename} grew past the {file.size:,} bytes Discord declared for "
+                                      "it while downloading, so the download was stopped.")
+    except aiohttp.ClientError as error:
         log.warning("could not download %s: %s", file.filename, error)
-        message = f"Discord would not hand over {file.filename} (HTTP {error.status}); upload it again."
-        raise SourceError(message) from error
+        raise SourceError(f"The download of {file.filename} broke off; upload it again.") from error
+    return bytes(data)
+
+
+def for_moderators(text: str, settings: Settings) -> str:
+    """An error's text with the server's folders named by their settings (SEEDS_DIR, CHROMA_PATH), not paths."""
+    for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path)):
+        forms = {str(path.resolve()), str(path)} if len(path.parts) > 1 else {str(path.resolve())}
+        for form in sorted(forms, key=len, reverse=True):  # a bare relative name such as "seeds" is no path
+            text = text.replace(form, name)
+    return text
 
 
 @app_commands.guild_only()
@@ -167,9 +212,9 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
                   url: str | None = None, replace: bool = False) -> None:
         log.info("add of %s (%d bytes, replace=%s) asked for by %s", file.filename, file.size, replace,
                  who(interaction))
-        check_upload(file)
+        check_upload(file, title=title, outlet=outlet, author=author, published=published, url=url)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await download(file)
+        data = await download(self.bot, file)
         change = await asyncio.to_thread(add_source, self.bot.settings.seeds_dir, data, file.filename,
                                          actor=actor(interaction), title=title, outlet=outlet, author=author,
                                          published=published, url=url, replace=replace)
@@ -186,11 +231,10 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         await self._reindex_for(interaction, change)
 
     @remove.autocomplete("source")
+    @is_moderator()  # a failed check answers with no choices
     async def _source_choices(self, interaction: "discord.Interaction[Dossier]",
                               current: str) -> list[app_commands.Choice[str]]:
         """The indexed sources whose id or title contains what the moderator typed; nothing for anyone else."""
-        if not moderator(interaction):
-            return []
         listing = await asyncio.to_thread(self.bot.searcher.sources)
         return source_choices([source for source, _ in listing], current)
 
@@ -219,13 +263,13 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             report = await self._build(interaction, show, force)
         except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
             log.warning("reindex by %s stopped: %s", who(interaction), error)
-            await show(str(error))
+            await show(for_moderators(str(error), self.bot.settings))
             return
         except Exception as error:
             failure = diagnose(error, self.bot.settings)
             log.warning("reindex by %s failed: %s", who(interaction), failure.message,
                         exc_info=None if failure.expected else error)
-            message = failure.message if failure.expected else GENERIC
+            message = for_moderators(failure.message, self.bot.settings) if failure.expected else GENERIC
             await show(f"Reindex failed: {message}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
@@ -256,8 +300,9 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             failure = diagnose(error, self.bot.settings)
             log.error("the bot could not load the index that %s built: %s", who(interaction), failure.message,
                       exc_info=None if failure.expected else error)
-            return (f"{report_text(report)}\nBut the bot could not load it ({failure.message}); it answers from "
-                    "the previous index until it is restarted.")
+            return (f"{report_text(report)}\nBut the bot could not load it "
+                    f"({for_moderators(failure.message, self.bot.settings)}); it answers from the previous index "
+                    "until it is restarted.")
         return report_text(report)
 
     @staticmethod
@@ -282,4 +327,6 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
 
 
 async def setup(bot: "Dossier") -> None:
-    await bot.add_cog(Moderation(bot))
+    """/dossier is a command of the home servers only; with MODERATOR_GUILD_IDS unset (guilds=[]), a global one."""
+    homes = [discord.Object(id=guild_id) for guild_id in bot.settings.moderator_guild_ids]
+    await bot.add_cog(Moderation(bot), guilds=homes)
