@@ -1,12 +1,14 @@
 """Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
 
 A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
-(the live count matches and a probe query finds its own passage), and only then moves the pointer, unless
-there is a reason not to switch (`switch_reasons`): then nothing is written and G stays live, or, with
-`force`, the build switches all the same. A
+(the live count matches and a probe query finds its own passage), and only then moves the pointer. A
 document is unchanged when its content hash and its passages (ids and offsets) are as stored: its records
 carry over untouched. Any other passage gets a new record, its embedding copied from a stored passage with
 the same text where there is one, else computed.
+
+A build with reasons not to switch (`switch_reasons`: it would leave no documents, or remove most of them)
+writes nothing and reports them with `switched` false, and G stays live; with `force` it switches all the
+same. Further reasons (say, moderators' checks on the new generation) join `BuildReport.reasons`.
 """
 
 import hashlib
