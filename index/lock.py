@@ -62,10 +62,10 @@ class Holder:
 
     def gone(self) -> str | None:
         """Why this holder no longer holds its lease, or None while it may still be building."""
-        if self.expires <= time.time():
-            return "its lease expired"
         if self.host == socket.gethostname() and not _running_here(self.pid):
             return "that process is no longer running"
+        if self.expires <= time.time():
+            return "its lease expired"
         return None
 
 

@@ -151,6 +151,5 @@ def test_a_server_killed_mid_build_is_one_line_and_the_next_build_takes_over_its
         assert rebuilt.returncode == 0, rebuilt.stderr
         report = json.loads(rebuilt.stdout.splitlines()[-1])
         assert report["switched"] and report["added"] == 6
-        # Its pid is gone, and on a slow machine its 60 s may have run out too: either way it is named.
         assert f"pid {building.pid}" in report["took_over"]
-        assert report["took_over"].endswith(("that process is no longer running", "its lease expired"))
+        assert report["took_over"].endswith("that process is no longer running")
