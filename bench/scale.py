@@ -117,7 +117,7 @@ def main() -> None:
     from index.build import build
     from index.chunking import Chunk, chunk_document
     from index.corpus import Source, load_document, source_paths
-    from index.embedding import BATCH_SIZE, Embedder, bundled_model_path
+    from index.embedding import BATCH_SIZE, SentenceTransformerEmbedder, bundled_model_path
     from index.search import Searcher
     from index.settings import IndexSettings
     from index.store import FORMAT, Pointer, Record, Store, collection_name
@@ -127,7 +127,7 @@ def main() -> None:
     writer = Writer(seed=20240521)
     write_corpus(seeds, args.paragraphs, writer)
     settings = IndexSettings(_env_file=None, seeds_dir=seeds, chroma_path=tmp / "chroma")  # type: ignore[call-arg]
-    embedder = Embedder.load()
+    embedder = SentenceTransformerEmbedder.load()
     bare_model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     docs = [load_document(p, {}) for p in source_paths(seeds)]
     passages = [c.text for d in docs for c in chunk_document(d)]

@@ -1,4 +1,4 @@
-"""`python -m bot`: run the Discord bot; `python -m bot ask`: answer in the terminal, no token needed."""
+"""`python -m bot`: run the Discord bot; `python -m bot ask` and `compare`: answer in the terminal, no token needed."""
 
 import argparse
 import asyncio
@@ -8,17 +8,12 @@ import sys
 import time
 from collections.abc import Iterator
 
-import aiohttp
-import discord
-
-from bot.client import main as run_bot
-from bot.render import covered, respond, text_payload
 from bot.settings import Settings
-from bot.terminal import answer_json, answer_text
+from bot.terminal import answer_json, answer_text, compare_json, compare_text
 from index import logs
 from index.diagnose import EXIT_INTERRUPTED, EXIT_SETTINGS, EXIT_UNAVAILABLE, Failure, diagnose, output_closed, report
-from index.embedding import Embedder
-from index.search import Answer, QuestionError, Searcher
+from index.onnx_model import question_embedder
+from index.search import Answer, Outcome, QuestionError, Searcher
 from index.settings import read_settings
 from index.store import Store
 
@@ -61,8 +56,17 @@ class IndexFollower:
                         diagnose(exc).message)
 
 
+def open_searcher(settings: Settings) -> Searcher:
+    """The searcher over the live index; it never creates a store, and says so while the model loads."""
+    if sys.stderr.isatty():
+        print("Loading the model…", file=sys.stderr, flush=True)
+    return Searcher(Store.open(settings, create=False), question_embedder(settings))
+
+
 def discord_line(searcher: Searcher, question: str) -> str:
     """The message the bot would send for this question, as JSON: the answer, or the error it would reply."""
+    from bot.render import respond, text_payload  # discord is imported only when a payload is asked for
+
     try:
         _, payload = respond(searcher, question)
     except QuestionError as exc:
@@ -72,9 +76,7 @@ def discord_line(searcher: Searcher, question: str) -> str:
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
     interactive = questions == ["-"] and sys.stdin.isatty() and fmt == "text"
-    if sys.stderr.isatty():
-        print("Loading the model…", file=sys.stderr, flush=True)
-    searcher = Searcher(Store.open(settings, create=False), Embedder.load(settings.embedding_model))
+    searcher = open_searcher(settings)
     follow = IndexFollower(searcher, settings.index_check_seconds)
     if interactive:
         print("Ready. Ask a question (Ctrl-D to quit).", file=sys.stderr, flush=True)
@@ -91,10 +93,30 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 failures += 1
                 continue
-            answer = Answer(" ".join(question.split()), (), note=str(exc))
-        text = answer_json(answer) if fmt == "json" else answer_text(answer, covered(searcher, answer)) + "\n"
-        print(text, flush=True)
+            answer = Answer(" ".join(question.split()), Outcome.NOT_ANSWERED, note=str(exc))
+        covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
+        print(answer_json(answer) if fmt == "json" else answer_text(answer, covers) + "\n", flush=True)
     return 1 if failures and not interactive else 0
+
+
+def compare(settings: Settings, words: list[str], fmt: str) -> int:
+    """One passage per source on the topic, every source listed; exit 1 when the topic cannot be searched."""
+    topic = " ".join(words)
+    try:
+        sources = open_searcher(settings).compare(topic)
+    except QuestionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    topic = " ".join(topic.split())
+    if fmt == "json":
+        print(compare_json(topic, sources))
+    elif fmt == "discord":
+        from bot.render import compare_payload  # discord is imported only when a payload is asked for
+
+        print(json.dumps(compare_payload(topic, sources).to_dict(), ensure_ascii=False))
+    else:
+        print(compare_text(topic, sources))
+    return 0
 
 
 def serve(settings: Settings) -> int:
@@ -102,6 +124,8 @@ def serve(settings: Settings) -> int:
     if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_SETTINGS
+    from bot.client import main as run_bot
+
     try:
         asyncio.run(run_bot(settings, settings.discord_token))
     except KeyboardInterrupt:
@@ -111,6 +135,9 @@ def serve(settings: Settings) -> int:
 
 def discord_failure(error: BaseException) -> Failure | None:
     """What to tell the operator when the bot cannot log in to Discord; None for other errors."""
+    import aiohttp
+    import discord
+
     if isinstance(error, discord.LoginFailure):
         return Failure("DISCORD_TOKEN was rejected by Discord. Copy a new token from the developer portal "
                        "(your application → Bot → Reset Token) into .env; docs/discord.md shows the steps.",
@@ -151,23 +178,33 @@ def main(argv: list[str] | None = None) -> int:
                               "discord for the exact message payload the bot would send (one per line)")
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
+    compare_cmd = sub.add_parser("compare", help="what each source says on a topic: its closest passage, or nothing",
+                                 epilog=EXIT_STATUS)
+    compare_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log details and tracebacks")
+    compare_cmd.add_argument("topic", nargs="+", help="the topic, e.g. Iranian training of Taliban fighters")
+    compare_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
+                             help="text for people, json for programs, discord for the message payload")
     args = parser.parse_args(argv)
     if args.command is None:
         configure_logging(args.verbose)  # the bot logs what it does
     else:
-        logs.configure(args.verbose)  # ask only warns, unless -v
+        logs.configure(args.verbose)  # ask and compare only warn, unless -v
     settings = None
     try:
         settings = read_settings(Settings)
         if args.command == "ask":
             return ask(settings, args.question, args.format, args.top)
+        if args.command == "compare":
+            return compare(settings, args.topic, args.format)
         return serve(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return output_closed()
     except Exception as exc:
-        return report(discord_failure(exc) or diagnose(exc, settings), exc, args.verbose)
+        failure = (discord_failure(exc) if args.command is None else None) or diagnose(exc, settings)
+        return report(failure, exc, args.verbose)
 
 
 if __name__ == "__main__":

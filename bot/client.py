@@ -12,7 +12,7 @@ from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.settings import Settings
 from index.diagnose import diagnose
-from index.embedding import Embedder
+from index.onnx_model import question_embedder
 from index.search import Searcher
 from index.store import Store
 
@@ -121,7 +121,7 @@ def create_bot(settings: Settings, searcher: Searcher) -> Dossier:
 
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
-    embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
+    embedder = await asyncio.to_thread(question_embedder, settings)
     store = await asyncio.to_thread(Store.open, settings, create=False)
     searcher = await asyncio.to_thread(Searcher, store, embedder)
     pointer = searcher.index.pointer

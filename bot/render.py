@@ -14,10 +14,10 @@ from typing import Any
 
 import discord
 
-from bot.terminal import COVERS_HINT, NO_ANSWER
+from bot.terminal import RELATED, verdict
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
-from index.search import Answer, Hit, Searcher
+from index.search import Answer, Hit, Outcome, Searcher
 from index.sources import url_problem
 
 CONTENT_LIMIT = 2000
@@ -36,6 +36,7 @@ QUESTION_ECHO_CHARS = 200
 QUOTE_CHARS = 1500
 ELLIPSIS = "…"
 COLOUR = discord.Colour.dark_teal()
+RELATED_COLOUR = discord.Colour.light_grey()  # related passages must not look like answers
 
 _WORD = re.compile(r"\w+")
 # Each markdown character, escaped wherever it stands (brackets too: a masked link needs them), and the line
@@ -207,15 +208,30 @@ def card(hit: Hit, question: str, number: int) -> discord.Embed:
     return embed.set_author(name=f"Passage {number}")
 
 
+def related_card(hit: Hit, number: int) -> discord.Embed:
+    """A closest passage when nothing answers: grey, titled as not an answer, its source in the footer."""
+    where = f"{hit.source.title} — {attribution(hit.source, hit.chunk.paragraph)}"
+    embed = discord.Embed(title=f"Related passage {number}: not an answer", description=quote(hit.chunk.text),
+                          colour=RELATED_COLOUR)
+    return embed.set_footer(text=plain(where))
+
+
 def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Payload:
-    """The reply to a question: up to three quote cards, or, with no answer, what the corpus covers."""
+    """The reply to a question: up to three quote cards; or, when nothing answers, why, with the closest passages
+    as related cards; or, off the corpus's topic, what the corpus covers."""
     content = f"**Q:** {echo(answer.question)}"
     if answer.answered:
         last = offset + len(answer.hits)
         content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
         cards = [card(hit, answer.question, offset + n) for n, hit in enumerate(answer.hits, 1)]
         return pack(content, cards)
-    content += f"\n{markdown(answer.note or NO_ANSWER)} {COVERS_HINT}"
+    content += f"\n{markdown(verdict(answer))}"
+    if answer.related:
+        content += f"\n{markdown(RELATED)}"
+        return pack(content, [related_card(hit, n) for n, hit in enumerate(answer.related, 1)])
+    if answer.note and answer.outcome is not Outcome.OFF_TOPIC:
+        return pack(content)
+    content += " It covers the sources below; try asking in their terms."
     listing = "\n".join(f"• {markdown(title)}" for title in covers) or "(the corpus is empty)"
     return pack(content, [discord.Embed(title="What the corpus covers", description=listing, colour=COLOUR)])
 
@@ -223,12 +239,18 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
 def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    return answer, answer_payload(answer, covered(searcher, answer), offset)
+    covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
+    return answer, answer_payload(answer, covers, offset)
 
 
-def covered(searcher: Searcher, answer: Answer) -> list[str]:
-    """The titles of the corpus's sources, shown when a question has no answer; none when it has one."""
-    return [] if answer.answered else [source.title for source, _ in searcher.sources()]
+def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> Payload:
+    """Each source's closest passage on a topic, one card per source, and the sources that say nothing on it."""
+    cards = [card(hit, topic, n) for n, hit in enumerate((hit for _, hit in sources if hit), 1)]
+    silent = [source.title for source, hit in sources if hit is None]
+    if silent:
+        listing = "\n".join(f"• {markdown(title)}" for title in silent)
+        cards.append(discord.Embed(title="Say nothing on this", description=listing, colour=RELATED_COLOUR))
+    return pack(f"**Topic:** {echo(topic)}\nEach source's closest passage on it, quoted verbatim:", cards)
 
 
 def context_payload(hit: Hit, chunks: Sequence[Chunk]) -> Payload:

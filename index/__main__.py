@@ -4,14 +4,16 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from index import logs
 from index.build import BuildReport, Progress, ProgressFn, build
 from index.corpus import source_paths
 from index.diagnose import EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
-from index.embedding import Embedder
+from index.embedding import ModelError, SentenceTransformerEmbedder
 from index.lock import BuildRunning
+from index.onnx_model import ExportError
 from index.settings import IndexSettings, read_settings
 from index.store import Store
 
@@ -65,8 +67,39 @@ def run(args: argparse.Namespace, settings: IndexSettings) -> BuildReport:
     tty = sys.stderr.isatty()
     if tty:
         print("Loading the embedding model…", file=sys.stderr, flush=True)
-    embedder = Embedder.load(settings.embedding_model)
-    return build(settings.seeds_dir, store, embedder, progress=_progress_bar() if tty else None, force=args.force)
+    embedder = SentenceTransformerEmbedder.load(settings.embedding_model)
+    report = build(settings.seeds_dir, store, embedder, progress=_progress_bar() if tty else None, force=args.force)
+    _prepare_questions(settings, embedder)
+    return report
+
+
+def _prepare_questions(settings: IndexSettings, embedder: SentenceTransformerEmbedder) -> None:
+    """Exports the model to ONNX if it has no export yet, so the bot and `ask` start without torch."""
+    if settings.embedding_backend != "onnx":
+        return
+    from index.onnx_export import ensure_export
+
+    try:
+        _, manifest = ensure_export(settings, embedder)
+    except ExportError as exc:
+        log.warning("questions will be embedded by sentence-transformers: %s", exc)
+        return
+    if manifest.status != "ok":
+        log.warning("questions will be embedded by sentence-transformers: %s", manifest.reason)
+
+
+def export(settings: IndexSettings, check_files: list[Path]) -> int:
+    """`python -m index export`: exports the model to ONNX unless it has a good export; 0 when it matches."""
+    from index.onnx_export import describe, ensure_export, question_file
+
+    try:
+        extra = [q for path in check_files for q in question_file(path)]
+        folder, manifest = ensure_export(settings, extra_texts=extra, retry=True)
+    except (ExportError, ModelError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"ONNX export of {settings.embedding_model} in {folder}: {describe(manifest)}")
+    return 0 if manifest.status == "ok" else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,21 +113,28 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--force", action="store_true",
                            help="switch to the new index even if it holds no documents or drops most of them")
     build_cmd.add_argument("-v", "--verbose", action="store_true", help="log progress details and tracebacks")
+    export_cmd = sub.add_parser("export", help="export the embedding model to ONNX for torch-free questions, "
+                                               "and check it against sentence-transformers")
+    export_cmd.add_argument("--check", type=Path, nargs="+", default=[], metavar="FILE",
+                            help="also check on these questions (JSON Lines with a question field, or one a line)")
     args = parser.parse_args(argv)
-    logs.configure(args.verbose)
+    verbose = getattr(args, "verbose", False)
+    logs.configure(verbose)
     settings = None
     try:
         settings = read_settings(IndexSettings)
+        if args.command == "export":
+            return export(settings, args.check)
         report = run(args, settings)
     except KeyboardInterrupt:
         print("Stopped; the index that was live stays live.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         failure = diagnose(exc, settings)
-        if args.json:
+        if getattr(args, "json", False):
             print(json.dumps({"error": failure.message, "status": failure.status,
                               "build_running": isinstance(exc, BuildRunning)}))
-        return report_failure(failure, exc, args.verbose)
+        return report_failure(failure, exc, verbose)
     print(json.dumps(report.to_json()) if args.json else _summary(report))
     return EXIT_NOT_SWITCHED if report.held else 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chromadb.errors import ChromaError
 
+from index.build_process import BuildFailed
 from index.corpus import CorpusError
 from index.embedding import ModelError
 from index.lock import BuildRunning, LockLost
@@ -111,7 +112,7 @@ def diagnose(error: BaseException, settings: IndexSettings | None = None) -> Fai
                            "Restart it on an empty --path, then run `python -m index build`.", EXIT_ERROR)
         return Failure(f"The Chroma store at {store} is damaged. Delete that folder and run `python -m index "
                        "build` to rebuild it from SEEDS_DIR.", EXIT_ERROR)
-    if isinstance(error, CorpusError | ModelError | StoreError | LockLost):
+    if isinstance(error, CorpusError | ModelError | StoreError | LockLost | BuildFailed):
         return Failure(str(error), EXIT_ERROR)
     if isinstance(error, PermissionError):
         return Failure(f"Dossier may not write {error.filename}: give the user running it write access, or "

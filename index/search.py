@@ -1,31 +1,38 @@
-"""Hybrid search over the live index: dense and lexical scores fused, near-duplicates collapsed, abstention.
+"""Search over the live index: on topic or not, answered or not, and the passages ranked, balanced and deduplicated.
 
 Scores. Dense: the cosine between the question and a passage, or between the question and the passage blended
-with the one before it (the mean of their vectors), whichever is higher; a passage often needs the sentence
-before it to make sense. Lexical: BM25, divided by the best BM25 score of the question. The two are fused by
-relative score: 0.7 × dense (min-max scaled over the corpus) + 0.3 × lexical.
+with the one it leans on (the one before it, or the lead-in of its list), whichever is higher. Lexical: BM25 over
+the question's content words, divided by the best score. Fused by relative score: 0.7 × dense (min-max scaled
+over the corpus) + 0.3 × lexical, plus SUPPORT_WEIGHT for a passage that supports an answer
+(index/answerability.py), so those come first.
 
-Abstention. A question must match the corpus better than off-topic questions do. At load, the best dense
-score of each background question (index/background.py) is taken against this corpus; the bar is their mean
-plus three standard deviations. A passage is only quoted if its own dense score clears the bar, and a question
-with none is answered with "the corpus does not answer this". The bar moves with the corpus and the model;
-nothing in it is fitted to the evaluation questions.
+Outcomes. Off-topic: no passage clears the abstention bar, the mean plus three standard deviations of the best
+dense scores that background questions (index/background.py) get against this corpus. Not answered: the corpus
+never mentions one of the question's specific terms, or no passage over the bar supports an answer; the closest
+passages are returned as related, not as an answer. Otherwise answered. Nothing here is fitted to the evaluation
+questions.
 """
 
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
 
 import bm25s
 import numpy as np
 
+from index.answerability import Reading
 from index.background import BACKGROUND_QUESTIONS
 from index.chunking import Chunk
 from index.corpus import Source
 from index.embedding import Embedder, ModelError
+from index.lexicon import Lexicon, Passage
+from index.question import Kind, Query, common_words, read
 from index.settings import IndexSettings
 from index.store import FORMAT, Pointer, Store, StoreError
+from index.terms import stem
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +41,23 @@ BAR_SIGMAS = 3.0
 MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
 MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
+LIST_ITEMS = 3
+FIRST_PAGE = 5
+BALANCE_MARGIN = 0.2
+POOL = 40  # the best passages over the bar by fused score, checked for support
+RELATED = 3
+SUPPORT_WEIGHT = 0.5
 _TOKEN = re.compile(r"\w+")
-EMPTY_CORPUS = "The corpus is empty: a moderator has to add sources and reindex."
 
 
 class QuestionError(ValueError):
     """A question that cannot be searched; the message tells the asker what to change."""
+
+
+class Outcome(Enum):
+    ANSWERED = "answered"
+    NOT_ANSWERED = "not_answered"
+    OFF_TOPIC = "off_topic"
 
 
 @dataclass(frozen=True)
@@ -51,16 +69,20 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The passages that answer a question, best first; none when the corpus does not answer it."""
+    """The passages that answer a question, best first; or, when the corpus does not answer it, the closest
+    passages (`related`, not an answer) and the question's terms the corpus never mentions (`missing`)."""
 
     question: str
-    hits: tuple[Hit, ...]
+    outcome: Outcome
+    hits: tuple[Hit, ...] = ()
     total: int = 0
+    related: tuple[Hit, ...] = ()
+    missing: tuple[str, ...] = ()
     note: str | None = None
 
     @property
     def answered(self) -> bool:
-        return bool(self.hits)
+        return self.outcome is Outcome.ANSWERED
 
 
 def clean_question(raw: str) -> str:
@@ -82,14 +104,6 @@ def is_mostly_latin(text: str) -> bool:
     return not letters or latin / len(letters) >= 0.5
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
-
-
-def _words(text: str) -> set[str]:
-    return set(_tokens(text))
-
-
 class LiveIndex:
     """An immutable snapshot of one generation: passages, their vectors and a BM25 index, ready to search."""
 
@@ -99,12 +113,15 @@ class LiveIndex:
         self.chunks = chunks
         self.sources = sources
         self.vectors = vectors
-        self.blended = _blend_with_previous(chunks, vectors)
+        self.leaning = leans_on(chunks)
+        self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
         if chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
-            self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False),
-                             show_progress=False)
+            self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=_stem_all,
+                                            show_progress=False), show_progress=False)
+        labels = {label for s in sources.values() for label in (s.title, s.outlet, s.author) if label}
+        self.lexicon = Lexicon.build((c.text for c in chunks), labels)
         self.bar = float("inf")
 
     @classmethod
@@ -132,11 +149,14 @@ class LiveIndex:
     def dense(self, query: np.ndarray) -> np.ndarray:
         return np.maximum(self.vectors @ query, self.blended @ query)
 
-    def lexical(self, question: str) -> np.ndarray:
-        """Raw BM25 scores of every passage for the question."""
-        tokens = [t for t in _tokens(question) if t in self._bm25.vocab_dict]
-        scores = self._bm25.get_scores(tokens) if tokens else np.zeros(len(self.chunks))
-        return np.asarray(scores, dtype=np.float32)
+    def lexical(self, query: Query) -> np.ndarray:
+        """BM25 scores of every passage for the question's content words (stemmed), scaled by the best one."""
+        words = {stem(part) for t in query.terms if t.kind is not Kind.FIGURE for part in t.key.split("-")}
+        tokens = [w for w in words if w in self._bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        return scores / (float(scores.max()) or 1.0)
 
     def calibrate(self, embedder: Embedder) -> None:
         """Sets the abstention bar from background questions (see the module docstring)."""
@@ -149,12 +169,101 @@ class LiveIndex:
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
 
+    @lru_cache(maxsize=4096)  # noqa: B019 - one cache per snapshot, dropped with it
+    def passage(self, i: int) -> Passage:
+        """Passage i as evidence: its text, the passage before it in its source, and its source's labels."""
+        chunk = self.chunks[i]
+        j = self.leaning[i]
+        before = self.chunks[j].text if j is not None else ""
+        source = self.sources[chunk.source_id]
+        labels = "\n".join(label for label in (source.title, source.outlet, source.author) if label)
+        return Passage(chunk.text, before, labels)
 
-def _blend_with_previous(chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray:
+
+@dataclass(frozen=True)
+class _Candidate:
+    position: int
+    score: float
+    supports: bool
+
+
+def _rank(index: LiveIndex, reading: Reading, dense: np.ndarray, pool: np.ndarray
+          ) -> list[_Candidate]:
+    """The passages over the bar, best first: fused score, then how much of the question each one covers."""
+    lexical = index.lexical(reading.query)
+    span = float(dense.max() - dense.min()) or 1.0
+    fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * lexical
+    if len(pool) > POOL:
+        pool = pool[np.argpartition(-fused[pool], POOL)[:POOL]]
+    candidates = []
+    for i in pool:
+        supports = reading.supports(index.passage(int(i)))
+        candidates.append(_Candidate(int(i), float(fused[i]) + SUPPORT_WEIGHT * supports, supports))
+    return sorted(candidates, key=lambda c: -c.score)[:MAX_PASSAGES]
+
+
+def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
+    """The candidates as hits, a near-duplicate of a better one left out."""
+    hits: list[Hit] = []
+    seen: list[set[str]] = []
+    for candidate in ranked:
+        chunk = index.chunks[candidate.position]
+        words = index.passage(candidate.position).words
+        if any((shared := len(words & w)) >= NEAR_DUPLICATE * (len(words) + len(w) - shared) for w in seen):
+            continue
+        seen.append(words)
+        hits.append(Hit(chunk, round(candidate.score, 4), index.sources[chunk.source_id]))
+    return hits
+
+
+def _balance(hits: list[Hit], supported: list[_Candidate], index: LiveIndex, compare: bool) -> list[Hit]:
+    """The hits with each source that answers among the first FIRST_PAGE, in their order otherwise.
+
+    A source answers when one of its passages supports the answer and scores within BALANCE_MARGIN of the best.
+    Its best hit moves up only as late as it can and still make the first page. When the question compares the
+    sources, every source with a passage over the bar answers, and each one's best hit comes first.
+    """
+    best = supported[0].score
+    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in supported
+                                   if compare or c.score >= best - BALANCE_MARGIN))
+    if compare:
+        firsts = [next(h for h in hits if h.source.id == source) for source in answering
+                  if any(h.source.id == source for h in hits)]
+        return firsts + [h for h in hits if h not in firsts]
+    ordered: list[Hit] = []
+    remaining = list(hits)
+    while remaining and len(ordered) < FIRST_PAGE:
+        shown = {h.source.id for h in ordered}
+        unshown = [s for s in answering if s not in shown and any(h.source.id == s for h in remaining)]
+        late = len(unshown) >= FIRST_PAGE - len(ordered)
+        take = next(h for h in remaining if h.source.id in unshown) if late and unshown else remaining[0]
+        ordered.append(take)
+        remaining.remove(take)
+    return ordered + remaining
+
+
+def leans_on(chunks: list[Chunk]) -> list[int | None]:
+    """The passage each one leans on: the one before it in its source, or the lead-in of a list it is in.
+
+    A passage ending in a colon ("..., including:") introduces the next few (LIST_ITEMS), which are its list.
+    """
+    found: list[int | None] = []
+    for i, chunk in enumerate(chunks):
+        before = [j for j in range(max(0, i - LIST_ITEMS), i) if chunks[j].source_id == chunk.source_id]
+        lead_ins = [j for j in before if chunks[j].text.rstrip().endswith(":")]
+        found.append(lead_ins[-1] if lead_ins else (before[-1] if before else None))
+    return found
+
+
+def _stem_all(words: list[str]) -> list[str]:
+    return [stem(w) for w in words]
+
+
+def _blend_with_previous(chunks: list[Chunk], vectors: np.ndarray, leaning: list[int | None]) -> np.ndarray:
     blended = vectors.copy()
-    for i in range(1, len(chunks)):
-        if chunks[i - 1].source_id == chunks[i].source_id:
-            blended[i] = vectors[i - 1] + vectors[i]
+    for i, j in enumerate(leaning):
+        if j is not None:
+            blended[i] = vectors[j] + vectors[i]
     norms = np.linalg.norm(blended, axis=1, keepdims=True)
     return np.asarray(blended / np.where(norms == 0, 1, norms), dtype=np.float32)
 
@@ -179,6 +288,7 @@ class Searcher:
                 f"{self.embedder.name!r}. Rebuild it with `python -m index build`, or set EMBEDDING_MODEL back."
             )
         index.calibrate(self.embedder)
+        common_words()  # loaded now rather than on the first question
         return index
 
     def reload(self) -> bool:
@@ -192,32 +302,39 @@ class Searcher:
     def search(self, raw_question: str, limit: int = 5, offset: int = 0) -> Answer:
         question = clean_question(raw_question)
         if not is_mostly_latin(question):
-            return Answer(question, (), note="Dossier's model reads English only; ask in English.")
+            return Answer(question, Outcome.NOT_ANSWERED, note="Dossier's model reads English only; ask in English.")
         index = self.index  # one snapshot for the whole question, even if a reload swaps it meanwhile
         if not index.chunks:
-            return Answer(question, (), note=EMPTY_CORPUS)
-        dense = index.dense(self.embedder.encode([question])[0])
-        lexical = index.lexical(question)
-        span = float(dense.max() - dense.min()) or 1.0
-        best_lexical = float(lexical.max()) or 1.0
-        fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * lexical / best_lexical
-        best = np.flatnonzero(dense >= index.bar)
-        if len(best) > MAX_PASSAGES:
-            best = best[np.argpartition(-fused[best], MAX_PASSAGES)[:MAX_PASSAGES]]
-        candidates = best[np.argsort(-fused[best], kind="stable")]
-        ranked: list[Hit] = []
-        seen: list[set[str]] = []
-        for i in candidates:
-            if len(ranked) >= offset + limit:
-                break
-            chunk = index.chunks[i]
-            words = _words(chunk.text)
-            if any(len(words & w) / max(1, len(words | w)) >= NEAR_DUPLICATE for w in seen):
-                continue
-            seen.append(words)
-            ranked.append(Hit(chunk, round(float(fused[i]), 4), index.sources[chunk.source_id]))
-        # `total` counts the passages a reader may page through; near-duplicates are dropped as pages are read.
-        return Answer(question, tuple(ranked[offset:]), total=len(candidates))
+            return Answer(question, Outcome.OFF_TOPIC, note="The corpus is empty.")
+        reading = Reading.of(read(question), index.lexicon)
+        missing = reading.missing_phrases()
+        ranked = self._ranked(index, reading)
+        if not ranked:
+            return Answer(question, Outcome.OFF_TOPIC, missing=missing)
+        supported = [c for c in ranked if c.supports]
+        if missing or not supported:
+            related = tuple(_distinct(index, ranked)[:RELATED])
+            return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=missing)
+        hits = _balance(_distinct(index, ranked), ranked if reading.query.compares else supported, index,
+                        reading.query.compares)
+        return Answer(question, Outcome.ANSWERED, tuple(hits[offset : offset + limit]), total=len(hits))
+
+    def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
+        """Every source with its best passage that addresses the topic, or None when it says nothing on it."""
+        topic = clean_question(raw_topic)
+        index = self.index
+        reading = Reading.of(read(topic), index.lexicon)
+        hits = _distinct(index, [c for c in self._ranked(index, reading) if c.supports])
+        best = {h.source.id: h for h in reversed(hits)}
+        return [(source, best.get(source.id)) for source, _ in self.sources()]
+
+    def _ranked(self, index: LiveIndex, reading: Reading) -> list[_Candidate]:
+        """The passages over the abstention bar for the question, ranked; none when it is off the corpus's topic."""
+        if not index.chunks or not is_mostly_latin(reading.query.text):
+            return []
+        dense = index.dense(self.embedder.encode([reading.query.topic])[0])
+        pool = np.flatnonzero(dense >= index.bar)
+        return _rank(index, reading, dense, pool) if len(pool) else []
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""

@@ -1,12 +1,12 @@
 """Settings for the retrieval core, read once from the environment and the project's .env file.
 
-Relative paths (SEEDS_DIR, CHROMA_PATH) and the .env file are taken from the project folder, not from the
+Relative paths (SEEDS_DIR, CHROMA_PATH, ONNX_CACHE) and the .env file are taken from the project folder, not from the
 folder a command is run in, so `python -m bot ask` finds the same index wherever it is started.
 """
 
 import logging
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from dotenv.parser import parse_stream
 from pydantic import Field, ValidationError, field_validator
@@ -40,8 +40,11 @@ class IndexSettings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int | None = Field(default=None, ge=1, le=65535, description="a port number from 1 to 65535")
     embedding_model: str = BUNDLED_MODEL
+    embedding_backend: Literal["onnx", "sentence-transformers"] = Field(
+        default="onnx", description="onnx or sentence-transformers")
+    onnx_cache: Path = Field(default=Path("data/onnx"), description="a folder path")
 
-    @field_validator("seeds_dir", "chroma_path")
+    @field_validator("seeds_dir", "chroma_path", "onnx_cache")
     @classmethod
     def _from_project_folder(cls, path: Path) -> Path:
         return path if path.is_absolute() else PROJECT_ROOT / path

@@ -1,9 +1,12 @@
 """Shared fixtures: the real model loaded once per session, and a real Chroma index of the seeds."""
 
+import functools
 import hashlib
+import os
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 
 from index.build import BuildReport, Progress, build
-from index.embedding import Embedder
+from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import Store
@@ -21,15 +24,33 @@ SEEDS = ROOT / "seeds"
 SHARED = ROOT.parent / "shared"
 
 
-class FakeEmbedder(Embedder):
-    """A tiny deterministic stand-in for fast unit tests: hashed bag of words. Never used for quality."""
+def wait_at_gate(gate: Path, timeout: float = 60) -> None:
+    """Writes this process's id to gate/held, then waits until gate/release exists."""
+    (gate / "held.tmp").write_text(str(os.getpid()))
+    os.replace(gate / "held.tmp", gate / "held")
+    deadline = time.monotonic() + timeout
+    while not (gate / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
-    def __init__(self, name: str = "fake-hash-64", dimension: int = 64) -> None:
+
+class FakeEmbedder(Embedder):
+    """A tiny deterministic stand-in for fast unit tests: hashed bag of words. Never used for quality.
+
+    With a `gate` folder, encode waits there first (see wait_at_gate), so a test can hold a build process.
+    """
+
+    def __init__(self, name: str = "fake-hash-64", dimension: int = 64, gate: Path | None = None) -> None:
         self.name = name
         self.dimension = dimension
+        self.gate = gate
         self.calls = 0
 
+    def recipe(self) -> Callable[[], Embedder]:
+        return functools.partial(FakeEmbedder, self.name, self.dimension, self.gate)
+
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self.gate is not None:
+            wait_at_gate(self.gate)
         self.calls += len(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -42,7 +63,7 @@ class FakeEmbedder(Embedder):
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    return Embedder.load()
+    return SentenceTransformerEmbedder.load()
 
 
 @pytest.fixture

@@ -58,11 +58,54 @@ def test_ask_json_answers_each_stdin_line_in_order(cli_env, first_build):
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["question"] for a in answers] == questions
     visas, football = answers
-    assert visas["answered"] and football == {"question": questions[1], "answered": False, "passages": []}
+    assert visas["answered"] and visas["outcome"] == "answered" and visas["related"] == []
+    assert {k: football[k] for k in ("answered", "outcome", "passages", "related")} == \
+        {"answered": False, "outcome": "off_topic", "passages": [], "related": []}
     for passage in visas["passages"]:
         assert set(passage) >= PASSAGE_KEYS and set(passage["source"]) >= SOURCE_KEYS
         assert passage["quote"] in (SEEDS / passage["source"]["id"]).read_text(encoding="utf-8")
     assert "more than 300 visas" in visas["passages"][0]["quote"]
+
+
+def test_ask_json_not_answered_names_missing_terms_and_related_passages(cli_env, first_build):
+    """A question about someone the corpus never names gets no passage, the name as missing, and related
+    passages that are verbatim and attributed."""
+    result = run(["bot", "ask", "--format", "json", "did zorvanek meet the taliban in herat?"], cli_env)
+    answer = json.loads(result.stdout)
+    assert (answer["answered"], answer["outcome"], answer["passages"]) == (False, "not_answered", [])
+    assert answer["missing"] == ["Zorvanek"]
+    assert 1 <= len(answer["related"]) <= 3
+    for passage in answer["related"]:
+        assert set(passage) >= PASSAGE_KEYS and passage["source"]["title"]
+        assert passage["quote"] in (SEEDS / passage["source"]["id"]).read_text(encoding="utf-8")
+
+
+def test_ask_text_says_what_is_missing_and_labels_related_passages(cli_env, first_build):
+    """The terminal says the corpus does not answer, what it never mentions, then related passages as such."""
+    result = run(["bot", "ask", "what did zorvanek say about the rocket found in kandahar?"], cli_env)
+    assert "The corpus does not answer this. It never mentions Zorvanek." in result.stdout
+    assert "Closest passages (related, not an answer):" in result.stdout
+
+
+def test_ask_text_off_topic_lists_what_the_corpus_covers(cli_env, first_build):
+    """Off the corpus's topic, the terminal lists the source titles, as the Discord reply does."""
+    result = run(["bot", "ask", "how do I bake bread?"], cli_env)
+    assert "The corpus does not cover this." in result.stdout
+    assert "• Taliban and Iranian Alliance against the West" in result.stdout
+
+
+def test_compare_lists_every_source_with_its_passage_or_none(cli_env, first_build):
+    """`compare --format json` lists all five sources; each passage is verbatim from its own source."""
+    result = run(["bot", "compare", "--format", "json", "Iranian", "weapons", "for", "the", "Taliban"], cli_env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["topic"] == "Iranian weapons for the Taliban"
+    assert len(report["sources"]) == 5
+    for entry in report["sources"]:
+        for passage in entry["passages"]:
+            assert passage["source"]["id"] == entry["source"]["id"]
+            assert passage["quote"] in (SEEDS / entry["source"]["id"]).read_text(encoding="utf-8")
+    assert sum(1 for entry in report["sources"] if entry["passages"]) >= 3
 
 
 def test_ask_text_shows_quote_then_source_line(cli_env, first_build):

@@ -108,10 +108,28 @@ async def test_ask_emphasises_the_best_sentence(gateway: Gateway, searcher: Sear
 async def test_ask_abstains_and_names_the_sources(gateway: Gateway, searcher: Searcher) -> None:
     """An off-topic question gets no quotes: the reply says so and lists what the corpus covers."""
     message = only(await gateway.command("ask", question=OFF_TOPIC), "followup").message
-    assert "The corpus does not answer this." in message["content"]
+    assert "The corpus does not cover this." in message["content"]
     listing = message["embeds"][0]["description"]
     assert all(source.title in listing for source, _ in searcher.sources())
     assert "components" not in message or not message["components"]
+
+
+async def test_not_answered_shows_related_cards_unlike_answer_cards(gateway: Gateway, searcher: Searcher) -> None:
+    """On topic but unanswerable: the reply names what the corpus never mentions and shows grey cards titled
+    "not an answer", each quoting its source verbatim with the source's title and paragraph, and no buttons."""
+    question = "What did Zorvanek say about Iranian weapons for the Taliban?"
+    related = only(await gateway.command("ask", question=question), "followup").message
+    answer = only(await gateway.command("ask", question=VISAS), "followup").message
+    assert "The corpus does not answer this. It never mentions Zorvanek." in related["content"]
+    assert "not an answer" in related["content"]
+    texts = seed_texts()
+    titles = {source.title: source.id for source, _ in searcher.sources()}
+    assert 1 <= len(related["embeds"]) <= 3
+    for embed in related["embeds"]:
+        assert "not an answer" in embed["title"] and embed["color"] != answer["embeds"][0]["color"]
+        title, where = embed["footer"]["text"].split(" — ", 1)
+        assert unquote(embed["description"]) in texts[titles[title]] and re.search(r"¶ \d+$", where)
+    assert not related.get("components")
 
 
 async def test_private_ask_is_ephemeral(gateway: Gateway) -> None:

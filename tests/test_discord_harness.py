@@ -5,16 +5,15 @@ The tests at the end check the client itself: no pings allowed, and command sync
 """
 
 import asyncio
+import functools
 import itertools
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import discord
-import numpy as np
 import pytest
 
 from bot.client import Dossier
@@ -308,18 +307,31 @@ async def settle(running: set[asyncio.Task[Any]]) -> None:
         await asyncio.wait(started)
 
 
-def hold_embedding(monkeypatch: pytest.MonkeyPatch, embedder: Any) -> tuple[threading.Event, threading.Event]:
-    """Makes the next build wait inside `encode`: `held` is set once it waits, `release` lets it go on."""
-    held, release = threading.Event(), threading.Event()
-    encode = embedder.encode
+@dataclass
+class BuildGate:
+    """Holds the next build process inside `encode` until released (see tests.conftest.wait_at_gate)."""
 
-    def gated(texts: list[str]) -> np.ndarray:
-        held.set()
-        release.wait(timeout=30)
-        return encode(texts)
+    folder: Path
 
-    monkeypatch.setattr(embedder, "encode", gated)
-    return held, release
+    async def held(self) -> int:
+        """Waits until a build process waits at the gate; returns its process id."""
+        held = self.folder / "held"
+        for _ in range(6000):
+            if held.exists():
+                return int(held.read_text())
+            await asyncio.sleep(0.01)
+        raise AssertionError("no build process reached the gate")
+
+    def release(self) -> None:
+        (self.folder / "release").touch()
+
+
+def hold_builds(monkeypatch: pytest.MonkeyPatch, embedder: Any, folder: Path) -> BuildGate:
+    """Makes the build processes that `embedder`'s recipe starts wait at a gate in `folder`."""
+    folder.mkdir()
+    monkeypatch.setattr(embedder, "recipe", lambda: functools.partial(FakeEmbedder, embedder.name,
+                                                                      embedder.dimension, folder))
+    return BuildGate(folder)
 
 
 def bot_mention() -> dict[str, Any]:

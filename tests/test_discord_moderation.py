@@ -4,7 +4,10 @@ import asyncio
 import errno
 import itertools
 import logging
+import os
 import shutil
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from tests.test_discord_harness import (
     Request,
     assert_safe,
     fake_index_gateway,
-    hold_embedding,
+    hold_builds,
 )
 
 GROUP = "dossier"
@@ -144,21 +147,19 @@ async def test_reindex_failure_keeps_the_old_index(gateway: Gateway, seeds_copy:
     assert gateway.bot.searcher.index.pointer.generation == 1
 
 
-async def test_second_reindex_is_refused_while_one_runs(gateway: Gateway,
+async def test_second_reindex_is_refused_while_one_runs(gateway: Gateway, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A reindex asked for during another is refused privately; the first shows live counts, then finishes."""
-    embedder = gateway.bot.searcher.embedder
-    held, release = hold_embedding(monkeypatch, embedder)
+    gate = hold_builds(monkeypatch, gateway.bot.searcher.embedder, tmp_path / "gate")
     (gateway.bot.settings.seeds_dir / "005_new.txt").write_text(
         "Title\n\nIran and the Taliban met again in Kabul this week, officials said.\n", encoding="utf-8")
     first = asyncio.create_task(gateway.command(f"{GROUP} reindex", who=MODERATOR))
-    while not held.is_set():
-        await asyncio.sleep(0.01)
+    await gate.held()
     await asyncio.sleep(0.2)  # several progress ticks go by while the build is held
     second = await gateway.command(f"{GROUP} reindex", who=ADMIN)
     refused = only(second, "reply").message
     assert refused["flags"] & EPHEMERAL and "already running" in refused["content"]
-    release.set()
+    gate.release()
     requests = await first
     edits = [r for r in requests if r.kind == "edit"]
     assert "Reindexing… reading documents: 6 of 6." in [r.message["content"] for r in edits]
@@ -166,6 +167,32 @@ async def test_second_reindex_is_refused_while_one_runs(gateway: Gateway,
     interval = gateway.bot.settings.reindex_progress_seconds
     progress = [r.at for r in edits[1:-1]]
     assert all(later - earlier >= interval * 0.9 for earlier, later in itertools.pairwise(progress))
+
+
+async def test_reindex_builds_in_a_child_process_and_a_killed_one_keeps_the_old_index(
+        gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build runs in another process, its progress reaches the moderator live; killed, the old index stays."""
+    gate = hold_builds(monkeypatch, gateway.bot.searcher.embedder, tmp_path / "gate")
+    (gateway.bot.settings.seeds_dir / "005_new.txt").write_text(
+        "Title\n\nIran and the Taliban met again in Kabul this week, officials said.\n", encoding="utf-8")
+    before = gateway.bot.searcher.index.pointer
+    first = asyncio.create_task(gateway.command(f"{GROUP} reindex", who=MODERATOR))
+    child = await gate.held()
+    assert child != os.getpid()
+    await asyncio.sleep(0.3)
+    shown = [r.message["content"] for r in gateway.http.requests if r.kind == "edit"]
+    assert "Reindexing… reading documents: 6 of 6." in shown  # while the child still builds
+    os.kill(child, signal.SIGKILL)
+    requests = await first
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last == ("Reindex failed: the build process was killed by SIGKILL before it finished\n"
+                    "The previous index stays live.")
+    assert Store.open(gateway.bot.settings).pointer() == before == gateway.bot.searcher.index.pointer
+    assert "005_new.txt" not in {source.id for source, _ in gateway.bot.searcher.sources()}
+    gate.release()  # the next build is not held: the killed one left no lock behind
+    requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
+    assert "1 added" in [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert "005_new.txt" in {source.id for source, _ in gateway.bot.searcher.sources()}
 
 
 async def test_unexpected_error_is_logged_and_answered_generically(gateway: Gateway,
@@ -233,16 +260,14 @@ async def test_reindex_of_an_emptied_folder_is_held_until_forced(gateway: Gatewa
     assert not gateway.bot.searcher.search(question).answered
 
 
-async def test_reindex_on_a_full_disk_says_so(gateway: Gateway, seeds_copy: Path,
+async def test_reindex_on_a_full_disk_says_so(gateway: Gateway,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A store error the moderator can act on is told in words, and the previous index keeps answering."""
-    (seeds_copy / "005_new.txt").write_text("A new article.\n\nIran and the Taliban met again in Kabul this "
-                                            "week, officials from both sides said on Monday.\n", encoding="utf-8")
 
-    def disk_full(*args: object) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:  # as the build process's error is raised again
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Store, "add", disk_full)
+    monkeypatch.setattr(sys.modules["bot.cogs.moderation"], "build_in_child", disk_full)  # as the bot loaded it
     requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
     last = [r for r in requests if r.kind == "edit"][-1].message["content"]
     assert last.startswith("Reindex failed: The disk holding") and "is full" in last

@@ -28,7 +28,7 @@ from bot.render import (
 )
 from index.chunking import Chunk
 from index.corpus import Source
-from index.search import Answer, Hit
+from index.search import Answer, Hit, Outcome
 from tests.test_discord_harness import NO_PINGS, assert_within_limits
 
 SOURCE = Source(id="a.txt", title="A *title* with `ticks`", outlet="Outlet", author="Au Thor", published="2020-01-02",
@@ -198,16 +198,32 @@ def test_question_echo_is_escaped_and_short() -> None:
     assert len(echoed.replace("\u200b", "").replace("\\", "")) <= 200 and echoed.endswith("…")
 
 
-def test_no_answer_names_the_corpus() -> None:
-    """With no answer the reply says so and lists the source titles, escaped."""
-    payload = answer_payload(Answer("off topic?", ()), ["First *source*", "Second"])
-    assert "The corpus does not answer this." in payload.content
+def test_off_topic_names_the_corpus() -> None:
+    """Off the corpus's topic, the reply says so and lists the source titles, escaped."""
+    payload = answer_payload(Answer("off topic?", Outcome.OFF_TOPIC), ["First *source*", "Second"])
+    assert "The corpus does not cover this." in payload.content
     assert payload.embeds[0].description == "• First \\*source\\*\n• Second"
+
+
+def test_not_answered_shows_related_cards_that_cannot_pass_for_answers() -> None:
+    """No answer: the reply names what the corpus never mentions, and the closest passages come on grey cards
+    titled "not an answer", with their source and paragraph."""
+    answer = Answer("did Baradar go?", Outcome.NOT_ANSWERED, related=(hit("Iran hosted a delegation."),),
+                    missing=("Baradar",))
+    payload = answer_payload(answer, [])
+    assert "The corpus does not answer this. It never mentions Baradar." in payload.content
+    assert "related, not an answer" in payload.content
+    answer_card = card(hit("Iran hosted a delegation."), "q", 1)
+    [related] = payload.embeds
+    assert "not an answer" in (related.title or "") and related.title != answer_card.title
+    assert related.colour != answer_card.colour
+    assert "Iran hosted a delegation." in (related.description or "")
+    assert SOURCE.title in (related.footer.text or "") and "¶ 3" in (related.footer.text or "")
 
 
 def test_answer_numbers_cards_from_the_offset() -> None:
     """A later page says which passages it shows and numbers its cards on from there."""
-    answer = Answer("q", (hit("A."), hit("B.")), total=5)
+    answer = Answer("q", Outcome.ANSWERED, (hit("A."), hit("B.")), total=5)
     payload = answer_payload(answer, [], offset=3)
     assert "Passages 4–5 of 5" in payload.content
     assert [e.author.name for e in payload.embeds] == ["Passage 4", "Passage 5"]

@@ -36,7 +36,7 @@ from tests.test_discord_harness import (
     Request,
     assert_safe,
     fake_index_gateway,
-    hold_embedding,
+    hold_builds,
     settings_for,
 )
 
@@ -311,18 +311,16 @@ async def test_failed_download_changes_nothing(uploads: Uploads, seeds_copy: Pat
     assert snapshot(seeds_copy) == before
 
 
-async def test_upload_during_a_reindex_waits_for_the_next(uploads: Uploads, seeds_copy: Path,
+async def test_upload_during_a_reindex_waits_for_the_next(uploads: Uploads, seeds_copy: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An upload while a reindex runs is saved, and the moderator is told to reindex once that one is done."""
-    embedder = uploads.gateway.bot.searcher.embedder
-    held, release = hold_embedding(monkeypatch, embedder)
+    gate = hold_builds(monkeypatch, uploads.gateway.bot.searcher.embedder, tmp_path / "gate")
     (seeds_copy / "005_new.txt").write_text("Title\n\nIran and the Taliban met again in Kabul this week, "
                                             "officials said.\n", encoding="utf-8")
     running = asyncio.create_task(uploads.gateway.command("dossier reindex", who=MODERATOR))
-    while not held.is_set():
-        await asyncio.sleep(0.01)
+    await gate.held()
     requests = await uploads.add("herat.txt", ARTICLE)
-    release.set()
+    gate.release()
     await running
     last = edits(requests)[-1]
     assert "It becomes searchable at the next reindex." in last

@@ -7,7 +7,7 @@ import pytest
 
 from index.build import build
 from index.corpus import CorpusError
-from index.search import EMPTY_CORPUS, Searcher
+from index.search import Searcher
 from index.store import Store
 from tests.conftest import FakeEmbedder, make_settings
 
@@ -84,7 +84,7 @@ def test_a_forced_empty_index_is_searched_as_an_empty_corpus(store: Store, tmp_p
     assert build(empty, store, FakeEmbedder(), force=True).switched
     searcher = Searcher(store, FakeEmbedder())
     answer = searcher.search(QUESTION)
-    assert not answer.answered and answer.note == EMPTY_CORPUS and searcher.sources() == []
+    assert not answer.answered and answer.note == "The corpus is empty." and searcher.sources() == []
 
 
 def test_a_first_build_of_an_empty_folder_makes_no_index(tmp_path: Path):

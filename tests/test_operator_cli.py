@@ -134,8 +134,8 @@ def test_blank_lines_are_skipped_and_no_answer_lists_what_the_corpus_covers(buil
     visas, peru = result.stdout.strip().split("\n\nQ: ")
     assert visas.startswith("Q: How many visas") and "more than 300 visas" in visas
     lines = peru.splitlines()
-    assert lines[2] == "The corpus does not answer this. It covers the sources below; try asking in their terms."
-    assert lines[3:] == [f"  • {title}" for title in SEED_TITLES]
+    assert lines[2:4] == ["The corpus does not cover this.", "It covers these sources; try asking in their terms:"]
+    assert lines[4:] == [f"  • {title}" for title in SEED_TITLES]
 
 
 def test_ask_from_another_folder_uses_the_project_paths(built: tuple[Path, list[dict]], tmp_path: Path):

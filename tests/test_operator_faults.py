@@ -23,6 +23,7 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 import bot.__main__ as bot_main
+import bot.client
 import index.__main__ as index_main
 from bot.client import Dossier
 from bot.settings import Settings
@@ -50,7 +51,8 @@ def live(tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("SEEDS_DIR", str(seeds_copy))
     monkeypatch.setenv("CHROMA_PATH", str(settings.chroma_path))
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    monkeypatch.setattr(index_main.Embedder, "load", lambda name: FakeEmbedder())
+    monkeypatch.setenv("EMBEDDING_BACKEND", "sentence-transformers")  # no ONNX export of the fake embedder
+    monkeypatch.setattr(index_main.SentenceTransformerEmbedder, "load", lambda name: FakeEmbedder())
     return settings
 
 
@@ -237,7 +239,7 @@ def discord_api() -> Iterator[str]:
 
 @pytest.fixture
 def bot_env(live: IndexSettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot_main.run_bot.__globals__["Embedder"], "load", lambda name: FakeEmbedder())
+    monkeypatch.setattr(bot.client, "question_embedder", lambda settings: FakeEmbedder())
     monkeypatch.setenv("DISCORD_TOKEN", "MTIz.bad-token.secret-part")
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from index.build import build
+from index.chunking import Chunk
 from index.embedding import ModelError, verify_weights
-from index.search import Searcher
+from index.search import Outcome, Searcher, leans_on
 from index.store import Store, StoreError
 from tests.conftest import SEEDS, FakeEmbedder, make_settings
 
@@ -23,8 +24,44 @@ def test_quotes_are_verbatim_spans_of_their_source(searcher):
 @pytest.mark.parametrize("question", ["How do I make pancakes fluffy?", "Which phone has the best camera?",
                                       "What is the population of Brazil?", "Can someone help me with my homework?"])
 def test_off_topic_questions_are_not_answered(searcher, question):
-    """Questions the corpus has nothing on get no quote at all."""
-    assert searcher.search(question).hits == ()
+    """Questions the corpus has nothing on get no quote at all, and are told so as off-topic."""
+    answer = searcher.search(question)
+    assert answer.hits == () and answer.related == () and answer.outcome is Outcome.OFF_TOPIC
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    ("What did Zorvanek say about the Taliban's weapons from Iran?", ("Zorvanek",)),
+    ("how much money did iran give the taliban in 2024?", ("2024",)),
+    ("is the IAEA looking into iranian support for the taliban?", ("IAEA",))])
+def test_on_topic_questions_about_what_the_corpus_never_mentions_are_not_answered(searcher, question, missing):
+    """On topic but about a name, year or body the corpus never mentions: no passage, the term named, and up to
+    three related passages instead."""
+    answer = searcher.search(question)
+    assert answer.outcome is Outcome.NOT_ANSWERED and answer.hits == ()
+    assert answer.missing == missing
+    assert 1 <= len(answer.related) <= 3
+
+
+def test_a_how_many_question_is_answered_by_a_passage_with_a_count(searcher):
+    """"How many" puts a passage with a count first, not one that only shares the topic."""
+    first = searcher.search("how many iranian diplomats did the taliban kill?").hits[0]
+    assert "nine Iranian diplomats" in first.chunk.text
+
+
+def test_a_question_comparing_the_sources_gets_each_one_first(searcher):
+    """"What does each source say" puts one passage of every source that speaks to it before any second one."""
+    answer = searcher.search("What does each source say about Iran arming the Taliban?", limit=15)
+    sources = [hit.source.id for hit in answer.hits]
+    speaking = len(set(sources))
+    assert speaking >= 4 and len(set(sources[:speaking])) == speaking
+
+
+def test_list_items_lean_on_their_lead_in():
+    """A passage ending in a colon introduces the next three of its source; others lean on the one before."""
+    texts = ["Intro.", "Iran did three things, including:", "First item.", "Second item.", "Third item.", "After."]
+    chunks = [Chunk(str(i), "a.txt", t, 0, len(t), i + 1) for i, t in enumerate(texts)] + [
+        Chunk("x", "b.txt", "Other source.", 0, 13, 1)]
+    assert leans_on(chunks) == [None, 0, 1, 1, 1, 4, None]
 
 
 def test_paging_continues_where_the_first_page_ended(searcher):

@@ -16,7 +16,8 @@ from bot.checks import is_moderator
 from bot.errors import GENERIC, ReindexRunning
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
-from index.build import BuildReport, Progress, build
+from index.build import BuildReport, Progress
+from index.build_process import build_in_child
 from index.corpus import CorpusError, Source, check_size
 from index.diagnose import diagnose
 from index.lock import BuildRunning, LockLost
@@ -44,7 +45,7 @@ DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
 class LatestProgress:
-    """What the build reported last; written by the build's thread, read by the event loop."""
+    """What the build reported last; written by the thread that reads the build process, read by the event loop."""
 
     def __init__(self) -> None:
         self.value: Progress | None = None
@@ -277,12 +278,12 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
 
     async def _build(self, interaction: discord.Interaction, show: Callable[[str], Awaitable[None]],
                      force: bool = False) -> BuildReport:
-        """Builds in a thread, showing progress at most every REINDEX_PROGRESS_SECONDS."""
+        """Builds in a child process, so the bot never holds the build's model and memory; shows its progress at
+        most every REINDEX_PROGRESS_SECONDS."""
         settings, searcher = self.bot.settings, self.bot.searcher
         latest = LatestProgress()
-        job = asyncio.create_task(asyncio.to_thread(build, settings.seeds_dir, searcher.store,
-                                                    searcher.embedder, built_by=actor(interaction),
-                                                    progress=latest, force=force))
+        job = asyncio.create_task(asyncio.to_thread(build_in_child, settings, searcher.embedder.recipe(),
+                                                    built_by=actor(interaction), progress=latest, force=force))
         shown = None
         while not job.done():
             await asyncio.wait({job}, timeout=settings.reindex_progress_seconds)

@@ -1,0 +1,92 @@
+"""Whether a passage answers a question, as opposed to sharing its topic.
+
+A question is answered only when the corpus mentions every specific term it asks about (names, acronyms,
+figures, page parts), and some passage near the top supports it: the passage, with the one it leans on and
+its source's title, outlet and author, mentions most of those terms, and gives what the question wants:
+- a figure ("how many", "how much"): a count or an amount, not a year;
+- a date ("when"): a date the question does not already give;
+- a name ("who", "which officials"): a proper name of two words or more that the question does not give;
+- what someone said ("what did X say"): X named in the passage itself (or as its source) and a reporting verb
+  or a quotation in it;
+- a rate ("per month"): the same unit ("a month", "monthly").
+"""
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from index.lexicon import Lexicon, Passage
+from index.question import Kind, Query, Term, Wants, speakers
+from index.terms import normalise
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question read against the corpus: where each of its terms is mentioned, and which never are."""
+
+    query: Query
+    forms: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, query: Query, lexicon: Lexicon) -> "Reading":
+        return cls(query, {t.key: lexicon.forms(t) for t in query.terms})
+
+    @property
+    def missing(self) -> tuple[Term, ...]:
+        """Specific terms the corpus never mentions."""
+        return tuple(t for t in self.query.specific if not self.forms[t.key])
+
+    def missing_phrases(self) -> tuple[str, ...]:
+        """The missing terms as the question wrote them, names joined when adjacent ("Esmail Qaani")."""
+        phrases: list[str] = []
+        last: Term | None = None
+        text = " ".join(self.query.text.split()).lower()
+        for term in sorted(self.missing, key=lambda t: text.find(t.text.lower())):
+            shown = term.text.title() if term.kind is Kind.NAME and term.text.islower() else term.text
+            if last and last.kind is Kind.NAME and term.kind is Kind.NAME and \
+                    f"{last.text} {term.text}".lower() in text:
+                phrases[-1] += f" {shown}"
+            else:
+                phrases.append(shown)
+            last = term
+        return tuple(phrases)
+
+    def found(self, passage: Passage, terms: tuple[Term, ...], own: bool = False) -> int:
+        return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))
+
+    @cached_property
+    def _specific(self) -> tuple[Term, ...]:
+        """The specific terms the corpus mentions somewhere."""
+        return tuple(t for t in self.query.specific if self.forms[t.key])
+
+    @cached_property
+    def _speakers(self) -> tuple[Term, ...]:
+        return tuple(t for t in speakers(self.query) if self.forms[t.key])
+
+    @cached_property
+    def _asked(self) -> set[str]:
+        return {normalise(t.text) for t in self.query.terms} | {t.key for t in self.query.terms}
+
+    def supports(self, passage: Passage) -> bool:
+        specific = self._specific
+        if specific and self.found(passage, specific) < math.ceil(len(specific) / 2):
+            return False
+        return self.gives(passage)
+
+    def gives(self, passage: Passage) -> bool:
+        """The passage gives the kind of answer the question wants."""
+        query = self.query
+        if query.per and not query.per <= passage.units:
+            return False
+        match query.wants:
+            case Wants.FIGURE:
+                return passage.counts
+            case Wants.DATE:
+                return bool(passage.dates - query.dates)
+            case Wants.PLACE:
+                return bool(passage.places - self._asked)
+            case Wants.NAME:
+                return any(not set(name.split()) <= self._asked for name in passage.names)
+            case Wants.STATEMENT:
+                return passage.reports and (not self._speakers or self.found(passage, self._speakers, own=True) > 0)
+        return True
