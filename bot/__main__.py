@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -16,24 +17,65 @@ from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text
 from index import logs
 from index.corpus import CorpusError, read_metadata
-from index.embedding import ModelError
+from index.diagnose import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_SETTINGS,
+    EXIT_UNAVAILABLE,
+    Failure,
+    diagnose,
+    output_closed,
+)
+from index.diagnose import report as report_failure
 from index.onnx_model import question_embedder
 from index.search import Answer, Outcome, QuestionError, Searcher
-from index.store import StoreError
+from index.settings import read_settings
+from index.store import Store
 
 log = logging.getLogger("bot")
 
 NO_TOKEN = """error: DISCORD_TOKEN is not set, so the bot cannot connect to Discord.
 Copy .env.example to .env and fill in DISCORD_TOKEN (docs/discord.md says how to get one),
 or try Dossier without Discord:  python -m bot ask "What ties Iran to the Taliban?\""""
+EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix), 2 bad settings or token, "
+               "69 Discord or the Chroma server unreachable, 70 unexpected error (-v shows it), 130 Ctrl-C.")
 
 
 def _questions(args: list[str]) -> Iterator[str]:
+    """The question on the command line, or each non-blank line of stdin for `-`."""
     if args == ["-"]:
         for line in sys.stdin:
-            yield line.rstrip("\n")
+            if line.strip():
+                yield line.rstrip("\n")
     else:
         yield " ".join(args)
+
+
+class IndexFollower:
+    """Between questions, loads a generation another process built, checking at most every `every` seconds."""
+
+    def __init__(self, searcher: Searcher, every: float) -> None:
+        self.searcher = searcher
+        self.every = every
+        self.checked = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.every <= 0 or time.monotonic() - self.checked < self.every:
+            return
+        self.checked = time.monotonic()
+        try:
+            if self.searcher.reload():
+                log.info("now answering from generation %d", self.searcher.index.pointer.generation)
+        except Exception as exc:  # keep answering from the index loaded before, whatever the newer one's fault
+            log.warning("could not load the newer index; answering from the one loaded before: %s",
+                        diagnose(exc).message)
+
+
+def open_searcher(settings: Settings) -> Searcher:
+    """The searcher over the live index; it never creates a store, and says so while the model loads."""
+    if sys.stderr.isatty():
+        print("Loading the model…", file=sys.stderr, flush=True)
+    return Searcher(Store.open(settings, create=False), question_embedder(settings))
 
 
 def discord_line(searcher: Searcher, question: str) -> str:
@@ -48,18 +90,14 @@ def discord_line(searcher: Searcher, question: str) -> str:
 
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
-    try:
-        searcher = Searcher.open(settings, question_embedder(settings))
-    except (ModelError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failures = 0
     interactive = questions == ["-"] and sys.stdin.isatty() and fmt == "text"
+    searcher = open_searcher(settings)
+    follow = IndexFollower(searcher, settings.index_check_seconds)
     if interactive:
-        print("Ask a question (Ctrl-D to quit).", file=sys.stderr)
+        print("Ready. Ask a question (Ctrl-D to quit).", file=sys.stderr, flush=True)
+    failures = 0
     for question in _questions(questions):
-        if interactive and not question.strip():
-            continue
+        follow()
         if fmt == "discord":
             print(discord_line(searcher, question), flush=True)
             continue
@@ -78,16 +116,16 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
 
 def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
     """Prints the gaps or the stats of the last `days` days from the question log at DATABASE_PATH."""
-    try:
-        with closing(connect(settings.database_path, read_only=True)) as connection:
+    path = settings.database_path
+    with closing(connect(path, read_only=True)) as connection:
+        try:
             if command == "gaps":
                 gaps = reports.gaps(connection, days, lambda: question_embedder(settings), settings.embedding_model)
                 print(json.dumps(gaps.to_json(), ensure_ascii=False) if as_json else reports.gaps_text(gaps))
                 return 0
             stats = reports.stats(connection, days)
-    except (QuestionLogError, sqlite3.Error, ModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        except sqlite3.Error as exc:
+            raise QuestionLogError(f"cannot read the question log at {path}: {exc}") from exc
     titles = source_titles(settings)
     print(json.dumps(stats.to_json(titles), ensure_ascii=False) if as_json else reports.stats_text(stats, titles))
     return 0
@@ -106,9 +144,8 @@ def compare(settings: Settings, words: list[str], fmt: str) -> int:
     """One passage per source on the topic, every source listed; exit 1 when the topic cannot be searched."""
     topic = " ".join(words)
     try:
-        searcher = Searcher.open(settings, question_embedder(settings))
-        sources = searcher.compare(topic)
-    except (ModelError, StoreError, QuestionError) as exc:
+        sources = open_searcher(settings).compare(topic)
+    except QuestionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     topic = " ".join(topic.split())
@@ -124,17 +161,14 @@ def compare(settings: Settings, words: list[str], fmt: str) -> int:
 
 
 def serve(settings: Settings) -> int:
-    """Runs the bot until it is stopped; exit code 2 without a token, 1 when the index cannot be opened."""
+    """Runs the bot until it is stopped; exit code 2 without a token."""
     if settings.discord_token is None:
         print(NO_TOKEN, file=sys.stderr)
-        return 2
+        return EXIT_SETTINGS
     from bot.client import main as run_bot
 
     try:
         asyncio.run(run_bot(settings, settings.discord_token))
-    except (CorpusError, ModelError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")
     return 0
@@ -145,6 +179,22 @@ def days_argument(text: str) -> int:
     if not 1 <= days <= reports.MAX_DAYS:
         raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to {reports.MAX_DAYS}")
     return days
+
+
+def discord_failure(error: BaseException) -> Failure | None:
+    """What to tell the operator when the bot cannot log in to Discord; None for other errors."""
+    import aiohttp
+    import discord
+
+    if isinstance(error, discord.LoginFailure):
+        return Failure("DISCORD_TOKEN was rejected by Discord. Copy a new token from the developer portal "
+                       "(your application → Bot → Reset Token) into .env; docs/discord.md shows the steps.",
+                       EXIT_SETTINGS)
+    if isinstance(error, aiohttp.ClientError | discord.GatewayNotFound | TimeoutError) or (
+            isinstance(error, discord.HTTPException) and error.status >= 500):
+        return Failure(f"Cannot reach Discord ({error}). Check this machine's network connection and Discord's "
+                       "status, then start the bot again.", EXIT_UNAVAILABLE)
+    return None
 
 
 def configure_logging(verbose: bool) -> None:
@@ -162,10 +212,13 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+        description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.",
+        epilog=EXIT_STATUS)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details and tracebacks")
     sub = parser.add_subparsers(dest="command")
-    ask_cmd = sub.add_parser("ask", help="answer questions without Discord (no token needed)")
+    ask_cmd = sub.add_parser("ask", help="answer questions without Discord (no token needed)", epilog=EXIT_STATUS)
+    ask_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="log details and tracebacks")
     ask_cmd.add_argument("question", nargs="+",
                          help="the question, or - to read one question per line from stdin")
     ask_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
@@ -173,29 +226,46 @@ def main(argv: list[str] | None = None) -> int:
                               "discord for the exact message payload the bot would send (one per line)")
     ask_cmd.add_argument("--top", type=int, default=5,
                          help="how many passages to quote at most (default 5; discord shows 3 per page)")
-    compare_cmd = sub.add_parser("compare", help="what each source says on a topic: its closest passage, or nothing")
+    compare_cmd = sub.add_parser("compare", help="what each source says on a topic: its closest passage, or nothing",
+                                 epilog=EXIT_STATUS)
+    compare_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log details and tracebacks")
     compare_cmd.add_argument("topic", nargs="+", help="the topic, e.g. Iranian training of Taliban fighters")
     compare_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
                              help="text for people, json for programs, discord for the message payload")
     for name, what in (("gaps", "questions the corpus misses, grouped by meaning, largest group first"),
                        ("stats", "questions per day, share answered and voted helpful, top sources, latency")):
-        report_cmd = sub.add_parser(name, help=f"from the question log: {what}", description=f"{what.capitalize()}.")
+        report_cmd = sub.add_parser(name, help=f"from the question log: {what}", description=f"{what.capitalize()}.",
+                                    epilog=EXIT_STATUS)
+        report_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                help="log details and tracebacks")
         report_cmd.add_argument("--days", type=days_argument, default=reports.DEFAULT_DAYS,
                                 help=f"how many days back to look (default {reports.DEFAULT_DAYS})")
         report_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    settings = Settings()
-    if args.command == "ask":
-        logs.configure()
-        return ask(settings, args.question, args.format, args.top)
-    if args.command == "compare":
-        logs.configure()
-        return compare(settings, args.topic, args.format)
-    if args.command in ("gaps", "stats"):
-        logs.configure()
-        return report(settings, args.command, args.days, args.json)
-    configure_logging(args.verbose)
-    return serve(settings)
+    if args.command is None:
+        configure_logging(args.verbose)  # the bot logs what it does
+    else:
+        logs.configure(args.verbose)  # the terminal commands only warn, unless -v
+    settings = None
+    try:
+        settings = read_settings(Settings)
+        if args.command == "ask":
+            return ask(settings, args.question, args.format, args.top)
+        if args.command == "compare":
+            return compare(settings, args.topic, args.format)
+        if args.command in ("gaps", "stats"):
+            return report(settings, args.command, args.days, args.json)
+        return serve(settings)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return output_closed()
+    except QuestionLogError as exc:  # the bot's own database, which the index's diagnosis does not know
+        return report_failure(Failure(str(exc), EXIT_ERROR), exc, args.verbose)
+    except Exception as exc:
+        failure = (discord_failure(exc) if args.command is None else None) or diagnose(exc, settings)
+        return report_failure(failure, exc, args.verbose)
 
 
 if __name__ == "__main__":

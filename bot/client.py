@@ -12,12 +12,17 @@ from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.questionlog import QuestionLog, RememberingEmbedder, open_question_log
 from bot.settings import Settings
+from index.diagnose import diagnose
 from index.onnx_model import question_embedder
 from index.search import Searcher
+from index.store import Store
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
+
+# Dossier never joins a voice channel: no warning at start-up that the voice libraries are missing.
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 
 class Dossier(commands.Bot):
@@ -57,8 +62,10 @@ class Dossier(commands.Bot):
                 pointer = self.searcher.index.pointer
                 log.info("now answering from generation %d, built %s by %s",
                          pointer.generation, pointer.built_at, pointer.built_by)
-        except Exception:
-            log.exception("could not load the newer index; still answering from the one loaded before")
+        except Exception as error:
+            failure = diagnose(error, self.settings)
+            log.error("could not load the newer index; still answering from the one loaded before: %s",
+                      failure.message, exc_info=None if failure.expected else error)
 
     async def sync_commands(self) -> None:
         """Registers the slash commands with Discord, but only where the settings ask for it.
@@ -118,7 +125,8 @@ def create_bot(settings: Settings, searcher: Searcher, questions: QuestionLog | 
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
     embedder = RememberingEmbedder(await asyncio.to_thread(question_embedder, settings))
-    searcher = await asyncio.to_thread(Searcher.open, settings, embedder)
+    store = await asyncio.to_thread(Store.open, settings, create=False)
+    searcher = await asyncio.to_thread(Searcher, store, embedder)
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",
              pointer.documents, pointer.chunks, pointer.built_at, pointer.built_by)

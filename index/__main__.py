@@ -11,19 +11,18 @@ from pathlib import Path
 
 from index import logs
 from index.build import BuildReport, Progress, ProgressFn, build
-from index.checks import CheckError, failure_text, read_checks, run_checks
-from index.corpus import CorpusError
+from index.checks import failure_text, read_checks, run_checks
+from index.corpus import source_paths
+from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
+from index.diagnose import report as report_failure
 from index.embedding import ModelError, SentenceTransformerEmbedder
-from index.lock import BuildRunning, LockLost
+from index.lock import BuildRunning
 from index.onnx_model import ExportError, question_embedder
 from index.search import Searcher
-from index.settings import IndexSettings
-from index.store import NothingToRollBack, Pointer, Store, StoreError
+from index.settings import IndexSettings, read_settings
+from index.store import NothingToRollBack, Pointer, Store
 
 log = logging.getLogger("index")
-
-EXIT_BUILD_RUNNING = 75  # EX_TEMPFAIL: try again later
-EXIT_NOT_SWITCHED = 3  # the new index fails checks the live one passes
 
 
 def _progress_bar() -> ProgressFn:
@@ -51,9 +50,12 @@ def _summary(report: BuildReport) -> str:
         lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
                  f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
                  f"{report.removed} removed; {report.embedded} passages embedded in {report.seconds:.1f} s"]
+        if report.forced:
+            lines += [f"  switched with --force despite: {reason.message}" for reason in report.reasons]
     elif report.held:
-        lines = [f"Not switched: the new index fails checks that generation {report.generation}, which stays live, "
-                 "passes. Fix the corpus or checks.toml, or switch all the same with --force."]
+        lines = [f"Not switched: generation {report.generation} stays live."]
+        lines += [f"  {reason.message}" for reason in report.reasons]
+        lines.append("  Run `python -m index build --force` to switch all the same.")
     else:
         lines = [f"Nothing changed: generation {report.generation} stays live with {report.documents} documents, "
                  f"{report.chunks} passages."]
@@ -61,6 +63,9 @@ def _summary(report: BuildReport) -> str:
         lines.append(f"  checks: {report.checks.passed} passed, {len(report.checks.failed)} failed")
         lines += [f"  failed: {failure_text(result)}" + (" (passed before)" if result.check in report.checks.regressed
                                                           else "") for result in report.checks.failed]
+    if report.took_over:
+        lines.append(f"  note: {report.took_over}")
+    lines += [f"  warning: {w['source']}: {w['warning']}" for w in report.warnings]
     lines += [f"  error: {e['source']}: {e['error']}" for e in report.errors]
     return "\n".join(lines)
 
@@ -70,14 +75,21 @@ def pointer_text(pointer: Pointer) -> str:
             f"documents, {pointer.chunks} passages")
 
 
+def run(args: argparse.Namespace, settings: IndexSettings) -> BuildReport:
+    source_paths(settings.seeds_dir)  # a wrong SEEDS_DIR is told before the model takes seconds to load
+    store = Store.open(settings)
+    tty = sys.stderr.isatty()
+    if tty:
+        print("Loading the embedding model…", file=sys.stderr, flush=True)
+    embedder = SentenceTransformerEmbedder.load(settings.embedding_model)
+    report = build(settings.seeds_dir, store, embedder, progress=_progress_bar() if tty else None, force=args.force)
+    _prepare_questions(settings, embedder)
+    return report
+
+
 def rollback(settings: IndexSettings, as_json: bool) -> int:
-    """Makes the previous generation live again; exit status 1 when there is none to return to."""
-    try:
-        pointer = Store.open(settings).rollback("command line")
-    except BuildRunning as exc:
-        return _failed(str(exc), as_json, EXIT_BUILD_RUNNING)
-    except (StoreError, LockLost) as exc:
-        return _failed(str(exc), as_json, 1, nothing_to_roll_back=isinstance(exc, NothingToRollBack))
+    """Makes the previous generation live again; NothingToRollBack when there is none to return to."""
+    pointer = Store.open(settings, create=False).rollback("command line")
     if as_json:
         print(json.dumps({"generation": pointer.generation, "built_at": pointer.built_at,
                           "built_by": pointer.built_by, "documents": pointer.documents, "chunks": pointer.chunks}))
@@ -87,12 +99,9 @@ def rollback(settings: IndexSettings, as_json: bool) -> int:
 
 
 def checks(settings: IndexSettings, as_json: bool) -> int:
-    """Runs the checks against the live index; exit status 3 when one fails."""
-    try:
-        found = read_checks(settings.seeds_dir)
-        results = run_checks(found, Searcher.open(settings, question_embedder(settings))) if found else []
-    except (CheckError, ModelError, StoreError) as exc:
-        return _failed(str(exc), as_json, 1)
+    """Runs the checks against the live index; EXIT_CHECKS_FAILED when one fails."""
+    found = read_checks(settings.seeds_dir)
+    results = run_checks(found, Searcher.open(settings, question_embedder(settings))) if found else []
     failed = [result for result in results if not result.passed]
     if as_json:
         print(json.dumps({"passed": len(results) - len(failed), "failed": [r.to_json() for r in failed]}))
@@ -101,14 +110,9 @@ def checks(settings: IndexSettings, as_json: bool) -> int:
     else:
         print(f"Checks: {len(results) - len(failed)} passed, {len(failed)} failed.")
         print("\n".join(f"  failed: {failure_text(result)}" for result in failed))
-    return EXIT_NOT_SWITCHED if failed else 0
+    return EXIT_CHECKS_FAILED if failed else 0
 
 
-def _failed(message: str, as_json: bool, status: int, **extra: bool) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    if as_json:
-        print(json.dumps({"error": message, **extra}))
-    return status
 def _prepare_questions(settings: IndexSettings, embedder: SentenceTransformerEmbedder) -> None:
     """Exports the model to ONNX if it has no export yet, so the bot and `ask` start without torch."""
     if settings.embedding_backend != "onnx":
@@ -139,47 +143,52 @@ def export(settings: IndexSettings, check_files: list[Path]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.")
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.",
+                                     epilog="Exit status: 0 built (or nothing changed), 1 error, 2 bad settings, "
+                                            "3 not switched (see --force), 4 checks fail on the live index, "
+                                            "69 Chroma server unreachable, "
+                                            "70 unexpected error, 75 another build is running.")
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="build or update the index from SEEDS_DIR")
     build_cmd.add_argument("--json", action="store_true", help="print a JSON summary on the last line of stdout")
     build_cmd.add_argument("--force", action="store_true",
-                           help="switch to the new index even if it fails checks the live one passes")
-    build_cmd.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+                           help="switch to the new index even if it holds no documents, drops most of them, or "
+                                "fails checks the live one passes")
+    build_cmd.add_argument("-v", "--verbose", action="store_true", help="log progress details and tracebacks")
     rollback_cmd = sub.add_parser("rollback", help="make the previous generation live again (the seeds folder is "
                                                    "not touched)")
     rollback_cmd.add_argument("--json", action="store_true", help="print the generation now live as JSON")
+    rollback_cmd.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks")
     checks_cmd = sub.add_parser("checks", help="run the checks in SEEDS_DIR/checks.toml against the live index")
     checks_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+    checks_cmd.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks")
     export_cmd = sub.add_parser("export", help="export the embedding model to ONNX for torch-free questions, "
                                                "and check it against sentence-transformers")
     export_cmd.add_argument("--check", type=Path, nargs="+", default=[], metavar="FILE",
                             help="also check on these questions (JSON Lines with a question field, or one a line)")
     args = parser.parse_args(argv)
-    logs.configure(getattr(args, "verbose", False))
-    settings = IndexSettings()
-    if args.command == "export":
-        return export(settings, args.check)
-    if args.command == "rollback":
-        return rollback(settings, args.json)
-    if args.command == "checks":
-        return checks(settings, args.json)
+    verbose = getattr(args, "verbose", False)
+    logs.configure(verbose)
+    settings = None
     try:
-        store = Store.open(settings)
-        embedder = SentenceTransformerEmbedder.load(settings.embedding_model)
-        show = _progress_bar() if sys.stderr.isatty() else None
-        report = build(settings.seeds_dir, store, embedder, progress=show, force=args.force)
-        _prepare_questions(settings, embedder)
-    except BuildRunning as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": str(exc), "build_running": True}))
-        return EXIT_BUILD_RUNNING
-    except (CorpusError, CheckError, ModelError, StoreError, LockLost) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        return 1
+        settings = read_settings(IndexSettings)
+        if args.command == "export":
+            return export(settings, args.check)
+        if args.command == "rollback":
+            return rollback(settings, args.json)
+        if args.command == "checks":
+            return checks(settings, args.json)
+        report = run(args, settings)
+    except KeyboardInterrupt:
+        print("Stopped; the index that was live stays live.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        failure = diagnose(exc, settings)
+        if getattr(args, "json", False):
+            extra = {"nothing_to_roll_back": isinstance(exc, NothingToRollBack)} if args.command == "rollback" else {}
+            print(json.dumps({"error": failure.message, "status": failure.status,
+                              "build_running": isinstance(exc, BuildRunning), **extra}))
+        return report_failure(failure, exc, verbose)
     print(json.dumps(report.to_json()) if args.json else _summary(report))
     return EXIT_NOT_SWITCHED if report.held else 0
 

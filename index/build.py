@@ -3,10 +3,14 @@
 A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
 (the live count matches and a probe query finds its own passage), runs the moderators' checks against it
 (index/checks.py), and only then moves the pointer, keeping G as the previous generation for a rollback. A
-build that turns a passing check into a failing one is not switched, unless it is forced. A
 document is unchanged when its content hash and its passages (ids and offsets) are as stored: its records
 carry over untouched. Any other passage gets a new record, its embedding copied from a stored passage with
 the same text where there is one, else computed.
+
+A build with reasons not to switch is reported with `switched` false and its `reasons`, and G stays live;
+with `force` it switches all the same, and the override is logged. `switch_reasons` are known before
+anything is written (it would leave no documents, or remove most of them); the reason "checks" (the new
+generation fails checks the live one passes) once G + 1 is written, which the next build cleans up.
 """
 
 import hashlib
@@ -22,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from index.checks import Check, CheckReport, read_checks, run_checks
-from index.chunking import Chunk, chunk_document
+from index.chunking import Chunk, chunk_document, layout_warning
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.embedding import Embedder
 from index.lock import BuildLock
@@ -31,7 +35,7 @@ from index.store import FORMAT, Pointer, Record, Store, StoreError, collection_n
 
 log = logging.getLogger(__name__)
 
-EMBED_STEP = 256
+EMBED_STEP = 64  # one model batch: progress moves with each
 WRITE_STEP = 500
 PROBE_RESULTS = 10
 
@@ -48,6 +52,14 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class Reason:
+    """A reason not to switch to what a build made: `code` for programs, `message` for people."""
+
+    code: str
+    message: str
+
+
 @dataclass
 class BuildReport:
     documents: int = 0
@@ -58,22 +70,28 @@ class BuildReport:
     added: int = 0
     changed: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     generation: int = 0
     switched: bool = False
+    reasons: list[Reason] = field(default_factory=list)
+    forced: bool = False
+    took_over: str | None = None
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     checks: CheckReport | None = None  # None when no checks ran (no checks.toml, or nothing to switch to)
 
     @property
     def held(self) -> bool:
-        """Not switched, because the new index fails checks the live one passes."""
-        return not self.switched and self.checks is not None and bool(self.checks.regressed)
+        """Not switched, for the reasons given."""
+        return bool(self.reasons) and not self.switched
 
     def to_json(self) -> dict[str, Any]:
         report = {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
                   "removed": self.removed, "unchanged": self.unchanged, "added": self.added,
-                  "changed": self.changed, "errors": self.errors, "generation": self.generation,
-                  "switched": self.switched, "seconds": round(self.seconds, 3),
+                  "changed": self.changed, "errors": self.errors, "warnings": self.warnings,
+                  "generation": self.generation, "switched": self.switched,
+                  "reasons": [{"code": r.code, "message": r.message} for r in self.reasons], "forced": self.forced,
+                  "took_over": self.took_over, "seconds": round(self.seconds, 3),
                   "stages": {k: round(v, 3) for k, v in self.stages.items()}}
         if self.checks is not None:
             report["checks"] = self.checks.to_json()
@@ -101,20 +119,51 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
           progress: ProgressFn | None = None, force: bool = False) -> BuildReport:
     """Brings the live index in line with the seeds folder, embedding only passages it has not seen.
 
-    A new index that fails checks the live one passes is not switched to, unless `force`.
-    Raises index.lock.BuildRunning at once when another build holds the store, and index.checks.CheckError
-    when checks.toml cannot be read.
+    A build with reasons not to switch (see `switch_reasons` and the moderators' checks) leaves the live index
+    as it is, unless `force`. Raises index.lock.BuildRunning at once when another build holds the store, and
+    index.checks.CheckError when checks.toml cannot be read.
     """
     checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:
         return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
 
 
+def switch_reasons(seeds_dir: Path, paths: list[Path], live_documents: int, report: BuildReport) -> list[Reason]:
+    """Why the index this build would make should not replace the live one: no documents, or most removed.
+
+    Both are what a mistyped or emptied SEEDS_DIR looks like.
+    """
+    reasons = []
+    if report.documents == 0:
+        if not paths:
+            others = sorted({p.suffix or p.name for p in seeds_dir.iterdir() if p.is_file()})
+            found = f" (it holds {', '.join(others)} files)" if others else " (it is empty)"
+            what = f"the seeds folder {seeds_dir} holds no .txt files{found}; check SEEDS_DIR"
+        else:
+            what = f"none of the {len(paths)} .txt files in {seeds_dir} could be indexed (see the errors)"
+        reasons.append(Reason("no_documents", f"The index would hold no documents: {what}."))
+    elif report.removed * 2 > live_documents:
+        reasons.append(Reason("most_removed", f"The build would remove {report.removed} of the {live_documents} "
+                                              f"live documents, more than half; check SEEDS_DIR ({seeds_dir})."))
+    return reasons
+
+
+def checks_reason(checks: CheckReport) -> Reason | None:
+    """Why not to switch when the new index fails checks that the live one passes; None when it fails none."""
+    if not checks.regressed:
+        return None
+    failed = "; ".join(f"“{check.question}”" for check in checks.regressed)
+    count = f"{len(checks.regressed)} check" + ("s" if len(checks.regressed) > 1 else "")
+    return Reason("checks", f"The new index fails {count} that the live index passes: {failed}. "
+                            "Fix the corpus or checks.toml.")
+
+
 def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, built_by: str,
            tell: ProgressFn, checks: list[Check], force: bool) -> BuildReport:
     started = time.monotonic()
-    report = BuildReport()
+    report = BuildReport(took_over=lock.took_over)
     stages = _Stages(report)
+    store.refresh()  # see what other processes wrote since this store was opened
     store.clean_leftovers()
     pointer = store.pointer()
     name = collection_name(embedder.name)
@@ -141,6 +190,9 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
             chunks = chunk_document(doc)
             if not chunks:
                 raise CorpusError("no article text found: only site chrome, captions or comments")
+            warning = layout_warning(chunks)
+            if warning:
+                report.warnings.append({"source": path.name, "warning": warning})
         except (CorpusError, OSError) as exc:
             error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
             report.errors.append({"source": path.name, "error": error})
@@ -172,6 +224,10 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
         log.info("nothing changed; generation %d stays live: %s", old_generation, report.to_json())
         return report
 
+    report.reasons = switch_reasons(seeds_dir, paths, len(live), report)
+    if report.reasons and not force:
+        return _held(report, old_generation, started)
+
     reusable = {r.embed_digest: r.record_id for records in live.values() for r in records}
     vectors = _vectors(store, collection, embedder, fresh, reusable, report, tell)
     stages.end("embedding")
@@ -190,15 +246,15 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if checks:
         report.checks = _run_checks(checks, store, embedder, new, pointer, tell)
         stages.end("checking")
-        if report.checks.regressed:
-            failed = "; ".join(f"“{check.question}”" for check in report.checks.regressed)
+        reason = checks_reason(report.checks)
+        if reason is not None:
+            report.reasons.append(reason)
             if not force:
-                report.generation, report.seconds = old_generation, time.monotonic() - started
-                log.warning("not switching to generation %d: it fails checks the live index passes: %s",
-                            generation, failed)
-                return report
-            log.warning("switching to generation %d although it fails checks the live index passes (forced by %s): "
-                        "%s", generation, built_by, failed)
+                return _held(report, old_generation, started)
+    if report.reasons:
+        report.forced = True
+        log.warning("switching to generation %d although there are reasons not to (forced by %s): %s", generation,
+                    built_by, " ".join(r.message for r in report.reasons))
     lock.check()
     if store.pointer() != pointer:
         raise StoreError("another build switched the index while this one ran; keeping its index")
@@ -206,6 +262,13 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     report.generation, report.switched = generation, True
     report.seconds = time.monotonic() - started
     log.info("built generation %d: %s", generation, report.to_json())
+    return report
+
+
+def _held(report: BuildReport, live_generation: int, started: float) -> BuildReport:
+    """The report of a build not switched to, for its reasons: the live generation stays live."""
+    report.generation, report.seconds = live_generation, time.monotonic() - started
+    log.warning("not switching to the new index: %s", " ".join(r.message for r in report.reasons))
     return report
 
 

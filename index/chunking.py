@@ -6,9 +6,13 @@ import re
 from dataclasses import dataclass
 
 from index.cleaning import paragraphs
-from index.corpus import Document
+from index.corpus import CorpusError, Document
 
 MAX_WORDS = 80
+# About 160,000 words: a book, not an article. Past it a file is refused rather than embedded for minutes.
+MAX_PASSAGES = 2000
+# A paragraph cut into this many passages or more is most likely a file that lost its line breaks.
+WALL_PASSAGES = 5
 # A sentence ends at . ! ? (closing quotes allowed) before a space and a capital or an opening quote,
 # unless the word before the stop is a common abbreviation or an initial.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
@@ -67,10 +71,31 @@ def chunk_id(source_id: str, paragraph: int, part: int, text: str) -> str:
 
 
 def chunk_document(doc: Document) -> list[Chunk]:
+    """The document's passages; a CorpusError when there would be more than MAX_PASSAGES of them."""
+    found = paragraphs(doc.text, doc.source.title)
+    words = sum(len(para.text.split()) for para in found)
+    if words > MAX_PASSAGES * MAX_WORDS:  # cutting so much text would take long, and the answer is known
+        raise CorpusError(f"the file holds {words:,} words of article text, more than the {MAX_PASSAGES:,} passages "
+                          "a document may make; split it into several files")
     chunks = []
-    for para in paragraphs(doc.text, doc.source.title):
+    for para in found:
         for part, (start, end) in enumerate(_groups(para.text)):
             text = para.text[start:end]
             chunks.append(Chunk(chunk_id(doc.source.id, para.number, part, text), doc.source.id, text,
                                 para.start + start, para.start + end, para.number))
+    if len(chunks) > MAX_PASSAGES:
+        raise CorpusError(f"the file makes {len(chunks):,} passages, more than the {MAX_PASSAGES:,} a document may "
+                          "make; split it into several files")
     return chunks
+
+
+def layout_warning(chunks: list[Chunk]) -> str | None:
+    """A warning when one paragraph makes many passages: they would all cite the same ¶ number."""
+    parts: dict[int, int] = {}
+    for chunk in chunks:
+        parts[chunk.paragraph] = parts.get(chunk.paragraph, 0) + 1
+    paragraph, count = max(parts.items(), key=lambda item: item[1], default=(0, 0))
+    if count < WALL_PASSAGES:
+        return None
+    return (f"¶ {paragraph} makes {count:,} passages, all cited as ¶ {paragraph}: the file may have lost its "
+            "paragraph breaks; put each paragraph on a line of its own")

@@ -4,11 +4,17 @@ Pages carry site chrome (ad slots, banner sizes, print and share links, photo ca
 labels) and, after the article, a comment box and reader comments. The rules here are general, not per file:
 
 1. The article ends at the first end-of-article marker (a comment box, a comment counter, a "latest news"
-   list, "do you like this article?"); everything after it is dropped, reader comments included.
+   list, "do you like this article?"); everything after it is dropped, reader comments included. It also
+   ends at the first reader comment, known by its shape when no marker announces it: a name, then when it
+   was posted ("3 hours ago", a date) on the same line or the next, then a few lines of short text. A byline
+   has the same head, but the whole article follows it.
 2. A line repeated on the next line is a photo caption rendered twice; a line ending in a bracketed credit
    like "[File]" is a caption. Both are dropped.
 3. What is left is quotable only if it reads as prose: several words and sentence punctuation. Bylines,
    datelines, headings, ad slots and credits are labels, not passages.
+
+An HTML page is not cleaned: `looks_like_html` lets the corpus refuse it, since a quote must be the file's
+own text and a page's paragraphs are wrapped in tags and entities.
 """
 
 import re
@@ -29,6 +35,25 @@ _END_OF_ARTICLE = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_CLOCK = r"\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?"
+_DATE = (r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+         rf"|(?:[a-z]+,?\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+         rf"|(?:[a-z]+,?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}})")
+_POSTED = (r"(?:(?:posted|commented|replied|edited)\s+)?(?:on\s+)?"
+           r"(?:(?:\d+|an?|one)\s+(?:second|sec|minute|min|hour|hr|day|week|month|year)s?\s+ago|just\s+now"
+           rf"|(?:today|yesterday)(?:\s+at\s+{_CLOCK})?|{_DATE}(?:,?\s+(?:at\s+)?{_CLOCK})?)")
+_NAME = r"[@\w][\w.'’@-]*(?:\s+[\w.'’@-]+){0,3}"
+_POSTED_LINE = re.compile(rf"{_POSTED}(?:\s*[·•|]\s*(?:reply|edited))?", re.IGNORECASE)
+_NAME_LINE = re.compile(_NAME)
+_NAME_AND_POSTED = re.compile(rf"{_NAME}\s*(?:[·•|—–-]|,|\bon\b)\s*{_POSTED}(?:\s+said:?|\s+says:?)?",
+                              re.IGNORECASE)
+COMMENT_PROSE_LINES = 3
+COMMENT_WORDS = 120
+_HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?(?:p|div|span|a|br|li|ul|ol|h[1-6]|table|tr|td|img|script|style|meta|link|section"
+                       r"|article|header|footer|nav|em|strong|b|i|title|figure|figcaption)\b[^<>]*>", re.IGNORECASE)
+HTML_SAMPLE_CHARS = 100_000
 _BRACKET_CREDIT = re.compile(r"\[[^\[\]]{1,80}\]\s*$")
 _BULLET = re.compile(r"[-*•·]\s+")
 _SENTENCE_PUNCT = re.compile(r"[.!?…][\"'”’)\]]*(?:\s|$)")
@@ -79,13 +104,49 @@ def is_prose(line: str) -> bool:
     return len(_WORD.findall(line)) >= MIN_PROSE_WORDS and bool(_SENTENCE_PUNCT.search(line))
 
 
+def looks_like_html(text: str) -> bool:
+    """A web page's markup rather than its text: it opens as an HTML document, or tags fill most of its lines."""
+    sample = text[:HTML_SAMPLE_CHARS]
+    if _HTML_START.match(sample):
+        return True
+    lines = sum(1 for line in sample.splitlines() if line.strip())
+    tags = len(_HTML_TAG.findall(sample))
+    return tags >= 5 and tags * 2 >= lines
+
+
+def _comment_heads(lines: list[_Line]) -> list[tuple[int, int]]:
+    """Where each comment-shaped head starts, and where the text under it starts."""
+    heads = []
+    for i, line in enumerate(lines):
+        if _NAME_AND_POSTED.fullmatch(line.text):
+            heads.append((i, i + 1))
+        elif (i + 1 < len(lines) and _NAME_LINE.fullmatch(line.text)
+              and _POSTED_LINE.fullmatch(lines[i + 1].text)):
+            heads.append((i, i + 2))
+    return heads
+
+
+def first_comment(lines: list[_Line]) -> int | None:
+    """The line that opens the first reader comment: a comment-shaped head with only short text under it."""
+    heads = _comment_heads(lines)
+    for n, (head, body) in enumerate(heads):
+        end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
+        prose = [line.text for line in lines[body:end] if is_prose(line.text)]
+        if len(prose) <= COMMENT_PROSE_LINES and sum(len(p.split()) for p in prose) <= COMMENT_WORDS:
+            return head
+    return None
+
+
 def article_lines(raw: str) -> list[_Line]:
-    """The lines before the first end-of-article marker, minus captions (rules 1 and 2)."""
+    """The lines before the first end-of-article marker or reader comment, minus captions (rules 1 and 2)."""
     lines = []
     for line in _lines(raw):
         if is_end_of_article(line.text):
             break
         lines.append(line)
+    comment = first_comment(lines)
+    if comment is not None:
+        lines = lines[:comment]
     keys = [_key(line.text) for line in lines]
     kept = []
     for i, line in enumerate(lines):

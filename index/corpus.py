@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.cleaning import first_heading
+from index.cleaning import first_heading, looks_like_html
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,11 @@ def decode(data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CorpusError(f"the file is not valid UTF-8 (byte {exc.start})") from exc
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if looks_like_html(text):
+        raise CorpusError("the file is an HTML page, not the article's text: save the article as plain text "
+                          "(the browser's Save as… Text, or copy and paste it) and add that .txt instead")
+    return text
 
 
 def make_document(source_id: str, text: str, metadata: dict[str, str]) -> Document:
@@ -100,6 +104,10 @@ def load_document(path: Path, metadata: dict[str, str]) -> Document:
 
 
 def source_paths(seeds_dir: Path) -> list[Path]:
+    if seeds_dir.exists() and not seeds_dir.is_dir():
+        raise CorpusError(f"SEEDS_DIR is {seeds_dir}, which is a file, not a folder: set SEEDS_DIR to the folder "
+                          "that holds the corpus's .txt files.")
     if not seeds_dir.is_dir():
-        raise CorpusError(f"the seeds folder {seeds_dir} does not exist")
+        raise CorpusError(f"SEEDS_DIR is {seeds_dir}, which does not exist: set SEEDS_DIR to the folder that holds "
+                          "the corpus's .txt files (a relative path is read from the project folder).")
     return sorted(p for p in seeds_dir.glob("*.txt") if p.is_file())

@@ -8,7 +8,8 @@ Chroma server: a lease record in the `dossier_meta` collection, with an owner, a
 renewed while the build runs. Chroma has no conditional write, so taking a lease is read, write, wait,
 read again: two builds starting within the same fraction of a second could both believe they won, and the
 build checks again just before it switches generations. Expiry is compared with the local clock, so hosts
-need synchronised clocks (NTP). A killed build holds the lease until it expires (LEASE_SECONDS).
+need synchronised clocks (NTP). A lease whose holder is gone is taken over, and the build says so: one past
+its expiry (LEASE_SECONDS after its last renewal), or one held by a process of this host that no longer runs.
 """
 
 import contextlib
@@ -59,6 +60,24 @@ class Holder:
     def describe(self) -> str:
         return f"by {self.owner} (pid {self.pid} on {self.host}) since {self.since}"
 
+    def gone(self) -> str | None:
+        """Why this holder no longer holds its lease, or None while it may still be building."""
+        if self.host == socket.gethostname() and not _running_here(self.pid):
+            return "that process is no longer running"
+        if self.expires <= time.time():
+            return "its lease expired"
+        return None
+
+
+def _running_here(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
 
 def _holder(owner: str, token: str = "") -> Holder:
     return Holder(owner=owner, host=socket.gethostname(), pid=os.getpid(),
@@ -66,11 +85,15 @@ def _holder(owner: str, token: str = "") -> Holder:
 
 
 class BuildLock(Protocol):
+    took_over: str | None  # the stale lock this build took over, in words, for its report
+
     def check(self) -> None:
         """Raises LockLost when the lock is no longer this build's."""
 
 
 class _FileLock:
+    took_over: str | None = None  # the kernel frees a dead process's flock: there is never a stale one to take over
+
     def check(self) -> None:
         """A held flock cannot be taken away."""
 
@@ -119,6 +142,7 @@ class _Lease:
         self._holder = _holder(owner, token=self._token)
         self._stop = threading.Event()
         self._lost = False
+        self.took_over: str | None = None
 
     def _current(self) -> Holder | None:
         documents = self._meta.get(ids=[LEASE_ID], include=["documents"])["documents"] or []
@@ -136,8 +160,12 @@ class _Lease:
 
     def acquire(self) -> None:
         current = self._current()
-        if current is not None and current.expires > time.time():
-            raise _running(current)
+        if current is not None:
+            why = current.gone()
+            if why is None:
+                raise _running(current)
+            self.took_over = f"took over the build lease held {current.describe()}: {why}"
+            log.warning("%s", self.took_over)
         self._write()
         time.sleep(SETTLE_SECONDS)  # let a rival that read the same free lease write too, then see who won
         current = self._current()
@@ -153,8 +181,9 @@ class _Lease:
                     log.error("the build lease was taken over %s", current.describe() if current else "")
                     return
                 self._write()
-            except Exception:  # the server may be briefly unreachable; expiry decides, check() reports it
-                log.warning("could not renew the build lease", exc_info=True)
+            except Exception as exc:  # the server may be briefly unreachable; expiry decides, check() reports it
+                log.warning("could not renew the build lease: %s", exc)
+                log.debug("renewing the build lease failed", exc_info=True)
 
     def check(self) -> None:
         current = self._current()

@@ -117,8 +117,9 @@ class LiveIndex:
         self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
-        self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=_stem_all,
-                                        show_progress=False), show_progress=False)
+        if chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
+            self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=_stem_all,
+                                            show_progress=False), show_progress=False)
         labels = {label for s in sources.values() for label in (s.title, s.outlet, s.author) if label}
         self.lexicon = Lexicon.build((c.text for c in chunks), labels)
         self.bar = float("inf")
@@ -295,6 +296,7 @@ class Searcher:
         """Loads the live generation if a build moved the pointer; True when it did."""
         if self.store.pointer() == self.index.pointer:
             return False
+        self.store.refresh()  # another process may have built it
         self.index = self._load()
         return True
 

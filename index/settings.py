@@ -1,27 +1,102 @@
-"""Settings for the retrieval core, read once from the environment and an optional .env file."""
+"""Settings for the retrieval core, read once from the environment and the project's .env file.
 
+Relative paths (SEEDS_DIR, CHROMA_PATH, ONNX_CACHE) and the .env file are taken from the project folder, not from the
+folder a command is run in, so `python -m bot ask` finds the same index wherever it is started.
+"""
+
+import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from dotenv.parser import parse_stream
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+log = logging.getLogger(__name__)
+
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = PROJECT_ROOT / ".env"
+DEFAULT_CHROMA_PORT = 8000
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def project_path(path: Path) -> Path:
+    """A setting's path, a relative one taken from the project folder."""
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class SettingsError(Exception):
+    """A setting has a value Dossier cannot use; the message names it and says what it must be."""
 
 
 class IndexSettings(BaseSettings):
-    """Where the corpus and the index live, and which model embeds them."""
+    """Where the corpus and the index live, and which model embeds them.
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+    A field's `description` completes "NAME must be …" in the message for a bad value.
+    """
 
-    seeds_dir: Path = Path("seeds")
-    chroma_path: Path = Path("data/chroma")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
+
+    seeds_dir: Path = Field(default=Path("seeds"), description="a folder path")
+    chroma_path: Path = Field(default=Path("data/chroma"), description="a folder path")
     chroma_host: str | None = None
-    chroma_port: int | None = Field(default=None, ge=1, le=65535)
+    chroma_port: int | None = Field(default=None, ge=1, le=65535, description="a port number from 1 to 65535")
     embedding_model: str = BUNDLED_MODEL
-    embedding_backend: Literal["onnx", "sentence-transformers"] = "onnx"
-    onnx_cache: Path = Path("data/onnx")
+    embedding_backend: Literal["onnx", "sentence-transformers"] = Field(
+        default="onnx", description="onnx or sentence-transformers")
+    onnx_cache: Path = Field(default=Path("data/onnx"), description="a folder path")
+
+    @field_validator("seeds_dir", "chroma_path", "onnx_cache")
+    @classmethod
+    def _from_project_folder(cls, path: Path) -> Path:
+        return project_path(path)
 
     @property
     def uses_server(self) -> bool:
         return bool(self.chroma_host or self.chroma_port)
+
+    @property
+    def server_address(self) -> str:
+        """host:port of the Chroma server, with the defaults the client uses filled in."""
+        return f"{self.chroma_host or 'localhost'}:{self.chroma_port or DEFAULT_CHROMA_PORT}"
+
+
+def read_settings(cls: type[S], env_file: Path = ENV_FILE) -> S:
+    """The settings from the environment and the .env file, or a SettingsError saying what to fix.
+
+    A .env line that is not NAME=value is reported once, with its file and line, and otherwise ignored.
+    """
+    _warn_bad_env_lines(env_file)
+    try:
+        return cls(_env_file=env_file)
+    except ValidationError as exc:
+        raise SettingsError(_explain(cls, exc, env_file)) from exc
+
+
+def _warn_bad_env_lines(path: Path) -> None:
+    # python-dotenv warns about each bad line once per read, and pydantic-settings reads the file several times.
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
+    try:
+        with path.open(encoding="utf-8") as stream:
+            bad = [binding.original.line for binding in parse_stream(stream) if binding.error]
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in bad:
+        log.warning("%s, line %d: not a NAME=value setting; the line is ignored", path, line)
+
+
+def _explain(cls: type[BaseSettings], exc: ValidationError, env_file: Path) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = field.upper() or "a setting"
+        info = cls.model_fields.get(field)
+        expected = f"must be {info.description}" if info and info.description else error["msg"].lower()
+        secret = "token" in field  # a secret's value is never repeated back
+        given: Any = error.get("input")
+        shown = "" if secret or isinstance(given, dict) else f" (it is {given!r})"
+        lines.append(f"{name} {expected}{shown}: fix it in the environment or in {env_file}.")
+    return "\n".join(dict.fromkeys(lines))

@@ -129,7 +129,11 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         kept = tuple(k for k in table.get(source_id, {}) if k not in given) if exists else ()
         entry = {**table.get(source_id, {}), **given} if exists else given
         doc = make_document(source_id, text, {k: str(v) for k, v in entry.items()})
-        if not chunk_document(doc):
+        try:
+            chunks = chunk_document(doc)
+        except CorpusError as exc:
+            raise SourceError(f"{source_id}: {exc}.") from exc
+        if not chunks:
             raise SourceError(f"{source_id}: no article text found, only headings, site chrome or comments.")
         with _staged(path, data) as commit:
             if entry:

@@ -17,6 +17,8 @@ import hashlib
 import json
 import logging
 import re
+import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +34,7 @@ from chromadb.config import Settings as ChromaSettings
 from index.chunking import Chunk
 from index.corpus import Source
 from index.lock import BuildLock, file_lock, lease
-from index.settings import IndexSettings
+from index.settings import DEFAULT_CHROMA_PORT, IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,15 @@ PREVIOUS_ID = "previous"  # the generation that was live before, which a rollbac
 NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
+SQLITE_FILE = "chroma.sqlite3"
 
 
 class StoreError(Exception):
     """The store is unreachable, empty or was built differently; the message says what to do."""
+
+
+class StoreDamaged(StoreError):
+    """The embedded store's files are damaged: it has to be deleted and rebuilt."""
 
 
 class NothingToRollBack(StoreError):
@@ -80,18 +87,43 @@ class Record:
     born: int
 
 
-def connect(settings: IndexSettings) -> ClientAPI:
+def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
+    """A client of the Chroma server or the embedded store; a reader (`create=False`) never makes a new store."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
         if settings.uses_server:
             return chromadb.HttpClient(host=settings.chroma_host or "localhost",
-                                       port=settings.chroma_port or 8000, settings=chroma_settings)
-        settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+                                       port=settings.chroma_port or DEFAULT_CHROMA_PORT, settings=chroma_settings)
+        path = settings.chroma_path
+        if not create and not (path / SQLITE_FILE).exists():
+            raise StoreError(f"There is no index at {path} (CHROMA_PATH) yet: run `python -m index build`.")
+        path.mkdir(parents=True, exist_ok=True)
+        check_integrity(path)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except StoreError:
+        raise
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError variants
-        where = (f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.uses_server
+        where = (f"the Chroma server at {settings.server_address}" if settings.uses_server
                  else f"the Chroma store at {settings.chroma_path}")
         raise StoreError(f"cannot open {where}: {exc}") from exc
+
+
+def check_integrity(path: Path) -> None:
+    """Refuses a damaged store before Chroma reads it: some damage makes Chroma's native code abort the process."""
+    database = path / SQLITE_FILE
+    if not database.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(database, timeout=10)) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):  # a writer holds it; that is no damage
+            return
+        raise StoreDamaged(f"the Chroma store at {path} is damaged ({exc})") from exc
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        raise StoreDamaged(f"the Chroma store at {path} is damaged ({exc})") from exc
+    if verdict != [("ok",)]:
+        raise StoreDamaged(f"the Chroma store at {path} is damaged ({verdict[0][0]})")
 
 
 def collection_name(model: str) -> str:
@@ -111,25 +143,29 @@ class Store:
     def __init__(self, client: ClientAPI) -> None:
         self.client = client
         self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+        self._building = threading.RLock()
 
     @classmethod
-    def open(cls, settings: IndexSettings) -> "Store":
-        return cls(connect(settings))
+    def open(cls, settings: IndexSettings, *, create: bool = True) -> "Store":
+        return cls(connect(settings, create=create))
 
     def refresh(self) -> None:
-        """Opens an embedded store afresh, so that it sees what another process wrote since it was opened.
+        """Opens an embedded store afresh, so that it sees what other processes wrote since it was opened.
 
-        Chroma's embedded client keeps each collection's vectors in memory and does not read them again, so a
-        passage that a build process added is not found ("Error finding id"). A new client, made after
-        Chroma's per-path client cache is cleared, reads the store from disk. Nothing to do for a server.
+        Chroma's embedded client keeps each collection's vectors in memory and does not read them again, so
+        a passage another process added is not found ("Error finding id"). A new client, made after
+        Chroma's per-path client cache is cleared, reads the store from disk; whoever still holds the old
+        one can go on using it. Waits while this store is building, and does nothing for a Chroma server.
         """
         chroma = self.client.get_settings()
         if not (chroma.is_persistent and chroma.persist_directory):
             return
-        SharedSystemClient.clear_system_cache()
-        self.client = chromadb.PersistentClient(path=chroma.persist_directory,
-                                                settings=ChromaSettings(anonymized_telemetry=False))
-        self._meta = self.client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+        with self._building:
+            SharedSystemClient.clear_system_cache()
+            client = chromadb.PersistentClient(path=chroma.persist_directory,
+                                               settings=ChromaSettings(anonymized_telemetry=False))
+            self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+            self.client = client
 
     def pointer(self, which: str = POINTER_ID) -> Pointer | None:
         """The live generation's pointer, or (`which=PREVIOUS_ID`) the one live before it."""
@@ -155,6 +191,7 @@ class Store:
         generation rolled back from is deleted by the next build.
         """
         with self.build_lock(owner) as lock:
+            self.refresh()  # see what other processes wrote since this store was opened
             live, previous = self.pointer(), self.pointer(PREVIOUS_ID)
             if live is None:
                 raise NothingToRollBack("There is nothing to roll back to: the index has never been built.")
@@ -183,12 +220,16 @@ class Store:
     def max_batch(self) -> int:
         return int(self.client.get_max_batch_size())
 
-    def build_lock(self, owner: str) -> contextlib.AbstractContextManager[BuildLock]:
+    @contextlib.contextmanager
+    def build_lock(self, owner: str) -> Iterator[BuildLock]:
         """The one-writer lock: a file lock for an embedded store, a lease record on a Chroma server."""
         chroma = self.client.get_settings()
         if chroma.is_persistent and chroma.persist_directory:
-            return file_lock(Path(chroma.persist_directory), owner)
-        return lease(self._meta, owner)
+            held = file_lock(Path(chroma.persist_directory), owner)
+        else:
+            held = lease(self._meta, owner)
+        with held as lock, self._building:
+            yield lock
 
     def live_ids(self, collection: Collection, generation: int) -> list[str]:
         return list(collection.get(where=live_filter(generation), include=[])["ids"])

@@ -1,6 +1,7 @@
-"""Against a real Chroma server (`chroma run`): the CLIs round trip, the build lease keeps one writer, and bot
-processes follow builds and rollbacks."""
+"""Against a real Chroma server (`chroma run`): the CLIs round trip, the build lease keeps one writer, bot
+processes follow builds and rollbacks, and a server killed mid-build costs nothing but a message."""
 
+import contextlib
 import json
 import os
 import queue
@@ -35,24 +36,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[int]:
-    """A `chroma run` on a free local port, up once its heartbeat answers; always terminated."""
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("wb")
-    process = subprocess.Popen([str(CHROMA), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+@contextlib.contextmanager
+def chroma_server(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`chroma run` on `port` over the folder `data`, up once its heartbeat answers; always ended."""
+    log = data.with_suffix(".log").open("ab")
+    process = subprocess.Popen([str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, (tmp_path / "chroma.log").read_text(errors="replace")
+            assert process.poll() is None, data.with_suffix(".log").read_text(errors="replace")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
                     break
             except OSError:
                 assert time.monotonic() < deadline, "the Chroma server did not answer its heartbeat in 60 s"
                 time.sleep(0.2)
-        yield port
+        yield process
     finally:
         process.terminate()
         try:
@@ -61,6 +61,14 @@ def server(tmp_path: Path) -> Iterator[int]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[int]:
+    """A `chroma run` on a free local port."""
+    port = free_port()
+    with chroma_server(tmp_path / "server-data", port):
+        yield port
 
 
 def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -162,3 +170,45 @@ def test_two_bots_on_one_server_follow_a_rollback(server: int, seeds_copy: Path,
             bot.stop()
     assert [seen["generation"] for seen in back] == [1, 1]
     assert [json.dumps(seen) for seen in back] == [json.dumps(seen) for seen in first]
+
+
+def test_a_server_killed_mid_build_is_one_line_and_the_next_build_takes_over_its_lease(tmp_path: Path,
+                                                                                      seeds_copy: Path):
+    """The server dies while a build holds its lease: exit 69 and what to do; after a restart the old answers are
+    served, and the next build takes over the dead build's lease and says so."""
+    port, data = free_port(), tmp_path / "server-data"
+    env = {**os.environ, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port), "SEEDS_DIR": str(seeds_copy),
+           "HF_HUB_OFFLINE": "1"}
+    env.pop("DISCORD_TOKEN", None)
+    questions = "Why did Iran support the Taliban?\nWhat is the capital of Peru?\n"
+    with chroma_server(data, port) as process:
+        assert run(["index", "build"], env).returncode == 0
+        before = run(["bot", "ask", "--format", "json", "-"], env, stdin=questions).stdout
+        for n in range(6):  # enough new passages that the build is still embedding when the server dies
+            paragraphs = [f"Dispatch {n}.{i}: envoys in Herat spoke about water, fuel and trade across the border "
+                          f"on day {i}, officials said." for i in range(60)]
+            (seeds_copy / f"dispatch{n}.txt").write_text("Dispatches\n\n" + "\n\n".join(paragraphs) + "\n",
+                                                         encoding="utf-8")
+        building = subprocess.Popen([sys.executable, "-m", "index", "build"], cwd=ROOT, env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        meta = Store.open(IndexSettings(_env_file=None, chroma_host="127.0.0.1",  # type: ignore[call-arg]
+                                        chroma_port=port)).client.get_collection(META_COLLECTION)
+        deadline = time.monotonic() + 120
+        while not meta.get(ids=[LEASE_ID])["ids"]:
+            assert building.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.kill()
+        process.wait()
+        _, errors = building.communicate(timeout=300)
+    assert building.returncode == 69, errors
+    assert errors.startswith(f"error: Cannot reach the Chroma server at 127.0.0.1:{port}. Start it")
+    assert "Traceback" not in errors
+
+    with chroma_server(data, port):
+        assert run(["bot", "ask", "--format", "json", "-"], env, stdin=questions).stdout == before
+        rebuilt = run(["index", "build", "--json"], env)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        report = json.loads(rebuilt.stdout.splitlines()[-1])
+        assert report["switched"] and report["added"] == 6
+        assert f"pid {building.pid}" in report["took_over"]
+        assert report["took_over"].endswith("that process is no longer running")

@@ -119,7 +119,7 @@ def test_ask_text_shows_quote_then_source_line(cli_env, first_build):
 
 
 BAD_QUESTIONS = {
-    "empty": ("", "The question is empty"),
+    "empty": ("\u200b", "The question is empty"),  # blank lines are skipped; this one only looks blank
     "huge": ("why" * 3333 + "?", "The question is 10,000 characters long"),
     "control characters": ("\x00\x07\x1b\x7f\x08", "The question is empty"),
     "persian": ("چرا ایران از طالبان حمایت می کند؟", "reads English only"),

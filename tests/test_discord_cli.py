@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 from tests.test_discord_harness import NO_PINGS, Gateway, assert_within_limits, settings_for
 
 QUESTIONS = ["How many visas did Iran offer to Taliban fighters?", "What is the boiling point of water?",
-             "@everyone <@&940000000000000001> **Iran** and the `Taliban`?", "x" * 5000, ""]
+             "@everyone <@&940000000000000001> **Iran** and the `Taliban`?", "x" * 5000, "\u200b"]
 
 
 @pytest.mark.parametrize("token", [None, "  "], ids=["unset", "blank"])

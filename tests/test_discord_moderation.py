@@ -1,11 +1,13 @@
 """Moderators: /dossier reindex, sources and status behind is_moderator(), and the one error handler."""
 
 import asyncio
+import errno
 import itertools
 import logging
 import os
 import shutil
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -239,3 +241,34 @@ async def test_a_failed_index_check_keeps_answering_from_the_old_index(
     assert gateway.bot.searcher.index is index
     assert "the Chroma server is unreachable" in caplog.text
     await gateway.close()
+
+
+async def test_reindex_of_an_emptied_folder_is_held_until_forced(gateway: Gateway, seeds_copy: Path) -> None:
+    """Reindex over an emptied seeds folder says why it did not switch; with force: True it switches."""
+    question = "Why did Iran support the Taliban?"
+    before = [hit.chunk.id for hit in gateway.bot.searcher.search(question).hits]
+    for path in seeds_copy.glob("*.txt"):
+        path.unlink()
+    requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last.startswith("Not switched: generation 1 stays live.") and "holds no .txt files" in last
+    assert "force: True" in last
+    assert [hit.chunk.id for hit in gateway.bot.searcher.search(question).hits] == before
+    requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR, force=True)
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last.startswith("Reindex done: 0 documents") and "Switched with force" in last
+    assert not gateway.bot.searcher.search(question).answered
+
+
+async def test_reindex_on_a_full_disk_says_so(gateway: Gateway,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store error the moderator can act on is told in words, and the previous index keeps answering."""
+
+    def disk_full(*args: object, **kwargs: object) -> None:  # as the build process's error is raised again
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys.modules["bot.cogs.moderation"], "build_in_child", disk_full)  # as the bot loaded it
+    requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
+    last = [r for r in requests if r.kind == "edit"][-1].message["content"]
+    assert last.startswith("Reindex failed: The disk holding") and "is full" in last
+    assert "previous index stays live" in last and gateway.bot.searcher.index.pointer.generation == 1

@@ -73,7 +73,10 @@ def test_questions_during_a_reindex_are_answered_from_one_generation(tmp_path: P
     for thread in [*readers, builder]:
         thread.start()
     builder.join(timeout=120)
-    time.sleep(0.5)  # questions keep coming after the switch
+    deadline = time.monotonic() + 30  # questions keep coming until the reloading thread has the new generation
+    while searcher.index.pointer != store.pointer() and time.monotonic() < deadline and not stop.is_set():
+        time.sleep(0.05)
+    time.sleep(0.2)
     stop.set()
     for thread in readers:
         thread.join(timeout=60)

@@ -29,7 +29,7 @@ def test_the_build_reports_progress_through_every_stage(tmp_path: Path, seeds_co
 
 @pytest.mark.slow
 def test_the_cli_draws_progress_bars_on_a_terminal(tmp_path: Path, seeds_copy: Path):
-    """`python -m index build` with a terminal on stderr draws tqdm bars there and still prints its summary."""
+    """`python -m index build` on a terminal says it loads the model, draws tqdm bars, and prints its summary."""
     env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(tmp_path / "chroma"),
            "HF_HUB_OFFLINE": "1"}
     controller, terminal = pty.openpty()
@@ -50,6 +50,7 @@ def test_the_cli_draws_progress_bars_on_a_terminal(tmp_path: Path, seeds_copy: P
     stdout, _ = process.communicate(timeout=300)
     os.close(controller)
     assert process.returncode == 0
+    assert drawn.startswith("Loading the embedding model…".encode())  # nothing silent while the model loads
     for stage in (b"reading", b"embedding", b"writing", b"validating"):
         assert stage in drawn
     assert b"item/s" in drawn or b"it/s" in drawn

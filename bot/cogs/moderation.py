@@ -16,15 +16,15 @@ from discord.ext import commands
 
 from bot import reports
 from bot.checks import is_moderator
-from bot.errors import ReindexRunning
+from bot.errors import GENERIC, ReindexRunning
 from bot.questionlog import QuestionLogError, connect
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
 from index.build import BuildReport, Progress
-from index.build_process import BuildFailed, build_in_child
+from index.build_process import build_in_child
 from index.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
 from index.corpus import CorpusError, Source, check_size
-from index.embedding import ModelError
+from index.diagnose import diagnose
 from index.lock import BuildRunning, LockLost
 from index.sources import (
     SourceChange,
@@ -35,7 +35,7 @@ from index.sources import (
     safe_name,
     url_problem,
 )
-from index.store import Pointer, StoreError
+from index.store import Pointer
 
 if TYPE_CHECKING:
     from bot.client import Dossier
@@ -73,27 +73,35 @@ def progress_text(progress: Progress | None) -> str:
 
 def report_text(report: BuildReport) -> str:
     size = f"{report.documents} documents, {report.chunks} passages"
-    if report.switched:
-        head = f"Reindex done: {size}, now live (generation {report.generation})."
-    elif report.held:
-        head = (f"Not switched: the new index ({size}) fails checks that the live one passes, so generation "
-                f"{report.generation} stays live. Fix the corpus or checks.toml, or run /dossier reindex "
-                "force: True to switch all the same.")
-    else:
-        head = f"Nothing changed: {size}; generation {report.generation} stays live."
-    lines = [head,
+    if report.held:
+        lines = [f"Not switched: generation {report.generation} stays live.",
+                 *[f"• {reason.message}" for reason in report.reasons],
+                 "To switch all the same, run /dossier reindex force: True.",
+                 *[f"• {e['source']}: {e['error']}" for e in report.errors]]
+        return "\n".join(lines + _checks_lines(report))
+    head = (f"Reindex done: {size}, now live (generation {report.generation})." if report.switched
+            else f"Nothing changed: {size}; generation {report.generation} stays live.")
+    lines = [head, *[f"Switched with force despite: {reason.message}" for reason in report.reasons],
              f"Documents: {report.added} added, {report.changed} changed, {report.removed} removed, "
              f"{report.unchanged} unchanged; {report.embedded} passages embedded in {report.seconds:.1f} s."]
+    if report.took_over:
+        lines.append(f"Note: {report.took_over}.")
+    lines += [f"Warning: {w['source']}: {w['warning']}." for w in report.warnings]
     if report.errors:
         lines.append(f"Errors ({len(report.errors)}):")
         lines += [f"• {error['source']}: {error['error']}" for error in report.errors]
     else:
         lines.append("No errors.")
-    if report.checks is not None:
-        lines.append(f"Checks: {report.checks.passed} passed, {len(report.checks.failed)} failed.")
-        lines += [f"• {failure_text(result)}" + (" (it passed before)" if result.check in report.checks.regressed
-                                                 else "") for result in report.checks.failed]
-    return "\n".join(lines)
+    return "\n".join(lines + _checks_lines(report))
+
+
+def _checks_lines(report: BuildReport) -> list[str]:
+    """The moderators' checks the build ran on its new index, if it ran any."""
+    if report.checks is None:
+        return []
+    return [f"Checks: {report.checks.passed} passed, {len(report.checks.failed)} failed.",
+            *[f"• {failure_text(result)}" + (" (it passed before)" if result.check in report.checks.regressed
+                                             else "") for result in report.checks.failed]]
 
 
 def checks_text(results: list[Result]) -> str:
@@ -232,9 +240,8 @@ async def download(client: discord.Client, file: discord.Attachment) -> bytes:
     return bytes(data)
 
 
-def for_moderators(error: Exception, settings: Settings) -> str:
+def for_moderators(text: str, settings: Settings) -> str:
     """An error's text with the server's folders named by their settings (SEEDS_DIR, CHROMA_PATH), not paths."""
-    text = str(error)
     for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path),
                        ("DATABASE_PATH", settings.database_path)):
         forms = {str(path.resolve()), str(path)} if len(path.parts) > 1 else {str(path.resolve())}
@@ -253,7 +260,8 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         self.reindexing = asyncio.Lock()
 
     @app_commands.command(description="Rebuild the index from the seeds folder and answer from it")
-    @app_commands.describe(force="Switch to the new index even if it fails checks the live one passes")
+    @app_commands.describe(force="Switch even if the new index holds no documents, drops more than half of them, "
+                                 "or fails checks the live one passes")
     @is_moderator()
     async def reindex(self, interaction: discord.Interaction, force: bool = False) -> None:
         if self.reindexing.locked():
@@ -312,7 +320,10 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             await self._reindex(interaction, lead=change_text(change))
 
     async def _reindex(self, interaction: discord.Interaction, lead: str = "", force: bool = False) -> None:
-        """Builds with live progress, swaps the new index in, and reports; `lead` heads every message."""
+        """Builds with live progress, swaps the new index in, and reports; `lead` heads every message.
+
+        Whatever the build raises ends here as a message to the moderator; the previous index stays live.
+        """
 
         async def show(text: str) -> None:
             await self._show(interaction, f"{lead}\n{text}" if lead else text)
@@ -323,17 +334,20 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             report = await self._build(interaction, show, force)
         except (BuildRunning, LockLost) as error:  # another process's build holds or took the store
             log.warning("reindex by %s stopped: %s", who(interaction), error)
-            await show(for_moderators(error, self.bot.settings))
+            await show(for_moderators(str(error), self.bot.settings))
             return
-        except (CorpusError, CheckError, ModelError, StoreError, BuildFailed) as error:
-            log.warning("reindex by %s failed: %s", who(interaction), error)
-            await show(f"Reindex failed: {for_moderators(error, self.bot.settings)}\nThe previous index stays live.")
+        except Exception as error:
+            failure = diagnose(error, self.bot.settings)
+            log.warning("reindex by %s failed: %s", who(interaction), failure.message,
+                        exc_info=None if failure.expected else error)
+            message = for_moderators(failure.message, self.bot.settings) if failure.expected else GENERIC
+            await show(f"Reindex failed: {message}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
         await show(await self._swap_in(interaction, report))
 
-    async def _build(self, interaction: discord.Interaction,
-                     show: Callable[[str], Awaitable[None]], force: bool) -> BuildReport:
+    async def _build(self, interaction: discord.Interaction, show: Callable[[str], Awaitable[None]],
+                     force: bool = False) -> BuildReport:
         """Builds in a child process, so the bot never holds the build's model and memory; shows its progress at
         most every REINDEX_PROGRESS_SECONDS."""
         settings, searcher = self.bot.settings, self.bot.searcher
@@ -352,13 +366,14 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         """Loads the generation the build switched to, if any; returns the report for the moderator."""
         try:
             if report.switched:
-                await asyncio.to_thread(self.bot.searcher.store.refresh)  # to see what the build process wrote
                 await asyncio.to_thread(self.bot.searcher.reload)
-        except (ModelError, StoreError) as error:
-            log.error("the bot could not load the index that %s built: %s", who(interaction), error)
+        except Exception as error:
+            failure = diagnose(error, self.bot.settings)
+            log.error("the bot could not load the index that %s built: %s", who(interaction), failure.message,
+                      exc_info=None if failure.expected else error)
             return (f"{report_text(report)}\nBut the bot could not load it "
-                    f"({for_moderators(error, self.bot.settings)}); it answers from the previous index until "
-                    "it is restarted.")
+                    f"({for_moderators(failure.message, self.bot.settings)}); it answers from the previous index "
+                    "until it is restarted.")
         return report_text(report)
 
     @staticmethod
@@ -391,7 +406,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             results = await asyncio.to_thread(lambda: run_checks(read_checks(seeds), searcher))
             text = checks_text(results)
         except CheckError as error:
-            text = for_moderators(error, self.bot.settings)
+            text = for_moderators(str(error), self.bot.settings)
         await interaction.followup.send(**text_payload(text).send_kwargs(), ephemeral=True)
 
     @app_commands.command(description="Make the previous index live again (the seeds folder is not touched)")
@@ -405,19 +420,23 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             log.info("rollback asked for by %s", who(interaction))
             searcher = self.bot.searcher
             try:
-                await asyncio.to_thread(searcher.store.refresh)  # to see what build processes wrote
                 pointer = await asyncio.to_thread(searcher.store.rollback, actor(interaction))
-            except (BuildRunning, LockLost, StoreError) as error:
-                log.info("rollback by %s refused: %s", who(interaction), error)
-                await self._show(interaction, for_moderators(error, self.bot.settings))
+            except Exception as error:
+                failure = diagnose(error, self.bot.settings)
+                log.info("rollback by %s refused: %s", who(interaction), failure.message,
+                         exc_info=None if failure.expected else error)
+                await self._show(interaction,
+                                 for_moderators(failure.message, self.bot.settings) if failure.expected else GENERIC)
                 return
             log.warning("%s rolled the index back to generation %d", who(interaction), pointer.generation)
             trouble = ""
             try:
                 await asyncio.to_thread(searcher.reload)
-            except (ModelError, StoreError) as error:
-                log.error("the bot could not load the generation rolled back to: %s", error)
-                trouble = f"But the bot could not load it ({for_moderators(error, self.bot.settings)})."
+            except Exception as error:
+                failure = diagnose(error, self.bot.settings)
+                log.error("the bot could not load the generation rolled back to: %s", failure.message,
+                          exc_info=None if failure.expected else error)
+                trouble = f"But the bot could not load it ({for_moderators(failure.message, self.bot.settings)})."
             with contextlib.suppress(discord.HTTPException):
                 await interaction.edit_original_response(**rollback_payload(pointer, trouble).send_kwargs())
 
@@ -450,14 +469,14 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         """A report from the question log, read on a connection of its own; or why there is none."""
         questions, settings = self.bot.questions, self.bot.settings
         if not questions.enabled:
-            return text_payload(f"The question log is off: {for_moderators(Exception(questions.off), settings)}.")
+            return text_payload(f"The question log is off: {for_moderators(str(questions.off), settings)}.")
         try:
             questions.flush()  # the questions of the last moments too
             with contextlib.closing(connect(settings.database_path, read_only=True)) as connection:
                 return make(connection)
         except (QuestionLogError, sqlite3.Error, TimeoutError) as error:
             log.error("could not read the question log: %s", error)
-            return text_payload(f"The question log could not be read: {for_moderators(error, settings)}")
+            return text_payload(f"The question log could not be read: {for_moderators(str(error), settings)}")
 
 
 async def setup(bot: "Dossier") -> None:
