@@ -1,11 +1,11 @@
 """Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
 
 A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
-(the live count matches and a probe query finds its own passage), runs the moderators' checks against it
-(index/checks.py), and only then moves the pointer, keeping G as the previous generation for a rollback. A
-document is unchanged when its content hash and its passages (ids and offsets) are as stored: its records
-carry over untouched. Any other passage gets a new record, its embedding copied from a stored passage with
-the same text where there is one, else computed.
+(the live count matches, a probe query finds its own passage, and a searcher loads it and computes the abstention
+bar that its pointer keeps), runs the moderators' checks against it (index/checks.py), and only then moves the
+pointer, keeping G as the previous generation for a rollback. A document is unchanged when its content hash and
+its passages (ids and offsets) are as stored: its records carry over untouched. Any other passage gets a new
+record, its embedding copied from a stored passage with the same text where there is one, else computed.
 
 A build with reasons not to switch is reported with `switched` false and its `reasons`, and G stays live;
 with `force` it switches all the same, and the override is logged. `switch_reasons` are known before
@@ -15,10 +15,11 @@ generation fails checks the live one passes) once G + 1 is written, which the ne
 
 import hashlib
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from index.chunking import Chunk, chunk_document, layout_warning
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.embedding import Embedder
 from index.lock import BuildLock
-from index.search import Searcher
+from index.search import Searcher, calibration_key
 from index.store import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 
 log = logging.getLogger(__name__)
@@ -241,10 +242,13 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     built_at = datetime.now(UTC).isoformat(timespec="seconds")
     new = Pointer(collection=name, generation=generation, model=embedder.name, dimension=embedder.dimension,
                   built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
+    searcher = Searcher(store, embedder, new)  # it reads as every searcher will, and computes the bar once for all
+    if math.isfinite(searcher.index.bar):
+        new = replace(new, bar=searcher.index.bar, bar_key=calibration_key(embedder.name))
     tell(Progress("validating", 1, 1))
     stages.end("validating")
     if checks:
-        report.checks = _run_checks(checks, store, embedder, new, pointer, tell)
+        report.checks = _run_checks(checks, store, embedder, searcher, pointer, tell)
         stages.end("checking")
         reason = checks_reason(report.checks)
         if reason is not None:
@@ -272,13 +276,13 @@ def _held(report: BuildReport, live_generation: int, started: float) -> BuildRep
     return report
 
 
-def _run_checks(checks: list[Check], store: Store, embedder: Embedder, new: Pointer, live: Pointer | None,
+def _run_checks(checks: list[Check], store: Store, embedder: Embedder, new: Searcher, live: Pointer | None,
                 tell: ProgressFn) -> CheckReport:
     """The checks against the new generation. Those that fail are run against the live one too, which tells a
     check the build broke from one that failed already. With no live index, nothing can break; with one of
     another model, which this embedder cannot search, every failure counts as broken."""
     tell(Progress("checking", 0, len(checks)))
-    results = run_checks(checks, Searcher(store, embedder, new))
+    results = run_checks(checks, new)
     failed = [result.check for result in results if not result.passed]
     regressed: frozenset[Check] = frozenset()
     if failed and live is not None:

@@ -7,18 +7,21 @@ over the corpus) + 0.3 × lexical, plus SUPPORT_WEIGHT for a passage that suppor
 (index/answerability.py), so those come first.
 
 Outcomes. Off-topic: no passage clears the abstention bar, the mean plus three standard deviations of the best
-dense scores that background questions (index/background.py) get against this corpus. Not answered: the corpus
-never mentions one of the question's specific terms, or no passage over the bar supports an answer; the closest
-passages are returned as related, not as an answer. Otherwise answered. Nothing here is fitted to the evaluation
-questions.
+dense scores that background questions (index/background.py) get against this corpus. The build computes it and
+keeps it in the generation's pointer, which spares every searcher the background questions' encode. Not answered:
+the corpus never mentions one of the question's specific terms, or no passage over the bar supports an answer; the
+closest passages are returned as related, not as an answer. Otherwise answered. Nothing here is fitted to the
+evaluation questions.
 """
 
+import hashlib
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -160,8 +163,12 @@ class LiveIndex:
         return scores / (float(scores.max()) or 1.0)
 
     def calibrate(self, embedder: Embedder) -> None:
-        """Sets the abstention bar from background questions (see the module docstring)."""
+        """Sets the abstention bar: the one kept in the pointer when it was computed as this code would, else
+        from background questions (see the module docstring)."""
         if not self.chunks:
+            return
+        if self.pointer.bar is not None and self.pointer.bar_key == calibration_key(self.pointer.model):
+            self.bar = self.pointer.bar
             return
         tops = [float(np.max(self.dense(v))) for v in embedder.encode(list(BACKGROUND_QUESTIONS))]
         self.bar = float(np.mean(tops) + BAR_SIGMAS * np.std(tops))
@@ -267,6 +274,16 @@ def _blend_with_previous(chunks: list[Chunk], vectors: np.ndarray, leaning: list
             blended[i] = vectors[j] + vectors[i]
     norms = np.linalg.norm(blended, axis=1, keepdims=True)
     return np.asarray(blended / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+@lru_cache(maxsize=8)
+def calibration_key(model: str) -> str:
+    """What the bar depends on besides the passages: the model, and this module and the background questions,
+    whose code and text decide the dense scores and what they are compared with."""
+    digest = hashlib.sha256(model.encode())
+    for module in (__file__, Path(__file__).with_name("background.py")):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class Searcher:

@@ -73,6 +73,8 @@ class Pointer:
     documents: int
     chunks: int
     format: int = 1  # pointers written before FORMAT existed lack it
+    bar: float | None = None  # the abstention bar, computed by the build (index/search.py calibration)
+    bar_key: str | None = None  # how the bar was computed; a searcher that would compute it otherwise ignores it
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.background import BACKGROUND_QUESTIONS
 from index.build import BuildReport, Progress, build
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
@@ -44,6 +45,12 @@ class FakeEmbedder(Embedder):
         self.dimension = dimension
         self.gate = gate
         self.calls = 0
+        self.background = 0
+
+    @property
+    def passages(self) -> int:
+        """How many texts it encoded, leaving out the background questions that calibrate the abstention bar."""
+        return self.calls - self.background
 
     def recipe(self) -> Callable[[], Embedder]:
         return functools.partial(FakeEmbedder, self.name, self.dimension, self.gate)
@@ -52,6 +59,7 @@ class FakeEmbedder(Embedder):
         if self.gate is not None:
             wait_at_gate(self.gate)
         self.calls += len(texts)
+        self.background += sum(1 for text in texts if text in BACKGROUND_QUESTIONS)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().split():

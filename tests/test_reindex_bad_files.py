@@ -74,7 +74,7 @@ def test_a_good_file_turned_bad_keeps_its_last_good_version(store: Store, seeds_
     embedder = FakeEmbedder()
     report = build(seeds_copy, store, embedder)
     assert [e["source"] for e in report.errors] == [GOOD]
-    assert report.switched and report.documents == 4 and embedder.calls == 0
+    assert report.switched and report.documents == 4 and embedder.passages == 0
     assert live_texts(store, GOOD) == before
     if spoil == "unreadable":
         assert report.errors[0]["error"] == "cannot read the file: Permission denied"

@@ -36,7 +36,7 @@ def test_first_build_embeds_every_passage(store: Store, seeds_copy: Path):
     embedder = FakeEmbedder()
     report = build(seeds_copy, store, embedder)
     assert (report.documents, report.added, report.removed, report.unchanged, report.errors) == (5, 5, 0, 0, [])
-    assert report.embedded == report.chunks == embedder.calls > 0
+    assert report.embedded == report.chunks == embedder.passages > 0
     assert store.pointer().generation == 1  # type: ignore[union-attr]
 
 
@@ -65,7 +65,7 @@ def test_changed_document_re_embeds_only_its_new_passages(store: Store, seeds_co
     after = live_sources(store)
     assert (report.changed, report.unchanged, report.added, report.removed) == (1, 4, 0, 0)
     new_passages = after[CHANGED] - before[CHANGED]
-    assert report.embedded == embedder.calls == len(new_passages) >= 1
+    assert report.embedded == embedder.passages == len(new_passages) >= 1
     assert len(new_passages) < len(after[CHANGED])
     assert {k: v for k, v in after.items() if k != CHANGED} == {k: v for k, v in before.items() if k != CHANGED}
 
