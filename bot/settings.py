@@ -42,7 +42,7 @@ class Settings(IndexSettings):
 
     @field_validator("database_path")
     @classmethod
-    def _from_project_folder(cls, path: Path) -> Path:
+    def _database_from_project_folder(cls, path: Path) -> Path:  # its own name: the same would replace the base's
         return project_path(path)
 
     @field_validator("moderator_role_ids", "moderator_guild_ids", mode="before")

@@ -189,13 +189,19 @@ def test_a_bad_env_line_is_named_once(tmp_path: Path, caplog: pytest.LogCaptureF
         f"{env}, line 2: not a NAME=value setting; the line is ignored"]
 
 
-def test_relative_paths_are_read_from_the_project_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """SEEDS_DIR=seeds means the project's seeds wherever the command runs; CHROMA_HOST alone means port 8000."""
+@pytest.mark.parametrize("kind", [IndexSettings, Settings])
+def test_relative_paths_are_read_from_the_project_folder(kind: type[IndexSettings], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    """SEEDS_DIR=seeds means the project's seeds wherever the command runs, for the index's settings and the
+    bot's (which adds DATABASE_PATH); CHROMA_HOST alone means port 8000."""
     monkeypatch.chdir(tmp_path)
-    settings = IndexSettings(_env_file=None, seeds_dir="seeds", chroma_path="data/chroma",  # type: ignore[call-arg]
-                             chroma_host="db.internal")
+    settings = kind(_env_file=None, seeds_dir="seeds", chroma_path="data/chroma",  # type: ignore[call-arg]
+                    onnx_cache="data/onnx", chroma_host="db.internal")
     root = Path(__file__).resolve().parent.parent
-    assert (settings.seeds_dir, settings.chroma_path) == (root / "seeds", root / "data" / "chroma")
+    assert (settings.seeds_dir, settings.chroma_path, settings.onnx_cache) == (
+        root / "seeds", root / "data" / "chroma", root / "data" / "onnx")
+    if isinstance(settings, Settings):
+        assert settings.database_path == root / "data" / "dossier.sqlite3"
     assert settings.server_address == "db.internal:8000"
 
 
