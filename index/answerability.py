@@ -5,7 +5,8 @@ figures, page parts), and some passage near the top supports it: the passage, wi
 its source's title, outlet and author, mentions most of those terms, and gives what the question wants:
 - a figure ("how many", "how much"): a count or an amount, not a year;
 - a date ("when"): a date the question does not already give;
-- a name ("who", "which officials"): a proper name of two words or more that the question does not give;
+- a name ("who", "which officials"): a person's name the question does not give, two capitalised words or more
+  ending in one that is not common English ("Orlan Tessmark", not "Defence Council");
 - what someone said ("what did X say"): X named in the passage itself (or as its source) and a reporting verb
   or a quotation in it;
 - a rate ("per month"): the same unit ("a month", "monthly").

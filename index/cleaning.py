@@ -56,7 +56,8 @@ _HTML_TAG = re.compile(r"</?(?:p|div|span|a|br|li|ul|ol|h[1-6]|table|tr|td|img|s
 HTML_SAMPLE_CHARS = 100_000
 _BRACKET_CREDIT = re.compile(r"\[[^\[\]]{1,80}\]\s*$")
 _BULLET = re.compile(r"[-*•·]\s+")
-_SENTENCE_PUNCT = re.compile(r"[.!?…][\"'”’)\]]*(?:\s|$)")
+# A sentence's end, or a list's lead-in ("…, including:"), which says what its items are about.
+_SENTENCE_PUNCT = re.compile(r"[.!?…][\"'”’)\]]*(?:\s|$)|:\s*$")
 _WORD = re.compile(r"\w+")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 MIN_PROSE_WORDS = 6

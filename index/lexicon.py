@@ -14,7 +14,7 @@ from functools import cached_property
 
 from rapidfuzz.distance import Levenshtein
 
-from index.question import Kind, Term, date_keys, rate_units
+from index.question import Kind, Term, date_keys, is_rare, rate_units
 from index.terms import MONTHS, VAGUE_COUNTS, figures, initialisms, keys, normalise, stem, times, words
 
 _REPORTING = frozenset(stem(w) for w in """
@@ -85,11 +85,12 @@ class Passage:
 
     @cached_property
     def names(self) -> set[str]:
-        """Proper names of two words or more (function words apart), as normalised phrases."""
+        """People's names: two capitalised words or more (function words apart) ending in one that is not
+        common English, as surnames are and "Force", "Department" or "Times" are not; as normalised phrases."""
         found = set()
         for match in re.finditer(r"(?:[A-Z][\w’'-]+\.?\s+(?:(?:al|bin|ibn|de|el)[- ])?)+[A-Z][\w’'-]+", self.text):
             run = [w for w in match.group().split() if normalise(w) not in _FUNCTION]
-            if len(run) >= 2:
+            if len(run) >= 2 and is_rare(normalise(run[-1])):
                 found.add(normalise(" ".join(run)))
         return found
 

@@ -4,7 +4,7 @@ Scores. Dense: the cosine between the question and a passage, or between the que
 with the one it leans on (the one before it, or the lead-in of its list), whichever is higher. Lexical: BM25 over
 the question's content words, divided by the best score. Fused by relative score: 0.7 × dense (min-max scaled
 over the corpus) + 0.3 × lexical, plus SUPPORT_WEIGHT for a passage that supports an answer
-(index/answerability.py), so those come first.
+(index/answerability.py), so those come first. A list's items follow their lead-in, at its score.
 
 Outcomes. Off-topic: no passage clears the abstention bar, the mean plus three standard deviations of the best
 dense scores that background questions (index/background.py) get against this corpus. The build computes it and
@@ -117,6 +117,7 @@ class LiveIndex:
         self.sources = sources
         self.vectors = vectors
         self.leaning = leans_on(chunks)
+        self.lists = _lists(chunks, self.leaning)
         self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
@@ -207,7 +208,21 @@ def _rank(index: LiveIndex, reading: Reading, dense: np.ndarray, pool: np.ndarra
     for i in pool:
         supports = reading.supports(index.passage(int(i)))
         candidates.append(_Candidate(int(i), float(fused[i]) + SUPPORT_WEIGHT * supports, supports))
-    return sorted(candidates, key=lambda c: -c.score)[:MAX_PASSAGES]
+    return _with_lists(index, reading, sorted(candidates, key=lambda c: -c.score))[:MAX_PASSAGES]
+
+
+def _with_lists(index: LiveIndex, reading: Reading, ranked: list[_Candidate]) -> list[_Candidate]:
+    """The ranking with each list's items right after their lead-in, at its score: a lead-in ("…, including:")
+    says what the list is about, and the items say what it holds, so alone it answers nothing."""
+    placed: set[int] = set()
+    grouped: list[_Candidate] = []
+    for candidate in ranked:
+        if candidate.position in placed:
+            continue
+        items = [i for i in index.lists.get(candidate.position, ()) if i not in placed]
+        grouped += [candidate, *(_Candidate(i, candidate.score, reading.supports(index.passage(i))) for i in items)]
+        placed.update([candidate.position, *items])
+    return grouped
 
 
 def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
@@ -261,6 +276,15 @@ def leans_on(chunks: list[Chunk]) -> list[int | None]:
         lead_ins = [j for j in before if chunks[j].text.rstrip().endswith(":")]
         found.append(lead_ins[-1] if lead_ins else (before[-1] if before else None))
     return found
+
+
+def _lists(chunks: list[Chunk], leaning: list[int | None]) -> dict[int, list[int]]:
+    """Each lead-in's items, in reading order."""
+    lists: dict[int, list[int]] = {}
+    for i, j in enumerate(leaning):
+        if j is not None and chunks[j].text.rstrip().endswith(":"):
+            lists.setdefault(j, []).append(i)
+    return lists
 
 
 def _stem_all(words: list[str]) -> list[str]:

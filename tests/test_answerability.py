@@ -62,6 +62,13 @@ def test_what_someone_said_needs_them_in_the_passage_with_a_reporting_verb():
     assert not question.supports(passage(2))
 
 
+def test_who_wants_a_persons_name_not_a_bodys():
+    """"Which officials" is answered by a passage naming a person, not by one naming only a council."""
+    question = reading("which officials confirmed the rifles?")
+    assert question.gives(passage(1))
+    assert not question.gives(passage(0))
+
+
 def test_a_rate_needs_the_same_unit():
     """"Per month" is not answered by a yearly amount."""
     assert reading("how much do they get a year?").supports(passage(2))

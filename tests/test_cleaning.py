@@ -84,6 +84,15 @@ def test_made_up_page_keeps_only_article_paragraphs():
     ]
 
 
+def test_a_one_sentence_lead_in_is_kept_with_its_list():
+    """"…, including:" is article text even without a full stop; a short heading with a colon is not."""
+    page = ("Port report\n\nBackground:\n\nAfter the storm the port authority took several steps, including:\n\n"
+            "- Dredging the northern channel back to its old depth.\n")
+    assert [p.text for p in paragraphs(page)] == [
+        "After the storm the port authority took several steps, including:",
+        "Dredging the northern channel back to its old depth."]
+
+
 def test_spans_point_into_the_raw_page():
     """Every paragraph is an exact slice of the raw page, bullets excluded."""
     for p in paragraphs(PAGE):

@@ -64,6 +64,26 @@ def test_list_items_lean_on_their_lead_in():
     assert leans_on(chunks) == [None, 0, 1, 1, 1, 4, None]
 
 
+def test_a_lists_items_follow_its_lead_in(tmp_path: Path, embedder):
+    """A lead-in ("…, including:") is followed by its items in the answer, in the order the article gives them."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    items = ["Dredging the northern channel back to its old depth.", "Rebuilding the breakwater with concrete blocks.",
+             "Moving the fuel depot two miles inland."]
+    bullets = "\n\n".join(f"- {item}" for item in items)
+    (seeds / "a.txt").write_text("Harbour report\n\nAfter the storm the port authority took several steps, including:"
+                                 f"\n\n{bullets}\n\nFishermen said the work took two years.\n", encoding="utf-8")
+    (seeds / "b.txt").write_text("Storm diary\n\nThe storm flooded the harbour and sank four fishing boats.\n\n"
+                                 "The port authority's steps after the storm were criticised as slow.\n",
+                                 encoding="utf-8")
+    settings = make_settings(tmp_path, seeds)
+    build(seeds, Store.open(settings), embedder)
+    texts = [h.chunk.text for h in Searcher.open(settings, embedder).search(
+        "what did the port authority do after the storm?", limit=10).hits]
+    lead_in = next(i for i, t in enumerate(texts) if t.endswith("including:"))
+    assert texts[lead_in + 1 : lead_in + 4] == items
+
+
 def test_paging_continues_where_the_first_page_ended(searcher):
     """Asking for the next page gives further passages, none repeated."""
     question = "How does Iran support the Taliban?"
