@@ -35,13 +35,20 @@ def previous_only(chunks: list) -> list[int | None]:
     return [i - 1 if i and chunks[i - 1].source_id == c.source_id else None for i, c in enumerate(chunks)]
 
 
+@contextmanager
+def no_lists() -> Iterator[None]:
+    """Passages lean only on the one before them, and a lead-in is ranked without its items."""
+    with mock.patch.object(search, "leans_on", previous_only), mock.patch.object(search, "_lists", lambda *a: {}):
+        yield
+
+
 ABLATIONS: dict[str, Callable[[], AbstractContextManager[object]]] = {
     "full pipeline": nullcontext,
     "no missing-term rule": lambda: mock.patch.object(Reading, "missing", property(lambda self: ())),
     "no support (gate and ranking)": lambda: mock.patch.object(Reading, "supports", lambda self, p: True),
     "no answer kinds": lambda: mock.patch.object(Reading, "gives", lambda self, p: True),
     "no source balance": lambda: mock.patch.object(search, "_balance", lambda hits, *rest: hits),
-    "no list lead-ins": lambda: mock.patch.object(search, "leans_on", previous_only),
+    "no list lead-ins": no_lists,
 }
 
 
