@@ -45,6 +45,7 @@ _WORD = re.compile(r"\w+")
 _MARKDOWN = re.compile(r"[\\*_~|`\[\]]|^>(?:>>)?\s|^#{1,3}|^\s*-", re.MULTILINE)
 # The `<` that opens Discord's tags: <@id>, <#id>, </name:id>, <t:0:R>, <:name:id>, <a:name:id>, <id:…>, <x:/…>.
 _TAG = re.compile(r"<(?=\S)")
+_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?'\")\]]", re.IGNORECASE)  # trailing punctuation is not the link's
 _STOPWORDS = frozenset({
     "the", "and", "for", "are", "was", "were", "has", "have", "had", "with", "from", "that", "this", "what",
     "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "not", "but", "its",
@@ -155,8 +156,12 @@ def markdown(text: str) -> str:
 
 
 def echo(question: str) -> str:
-    """The question, safe to show back: shortened, then escaped."""
-    return markdown(truncate(" ".join(question.split()), QUESTION_ECHO_CHARS))
+    """The question, safe to show back: shortened, then escaped. A link in it is shown in <…>, which Discord
+    shows without a preview, so nobody can make an answer carry a page of their choosing."""
+    text = truncate(" ".join(question.split()), QUESTION_ECHO_CHARS)
+    between = _URL.split(text)
+    links = [f"<{plain(url)}>" for url in _URL.findall(text)] + [""]
+    return "".join(markdown(part) + link for part, link in zip(between, links, strict=True))
 
 
 def _terms(text: str) -> set[str]:

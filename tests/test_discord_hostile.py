@@ -112,7 +112,8 @@ async def test_every_outgoing_body_is_inert(gateway: Gateway) -> None:
     hostile_question = f"{tags} {PLAIN}?"
     answered = await gateway.command("ask", question=hostile_question)
     assert hostile_card(answered[-1].message)
-    assert unquote(answered[-1].message["content"]).startswith(f"Q: {tags} Iran")
+    links_without_preview = re.sub(r"(https://[^\s)]+)", r"<\1>", tags)
+    assert unquote(answered[-1].message["content"]).startswith(f"Q: {links_without_preview} Iran")
     requests = answered + await gateway.press(answered[-1], "Context 1")
     requests += await gateway.say(f"<@{BOT_ID}> {hostile_question}", mentions=[bot_mention()])
     requests += await gateway.command("ask", question=f"What is the boiling point of water {' '.join(TAGS)}?")

@@ -198,6 +198,14 @@ def test_question_echo_is_escaped_and_short() -> None:
     assert len(echoed.replace("\u200b", "").replace("\\", "")) <= 200 and echoed.endswith("…")
 
 
+def test_a_link_in_the_question_is_echoed_without_a_preview() -> None:
+    """A link in a question comes back inside <…>, which Discord shows as a link with no preview card."""
+    echoed = echo("is this true?? https://evil.test/a_b?c=1 and HTTP://x.test, [see](https://e.test) **really**")
+    assert re.findall(r"\S*://\S*", echoed) == ["<https://evil.test/a_b?c=1>", "<HTTP://x.test>,",
+                                                  r"\[see\](<https://e.test>)"]
+    assert r"\*\*really\*\*" in echoed
+
+
 def test_off_topic_names_the_corpus() -> None:
     """Off the corpus's topic, the reply says so and lists the source titles, escaped."""
     payload = answer_payload(Answer("off topic?", Outcome.OFF_TOPIC), ["First *source*", "Second"])
