@@ -6,7 +6,8 @@ its source's title, outlet and author, mentions most of those terms, and gives w
 - a figure ("how many", "how much"): a count or an amount, not a year;
 - a date ("when"): a date the question does not already give;
 - a name ("who", "which officials"): a person's name the question does not give, two capitalised words or more
-  ending in one that is not common English ("Orlan Tessmark", not "Defence Council");
+  ending in one that is not common English, or following a title ("Orlan Tessmark", "President Alan Green",
+  not "Defence Council");
 - what someone said ("what did X say"): X named in the passage itself (or as its source) and a reporting verb
   or a quotation in it;
 - a rate ("per month"): the same unit ("a month", "monthly").

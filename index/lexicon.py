@@ -85,16 +85,25 @@ class Passage:
 
     @cached_property
     def names(self) -> set[str]:
-        """People's names: two capitalised words or more (function words apart) ending in one that is not
-        common English, as surnames are and "Force", "Department" or "Times" are not; as normalised phrases."""
+        """People's names, as normalised phrases: two capitalised words or more (function words apart) that end
+        in a word that is not common English, as most surnames do and "Force", "Department" or "Times" do not,
+        or that follow a title, for the surnames that are common words ("President Joe Biden", "Mullah Omar")."""
         found = set()
         for match in re.finditer(r"(?:[A-Z][\w’'-]+\.?\s+(?:(?:al|bin|ibn|de|el)[- ])?)+[A-Z][\w’'-]+", self.text):
-            run = [w for w in match.group().split() if normalise(w) not in _FUNCTION]
-            if len(run) >= 2 and is_rare(normalise(run[-1])):
-                found.add(normalise(" ".join(run)))
+            run = [normalise(w) for w in match.group().split() if normalise(w) not in _FUNCTION]
+            if len(run) < 2:
+                continue
+            before = words(self.text[max(0, match.start() - 30) : match.start()])[-1:]
+            if is_rare(run[-1]) or {run[0], *before} & _TITLES:
+                found.add(" ".join(run))
         return found
 
 
+_TITLES = frozenset("""
+    president vice prime minister secretary general gen colonel col lieutenant captain commander chief mr mrs ms dr
+    sheikh mullah ayatollah senator ambassador envoy governor spokesman spokeswoman spokesperson adviser advisor
+    director king queen prince judge
+    """.split())
 _LOCATED = re.compile(r"\b(?:in|near|along|inside|across|outside|at|into|toward|towards|within|between|"
                       r"located|based|sits|lies|borders?)\s+(?:the\s+)?(?:[a-z]+\s+)?([A-Z][\w’'-]+)")
 _NOT_PLACES = frozenset(MONTHS) | frozenset("monday tuesday wednesday thursday friday saturday sunday".split())

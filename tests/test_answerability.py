@@ -63,10 +63,12 @@ def test_what_someone_said_needs_them_in_the_passage_with_a_reporting_verb():
 
 
 def test_who_wants_a_persons_name_not_a_bodys():
-    """"Which officials" is answered by a passage naming a person, not by one naming only a council."""
+    """"Which officials" is answered by a passage naming a person, not by one naming only a council; a surname
+    that is a common word counts after a title."""
     question = reading("which officials confirmed the rifles?")
     assert question.gives(passage(1))
     assert not question.gives(passage(0))
+    assert question.gives(Passage("President Alan Green confirmed it.", "", ""))
 
 
 def test_a_rate_needs_the_same_unit():
