@@ -10,8 +10,8 @@ labels) and, after the article, a comment box and reader comments. The rules her
    has the same head, but the whole article follows it.
 2. A line repeated on the next line is a photo caption rendered twice; a line ending in a bracketed credit
    like "[File]" is a caption. Both are dropped.
-3. What is left is quotable only if it reads as prose: several words and sentence punctuation. Bylines,
-   datelines, headings, ad slots and credits are labels, not passages.
+3. What is left is quotable only if it reads as prose: several words and sentence punctuation, or the colon
+   that ends a list's lead-in. Bylines, datelines, headings, ad slots and credits are labels, not passages.
 
 An HTML page is not cleaned: `looks_like_html` lets the corpus refuse it, since a quote must be the file's
 own text and a page's paragraphs are wrapped in tags and entities.

@@ -90,7 +90,7 @@ class Passage:
         or that follow a title, for the surnames that are common words ("President Joe Biden", "Mullah Omar")."""
         found = set()
         for match in re.finditer(r"(?:[A-Z][\w’'-]+\.?\s+(?:(?:al|bin|ibn|de|el)[- ])?)+[A-Z][\w’'-]+", self.text):
-            run = [normalise(w) for w in match.group().split() if normalise(w) not in _FUNCTION]
+            run = [w for w in map(normalise, match.group().split()) if w not in _FUNCTION]
             if len(run) < 2:
                 continue
             before = words(self.text[max(0, match.start() - 30) : match.start()])[-1:]

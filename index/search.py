@@ -273,16 +273,20 @@ def leans_on(chunks: list[Chunk]) -> list[int | None]:
     found: list[int | None] = []
     for i, chunk in enumerate(chunks):
         before = [j for j in range(max(0, i - LIST_ITEMS), i) if chunks[j].source_id == chunk.source_id]
-        lead_ins = [j for j in before if chunks[j].text.rstrip().endswith(":")]
+        lead_ins = [j for j in before if _is_lead_in(chunks[j])]
         found.append(lead_ins[-1] if lead_ins else (before[-1] if before else None))
     return found
+
+
+def _is_lead_in(chunk: Chunk) -> bool:
+    return chunk.text.rstrip().endswith(":")
 
 
 def _lists(chunks: list[Chunk], leaning: list[int | None]) -> dict[int, list[int]]:
     """Each lead-in's items, in reading order."""
     lists: dict[int, list[int]] = {}
     for i, j in enumerate(leaning):
-        if j is not None and chunks[j].text.rstrip().endswith(":"):
+        if j is not None and _is_lead_in(chunks[j]):
             lists.setdefault(j, []).append(i)
     return lists
 

@@ -59,9 +59,17 @@ class IndexSettings(BaseSettings):
         return bool(self.chroma_host or self.chroma_port)
 
     @property
+    def server_host(self) -> str:
+        return self.chroma_host or "localhost"
+
+    @property
+    def server_port(self) -> int:
+        return self.chroma_port or DEFAULT_CHROMA_PORT
+
+    @property
     def server_address(self) -> str:
-        """host:port of the Chroma server, with the defaults the client uses filled in."""
-        return f"{self.chroma_host or 'localhost'}:{self.chroma_port or DEFAULT_CHROMA_PORT}"
+        """host:port of the Chroma server, with the defaults filled in."""
+        return f"{self.server_host}:{self.server_port}"
 
 
 def read_settings(cls: type[S], env_file: Path = ENV_FILE) -> S:

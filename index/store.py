@@ -34,7 +34,7 @@ from chromadb.config import Settings as ChromaSettings
 from index.chunking import Chunk
 from index.corpus import Source
 from index.lock import BuildLock, file_lock, lease
-from index.settings import DEFAULT_CHROMA_PORT, IndexSettings
+from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,7 @@ def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
         if settings.uses_server:
-            return chromadb.HttpClient(host=settings.chroma_host or "localhost",
-                                       port=settings.chroma_port or DEFAULT_CHROMA_PORT, settings=chroma_settings)
+            return chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=chroma_settings)
         path = settings.chroma_path
         if not create and not (path / SQLITE_FILE).exists():
             raise StoreError(f"There is no index at {path} (CHROMA_PATH) yet: run `python -m index build`.")

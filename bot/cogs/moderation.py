@@ -337,10 +337,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             await show(for_moderators(str(error), self.bot.settings))
             return
         except Exception as error:
-            failure = diagnose(error, self.bot.settings)
-            log.warning("reindex by %s failed: %s", who(interaction), failure.message,
-                        exc_info=None if failure.expected else error)
-            message = for_moderators(failure.message, self.bot.settings) if failure.expected else GENERIC
+            message = self._diagnosed(error, logging.WARNING, f"reindex by {who(interaction)} failed")
             await show(f"Reindex failed: {message}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
@@ -368,13 +365,18 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             if report.switched:
                 await asyncio.to_thread(self.bot.searcher.reload)
         except Exception as error:
-            failure = diagnose(error, self.bot.settings)
-            log.error("the bot could not load the index that %s built: %s", who(interaction), failure.message,
-                      exc_info=None if failure.expected else error)
-            return (f"{report_text(report)}\nBut the bot could not load it "
-                    f"({for_moderators(failure.message, self.bot.settings)}); it answers from the previous index "
-                    "until it is restarted.")
+            trouble = self._diagnosed(error, logging.ERROR, f"the bot could not load the index that {who(interaction)} "
+                                                            "built")
+            return (f"{report_text(report)}\nBut the bot could not load it ({trouble}); it answers from the previous "
+                    "index until it is restarted.")
         return report_text(report)
+
+    def _diagnosed(self, error: BaseException, level: int, what: str) -> str:
+        """Logs `what` happened and why (with the traceback for a bug), and returns the why for the moderator:
+        the diagnosis with the server's folders named by their settings, or for a bug only that one happened."""
+        failure = diagnose(error, self.bot.settings)
+        log.log(level, "%s: %s", what, failure.message, exc_info=None if failure.expected else error)
+        return for_moderators(failure.message, self.bot.settings) if failure.expected else GENERIC
 
     @staticmethod
     async def _show(interaction: discord.Interaction, text: str) -> None:
@@ -422,21 +424,16 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             try:
                 pointer = await asyncio.to_thread(searcher.store.rollback, actor(interaction))
             except Exception as error:
-                failure = diagnose(error, self.bot.settings)
-                log.info("rollback by %s refused: %s", who(interaction), failure.message,
-                         exc_info=None if failure.expected else error)
-                await self._show(interaction,
-                                 for_moderators(failure.message, self.bot.settings) if failure.expected else GENERIC)
+                await self._show(interaction, self._diagnosed(error, logging.INFO,
+                                                              f"rollback by {who(interaction)} refused"))
                 return
             log.warning("%s rolled the index back to generation %d", who(interaction), pointer.generation)
             trouble = ""
             try:
                 await asyncio.to_thread(searcher.reload)
             except Exception as error:
-                failure = diagnose(error, self.bot.settings)
-                log.error("the bot could not load the generation rolled back to: %s", failure.message,
-                          exc_info=None if failure.expected else error)
-                trouble = f"But the bot could not load it ({for_moderators(failure.message, self.bot.settings)})."
+                reason = self._diagnosed(error, logging.ERROR, "the bot could not load the generation rolled back to")
+                trouble = f"But the bot could not load it ({reason})."
             with contextlib.suppress(discord.HTTPException):
                 await interaction.edit_original_response(**rollback_payload(pointer, trouble).send_kwargs())
 
