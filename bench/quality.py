@@ -1,86 +1,100 @@
-"""What each answerability and ranking signal is worth, on both dev files: the full pipeline, then each signal off.
+"""Out-of-fold answer quality: each evaluation file scored by a scorer fitted on the other four, then ablations.
 
-Run: .venv/bin/python bench/quality.py   (about a minute; a temporary index of seeds/, questions from ../shared/eval)
+Run: .venv/bin/python bench/quality.py [--json] [--only ROW...]   (a few minutes: a temporary index of seeds/,
+questions from ../shared/eval)
 
-Each row scores `Searcher.search` in this process with the shared scorer. The CLI figures in the README come from
-`python -m bot ask --format json -` (tests/test_quality.py); the full-pipeline row here matches them.
+Rows: the floor (plain reciprocal-rank fusion of dense and BM25, always answering), the full pipeline, then the
+full pipeline with one feature or rule taken out and the scorer refitted without it. Every figure is out of
+fold: the file it is measured on took no part in fitting or choosing anything. "all" pools the five files.
 """
 
+import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-EVAL = ROOT.parent / "shared" / "eval"
+from fitting import Example, examples, fit, out_of_fold, seed_index
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from bot.terminal import answer_json  # noqa: E402
-from index import search  # noqa: E402
-from index.answerability import Reading  # noqa: E402
-from index.build import build  # noqa: E402
-from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
-from index.settings import IndexSettings  # noqa: E402
-from index.store import Store  # noqa: E402
+from index import search
+from index.features import PASSAGE, QUESTION
+from index.scorer import Linear, Scorer
+from index.search import Searcher
 
 
-def previous_only(chunks: list) -> list[int | None]:
-    return [i - 1 if i and chunks[i - 1].source_id == c.source_id else None for i, c in enumerate(chunks)]
+def without(passage: Sequence[str] = (), question: Sequence[str] = ()) -> Callable[[Sequence[Example], float],
+                                                                                  Scorer]:
+    def fitter(train: Sequence[Example], bar: float) -> Scorer:
+        return fit(train, bar, [n for n in PASSAGE if n not in passage], [n for n in QUESTION if n not in question])
+    return fitter
+
+
+def fusion_floor(train: Sequence[Example], bar: float) -> Scorer:
+    """Plain reciprocal-rank fusion, always answering: nothing fitted."""
+    fusion = Linear.of(("fusion",), PASSAGE, [0.0], [1.0], [1.0], 0.0)
+    always = Linear.of(("best",), QUESTION, [0.0], [1.0], [0.0], 10.0)
+    return Scorer(fusion, always, 0.5, "always answer")
 
 
 @contextmanager
 def no_lists() -> Iterator[None]:
     """Passages lean only on the one before them, and a lead-in is ranked without its items."""
+    def previous_only(chunks: list) -> list[int | None]:
+        return [i - 1 if i and chunks[i - 1].source_id == c.source_id else None for i, c in enumerate(chunks)]
     with mock.patch.object(search, "leans_on", previous_only), mock.patch.object(search, "_lists", lambda *a: {}):
         yield
 
 
-ABLATIONS: dict[str, Callable[[], AbstractContextManager[object]]] = {
-    "full pipeline": nullcontext,
-    "no missing-term rule": lambda: mock.patch.object(Reading, "missing", property(lambda self: ())),
-    "no support (gate and ranking)": lambda: mock.patch.object(Reading, "supports", lambda self, p: True),
-    "no answer kinds": lambda: mock.patch.object(Reading, "gives", lambda self, p: True),
-    "no source balance": lambda: mock.patch.object(search, "_balance", lambda hits, *rest: hits),
-    "no list lead-ins": no_lists,
+Fitter = Callable[[Sequence[Example], float], Scorer]
+ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]] = {
+    "plain fusion (floor)": (fusion_floor, nullcontext),
+    "full pipeline": (fit, nullcontext),
+    "no missing names": (without(question=["missing"]), nullcontext),
+    "no unknown words": (without(question=["unknown"]), nullcontext),
+    "no off-topic margin": (without(question=["margin"]), nullcontext),
+    "no named-term coverage": (without(["named"], ["best_named"]), nullcontext),
+    "no answer kinds": (without(["kind"], ["best_kind"]), nullcontext),
+    "no word coverage": (without(["coverage"]), nullcontext),
+    "no source balance": (fit, lambda: mock.patch.object(search, "_balance", lambda hits, *rest: hits)),
+    "no list lead-ins": (fit, no_lists),
+    "weight 2": (lambda t, b: fit(t, b, weight=2.0), nullcontext),
+    "weight 3": (lambda t, b: fit(t, b, weight=3.0), nullcontext),
+    "balance p>=0.25": (fit, lambda: mock.patch.object(search, "ANSWERING", -1.0986)),
+    "balance p>=0.1": (fit, lambda: mock.patch.object(search, "ANSWERING", -2.1972)),
+    "balance p>=0.05": (fit, lambda: mock.patch.object(search, "ANSWERING", -2.944)),
 }
 
 
-@contextmanager
-def seed_index() -> Iterator[tuple[IndexSettings, Embedder]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=Path(tmp) / "chroma")
-        embedder = SentenceTransformerEmbedder.load()
-        build(settings.seeds_dir, Store.open(settings), embedder)
-        yield settings, embedder
+def run(label: str, open_searcher: Callable[[], Searcher], folder: Path) -> dict[str, dict[str, float]]:
+    fitter, context = ROWS[label]
+    with context():
+        searcher = open_searcher()
+        bar = searcher.index.bar
+        return out_of_fold(searcher, examples(searcher), folder, lambda train: fitter(train, bar))
 
 
-def score(searcher: search.Searcher, name: str, folder: Path) -> str:
-    questions = [json.loads(line)["question"] for line in (EVAL / f"{name}.jsonl").read_text().splitlines()]
-    answers = folder / f"{name}.jsonl"
-    answers.write_text("".join(answer_json(searcher.search(q)) + "\n" for q in questions), encoding="utf-8")
-    result = subprocess.run([sys.executable, str(EVAL / "score.py"), str(EVAL / f"{name}.jsonl"), str(answers),
-                             str(ROOT / "seeds")], capture_output=True, text=True)
-    line = result.stdout.strip().splitlines()[-1]
-    return line.split(" boilerplate")[0].replace("multi-source coverage@5", "cov")
+def line(label: str, figures: dict[str, dict[str, float]]) -> str:
+    cells = [f"{name} {f['hit3']:.3f}/{f['mrr']:.3f}/{f['cov']:.2f} {f['answered']:.2f}/{f['abstained']:.2f}"
+             for name, f in figures.items()]
+    return f"{label:26s} " + "  ".join(cells)
 
 
-def main() -> None:
-    if not (EVAL / "score.py").exists():
-        sys.exit(f"no scorer at {EVAL}: put ../shared beside the checkout")
-    with seed_index() as (settings, embedder), tempfile.TemporaryDirectory() as out:
-        for label, ablation in ABLATIONS.items():
-            with ablation():
-                searcher = search.Searcher.open(settings, embedder)
-                rows = [f"{name}: {score(searcher, name, Path(out))}" for name in ("dev", "dev2")]
-            print(f"{label:30s} " + "  |  ".join(rows), flush=True)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object per row")
+    parser.add_argument("--only", nargs="*", choices=list(ROWS), help="these rows only")
+    args = parser.parse_args()
+    if not args.json:
+        print("per file: hit@3/MRR@10/coverage@5 answered/abstained (rates), out of fold; all = pooled", flush=True)
+    with tempfile.TemporaryDirectory() as folder, seed_index() as open_searcher:
+        for label in args.only or ROWS:
+            figures = run(label, open_searcher, Path(folder))
+            print(json.dumps({"row": label, "figures": figures}) if args.json else line(label, figures), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,8 +1,8 @@
-"""Whether a passage answers a question, as opposed to sharing its topic.
+"""A question read against the corpus: which of its terms the corpus mentions, and in which passages.
 
-A question is answered only when the corpus mentions every specific term it asks about (names, acronyms,
-figures, page parts), and some passage near the top supports it: the passage, with the one it leans on and
-its source's title, outlet and author, mentions most of those terms, and gives what the question wants:
+What the fitted scorer (index/scorer.py) learns from it: the specific terms (names, acronyms, figures, page parts)
+the corpus never mentions; how many of the question's terms a passage mentions, with the one it leans on and its
+source's title, outlet and author; and whether the passage gives what the question wants:
 - a figure ("how many", "how much"): a count or an amount, not a year;
 - a date ("when"): a date the question does not already give;
 - a name ("who", "which officials"): a person's name the question does not give, two capitalised words or more
@@ -13,7 +13,6 @@ its source's title, outlet and author, mentions most of those terms, and gives w
 - a rate ("per month"): the same unit ("a month", "monthly").
 """
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,7 +56,7 @@ class Reading:
         return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))
 
     @cached_property
-    def _specific(self) -> tuple[Term, ...]:
+    def present_specific(self) -> tuple[Term, ...]:
         """The specific terms the corpus mentions somewhere."""
         return tuple(t for t in self.query.specific if self.forms[t.key])
 
@@ -68,12 +67,6 @@ class Reading:
     @cached_property
     def _asked(self) -> set[str]:
         return {normalise(t.text) for t in self.query.terms} | {t.key for t in self.query.terms}
-
-    def supports(self, passage: Passage) -> bool:
-        specific = self._specific
-        if specific and self.found(passage, specific) < math.ceil(len(specific) / 2):
-            return False
-        return self.gives(passage)
 
     def gives(self, passage: Passage) -> bool:
         """The passage gives the kind of answer the question wants."""

@@ -1,9 +1,10 @@
 """What the corpus mentions: every word, acronym, figure and time in it, to find a question's terms in it.
 
-A term is found when the corpus has its word or its stem, a spelling one letter off (two for words of eight
-letters or more, with the same first letter: "Akhundzada" finds "Akhundzadeh"), its acronym written out as the
-corpus writes it ("DIA" finds "Defence Intelligence Agency"; for three letters or more, since two-letter
-initials fit too many phrases), or, for a figure, the same value.
+A term is found when the corpus has its word or its stem, in British or American spelling ("destabilise" finds
+"destabilize"); for a name, a spelling one letter off (two for words of eight letters or more, with the same first
+letter) or another transliteration ("Ahmadinejhad" finds "Ahmadinejad"); its acronym written out as the corpus
+writes it ("DIA" finds "Defence Intelligence Agency"; for three letters or more, since two-letter initials fit too
+many phrases); for a figure, the same value, and for a two-digit number, the year it may stand for ('98: 1998).
 """
 
 import re
@@ -15,7 +16,19 @@ from functools import cached_property
 from rapidfuzz.distance import Levenshtein
 
 from index.question import Kind, Term, date_keys, is_rare, rate_units
-from index.terms import MONTHS, VAGUE_COUNTS, figures, initialisms, keys, normalise, stem, times, words
+from index.terms import (
+    MONTHS,
+    VAGUE_COUNTS,
+    figures,
+    initialisms,
+    keys,
+    normalise,
+    skeleton,
+    spellings,
+    stem,
+    times,
+    words,
+)
 
 _REPORTING = frozenset(stem(w) for w in """
     said say says told tell tells stated states added adds confirmed confirms claimed claims revealed reveals
@@ -123,6 +136,7 @@ class Lexicon:
     keys: set[str] = field(default_factory=set)
     phrases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     by_initial: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    sounds: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
     def build(cls, passages: Iterable[str], labels: Iterable[str] = ()) -> "Lexicon":
@@ -136,16 +150,16 @@ class Lexicon:
         for word in lexicon.keys:
             if len(word) >= 4 and word.isalpha():
                 lexicon.by_initial[word[0]].append(word)
+                lexicon.sounds[skeleton(word)].add(word)
         return lexicon
 
     def forms(self, term: Term) -> frozenset[str]:
         """The keys and phrases under which the corpus mentions the term; empty when it never does."""
         if term.kind is Kind.FIGURE:
-            key = figure_key(term.value or 0.0)
-            return frozenset({key}) if key in self.keys else frozenset()
+            return frozenset(k for k in _figure_keys(term) if k in self.keys)
         if term.kind is Kind.TIME:
             return frozenset({term.key}) if term.key in self.keys else frozenset()
-        found = {k for k in (term.key, stem(term.key)) if k in self.keys}
+        found = {k for spelling in spellings(term.key) for k in (spelling, stem(spelling)) if k in self.keys}
         if term.kind is Kind.ACRONYM:
             found |= self.phrases.get(term.key, set())
         elif term.kind is Kind.NAME and not found:  # a misspelt name; a common word is not a misspelling
@@ -154,8 +168,19 @@ class Lexicon:
         return frozenset(found)
 
     def _near(self, word: str) -> list[str]:
+        """Corpus words spelt nearly as `word` is, or transliterated another way (index/terms.py `skeleton`)."""
         if len(word) < 5:
             return []
         limit = 1 if len(word) < 8 else 2
-        return [w for w in self.by_initial.get(word[0], ())
+        near = [w for w in self.by_initial.get(word[0], ())
                 if abs(len(w) - len(word)) <= limit and Levenshtein.distance(w, word, score_cutoff=limit) <= limit]
+        return near + sorted(self.sounds.get(skeleton(word), ()))
+
+
+def _figure_keys(term: Term) -> list[str]:
+    """A figure by its value; a two-digit number also as the years it may stand for ('98, "in 98": 1998)."""
+    value = term.value or 0.0
+    keys = [figure_key(value)]
+    if value.is_integer() and 0 <= value < 100 and len(term.text.strip("'’")) == 2:
+        keys += [figure_key(1900 + value), figure_key(2000 + value)]
+    return keys

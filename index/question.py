@@ -20,7 +20,18 @@ from functools import cache, cached_property
 
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from index.terms import FULL_MONTHS, MONTHS, NUMBER_WORDS, VAGUE_COUNTS, WORD, figures, normalise, stem, times
+from index.terms import (
+    FULL_MONTHS,
+    MONTHS,
+    NUMBER_WORDS,
+    VAGUE_COUNTS,
+    WORD,
+    figures,
+    normalise,
+    spellings,
+    stem,
+    times,
+)
 
 # Words that carry no content in a question: function words, question verbs, chat shorthand, and the
 # words a member uses for the corpus itself.
@@ -44,6 +55,15 @@ PAGE_PARTS = frozenset("""
     """.split())
 _EXCLUDING = re.compile(r"\b(?:apart from|aside from|besides|other than|except(?: for)?|not counting)\s+"
                         r"(?:the\s+)?([\w'’.-]+(?:\s+[\w'’.-]+)?)", re.IGNORECASE)
+
+
+# What members paste that is no term of a question: code, user/role/channel mentions, custom emoji and links.
+_MARKUP = re.compile(r"```.*?```|`[^`\n]*`|<a?:\w+:\d+>|<(?:@[!&]?|#)\d+>|<?https?://\S+>?", re.S)
+
+
+def without_markup(text: str) -> str:
+    """The text without code, Discord mentions, custom emoji and links, spaces collapsed."""
+    return " ".join(_MARKUP.sub(" ", text).split())
 
 
 class Wants(Enum):
@@ -93,13 +113,18 @@ def common_words() -> frozenset[str]:
 
 
 def is_rare(word: str) -> bool:
-    """Not a common English word, nor a prefix on one: a name, most likely."""
+    """Not a common English word in either spelling, nor a prefix on one: a name, most likely."""
+    if not word.isalpha() or len(word) < 3:
+        return False
     common = common_words()
-    singular = {word, stem(word), word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word,
-                word[:-3] + "y" if word.endswith("ies") else word}
-    if singular & common or not word.isalpha() or len(word) < 3:
+    if any(form in common for spelling in spellings(word) for form in _singulars(spelling)):
         return False
     return not any(word.startswith(p) and len(word) - len(p) >= 4 and word[len(p):] in common for p in _PREFIXES)
+
+
+def _singulars(word: str) -> set[str]:
+    return {word, stem(word), word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word,
+            word[:-3] + "y" if word.endswith("ies") else word}
 
 
 class Kind(Enum):
@@ -155,6 +180,7 @@ def _kind(token: str, word: str) -> Kind:
 
 def read(question: str) -> Query:
     """The question's content terms in order, figures first read as values, and what it wants."""
+    question = without_markup(question)
     terms: list[Term] = []
     seen: set[str] = set()
 

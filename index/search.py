@@ -1,17 +1,16 @@
 """Search over the live index: on topic or not, answered or not, and the passages ranked, balanced and deduplicated.
 
-Scores. Dense: the cosine between the question and a passage, or between the question and the passage blended
-with the one it leans on (the one before it, or the lead-in of its list), whichever is higher. Lexical: BM25 over
-the question's content words, divided by the best score. Fused by relative score: 0.7 × dense (min-max scaled
-over the corpus) + 0.3 × lexical, plus SUPPORT_WEIGHT for a passage that supports an answer
-(index/answerability.py), so those come first. A list's items follow their lead-in, at its score.
+Every question is scored by the fitted scorer (index/scorer.py) over the features of index/features.py: the
+best passages by dense cosine and by BM25 are the candidates, the passage model orders them, and the question
+model says whether the corpus answers the question at all. A list's items follow their lead-in, at its score;
+near-duplicates of a better passage are left out; each source the passage model finds answering gets a place on
+the first page.
 
-Outcomes. Off-topic: no passage clears the abstention bar, the mean plus three standard deviations of the best
-dense scores that background questions (index/background.py) get against this corpus. The build computes it and
-keeps it in the generation's pointer, which spares every searcher the background questions' encode. Not answered:
-the corpus never mentions one of the question's specific terms, or no passage over the bar supports an answer; the
-closest passages are returned as related, not as an answer. Otherwise answered. Nothing here is fitted to the
-evaluation questions.
+Outcomes. Answered: the question model's probability reaches the scorer's threshold. Otherwise off-topic when no
+passage clears the abstention bar, the mean plus three standard deviations of the best dense scores that
+background questions (index/background.py) get against this corpus; the build computes it and keeps it in the
+generation's pointer, which spares every searcher the background questions' encode. Otherwise not answered: the
+closest passages are returned as related, not as an answer, with the question's terms the corpus never mentions.
 """
 
 import hashlib
@@ -31,25 +30,25 @@ from index.background import BACKGROUND_QUESTIONS
 from index.chunking import Chunk
 from index.corpus import Source
 from index.embedding import Embedder, ModelError
+from index.features import Candidates, candidates, question_features
 from index.lexicon import Lexicon, Passage
-from index.question import Kind, Query, common_words, read
+from index.question import Kind, Query, common_words, read, without_markup
+from index.scorer import Scorer, probability
+from index.scorer import load as load_scorer
 from index.settings import IndexSettings
 from index.store import FORMAT, Pointer, Store, StoreError
 from index.terms import stem
 
 log = logging.getLogger(__name__)
 
-DENSE_WEIGHT = 0.7
 BAR_SIGMAS = 3.0
 MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
 MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
 LIST_ITEMS = 3
 FIRST_PAGE = 5
-BALANCE_MARGIN = 0.2
-POOL = 40  # the best passages over the bar by fused score, checked for support
+ANSWERING = 0.0
 RELATED = 3
-SUPPORT_WEIGHT = 0.5
 _TOKEN = re.compile(r"\w+")
 
 
@@ -98,6 +97,8 @@ def clean_question(raw: str) -> str:
         raise QuestionError(f"The question is {len(text):,} characters long; keep it under {MAX_QUESTION_CHARS:,}.")
     if not _TOKEN.search(text):
         raise QuestionError("The question has no words in it.")
+    if not _TOKEN.search(without_markup(text)):
+        raise QuestionError("The question is only links, mentions or code: ask it in words.")
     return text
 
 
@@ -192,26 +193,19 @@ class LiveIndex:
 @dataclass(frozen=True)
 class _Candidate:
     position: int
-    score: float
-    supports: bool
+    logit: float  # the passage model's log-odds that it answers the question
 
 
-def _rank(index: LiveIndex, reading: Reading, dense: np.ndarray, pool: np.ndarray
-          ) -> list[_Candidate]:
-    """The passages over the bar, best first: fused score, then how much of the question each one covers."""
-    lexical = index.lexical(reading.query)
-    span = float(dense.max() - dense.min()) or 1.0
-    fused = DENSE_WEIGHT * (dense - dense.min()) / span + (1 - DENSE_WEIGHT) * lexical
-    if len(pool) > POOL:
-        pool = pool[np.argpartition(-fused[pool], POOL)[:POOL]]
-    candidates = []
-    for i in pool:
-        supports = reading.supports(index.passage(int(i)))
-        candidates.append(_Candidate(int(i), float(fused[i]) + SUPPORT_WEIGHT * supports, supports))
-    return _with_lists(index, reading, sorted(candidates, key=lambda c: -c.score))[:MAX_PASSAGES]
+@dataclass(frozen=True)
+class _Scored:
+    """A question's candidate passages ranked by the passage model, and its probability of being answerable."""
+
+    ranked: list[_Candidate]
+    answerable: float
+    on_topic: bool  # some passage clears the abstention bar
 
 
-def _with_lists(index: LiveIndex, reading: Reading, ranked: list[_Candidate]) -> list[_Candidate]:
+def _with_lists(index: LiveIndex, ranked: list[_Candidate]) -> list[_Candidate]:
     """The ranking with each list's items right after their lead-in, at its score: a lead-in ("…, including:")
     says what the list is about, and the items say what it holds, so alone it answers nothing."""
     placed: set[int] = set()
@@ -220,13 +214,13 @@ def _with_lists(index: LiveIndex, reading: Reading, ranked: list[_Candidate]) ->
         if candidate.position in placed:
             continue
         items = [i for i in index.lists.get(candidate.position, ()) if i not in placed]
-        grouped += [candidate, *(_Candidate(i, candidate.score, reading.supports(index.passage(i))) for i in items)]
+        grouped += [candidate, *(_Candidate(i, candidate.logit) for i in items)]
         placed.update([candidate.position, *items])
     return grouped
 
 
 def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
-    """The candidates as hits, a near-duplicate of a better one left out."""
+    """The candidates as hits, scored by probability, a near-duplicate of a better one left out."""
     hits: list[Hit] = []
     seen: list[set[str]] = []
     for candidate in ranked:
@@ -235,20 +229,18 @@ def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
         if any((shared := len(words & w)) >= NEAR_DUPLICATE * (len(words) + len(w) - shared) for w in seen):
             continue
         seen.append(words)
-        hits.append(Hit(chunk, round(candidate.score, 4), index.sources[chunk.source_id]))
+        hits.append(Hit(chunk, round(float(probability(candidate.logit)), 4), index.sources[chunk.source_id]))
     return hits
 
 
-def _balance(hits: list[Hit], supported: list[_Candidate], index: LiveIndex, compare: bool) -> list[Hit]:
+def _balance(hits: list[Hit], ranked: list[_Candidate], index: LiveIndex, compare: bool) -> list[Hit]:
     """The hits with each source that answers among the first FIRST_PAGE, in their order otherwise.
 
-    A source answers when one of its passages supports the answer and scores within BALANCE_MARGIN of the best.
-    Its best hit moves up only as late as it can and still make the first page. When the question compares the
-    sources, every source with a passage over the bar answers, and each one's best hit comes first.
+    A source answers when the passage model finds one of its passages more likely to answer than not. Its best
+    hit moves up only as late as it can and still make the first page. When the question compares the sources,
+    every source among the ranked passages answers, and each one's best hit comes first.
     """
-    best = supported[0].score
-    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in supported
-                                   if compare or c.score >= best - BALANCE_MARGIN))
+    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in ranked if compare or c.logit >= ANSWERING))
     if compare:
         firsts = [next(h for h in hits if h.source.id == source) for source in answering
                   if any(h.source.id == source for h in hits)]
@@ -317,14 +309,16 @@ def calibration_key(model: str) -> str:
 class Searcher:
     """Answers questions from the live index; `reload` swaps in a new generation without a pause."""
 
-    def __init__(self, store: Store, embedder: Embedder, generation: Pointer | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, generation: Pointer | None = None,
+                 scorer: Scorer | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        self.scorer = scorer or load_scorer()
         self.index = self._load(generation)
 
     @classmethod
-    def open(cls, settings: IndexSettings, embedder: Embedder) -> "Searcher":
-        return cls(Store.open(settings), embedder)
+    def open(cls, settings: IndexSettings, embedder: Embedder, scorer: Scorer | None = None) -> "Searcher":
+        return cls(Store.open(settings), embedder, scorer=scorer)
 
     def _load(self, generation: Pointer | None = None) -> LiveIndex:
         index = LiveIndex.load(self.store, generation)
@@ -353,34 +347,48 @@ class Searcher:
         if not index.chunks:
             return Answer(question, Outcome.OFF_TOPIC, note="The corpus is empty.")
         reading = Reading.of(read(question), index.lexicon)
-        missing = reading.missing_phrases()
-        ranked = self._ranked(index, reading)
-        if not ranked:
-            return Answer(question, Outcome.OFF_TOPIC, missing=missing)
-        supported = [c for c in ranked if c.supports]
-        if missing or not supported:
-            related = tuple(_distinct(index, ranked)[:RELATED])
-            return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=missing)
-        hits = _balance(_distinct(index, ranked), ranked if reading.query.compares else supported, index,
-                        reading.query.compares)
+        scored = self._scored(index, reading)
+        if scored.answerable < self.scorer.threshold:
+            if not scored.on_topic:
+                return Answer(question, Outcome.OFF_TOPIC, missing=reading.missing_phrases())
+            related = tuple(_distinct(index, scored.ranked)[:RELATED])
+            return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=reading.missing_phrases())
+        compares = reading.query.compares
+        hits = _balance(_distinct(index, scored.ranked), scored.ranked, index, compares)
         return Answer(question, Outcome.ANSWERED, tuple(hits[offset : offset + limit]), total=len(hits))
 
     def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
-        """Every source with its best passage that addresses the topic, or None when it says nothing on it."""
+        """Every source with its best passage that addresses the topic (one the passage model finds more likely
+        to answer than not), or None when it says nothing on it."""
         topic = clean_question(raw_topic)
         index = self.index
-        reading = Reading.of(read(topic), index.lexicon)
-        hits = _distinct(index, [c for c in self._ranked(index, reading) if c.supports])
+        if not index.chunks or not is_mostly_latin(topic):
+            return [(source, None) for source, _ in self.sources()]
+        scored = self._scored(index, Reading.of(read(topic), index.lexicon))
+        hits = _distinct(index, [c for c in scored.ranked if c.logit >= 0])
         best = {h.source.id: h for h in reversed(hits)}
         return [(source, best.get(source.id)) for source, _ in self.sources()]
 
-    def _ranked(self, index: LiveIndex, reading: Reading) -> list[_Candidate]:
-        """The passages over the abstention bar for the question, ranked; none when it is off the corpus's topic."""
-        if not index.chunks or not is_mostly_latin(reading.query.text):
-            return []
-        dense = index.dense(self.embedder.encode([reading.query.topic])[0])
-        pool = np.flatnonzero(dense >= index.bar)
-        return _rank(index, reading, dense, pool) if len(pool) else []
+    def evidence(self, raw_question: str) -> tuple[Reading, Candidates]:
+        """The question as read against the corpus, and its candidate passages with their features: what the
+        scorer weighs, and what bench/fitting.py fits it on."""
+        index = self.index
+        reading = Reading.of(read(clean_question(raw_question)), index.lexicon)
+        return reading, self._candidates(index, reading)
+
+    def _candidates(self, index: LiveIndex, reading: Reading) -> Candidates:
+        vector = self.embedder.encode([reading.query.topic])[0]
+        return candidates(index, reading, index.vectors @ vector, index.blended @ vector)
+
+    def _scored(self, index: LiveIndex, reading: Reading) -> _Scored:
+        """The question's candidates ranked by the passage model, lists kept together, and how likely it is that
+        the corpus answers it."""
+        found = self._candidates(index, reading)
+        logits = self.scorer.rank(found.features)
+        chance = self.scorer.answerable(question_features(found, logits, reading, index.bar))
+        order = np.argsort(-logits, kind="stable")[:MAX_PASSAGES]
+        ranked = _with_lists(index, [_Candidate(int(found.positions[k]), float(logits[k])) for k in order])
+        return _Scored(ranked[:MAX_PASSAGES], chance, bool(found.dense.max() >= index.bar))
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""

@@ -52,6 +52,34 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+# British and American endings of one word: destabilise/destabilize, defence/defense, colour/color.
+_SPELLINGS = (("isation", "ization"), ("ising", "izing"), ("ised", "ized"), ("ises", "izes"), ("ise", "ize"),
+              ("yse", "yze"), ("ysed", "yzed"), ("our", "or"), ("ours", "ors"), ("tre", "ter"), ("tres", "ters"),
+              ("ence", "ense"), ("ogue", "og"), ("lled", "led"), ("lling", "ling"), ("mme", "m"))
+
+
+def spellings(word: str) -> set[str]:
+    """The word and its other spelling, British or American: "destabilise" → {"destabilise", "destabilize"}."""
+    found = {word}
+    for british, american in _SPELLINGS:
+        for ending, other in ((british, american), (american, british)):
+            if word.endswith(ending) and len(word) > len(ending) + 2:
+                found.add(word[: -len(ending)] + other)
+    return found
+
+
+_SOUNDS = (("ph", "f"), ("kh", "k"), ("gh", "g"), ("dh", "d"), ("th", "t"), ("jh", "j"), ("sh", "s"), ("q", "k"),
+           ("w", "v"), ("y", "i"), ("ee", "i"), ("oo", "u"), ("ou", "u"), ("e", "a"), ("o", "u"))
+
+
+def skeleton(word: str) -> str:
+    """How a name transliterated from Persian, Arabic or Pashto sounds, roughly: the spellings English writers
+    choose between (Ahmadinejad, Ahmadinejhad; Mohammed, Muhammad) share one skeleton."""
+    for written, sound in _SOUNDS:
+        word = word.replace(written, sound)
+    return re.sub(r"(.)\1+", r"\1", word).rstrip("h")
+
+
 def words(text: str) -> list[str]:
     return [normalise(m) for m in WORD.findall(text)]
 

@@ -1,0 +1,47 @@
+"""Fits the scorer on all five evaluation files and writes index/scorer.json; `--check` refits and compares.
+
+Run: .venv/bin/python bench/fit.py [--check]   (about a minute: a temporary index of seeds/, ../shared/eval)
+"""
+
+import argparse
+import json
+import sys
+
+from fitting import examples, fit, seed_index
+
+from index.scorer import SCORER_FILE, Scorer
+
+TOLERANCE = 1e-4
+
+
+def differences(old: dict, new: dict, path: str = "") -> list[str]:
+    """Where two scorer files differ beyond rounding."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for key in sorted(old.keys() | new.keys())
+                for d in differences(old.get(key), new.get(key), f"{path}.{key}".lstrip("."))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new, strict=True)) for d in differences(a, b, f"{path}[{i}]")]
+    if isinstance(old, float | int) and isinstance(new, float | int) and not isinstance(old, bool):
+        return [] if abs(old - new) <= TOLERANCE * max(1.0, abs(old)) else [f"{path}: {old} → {new}"]
+    return [] if old == new else [f"{path}: {old!r} → {new!r}"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="refit and compare with index/scorer.json")
+    args = parser.parse_args()
+    with seed_index() as open_searcher:
+        searcher = open_searcher()
+        scorer: Scorer = fit(examples(searcher), searcher.index.bar)
+    fitted = scorer.to_json()
+    if args.check:
+        found = differences(json.loads(SCORER_FILE.read_text(encoding="utf-8")), fitted)
+        print("\n".join(found) or f"{SCORER_FILE.name} is what the fit gives")
+        return 1 if found else 0
+    SCORER_FILE.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {SCORER_FILE} (threshold {scorer.threshold:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

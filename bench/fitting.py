@@ -1,0 +1,218 @@
+"""Fitting the scorer (index/scorer.py) on the evaluation questions, and scoring it out of fold.
+
+A question file is a fold. The passage model is fitted on the candidates of the answerable questions (a passage
+is positive when it holds a quote the file lists as answering). The question model is fitted on question
+features read with passage models that did not see the question's file (stacking: leave one file out inside the
+training files). Its threshold is chosen on the question model's out-of-fold probabilities, for the aim below.
+`fit` never reads the file it is scored on, so `out_of_fold` reports what unseen questions would get.
+
+Both models are scikit-learn's LogisticRegression at its defaults (L2, C = 1) on standardised features: nothing
+is tuned to the questions but the coefficients.
+"""
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+EVAL = ROOT.parent / "shared" / "eval"
+FILES = ("dev", "dev2", "dev3", "dev4", "dev5")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot.terminal import answer_json  # noqa: E402
+from index.answerability import Reading  # noqa: E402
+from index.build import build  # noqa: E402
+from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
+from index.features import PASSAGE, QUESTION, Candidates, question_features  # noqa: E402
+from index.onnx_model import question_embedder  # noqa: E402
+from index.scorer import Linear, Scorer  # noqa: E402
+from index.search import Searcher  # noqa: E402
+from index.settings import IndexSettings  # noqa: E402
+from index.store import Store  # noqa: E402
+
+AIM = "balanced accuracy: the mean of the share of answerable questions answered and of the rest refused"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One evaluation question with its candidates, which of them answer it, and whether anything does."""
+
+    file: str
+    question: str
+    reading: Reading
+    candidates: Candidates
+    positive: np.ndarray  # per candidate
+    answerable: bool
+
+
+def questions(name: str) -> list[dict]:
+    return [json.loads(line) for line in (EVAL / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def _norm(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def examples(searcher: Searcher, files: Sequence[str] = FILES) -> list[Example]:
+    """Every question of the files, read and its candidates found by the searcher, as the bot would."""
+    index = searcher.index
+    found = []
+    for name in files:
+        for q in questions(name):
+            reading, candidates = searcher.evidence(q["question"])
+            answers = [(g["source"], _norm(g["quote"])) for g in q["relevant"]]
+            positive = np.array([any(index.chunks[p].source_id == s and quote in _norm(index.chunks[p].text)
+                                     for s, quote in answers) for p in candidates.positions])
+            found.append(Example(name, q["question"], reading, candidates, positive, bool(answers)))
+    return found
+
+
+def fit_linear(rows: np.ndarray, labels: np.ndarray, names: Sequence[str], all_names: tuple[str, ...]) -> Linear:
+    from sklearn.linear_model import LogisticRegression
+
+    x = rows[:, [all_names.index(n) for n in names]]
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(max_iter=5000).fit((x - mean) / scale, labels)
+    return Linear.of(tuple(names), all_names, mean, scale, model.coef_[0], float(model.intercept_[0]))
+
+
+def fit_passage(train: Sequence[Example], names: Sequence[str]) -> Linear:
+    answerable = [e for e in train if e.answerable]
+    rows = np.concatenate([e.candidates.features for e in answerable])
+    return fit_linear(rows, np.concatenate([e.positive for e in answerable]), names, PASSAGE)
+
+
+def question_rows(exs: Sequence[Example], passage: Linear, bar: float) -> np.ndarray:
+    return np.array([question_features(e.candidates, passage.logit(e.candidates.features), e.reading, bar)
+                     for e in exs]).reshape(len(exs), len(QUESTION))
+
+
+def _stacked_rows(train: Sequence[Example], names: Sequence[str], bar: float) -> tuple[np.ndarray, np.ndarray]:
+    """Question features of the training questions, each read with a passage model fitted without its file."""
+    rows, labels = [], []
+    for held in sorted({e.file for e in train}):
+        passage = fit_passage([e for e in train if e.file != held], names)
+        inside = [e for e in train if e.file == held]
+        rows.append(question_rows(inside, passage, bar))
+        labels += [e.answerable for e in inside]
+    return np.concatenate(rows), np.array(labels)
+
+
+def choose_threshold(chances: np.ndarray, answerable: np.ndarray, weight: float = 1.0) -> float:
+    """The probability that best meets AIM on out-of-fold probabilities: the middle of the best interval."""
+    cuts = np.unique(np.concatenate([[0.0, 1.0], chances]))
+    best, chosen = -1.0, 0.5
+    for low, high in itertools.pairwise(cuts):
+        threshold = (low + high) / 2
+        answered = chances >= threshold
+        value = weight * answered[answerable].mean() + (~answered[~answerable]).mean()
+        if value > best:
+            best, chosen = value, threshold
+    return float(chosen)
+
+
+def fit(train: Sequence[Example], bar: float, passage_names: Sequence[str] = PASSAGE,
+        question_names: Sequence[str] = QUESTION, weight: float = 1.0) -> Scorer:
+    """The scorer fitted on the training questions; its threshold chosen out of fold among their files."""
+    passage = fit_passage(train, passage_names)
+    rows, labels = _stacked_rows(train, passage_names, bar)
+    question = fit_linear(rows, labels, question_names, QUESTION)
+    files = [e.file for e in train]
+    chances = np.zeros(len(labels))
+    for held in sorted(set(files)):
+        inside = np.array([f == held for f in files])
+        model = fit_linear(rows[~inside], labels[~inside], question_names, QUESTION)
+        chances[inside] = 1 / (1 + np.exp(-model.logit(rows[inside])))
+    threshold = choose_threshold(chances, labels, weight)
+    return Scorer(passage, question, threshold, AIM, tuple(sorted(set(files))))
+
+
+@contextmanager
+def seed_index() -> Iterator[Callable[[], Searcher]]:
+    """A temporary index of seeds/, and a way to open searchers on it that embed questions as the bot and
+    `bot ask` do (each question once per process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=Path(tmp) / "chroma")
+        build(settings.seeds_dir, Store.open(settings), SentenceTransformerEmbedder.load())
+        embedder = Remembering(question_embedder(settings))
+        yield lambda: Searcher.open(settings, embedder)
+
+
+class Remembering(Embedder):
+    """An embedder that encodes each text once: the out-of-fold runs ask the same questions many times."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self._known: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if todo:
+            self._known.update(zip(todo, self.inner.encode(todo), strict=True))
+        return np.stack([self._known[t] for t in texts])
+
+
+def answers(searcher: Searcher, name: str, scorer: Scorer) -> list[str]:
+    """The JSON lines `bot ask --format json -` would print for the file's questions with this scorer."""
+    searcher.scorer = scorer
+    return [answer_json(searcher.search(q["question"])) for q in questions(name)]
+
+
+def score(lines: dict[str, list[str]], folder: Path) -> dict[str, dict[str, float]]:
+    """The shared scorer's figures for each file's answer lines, and for all of them pooled ("all")."""
+    figures = {}
+    pooled_questions, pooled_answers = folder / "all.questions.jsonl", folder / "all.answers.jsonl"
+    pooled_questions.write_text("".join((EVAL / f"{n}.jsonl").read_text(encoding="utf-8") for n in lines),
+                                encoding="utf-8")
+    pooled_answers.write_text("".join("\n".join(v) + "\n" for v in lines.values()), encoding="utf-8")
+    for name in [*lines, "all"]:
+        questions_file = pooled_questions if name == "all" else EVAL / f"{name}.jsonl"
+        answers_file = folder / f"{name}.answers.jsonl"
+        if name != "all":
+            answers_file.write_text("\n".join(lines[name]) + "\n", encoding="utf-8")
+        else:
+            answers_file = pooled_answers
+        out = subprocess.run([sys.executable, str(EVAL / "score.py"), str(questions_file), str(answers_file),
+                              str(ROOT / "seeds")], capture_output=True, text=True).stdout
+        figures[name] = parse_scores(out.strip().splitlines()[-1])
+    return figures
+
+
+def parse_scores(line: str) -> dict[str, float]:
+    """The shared scorer's line as numbers: hit3, mrr, cov, answered and abstained as rates, and the counts."""
+    found: dict[str, float] = {}
+    for key, pattern in (("hit3", r"hit@3[= ]+([\d.]+)"), ("mrr", r"MRR@10[= ]+([\d.]+)"),
+                         ("cov", r"coverage@5[= ]+([\d.]+)")):
+        match = re.search(pattern, line)
+        found[key] = float(match.group(1)) if match else float("nan")
+    for key in ("answered", "abstained"):
+        match = re.search(rf"{key}[= ]+(\d+)/(\d+)", line)
+        found[key] = int(match.group(1)) / int(match.group(2)) if match and int(match.group(2)) else 1.0
+    for key in ("boilerplate", "not[- ]verbatim", "unattributed"):
+        match = re.search(rf"{key}[= ]+(\d+)", line)
+        found[key.replace("[- ]", "_")] = float(match.group(1)) if match else float("nan")
+    return found
+
+
+def out_of_fold(searcher: Searcher, exs: Sequence[Example], folder: Path,
+                fitter: Callable[[Sequence[Example]], Scorer]) -> dict[str, dict[str, float]]:
+    """Each file answered by a scorer fitted on the other files, then scored; plus the pooled figures."""
+    lines = {}
+    for held in FILES:
+        lines[held] = answers(searcher, held, fitter([e for e in exs if e.file != held]))
+    return score(lines, folder)
