@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,8 @@ from index.search import Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store import Store  # noqa: E402
 
-AIM = "balanced accuracy: the mean of the share of answerable questions answered and of the rest refused"
+AIM = ("the most MRR@10 (a refused answerable question counting 0) plus the share of unanswerable questions "
+       "refused, out of fold")
 
 
 @dataclass(frozen=True)
@@ -102,44 +103,62 @@ def question_rows(exs: Sequence[Example], passage: Linear, bar: float) -> np.nda
                      for e in exs]).reshape(len(exs), len(QUESTION))
 
 
-def _stacked_rows(train: Sequence[Example], names: Sequence[str], bar: float) -> tuple[np.ndarray, np.ndarray]:
-    """Question features of the training questions, each read with a passage model fitted without its file."""
-    rows, labels = [], []
+def reciprocal_rank(logits: np.ndarray, positive: np.ndarray) -> float:
+    """1 / rank of the first passage that answers, as MRR@10 counts it; 0 past the tenth or for none."""
+    order = np.argsort(-logits, kind="stable")[:10]
+    hits = np.flatnonzero(positive[order])
+    return 1 / (hits[0] + 1) if len(hits) else 0.0
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """The training questions as the question model sees them, each read with a passage model fitted without
+    its file: features, whether answerable, the reciprocal rank of its answer, and its file."""
+
+    rows: np.ndarray
+    answerable: np.ndarray
+    ranks: np.ndarray
+    files: np.ndarray
+
+
+def stacked(train: Sequence[Example], names: Sequence[str], bar: float) -> Stacked:
+    rows, answerable, ranks, files = [], [], [], []
     for held in sorted({e.file for e in train}):
         passage = fit_passage([e for e in train if e.file != held], names)
         inside = [e for e in train if e.file == held]
         rows.append(question_rows(inside, passage, bar))
-        labels += [e.answerable for e in inside]
-    return np.concatenate(rows), np.array(labels)
+        answerable += [e.answerable for e in inside]
+        ranks += [reciprocal_rank(passage.logit(e.candidates.features), e.positive) for e in inside]
+        files += [held] * len(inside)
+    return Stacked(np.concatenate(rows), np.array(answerable), np.array(ranks), np.array(files))
 
 
-def choose_threshold(chances: np.ndarray, answerable: np.ndarray, weight: float = 1.0) -> float:
+def choose_threshold(chances: np.ndarray, answerable: np.ndarray, ranks: np.ndarray) -> float:
     """The probability that best meets AIM on out-of-fold probabilities: the middle of the best interval."""
     cuts = np.unique(np.concatenate([[0.0, 1.0], chances]))
     best, chosen = -1.0, 0.5
     for low, high in itertools.pairwise(cuts):
         threshold = (low + high) / 2
         answered = chances >= threshold
-        value = weight * answered[answerable].mean() + (~answered[~answerable]).mean()
+        value = (ranks * answered)[answerable].mean() + (~answered[~answerable]).mean()
         if value > best:
             best, chosen = value, threshold
     return float(chosen)
 
 
 def fit(train: Sequence[Example], bar: float, passage_names: Sequence[str] = PASSAGE,
-        question_names: Sequence[str] = QUESTION, weight: float = 1.0) -> Scorer:
+        question_names: Sequence[str] = QUESTION) -> Scorer:
     """The scorer fitted on the training questions; its threshold chosen out of fold among their files."""
     passage = fit_passage(train, passage_names)
-    rows, labels = _stacked_rows(train, passage_names, bar)
-    question = fit_linear(rows, labels, question_names, QUESTION)
-    files = [e.file for e in train]
-    chances = np.zeros(len(labels))
-    for held in sorted(set(files)):
-        inside = np.array([f == held for f in files])
-        model = fit_linear(rows[~inside], labels[~inside], question_names, QUESTION)
-        chances[inside] = 1 / (1 + np.exp(-model.logit(rows[inside])))
-    threshold = choose_threshold(chances, labels, weight)
-    return Scorer(passage, question, threshold, AIM, tuple(sorted(set(files))))
+    seen = stacked(train, passage_names, bar)
+    question = fit_linear(seen.rows, seen.answerable, question_names, QUESTION)
+    chances = np.zeros(len(seen.answerable))
+    for held in np.unique(seen.files):
+        inside = seen.files == held
+        model = fit_linear(seen.rows[~inside], seen.answerable[~inside], question_names, QUESTION)
+        chances[inside] = 1 / (1 + np.exp(-model.logit(seen.rows[inside])))
+    threshold = choose_threshold(chances, seen.answerable, seen.ranks)
+    return Scorer(passage, question, threshold, AIM, tuple(np.unique(seen.files).tolist()))
 
 
 @contextmanager
@@ -209,10 +228,28 @@ def parse_scores(line: str) -> dict[str, float]:
     return found
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """What a pipeline scores on files it was not fitted on: as it answers (`pipeline`), as it ranks when made to
+    answer everything (`ranking`), and how well its question model tells answerable from not (`auc`, pooled)."""
+
+    pipeline: dict[str, dict[str, float]]
+    ranking: dict[str, dict[str, float]]
+    auc: float
+
+
 def out_of_fold(searcher: Searcher, exs: Sequence[Example], folder: Path,
-                fitter: Callable[[Sequence[Example]], Scorer]) -> dict[str, dict[str, float]]:
+                fitter: Callable[[Sequence[Example]], Scorer]) -> OutOfFold:
     """Each file answered by a scorer fitted on the other files, then scored; plus the pooled figures."""
-    lines = {}
+    from sklearn.metrics import roc_auc_score
+
+    lines, always, chances, labels = {}, {}, [], []
     for held in FILES:
-        lines[held] = answers(searcher, held, fitter([e for e in exs if e.file != held]))
-    return score(lines, folder)
+        scorer = fitter([e for e in exs if e.file != held])
+        lines[held] = answers(searcher, held, scorer)
+        always[held] = answers(searcher, held, replace(scorer, threshold=0.0))
+        inside = [e for e in exs if e.file == held]
+        chances += [scorer.answerable(row) for row in question_rows(inside, scorer.passage, searcher.index.bar)]
+        labels += [e.answerable for e in inside]
+    searcher.scorer = None
+    return OutOfFold(score(lines, folder), score(always, folder), float(roc_auc_score(labels, chances)))

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from index.lexicon import Lexicon, Passage
-from index.question import Kind, Query, Term, Wants, speakers
-from index.terms import normalise
+from index.question import Kind, Query, Term
 
 
 @dataclass(frozen=True)
@@ -52,36 +51,11 @@ class Reading:
             last = term
         return tuple(phrases)
 
-    def found(self, passage: Passage, terms: tuple[Term, ...], own: bool = False) -> int:
-        return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key], own))
+    def found(self, passage: Passage, terms: tuple[Term, ...]) -> int:
+        """How many of the terms the passage mentions, with the one it leans on and its source's labels."""
+        return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key]))
 
     @cached_property
     def present_specific(self) -> tuple[Term, ...]:
         """The specific terms the corpus mentions somewhere."""
         return tuple(t for t in self.query.specific if self.forms[t.key])
-
-    @cached_property
-    def _speakers(self) -> tuple[Term, ...]:
-        return tuple(t for t in speakers(self.query) if self.forms[t.key])
-
-    @cached_property
-    def _asked(self) -> set[str]:
-        return {normalise(t.text) for t in self.query.terms} | {t.key for t in self.query.terms}
-
-    def gives(self, passage: Passage) -> bool:
-        """The passage gives the kind of answer the question wants."""
-        query = self.query
-        if query.per and not query.per <= passage.units:
-            return False
-        match query.wants:
-            case Wants.FIGURE:
-                return passage.counts
-            case Wants.DATE:
-                return bool(passage.dates - query.dates)
-            case Wants.PLACE:
-                return bool(passage.places - self._asked)
-            case Wants.NAME:
-                return any(not set(name.split()) <= self._asked for name in passage.names)
-            case Wants.STATEMENT:
-                return passage.reports and (not self._speakers or self.found(passage, self._speakers, own=True) > 0)
-        return True

@@ -1,24 +1,25 @@
 """What the fitted scorer (index/scorer.py) weighs: features of each candidate passage, and of the question.
 
 Passage features, one row per candidate:
-- `dense`: the cosine of the question and the passage;
-- `dense_blend`: the cosine of the question and the passage blended with the one it leans on;
-- `dense_gap`: `dense` less the best passage's, so that a question's scores are read against each other;
+- `dense`: the cosine of the question and the passage, alone or blended with the one it leans on, the higher;
+- `dense_gap`: the plain cosine (the passage alone) less the best passage's, so that a question's scores are read
+  against each other;
 - `bm25`: BM25 of the question's content words, over the best passage's;
-- `dense_rank`, `bm25_rank`: log(1 + rank) among all passages, ranks past the pool counted as the pool's size;
+- `dense_rank`, `bm25_rank`: log(1 + rank) by each, ranks past the pool counted as the pool's size;
 - `fusion`: reciprocal-rank fusion of the two ranks (k = 60, the value of Cormack et al.);
 - `coverage`: the share of the question's content terms the passage mentions (with the one it leans on and its
   source's title, outlet and author);
-- `named`: the same share for its specific terms (names, acronyms, figures), 1 when it has none;
-- `kind`: the passage gives the kind of answer the question asks for (a count, a date, a name...), 1 when it
-  asks for none.
+- `named`: the same share for its specific terms (names, acronyms, figures) that the corpus mentions, 1 when it
+  has none.
 
-Question features, one row per question, read with the passage model's scores:
-- `best`: the best passage's score (log-odds) by the passage model;
+Question features, one row per question:
 - `margin`: the best dense score less the abstention bar, how far the question is on the corpus's topic;
 - `missing`: how many of its names, acronyms and figures the corpus never mentions in any form;
-- `unknown`: the share of its content words the corpus never uses;
-- `best_named`, `best_kind`: `named` and `kind` of the best passage.
+- `best_named`: `named` of the passage the passage model ranks first.
+
+Other features measured and left out (bench/quality.py, README "Answers"): the blended cosine apart from the plain
+one, whether a passage gives the kind of answer asked for (a count, a date, a name), the best passage's score
+itself, and the share of the question's words the corpus never uses.
 """
 
 from dataclasses import dataclass
@@ -30,9 +31,9 @@ from index.answerability import Reading
 from index.lexicon import Passage
 from index.question import Query
 
-PASSAGE = ("dense", "dense_blend", "dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named", "kind")
-QUESTION = ("best", "margin", "missing", "unknown", "best_named", "best_kind")
-POOL = 50  # candidates from each ranking: past fifty, neither ranking finds answers on the seeds or at 100k
+PASSAGE = ("dense", "dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named")
+QUESTION = ("margin", "missing", "best_named")
+POOL = 50  # candidates from each ranking: the answers the five evaluation files ask for are all in the first 30
 RRF_K = 60
 
 
@@ -50,15 +51,15 @@ class Candidates:
 
     positions: np.ndarray
     features: np.ndarray
-    dense: np.ndarray  # of every passage, for the question's margin
+    best_dense: float
 
     def column(self, name: str) -> np.ndarray:
         return self.features[:, PASSAGE.index(name)]
 
 
-def candidates(index: "Evidence", reading: Reading, own: np.ndarray, blended: np.ndarray) -> Candidates:
-    """The best POOL passages by dense score and by BM25, with their features."""
-    dense = np.maximum(own, blended)
+def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.ndarray) -> Candidates:
+    """The best POOL passages by dense score and by BM25, with their features; `plain` is each passage's cosine
+    alone, `dense` the higher of that and the blended one."""
     lexical = index.lexical(reading.query)
     by_dense = _top(dense)
     by_lexical = _top(lexical)[: int(np.count_nonzero(lexical))]
@@ -66,27 +67,24 @@ def candidates(index: "Evidence", reading: Reading, own: np.ndarray, blended: np
     dense_rank = _ranks(by_dense, positions)
     lexical_rank = _ranks(by_lexical, positions)
     terms, specific = reading.query.terms, reading.present_specific
-    best_own = float(own.max())
+    best_plain = float(plain.max())
     rows = []
     for k, i in enumerate(positions):
         passage = index.passage(int(i))
         rows.append((
-            own[i], blended[i], own[i] - best_own, lexical[i], np.log1p(dense_rank[k]), np.log1p(lexical_rank[k]),
+            dense[i], plain[i] - best_plain, lexical[i], np.log1p(dense_rank[k]), np.log1p(lexical_rank[k]),
             1 / (RRF_K + dense_rank[k]) + 1 / (RRF_K + lexical_rank[k]),
             reading.found(passage, terms) / len(terms) if terms else 0.0,
-            reading.found(passage, specific) / len(specific) if specific else 1.0,
-            float(reading.gives(passage))))
+            reading.found(passage, specific) / len(specific) if specific else 1.0))
     features = np.array(rows, dtype=np.float64).reshape(len(positions), len(PASSAGE))
-    return Candidates(positions, features, dense)
+    return Candidates(positions, features, float(dense.max()))
 
 
 def question_features(candidates: Candidates, scores: np.ndarray, reading: Reading, bar: float) -> np.ndarray:
     """The question's features (QUESTION), given the passage model's scores of its candidates."""
     best = int(np.argmax(scores))
-    terms = reading.query.terms
-    unknown = sum(1 for t in terms if not reading.forms[t.key]) / len(terms) if terms else 0.0
-    return np.array([scores[best], float(candidates.dense.max()) - bar, len(reading.missing), unknown,
-                     candidates.column("named")[best], candidates.column("kind")[best]], dtype=np.float64)
+    return np.array([candidates.best_dense - bar, len(reading.missing), candidates.column("named")[best]],
+                    dtype=np.float64)
 
 
 def _top(scores: np.ndarray) -> np.ndarray:

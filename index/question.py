@@ -1,4 +1,4 @@
-"""What a question asks: its content terms, which of them are specific, and what kind of answer it wants.
+"""What a question asks: its content terms, and which of them are specific.
 
 Specific terms are the ones an answer cannot do without, because nothing else stands in for them:
 - names and other rare words: not among the ~29,000 English words used at least once per million words
@@ -7,10 +7,8 @@ Specific terms are the ones an answer cannot do without, because nothing else st
 - figures: numbers, years, amounts and times ("2021", "$190m", "four and a half");
 - the parts of a web page that are not article text (a photo, an ad, the comment section): the corpus keeps
   only article text, so a question about them has nothing to quote.
-A common word ("guns", "turf") is not specific: the corpus may say the same thing in other words.
-
-What it wants is read from its wording: a figure ("how many"), a date ("when"), a name ("who"), what someone
-said ("what did X say"), and a rate's unit ("per month").
+A common word ("guns", "turf") is not specific: the corpus may say the same thing in other words. Code, mentions,
+custom emoji and links that members paste are no terms at all.
 """
 
 import re
@@ -22,7 +20,6 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from index.terms import (
     FULL_MONTHS,
-    MONTHS,
     NUMBER_WORDS,
     VAGUE_COUNTS,
     WORD,
@@ -66,43 +63,10 @@ def without_markup(text: str) -> str:
     return " ".join(_MARKUP.sub(" ", text).split())
 
 
-class Wants(Enum):
-    FIGURE = "a figure"
-    DATE = "a date"
-    NAME = "a name"
-    STATEMENT = "what someone said"
-    PLACE = "a place"
-
-
-_WANTS = (
-    (Wants.FIGURE, re.compile(r"\bhow (?:many|much)\b|\bnumber of\b|\bwhat (?:percentage|share|amount|sum)\b", re.I)),
-    (Wants.DATE, re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bhow long ago\b|\bsince when\b", re.I)),
-    (Wants.STATEMENT, re.compile(
-        r"\b(?:what|anything)\b.*\b(?:say|said|says|saying|tell|told|claim|claimed|think|thinks|state|stated)\b"
-        r"|\b(?:did|does|has|have)\b.*\b(?:say|said|claim|claimed|state|stated|mention|mentioned)\b"
-        r"|\b(?:reaction|response|take|view|stance|position)\s+(?:of|from|on|to)\b", re.I)),
-    # "where is it?", not the relative "the province where he is governor"
-    (Wants.PLACE, re.compile(r"(?:^|[,.?!;:()-]\s*)where\b|\bwhere (?:is|are|was|were|do|does|did|can|could|exactly)\b",
-                             re.I)),
-    # "who confirmed it?" wants a name; "who did he blame?" may be answered by anyone or anything
-    (Wants.NAME, re.compile(r"\bwho(?:m|se)?\b(?! (?:did|does|do)\b)|\bwhich (?:\w+ )?(?:officials?|people|persons?|"
-                            r"leaders?|officers?|commanders?|ministers?|members?|men|women)\b|\bnames?\b", re.I)),
-)
 # "do the sources agree?", "what does each outlet say?", "compare the articles"
 _DOCUMENTS = r"(?:sources?|outlets?|articles?|reports?|papers?)"
 _COMPARES = re.compile(rf"\b{_DOCUMENTS}\b[^.?!]*\b(?:agree|disagree|differ|contradict|compare)"
                        rf"|\b(?:each|every|all the|both|different|other) {_DOCUMENTS}\b|\bcompare\b", re.I)
-_UNITS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
-          "year": "year", "yearly": "year", "annual": "year", "annually": "year", "annum": "year"}
-_RATE = re.compile(r"\b(?:per|a|an|each|every)\s+(day|week|month|year|annum)\b"
-                   r"|\b(daily|weekly|monthly|yearly|annually|annual)\b", re.I)
-
-
-def rate_units(text: str) -> frozenset[str]:
-    """The time units of the rates a text gives: "$5 a month", "monthly" → {"month"}."""
-    return frozenset(_UNITS[(m.group(1) or m.group(2)).lower()] for m in _RATE.finditer(text))
-_SPEAKERS = re.compile(r"\b(?:does|did|do|has|have)\s+(?:the\s+)?([\w'’.-]+(?:\s+[\w'’.-]+)?)\s+"
-                       r"(?:\w+\s+)?(?:say|said|claim|claimed|state|stated|mention)", re.I)
 
 
 @cache
@@ -156,10 +120,7 @@ class Query:
 
     text: str
     terms: tuple[Term, ...]
-    wants: Wants | None = None
-    per: frozenset[str] = frozenset()
     excluded: frozenset[str] = frozenset()
-    dates: frozenset[str] = frozenset()
     compares: bool = False
     topic: str = ""
 
@@ -178,8 +139,14 @@ def _kind(token: str, word: str) -> Kind:
     return Kind.NAME if is_rare(word) else Kind.WORD
 
 
+def unshouted(text: str) -> str:
+    """A question written mostly in capitals, in lower case: that is shouting, not acronyms."""
+    letters = [c for c in text if c.isalpha()]
+    return text.lower() if sum(c.isupper() for c in letters) > len(letters) / 2 else text
+
+
 def read(question: str) -> Query:
-    """The question's content terms in order, figures first read as values, and what it wants."""
+    """The question's content terms in order, figures first read as values, and what it sets aside."""
     question = without_markup(question)
     terms: list[Term] = []
     seen: set[str] = set()
@@ -196,10 +163,7 @@ def read(question: str) -> Query:
     compares = _COMPARES.search(question)
     asked = question[: compares.start()] + " " + question[compares.end():] if compares else question  # not the topic
     no_figures = re.sub(r"\d[\d,.:]*\w*", " ", asked)
-    letters = [c for c in no_figures if c.isalpha()]
-    if sum(c.isupper() for c in letters) > len(letters) / 2:
-        no_figures = no_figures.lower()  # shouting, not acronyms
-    for token in WORD.findall(no_figures):
+    for token in WORD.findall(unshouted(no_figures)):
         word = normalise(token)
         word = FULL_MONTHS.get(word, word) if word != "may" else word
         kind = _kind(token, word)
@@ -212,45 +176,5 @@ def read(question: str) -> Query:
         else:
             for part in parts:
                 add(Term(part, part, _kind(part, part)))
-    wants = next((w for w, pattern in _WANTS if pattern.search(question)), None)
     excluded = {normalise(w) for m in _EXCLUDING.finditer(question) for w in WORD.findall(m.group(1))}
-    return Query(question, tuple(terms), wants, rate_units(question), frozenset(excluded),
-                 frozenset(date_keys(question)), compares is not None, " ".join(asked.split()))
-
-
-def speakers(query: Query) -> tuple[Term, ...]:
-    """The specific terms naming who is asked about in "what did X say": X's words must be the answer's."""
-    found = {normalise(w) for m in _SPEAKERS.finditer(query.text) for w in WORD.findall(m.group(1))}
-    named = tuple(t for t in query.specific if t.key in found)
-    return named or query.specific
-
-
-_RELATIVE_DATE = re.compile(r"\b(?:last|this|next|past)\s+(?:year|month|week|spring|summer|autumn|fall|winter)\b"
-                            r"|\byesterday\b|\b\d+\s+(?:years?|months?|weeks?|days?)\s+ago\b", re.I)
-_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
-
-
-def date_keys(text: str, capitalised_may: bool = False) -> set[str]:
-    """The dates a text gives: years, months, weekdays and relative dates ("last year"), as comparable keys.
-
-    "May" is a month only when capitalised mid-text or next to a day; questions are often typed in lower case.
-    """
-    found = {f"y{f.value:g}" for f in figures(text) if f.year}
-    found |= {m.group().lower() for m in _RELATIVE_DATE.finditer(text)}
-    for match in WORD.finditer(text):
-        token = match.group()
-        word = normalise(token)
-        if word in _WEEKDAYS:
-            found.add(word)
-        elif word in MONTHS:
-            if word == "may" and not _is_month_may(text, match, capitalised_may):
-                continue
-            found.add(f"m{MONTHS[word]}")
-    return found
-
-
-def _is_month_may(text: str, match: re.Match[str], capitalised_may: bool) -> bool:
-    before = text[: match.start()].split()[-1:] or [""]
-    after = text[match.end():].split()[:1] or [""]
-    near_day = after[0][:1].isdigit() or before[0].lower() in ("in", "on", "since", "until", "of", "early", "late")
-    return near_day if not capitalised_may else (match.group()[0] == "M" and match.start() > 0) or near_day
+    return Query(question, tuple(terms), frozenset(excluded), compares is not None, " ".join(asked.split()))

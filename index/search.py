@@ -47,7 +47,6 @@ NEAR_DUPLICATE = 0.8
 MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
 LIST_ITEMS = 3
 FIRST_PAGE = 5
-ANSWERING = 0.0
 RELATED = 3
 _TOKEN = re.compile(r"\w+")
 
@@ -153,7 +152,13 @@ class LiveIndex:
         return cls(pointer, chunks, sources, vectors.astype(np.float32))
 
     def dense(self, query: np.ndarray) -> np.ndarray:
+        """Each passage's cosine with the question: alone or blended with the one it leans on, the higher."""
         return np.maximum(self.vectors @ query, self.blended @ query)
+
+    def plain_and_dense(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage's cosine with the question alone, and `dense`."""
+        plain = np.asarray(self.vectors @ query)
+        return plain, np.maximum(plain, self.blended @ query)
 
     def lexical(self, query: Query) -> np.ndarray:
         """BM25 scores of every passage for the question's content words (stemmed), scaled by the best one."""
@@ -201,7 +206,7 @@ class _Scored:
     """A question's candidate passages ranked by the passage model, and its probability of being answerable."""
 
     ranked: list[_Candidate]
-    answerable: float
+    answered: bool  # the question model's probability reaches the scorer's threshold
     on_topic: bool  # some passage clears the abstention bar
 
 
@@ -240,7 +245,7 @@ def _balance(hits: list[Hit], ranked: list[_Candidate], index: LiveIndex, compar
     hit moves up only as late as it can and still make the first page. When the question compares the sources,
     every source among the ranked passages answers, and each one's best hit comes first.
     """
-    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in ranked if compare or c.logit >= ANSWERING))
+    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in ranked if compare or c.logit >= 0))
     if compare:
         firsts = [next(h for h in hits if h.source.id == source) for source in answering
                   if any(h.source.id == source for h in hits)]
@@ -313,7 +318,7 @@ class Searcher:
                  scorer: Scorer | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self.scorer = scorer or load_scorer()
+        self.scorer = scorer  # None: the fitted scorer in index/scorer.json, read when first needed
         self.index = self._load(generation)
 
     @classmethod
@@ -348,7 +353,7 @@ class Searcher:
             return Answer(question, Outcome.OFF_TOPIC, note="The corpus is empty.")
         reading = Reading.of(read(question), index.lexicon)
         scored = self._scored(index, reading)
-        if scored.answerable < self.scorer.threshold:
+        if not scored.answered:
             if not scored.on_topic:
                 return Answer(question, Outcome.OFF_TOPIC, missing=reading.missing_phrases())
             related = tuple(_distinct(index, scored.ranked)[:RELATED])
@@ -377,18 +382,18 @@ class Searcher:
         return reading, self._candidates(index, reading)
 
     def _candidates(self, index: LiveIndex, reading: Reading) -> Candidates:
-        vector = self.embedder.encode([reading.query.topic])[0]
-        return candidates(index, reading, index.vectors @ vector, index.blended @ vector)
+        return candidates(index, reading, *index.plain_and_dense(self.embedder.encode([reading.query.topic])[0]))
 
     def _scored(self, index: LiveIndex, reading: Reading) -> _Scored:
         """The question's candidates ranked by the passage model, lists kept together, and how likely it is that
         the corpus answers it."""
         found = self._candidates(index, reading)
-        logits = self.scorer.rank(found.features)
-        chance = self.scorer.answerable(question_features(found, logits, reading, index.bar))
+        scorer = self.scorer or load_scorer()
+        logits = scorer.rank(found.features)
+        chance = scorer.answerable(question_features(found, logits, reading, index.bar))
         order = np.argsort(-logits, kind="stable")[:MAX_PASSAGES]
         ranked = _with_lists(index, [_Candidate(int(found.positions[k]), float(logits[k])) for k in order])
-        return _Scored(ranked[:MAX_PASSAGES], chance, bool(found.dense.max() >= index.bar))
+        return _Scored(ranked[:MAX_PASSAGES], chance >= scorer.threshold, found.best_dense >= index.bar)
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""

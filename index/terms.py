@@ -68,18 +68,6 @@ def spellings(word: str) -> set[str]:
     return found
 
 
-_SOUNDS = (("ph", "f"), ("kh", "k"), ("gh", "g"), ("dh", "d"), ("th", "t"), ("jh", "j"), ("sh", "s"), ("q", "k"),
-           ("w", "v"), ("y", "i"), ("ee", "i"), ("oo", "u"), ("ou", "u"), ("e", "a"), ("o", "u"))
-
-
-def skeleton(word: str) -> str:
-    """How a name transliterated from Persian, Arabic or Pashto sounds, roughly: the spellings English writers
-    choose between (Ahmadinejad, Ahmadinejhad; Mohammed, Muhammad) share one skeleton."""
-    for written, sound in _SOUNDS:
-        word = word.replace(written, sound)
-    return re.sub(r"(.)\1+", r"\1", word).rstrip("h")
-
-
 def words(text: str) -> list[str]:
     return [normalise(m) for m in WORD.findall(text)]
 
