@@ -32,7 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     with seed_index() as open_searcher:
         searcher = open_searcher()
-        scorer: Scorer = fit(examples(searcher), searcher.index.bar)
+        scorer: Scorer = fit(examples(searcher), searcher.index)
     fitted = scorer.to_json()
     if args.check:
         found = differences(json.loads(SCORER_FILE.read_text(encoding="utf-8")), fitted)

@@ -35,10 +35,10 @@ from bot.terminal import answer_json  # noqa: E402
 from index.answerability import Reading  # noqa: E402
 from index.build import build  # noqa: E402
 from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
-from index.features import PASSAGE, QUESTION, Candidates, question_features  # noqa: E402
+from index.features import PASSAGE, QUESTION, SOURCE, Candidates, question_features, source_features  # noqa: E402
 from index.onnx_model import question_embedder  # noqa: E402
 from index.scorer import Linear, Scorer  # noqa: E402
-from index.search import Searcher  # noqa: E402
+from index.search import LiveIndex, Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store import Store  # noqa: E402
 
@@ -98,8 +98,9 @@ def fit_passage(train: Sequence[Example], names: Sequence[str]) -> Linear:
     return fit_linear(rows, np.concatenate([e.positive for e in answerable]), names, PASSAGE)
 
 
-def question_rows(exs: Sequence[Example], passage: Linear, bar: float) -> np.ndarray:
-    return np.array([question_features(e.candidates, passage.logit(e.candidates.features), e.reading, bar)
+def question_rows(exs: Sequence[Example], passage: Linear, index: LiveIndex) -> np.ndarray:
+    return np.array([question_features(e.candidates, passage.logit(e.candidates.features), e.reading, index.bar,
+                                       index.spread)
                      for e in exs]).reshape(len(exs), len(QUESTION))
 
 
@@ -112,25 +113,44 @@ def reciprocal_rank(logits: np.ndarray, positive: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Stacked:
-    """The training questions as the question model sees them, each read with a passage model fitted without
-    its file: features, whether answerable, the reciprocal rank of its answer, and its file."""
+    """The training questions as the question and source models see them, each read with a passage model fitted
+    without its file: question features, whether answerable, the reciprocal rank of its answer and its file; and
+    for the answerable ones, each source's features and whether it holds an answer."""
 
     rows: np.ndarray
     answerable: np.ndarray
     ranks: np.ndarray
     files: np.ndarray
+    source_rows: np.ndarray
+    source_answers: np.ndarray
 
 
-def stacked(train: Sequence[Example], names: Sequence[str], bar: float) -> Stacked:
-    rows, answerable, ranks, files = [], [], [], []
+def _sources(example: Example, logits: np.ndarray, index: LiveIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Each source's features among the question's candidates, and whether one of its passages answers it."""
+    best: dict[str, tuple[float, bool]] = {}
+    for k in np.argsort(-logits, kind="stable"):
+        owner = index.chunks[example.candidates.positions[k]].source_id
+        score, answers = best.get(owner, (float(logits[k]), False))
+        best[owner] = (score, answers or bool(example.positive[k]))
+    return source_features(np.array([s for s, _ in best.values()])), np.array([a for _, a in best.values()])
+
+
+def stacked(train: Sequence[Example], names: Sequence[str], index: LiveIndex) -> Stacked:
+    rows, answerable, ranks, files, source_rows, source_answers = [], [], [], [], [], []
     for held in sorted({e.file for e in train}):
         passage = fit_passage([e for e in train if e.file != held], names)
         inside = [e for e in train if e.file == held]
-        rows.append(question_rows(inside, passage, bar))
+        rows.append(question_rows(inside, passage, index))
         answerable += [e.answerable for e in inside]
         ranks += [reciprocal_rank(passage.logit(e.candidates.features), e.positive) for e in inside]
         files += [held] * len(inside)
-    return Stacked(np.concatenate(rows), np.array(answerable), np.array(ranks), np.array(files))
+        for e in inside:
+            if e.answerable:
+                features, answers = _sources(e, passage.logit(e.candidates.features), index)
+                source_rows.append(features)
+                source_answers.append(answers)
+    return Stacked(np.concatenate(rows), np.array(answerable), np.array(ranks), np.array(files),
+                   np.concatenate(source_rows), np.concatenate(source_answers))
 
 
 def choose_threshold(chances: np.ndarray, answerable: np.ndarray, ranks: np.ndarray) -> float:
@@ -146,11 +166,11 @@ def choose_threshold(chances: np.ndarray, answerable: np.ndarray, ranks: np.ndar
     return float(chosen)
 
 
-def fit(train: Sequence[Example], bar: float, passage_names: Sequence[str] = PASSAGE,
+def fit(train: Sequence[Example], index: LiveIndex, passage_names: Sequence[str] = PASSAGE,
         question_names: Sequence[str] = QUESTION) -> Scorer:
     """The scorer fitted on the training questions; its threshold chosen out of fold among their files."""
     passage = fit_passage(train, passage_names)
-    seen = stacked(train, passage_names, bar)
+    seen = stacked(train, passage_names, index)
     question = fit_linear(seen.rows, seen.answerable, question_names, QUESTION)
     chances = np.zeros(len(seen.answerable))
     for held in np.unique(seen.files):
@@ -158,7 +178,8 @@ def fit(train: Sequence[Example], bar: float, passage_names: Sequence[str] = PAS
         model = fit_linear(seen.rows[~inside], seen.answerable[~inside], question_names, QUESTION)
         chances[inside] = 1 / (1 + np.exp(-model.logit(seen.rows[inside])))
     threshold = choose_threshold(chances, seen.answerable, seen.ranks)
-    return Scorer(passage, question, threshold, AIM, tuple(np.unique(seen.files).tolist()))
+    source = fit_linear(seen.source_rows, seen.source_answers, SOURCE, SOURCE)
+    return Scorer(passage, question, source, threshold, AIM, tuple(np.unique(seen.files).tolist()))
 
 
 @contextmanager
@@ -249,7 +270,7 @@ def out_of_fold(searcher: Searcher, exs: Sequence[Example], folder: Path,
         lines[held] = answers(searcher, held, scorer)
         always[held] = answers(searcher, held, replace(scorer, threshold=0.0))
         inside = [e for e in exs if e.file == held]
-        chances += [scorer.answerable(row) for row in question_rows(inside, scorer.passage, searcher.index.bar)]
+        chances += [scorer.answerable(row) for row in question_rows(inside, scorer.passage, searcher.index)]
         labels += [e.answerable for e in inside]
     searcher.scorer = None
     return OutOfFold(score(lines, folder), score(always, folder), float(roc_auc_score(labels, chances)))

@@ -22,23 +22,23 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 from fitting import FILES, Example, OutOfFold, examples, fit, out_of_fold, seed_index
 
 from index import lexicon, question, search
-from index.features import PASSAGE, QUESTION
+from index.features import PASSAGE, QUESTION, SOURCE
 from index.scorer import Linear, Scorer
-from index.search import Searcher
+from index.search import LiveIndex, Searcher
 
 
-def without(passage: Sequence[str] = (), question: Sequence[str] = ()) -> Callable[[Sequence[Example], float],
-                                                                                  Scorer]:
-    def fitter(train: Sequence[Example], bar: float) -> Scorer:
-        return fit(train, bar, [n for n in PASSAGE if n not in passage], [n for n in QUESTION if n not in question])
+def without(passage: Sequence[str] = (), question: Sequence[str] = ()) -> "Fitter":
+    def fitter(train: Sequence[Example], index: LiveIndex) -> Scorer:
+        return fit(train, index, [n for n in PASSAGE if n not in passage], [n for n in QUESTION if n not in question])
     return fitter
 
 
-def fusion_floor(train: Sequence[Example], bar: float) -> Scorer:
+def fusion_floor(train: Sequence[Example], index: LiveIndex) -> Scorer:
     """Plain reciprocal-rank fusion, always answering: nothing fitted."""
     fusion = Linear.of(("fusion",), PASSAGE, [0.0], [1.0], [1.0], 0.0)
     always = Linear.of(("margin",), QUESTION, [0.0], [1.0], [0.0], 10.0)
-    return Scorer(fusion, always, 0.5, "always answer")
+    none = Linear.of(("source_best",), SOURCE, [0.0], [1.0], [0.0], -10.0)
+    return Scorer(fusion, always, none, 0.5, "always answer")
 
 
 @contextmanager
@@ -50,7 +50,7 @@ def no_lists() -> Iterator[None]:
         yield
 
 
-Fitter = Callable[[Sequence[Example], float], Scorer]
+Fitter = Callable[[Sequence[Example], LiveIndex], Scorer]
 NEVER = re.compile(r"(?!)")
 
 
@@ -100,8 +100,7 @@ def run(label: str, open_searcher: Callable[[], Searcher], folder: Path) -> OutO
     fitter, context = ROWS[label]
     with context():
         searcher = open_searcher()
-        bar = searcher.index.bar
-        return out_of_fold(searcher, examples(searcher), folder, lambda train: fitter(train, bar))
+        return out_of_fold(searcher, examples(searcher), folder, lambda train: fitter(train, searcher.index))
 
 
 def cells(figures: dict[str, float]) -> str:

@@ -244,7 +244,8 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
                   built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
     searcher = Searcher(store, embedder, new)  # it reads as every searcher will, and computes the bar once for all
     if math.isfinite(searcher.index.bar):
-        new = replace(new, bar=searcher.index.bar, bar_key=calibration_key(embedder.name))
+        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
+                      bar_key=calibration_key(embedder.name))
     tell(Progress("validating", 1, 1))
     stages.end("validating")
     if checks:

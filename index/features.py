@@ -13,9 +13,15 @@ Passage features, one row per candidate:
   has none.
 
 Question features, one row per question:
-- `margin`: the best dense score less the abstention bar, how far the question is on the corpus's topic;
+- `margin`: the best dense score less the abstention bar, in standard deviations of the background questions'
+  best scores (index/search.py): how far the question is on the corpus's topic, whatever the model;
 - `missing`: how many of its names, acronyms and figures the corpus never mentions in any form;
 - `best_named`: `named` of the passage the passage model ranks first.
+
+Source features, one row per source among the candidates, for whether it answers the question at all (which
+sources the first page shows, and which `compare` lists as addressing a topic):
+- `source_best`: the passage model's score of the source's best passage;
+- `source_gap`: that score less the question's best passage's.
 
 Other features measured and left out (bench/quality.py, README "Answers"): the blended cosine apart from the plain
 one, whether a passage gives the kind of answer asked for (a count, a date, a name), the best passage's score
@@ -33,6 +39,7 @@ from index.question import Query
 
 PASSAGE = ("dense", "dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named")
 QUESTION = ("margin", "missing", "best_named")
+SOURCE = ("source_best", "source_gap")
 POOL = 50  # candidates from each ranking: the answers the five evaluation files ask for are all in the first 30
 RRF_K = 60
 
@@ -80,10 +87,11 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
     return Candidates(positions, features, float(dense.max()))
 
 
-def question_features(candidates: Candidates, scores: np.ndarray, reading: Reading, bar: float) -> np.ndarray:
+def question_features(candidates: Candidates, scores: np.ndarray, reading: Reading, bar: float,
+                      spread: float) -> np.ndarray:
     """The question's features (QUESTION), given the passage model's scores of its candidates."""
     best = int(np.argmax(scores))
-    return np.array([candidates.best_dense - bar, len(reading.missing), candidates.column("named")[best]],
+    return np.array([(candidates.best_dense - bar) / spread, len(reading.missing), candidates.column("named")[best]],
                     dtype=np.float64)
 
 
@@ -99,3 +107,8 @@ def _ranks(ranking: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Each position's rank in `ranking` (0 is best); POOL for one it does not hold."""
     rank = {int(p): r for r, p in enumerate(ranking)}
     return np.array([rank.get(int(p), POOL) for p in positions], dtype=np.float64)
+
+
+def source_features(best: np.ndarray) -> np.ndarray:
+    """The features (SOURCE) of the sources whose best passages have these scores, the question's best first."""
+    return np.stack([best, best - best[0]], axis=1) if len(best) else np.zeros((0, len(SOURCE)))

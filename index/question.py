@@ -83,7 +83,8 @@ def is_rare(word: str) -> bool:
     common = common_words()
     if any(form in common for spelling in spellings(word) for form in _singulars(spelling)):
         return False
-    return not any(word.startswith(p) and len(word) - len(p) >= 4 and word[len(p):] in common for p in _PREFIXES)
+    return not any(word.startswith(p) and len(word) - len(p) >= 4 and spellings(word[len(p):]) & common
+                   for p in _PREFIXES)
 
 
 def _singulars(word: str) -> set[str]:

@@ -1,4 +1,5 @@
-"""The fitted scorer: one logistic regression ranks passages, another says whether a question is answered.
+"""The fitted scorer: logistic regressions that rank passages, say whether a question is answered, and say which
+sources answer it.
 
 Both are fitted on the evaluation questions by `python bench/fit.py`, which writes SCORER_FILE; their features
 are in index/features.py. Applying them is a dot product: the bot never imports the library that fits them.
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from index.features import PASSAGE, QUESTION
+from index.features import PASSAGE, QUESTION, SOURCE
 
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 
@@ -56,10 +57,11 @@ class Linear:
 
 @dataclass(frozen=True)
 class Scorer:
-    """The passage model, the question model, and the probability at which a question counts as answered."""
+    """The passage, question and source models, and the probability at which a question counts as answered."""
 
     passage: Linear
     question: Linear
+    source: Linear
     threshold: float
     aim: str = ""
     fitted_on: tuple[str, ...] = ()
@@ -72,19 +74,24 @@ class Scorer:
         """The probability that the question has an answer in the corpus."""
         return float(_sigmoid(self.question.logit(features)))
 
+    def answering(self, features: np.ndarray) -> np.ndarray:
+        """For each source (a row of SOURCE features), whether it more likely answers the question than not."""
+        return np.asarray(self.source.logit(features) >= 0)
+
     def to_json(self) -> dict[str, Any]:
         return {"passage": self.passage.to_json(), "question": self.question.to_json(),
-                "threshold": round(self.threshold, 6), "aim": self.aim, "fitted_on": list(self.fitted_on)}
+                "source": self.source.to_json(), "threshold": round(self.threshold, 6), "aim": self.aim,
+                "fitted_on": list(self.fitted_on)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Scorer":
         try:
-            passage, question = data["passage"], data["question"]
-            return cls(Linear.of(tuple(passage["features"]), PASSAGE, passage["mean"], passage["scale"],
-                                 passage["coef"], passage["intercept"]),
-                       Linear.of(tuple(question["features"]), QUESTION, question["mean"], question["scale"],
-                                 question["coef"], question["intercept"]),
-                       float(data["threshold"]), str(data.get("aim", "")), tuple(data.get("fitted_on", ())))
+            passage, question, source = (
+                Linear.of(tuple(data[key]["features"]), names, data[key]["mean"], data[key]["scale"],
+                          data[key]["coef"], data[key]["intercept"])
+                for key, names in (("passage", PASSAGE), ("question", QUESTION), ("source", SOURCE)))
+            return cls(passage, question, source, float(data["threshold"]), str(data.get("aim", "")),
+                       tuple(data.get("fitted_on", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise ScorerError(f"the scorer file is not a fitted scorer ({exc!r}); refit it with "
                               "`python bench/fit.py`") from exc

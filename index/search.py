@@ -30,7 +30,7 @@ from index.background import BACKGROUND_QUESTIONS
 from index.chunking import Chunk
 from index.corpus import Source
 from index.embedding import Embedder, ModelError
-from index.features import Candidates, candidates, question_features
+from index.features import Candidates, candidates, question_features, source_features
 from index.lexicon import Lexicon, Passage
 from index.question import Kind, Query, common_words, read, without_markup
 from index.scorer import Scorer, probability
@@ -127,6 +127,7 @@ class LiveIndex:
         labels = {label for s in sources.values() for label in (s.title, s.outlet, s.author) if label}
         self.lexicon = Lexicon.build((c.text for c in chunks), labels)
         self.bar = float("inf")
+        self.spread = 1.0
 
     @classmethod
     def load(cls, store: Store, generation: Pointer | None = None) -> "LiveIndex":
@@ -174,11 +175,13 @@ class LiveIndex:
         from background questions (see the module docstring)."""
         if not self.chunks:
             return
-        if self.pointer.bar is not None and self.pointer.bar_key == calibration_key(self.pointer.model):
-            self.bar = self.pointer.bar
+        pointer = self.pointer
+        if pointer.bar is not None and pointer.spread and pointer.bar_key == calibration_key(pointer.model):
+            self.bar, self.spread = pointer.bar, pointer.spread
             return
         tops = [float(np.max(self.dense(v))) for v in embedder.encode(list(BACKGROUND_QUESTIONS))]
-        self.bar = float(np.mean(tops) + BAR_SIGMAS * np.std(tops))
+        self.spread = float(np.std(tops)) or 1.0
+        self.bar = float(np.mean(tops)) + BAR_SIGMAS * self.spread
         log.info("abstention bar %.3f (background mean %.3f, max %.3f)", self.bar, np.mean(tops), max(tops))
 
     def position(self, chunk_id: str) -> int | None:
@@ -208,6 +211,7 @@ class _Scored:
     ranked: list[_Candidate]
     answered: bool  # the question model's probability reaches the scorer's threshold
     on_topic: bool  # some passage clears the abstention bar
+    answering: dict[str, _Candidate]  # each source the source model finds answering, with its best passage
 
 
 def _with_lists(index: LiveIndex, ranked: list[_Candidate]) -> list[_Candidate]:
@@ -238,17 +242,17 @@ def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
     return hits
 
 
-def _balance(hits: list[Hit], ranked: list[_Candidate], index: LiveIndex, compare: bool) -> list[Hit]:
-    """The hits with each source that answers among the first FIRST_PAGE, in their order otherwise.
+def _balance(hits: list[Hit], answering: list[str], compare: bool) -> list[Hit]:
+    """The hits with each answering source (best first) among the first FIRST_PAGE, in their order otherwise.
 
-    A source answers when the passage model finds one of its passages more likely to answer than not. Its best
-    hit moves up only as late as it can and still make the first page. When the question compares the sources,
-    every source among the ranked passages answers, and each one's best hit comes first.
+    An answering source's best hit moves up only as late as it can and still make the first page. When the
+    question compares the sources, every source among the hits answers, and each one's best hit comes first.
     """
-    answering = list(dict.fromkeys(index.chunks[c.position].source_id for c in ranked if compare or c.logit >= 0))
     if compare:
-        firsts = [next(h for h in hits if h.source.id == source) for source in answering
-                  if any(h.source.id == source for h in hits)]
+        firsts: list[Hit] = []
+        for hit in hits:
+            if all(first.source.id != hit.source.id for first in firsts):
+                firsts.append(hit)
         return firsts + [h for h in hits if h not in firsts]
     ordered: list[Hit] = []
     remaining = list(hits)
@@ -359,19 +363,18 @@ class Searcher:
             related = tuple(_distinct(index, scored.ranked)[:RELATED])
             return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=reading.missing_phrases())
         compares = reading.query.compares
-        hits = _balance(_distinct(index, scored.ranked), scored.ranked, index, compares)
+        hits = _balance(_distinct(index, scored.ranked), list(scored.answering), compares)
         return Answer(question, Outcome.ANSWERED, tuple(hits[offset : offset + limit]), total=len(hits))
 
     def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
-        """Every source with its best passage that addresses the topic (one the passage model finds more likely
-        to answer than not), or None when it says nothing on it."""
+        """Every source with its best passage on the topic when the source model finds it answering, or None when
+        it says nothing on it."""
         topic = clean_question(raw_topic)
         index = self.index
         if not index.chunks or not is_mostly_latin(topic):
             return [(source, None) for source, _ in self.sources()]
         scored = self._scored(index, Reading.of(read(topic), index.lexicon))
-        hits = _distinct(index, [c for c in scored.ranked if c.logit >= 0])
-        best = {h.source.id: h for h in reversed(hits)}
+        best = {h.source.id: h for h in _distinct(index, list(scored.answering.values()))} if scored.on_topic else {}
         return [(source, best.get(source.id)) for source, _ in self.sources()]
 
     def evidence(self, raw_question: str) -> tuple[Reading, Candidates]:
@@ -390,10 +393,16 @@ class Searcher:
         found = self._candidates(index, reading)
         scorer = self.scorer or load_scorer()
         logits = scorer.rank(found.features)
-        chance = scorer.answerable(question_features(found, logits, reading, index.bar))
+        chance = scorer.answerable(question_features(found, logits, reading, index.bar, index.spread))
         order = np.argsort(-logits, kind="stable")[:MAX_PASSAGES]
         ranked = _with_lists(index, [_Candidate(int(found.positions[k]), float(logits[k])) for k in order])
-        return _Scored(ranked[:MAX_PASSAGES], chance >= scorer.threshold, found.best_dense >= index.bar)
+        best: dict[str, _Candidate] = {}  # each source's best passage, best sources first
+        for k in np.argsort(-logits, kind="stable"):
+            best.setdefault(index.chunks[found.positions[k]].source_id, _Candidate(int(found.positions[k]),
+                                                                                    float(logits[k])))
+        answers = scorer.answering(source_features(np.array([c.logit for c in best.values()])))
+        answering = {source: c for (source, c), yes in zip(best.items(), answers, strict=True) if yes}
+        return _Scored(ranked[:MAX_PASSAGES], chance >= scorer.threshold, found.best_dense >= index.bar, answering)
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""

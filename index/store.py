@@ -74,6 +74,7 @@ class Pointer:
     chunks: int
     format: int = 1  # pointers written before FORMAT existed lack it
     bar: float | None = None  # the abstention bar, computed by the build (index/search.py calibration)
+    spread: float | None = None  # the standard deviation of the background scores the bar was computed from
     bar_key: str | None = None  # how the bar was computed; a searcher that would compute it otherwise ignores it
 
 

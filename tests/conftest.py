@@ -16,6 +16,8 @@ import pytest
 from index.background import BACKGROUND_QUESTIONS
 from index.build import BuildReport, Progress, build
 from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.features import PASSAGE, QUESTION, SOURCE
+from index.scorer import Linear, Scorer
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import Store
@@ -66,6 +68,15 @@ class FakeEmbedder(Embedder):
                 out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
+
+
+def on_topic_scorer() -> Scorer:
+    """A scorer for plumbing tests with the fake embedder: it ranks by dense cosine, answers whatever clears the
+    abstention bar, and counts every source as answering. The fitted scorer's weights are the real model's; never
+    use this one for quality."""
+    return Scorer(Linear.of(("dense",), PASSAGE, [0.0], [1.0], [1.0], 0.0),
+                  Linear.of(("margin",), QUESTION, [0.0], [1.0], [1.0], 0.0),
+                  Linear.of(("source_best",), SOURCE, [0.0], [1.0], [0.0], 1.0), threshold=0.5)
 
 
 @pytest.fixture(scope="session")

@@ -48,38 +48,28 @@ def test_a_figure_is_found_by_its_value_and_a_missing_figure_is_reported():
     assert [t.text for t in reading("what happened in 2023?").missing] == ["2023"]
 
 
-def test_how_many_wants_a_count_not_a_year():
-    """A passage with a count supports "how many"; one with only a year does not."""
-    question = reading("how many rifles did velquist deliver?")
-    assert question.supports(passage(0))
-    assert not reading("how many rifles did they confirm?").gives(Passage("It began in 2019.", "", ""))
+def test_a_british_spelling_finds_the_american_one_and_is_never_a_name():
+    """"Destabilise" is a common word in British spelling: found where the corpus writes "destabilize"."""
+    lexicon = Lexicon.build(["Militias tried to destabilize the province."])
+    question = Reading.of(read("did they destabilise the province?"), lexicon)
+    assert question.missing == () and question.query.specific == ()
 
 
-def test_what_someone_said_needs_them_in_the_passage_with_a_reporting_verb():
-    """"What did Tessmark say" is supported where Tessmark speaks, not where he is only nearby."""
-    question = reading("what did tessmark say about the shipment?")
-    assert question.supports(passage(1))
-    assert not question.supports(passage(2))
+def test_another_transliteration_of_a_name_is_found():
+    """A name spelt as another writer transliterates it counts as mentioned ("Tessmarck" for "Tessmark")."""
+    assert reading("what did tessmarck confirm?").missing == ()
 
 
-def test_who_wants_a_persons_name_not_a_bodys():
-    """"Which officials" is answered by a passage naming a person, not by one naming only a council; a surname
-    that is a common word counts after a title."""
-    question = reading("which officials confirmed the rifles?")
-    assert question.gives(passage(1))
-    assert not question.gives(passage(0))
-    assert question.gives(Passage("President Alan Green confirmed it.", "", ""))
+def test_a_two_digit_year_finds_the_year():
+    """"In 19" finds 2019, as members write years; a two-digit figure no year stands for is missing."""
+    assert reading("what did the council say in '19?").missing == ()
+    assert [t.text for t in reading("what did the council say in '47?").missing] == ["47"]
 
 
-def test_a_rate_needs_the_same_unit():
-    """"Per month" is not answered by a yearly amount."""
-    assert reading("how much do they get a year?").supports(passage(2))
-    assert not reading("how much do they get per month?").supports(passage(2))
-
-
-def test_a_passage_must_mention_the_specific_terms():
-    """A passage without any of the question's names does not support it; the passage before it counts."""
-    question = reading("where is velquist's depot?")
-    assert not question.supports(passage(3))
-    assert reading("where did tessmark confirm the shipment?").supports(passage(1)) is False
-    assert reading("when did velquist deliver the rifles?").supports(passage(0))
+def test_the_terms_a_passage_mentions_count_with_the_one_before_it_and_its_source():
+    """A passage mentions a term that is in its own text, the passage it leans on, or its source's title."""
+    question = reading("did velquist confirm the ridge shipment?")
+    names = question.present_specific
+    assert question.found(passage(1), names) == 1  # Velquist is in the passage before it
+    assert question.found(Passage("Nothing here.", "", ""), names) == 0
+    assert question.found(Passage("Nothing here.", "", "The Ridge Papers"), question.query.terms) == 1

@@ -35,7 +35,7 @@ from bot.settings import Settings
 from index.build import build
 from index.search import Searcher
 from index.store import Store
-from tests.conftest import FakeEmbedder, make_settings
+from tests.conftest import FakeEmbedder, make_settings, on_topic_scorer
 
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
@@ -392,7 +392,7 @@ async def fake_index_gateway(tmp_path: Path, seeds: Path, **overrides: Any) -> G
     index = make_settings(tmp_path, seeds)
     embedder = FakeEmbedder()
     build(index.seeds_dir, Store.open(index), embedder)
-    searcher = Searcher.open(index, RememberingEmbedder(embedder))
+    searcher = Searcher.open(index, RememberingEmbedder(embedder), scorer=on_topic_scorer())
     return await Gateway.connect(settings_for(index, **overrides), searcher)
 
 
