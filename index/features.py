@@ -1,11 +1,11 @@
 """What the fitted scorer (index/scorer.py) weighs: features of each candidate passage, and of the question.
 
 Passage features, one row per candidate:
-- `dense`: the cosine of the question and the passage, alone or blended with the one it leans on, the higher;
-- `dense_gap`: the plain cosine (the passage alone) less the best passage's, so that a question's scores are read
-  against each other;
+- `dense_gap`: the cosine of the question and the passage less the best passage's, so that a question's scores
+  are read against each other;
 - `bm25`: BM25 of the question's content words, over the best passage's;
-- `dense_rank`, `bm25_rank`: log(1 + rank) by each, ranks past the pool counted as the pool's size;
+- `dense_rank`, `bm25_rank`: log(1 + rank) by dense score (the cosine of the passage alone or blended with the
+  one it leans on, the higher) and by BM25, ranks past the pool counted as the pool's size;
 - `fusion`: reciprocal-rank fusion of the two ranks (k = 60, the value of Cormack et al.);
 - `coverage`: the share of the question's content terms the passage mentions (with the one it leans on and its
   source's title, outlet and author);
@@ -23,8 +23,8 @@ sources the first page shows, and which `compare` lists as addressing a topic):
 - `source_best`: the passage model's score of the source's best passage;
 - `source_gap`: that score less the question's best passage's.
 
-Other features measured and left out (bench/quality.py, README "Answers"): the blended cosine apart from the plain
-one, whether a passage gives the kind of answer asked for (a count, a date, a name), the best passage's score
+Other features measured and left out (bench/quality.py, README "Answers"): the cosines themselves (plain or
+blended), whether a passage gives the kind of answer asked for (a count, a date, a name), the best passage's score
 itself, and the share of the question's words the corpus never uses.
 """
 
@@ -37,10 +37,10 @@ from index.answerability import Reading
 from index.lexicon import Passage
 from index.question import Query
 
-PASSAGE = ("dense", "dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named")
+PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named")
 QUESTION = ("margin", "missing", "best_named")
 SOURCE = ("source_best", "source_gap")
-POOL = 50  # candidates from each ranking: the answers the five evaluation files ask for are all in the first 30
+POOL = 50  # candidates from each ranking: far past the fifteen passages a member can page through
 RRF_K = 60
 
 
@@ -79,7 +79,7 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
     for k, i in enumerate(positions):
         passage = index.passage(int(i))
         rows.append((
-            dense[i], plain[i] - best_plain, lexical[i], np.log1p(dense_rank[k]), np.log1p(lexical_rank[k]),
+            plain[i] - best_plain, lexical[i], np.log1p(dense_rank[k]), np.log1p(lexical_rank[k]),
             1 / (RRF_K + dense_rank[k]) + 1 / (RRF_K + lexical_rank[k]),
             reading.found(passage, terms) / len(terms) if terms else 0.0,
             reading.found(passage, specific) / len(specific) if specific else 1.0))
