@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 BAR_SIGMAS = 3.0
 MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
-MAX_PASSAGES = 15  # past the best fifteen, passages over the bar stop being answers to the question
+MAX_PASSAGES = 15  # three pages of five: what "More passages" pages through
 LIST_ITEMS = 3
 FIRST_PAGE = 5
 RELATED = 3
@@ -206,7 +206,7 @@ class _Candidate:
 
 @dataclass(frozen=True)
 class _Scored:
-    """A question's candidate passages ranked by the passage model, and its probability of being answerable."""
+    """A question's candidate passages ranked by the passage model, whether it is answered, and by which sources."""
 
     ranked: list[_Candidate]
     answered: bool  # the question model's probability reaches the scorer's threshold
