@@ -38,7 +38,8 @@ def main() -> int:
         found = differences(json.loads(SCORER_FILE.read_text(encoding="utf-8")), fitted)
         print("\n".join(found) or f"{SCORER_FILE.name} is what the fit gives")
         return 1 if found else 0
-    SCORER_FILE.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
+    lines = ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in fitted.items())
+    SCORER_FILE.write_text(f"{{\n{lines}\n}}\n", encoding="utf-8")
     print(f"wrote {SCORER_FILE} (threshold {scorer.threshold:.3f})")
     return 0
 
