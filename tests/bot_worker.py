@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.settings import Settings
 from index.search import Searcher
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, on_topic_scorer
 from tests.test_discord_harness import Gateway
 
 
@@ -24,7 +24,7 @@ async def answer(gateway: Gateway, question: str) -> dict[str, Any]:
 
 async def main(question: str) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    gateway = await Gateway.connect(settings, Searcher.open(settings, FakeEmbedder()))
+    gateway = await Gateway.connect(settings, Searcher.open(settings, FakeEmbedder(), scorer=on_topic_scorer()))
     shown = None
     while True:
         pointer = gateway.bot.searcher.index.pointer

@@ -16,7 +16,7 @@ from index.build import Progress, build
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import Store
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, on_topic_scorer
 
 
 def settings(root: Path) -> IndexSettings:
@@ -46,7 +46,7 @@ def main() -> None:
         progress = pause_at(stage, int(done)) if args.pause else None
         print(json.dumps(build(config.seeds_dir, store, FakeEmbedder(), progress=progress).to_json()))
     elif args.command == "ask":
-        searcher = Searcher(store, FakeEmbedder())
+        searcher = Searcher(store, FakeEmbedder(), scorer=on_topic_scorer())
         answers = [{"generation": searcher.index.pointer.generation,
                     "hits": [[h.chunk.id, h.score] for h in searcher.search(q, limit=5).hits]}
                    for q in args.questions]
