@@ -48,6 +48,26 @@ def test_a_how_many_question_is_answered_by_a_passage_with_a_count(searcher):
     assert "nine Iranian diplomats" in first.chunk.text
 
 
+@pytest.mark.parametrize("pasted", [
+    "<@111111111111111111> says Iran trained Taliban fighters in military academies, is that true?",
+    "https://www.nytimes.com/2018/08/19/world/asia/iran-taliban.html Iran trained Taliban fighters in military "
+    "academies, is that true?",
+    "Iran trained Taliban fighters in military academies <:think:222222222222222222>, is that true?"])
+def test_a_question_pasted_with_a_mention_a_link_or_an_emoji_gets_the_plain_questions_answer(searcher, pasted):
+    """A mention, a link or a custom emoji around a claim changes nothing: the same passages as the plain claim."""
+    plain = searcher.search("Iran trained Taliban fighters in military academies, is that true?")
+    answer = searcher.search(pasted)
+    assert answer.answered and answer.missing == ()
+    assert [h.chunk.id for h in answer.hits] == [h.chunk.id for h in plain.hits]
+
+
+def test_who_did_it_is_answered_by_a_body_as_well_as_a_person(searcher):
+    """"Who killed the diplomats?" is answered by the passage saying the Taliban did, though it names no person."""
+    answer = searcher.search("Who killed the Iranian diplomats in 1998?")
+    assert answer.answered
+    assert any("diplomats" in h.chunk.text and "Taliban" in h.chunk.text for h in answer.hits[:3])
+
+
 def test_a_question_comparing_the_sources_gets_each_one_first(searcher):
     """"What does each source say" puts one passage of every source that speaks to it before any second one."""
     answer = searcher.search("What does each source say about Iran arming the Taliban?", limit=15)
