@@ -63,12 +63,12 @@ BOT_USER = {"id": str(BOT_ID), "username": "Dossier", "discriminator": "0", "glo
 
 def settings_for(index: Any, **overrides: Any) -> Settings:
     """Bot settings for the index at `index` (any settings object with seeds_dir and chroma_path), with a
-    question log of their own beside it."""
+    question log of their own beside it, and the first server (GUILD_ID) as the home server."""
     database = index.chroma_path.parent / f"questions-{uuid.uuid4().hex[:8]}.sqlite3"
     values: dict[str, Any] = {"seeds_dir": index.seeds_dir, "chroma_path": index.chroma_path,
                               "embedding_model": index.embedding_model, "ask_cooldown_seconds": 0,
-                              "moderator_role_ids": [MOD_ROLE_ID], "reindex_progress_seconds": 0.05,
-                              "database_path": database}
+                              "moderator_role_ids": [MOD_ROLE_ID], "moderator_guild_ids": [GUILD_ID],
+                              "reindex_progress_seconds": 0.05, "database_path": database}
     return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
