@@ -109,7 +109,8 @@ def test_a_bad_checks_file_stops_the_build_with_what_to_fix(index: IndexSettings
 
 def test_rollback_restores_the_previous_answers_byte_for_byte(index: IndexSettings, seeds_copy: Path) -> None:
     """After a build that changed the answers, a rollback brings back exactly what was answered before; a second
-    rollback is refused, and the next build starts again from the generation rolled back to."""
+    rollback is refused, and the next build starts again from the generation rolled back to, numbered past the one
+    rolled back from: generation numbers only go up."""
     store = Store.open(index)
     build(seeds_copy, store, FakeEmbedder())
     questions = [passage_of(store, HERAT), passage_of(store, "000_cc1c5ba2909303bf.txt"), PERU]
@@ -126,8 +127,9 @@ def test_rollback_restores_the_previous_answers_byte_for_byte(index: IndexSettin
         store.rollback("moderator Ana")
 
     again = build(seeds_copy, store, FakeEmbedder())
-    assert again.switched and again.generation == 2 and answers(store, questions) != before
+    assert again.switched and again.generation == 3 and answers(store, questions) != before
     assert store.rollback("cli").generation == 1 and answers(store, questions) == before
+    assert build(seeds_copy, store, FakeEmbedder()).generation == 4 and store.pointer().generation == 4  # type: ignore[union-attr]
 
 
 def test_rollback_refused_when_there_is_nothing_to_roll_back_to(index: IndexSettings, seeds_copy: Path) -> None:
