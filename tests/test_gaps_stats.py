@@ -45,7 +45,7 @@ class Log:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.questions = QuestionLog.open(path, days=90)
+        self.questions = QuestionLog.open(path, days=90, homes=[GUILD_ID])
         self.ids = iter(range(1, 10**6))
 
     def add(self, question: str, outcome: str = "not_answered", *, age_days: int = 0, **details: object) -> int:
@@ -58,7 +58,7 @@ class Log:
         return question_id
 
     def vote(self, question_id: int, helpful: bool, user_id: int) -> None:
-        self.questions.vote(question_id, user_id, helpful).result(timeout=10)
+        self.questions.vote(question_id, user_id, GUILD_ID, helpful).result(timeout=10)
 
     def read(self) -> sqlite3.Connection:
         self.questions.flush()
