@@ -118,8 +118,8 @@ def read_capped(path: Path, *, flags: int = 0) -> bytes:
     fd = os.open(path, os.O_RDONLY | flags)
     with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise CorpusError(f"the file is over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+        if len(data) > MAX_FILE_BYTES:
+            check_size(max(len(data), os.fstat(f.fileno()).st_size))  # names the whole size, where it is known
     return data
 
 

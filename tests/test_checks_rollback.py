@@ -12,7 +12,7 @@ import pytest
 
 from bot.terminal import answer_json
 from index.build import build
-from index.checks import CheckError, read_checks
+from index.checks import MAX_CHECKS, CheckError, read_checks
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import PREVIOUS_ID, NothingToRollBack, Store
@@ -94,6 +94,9 @@ def test_a_check_that_failed_already_does_not_hold_a_build(index: IndexSettings,
     ('[[check]]\nquestion = "Who?"\nunanswered = false\n', "can only be true"),
     ('[[check]]\nquestion = "Who?"\nsorce = "a.txt"\n', "only `question`"),
     ("[[check]\n", "cannot be read"),
+    ("deep = " + "[" * 5000 + "]" * 5000 + "\n", "cannot be read: it is nested too deeply"),
+    ('[[check]]\nquestion = "Who?"\nunanswered = true\n' * (MAX_CHECKS + 1),
+     f"holds {MAX_CHECKS + 1} checks; keep it within {MAX_CHECKS}"),
 ])
 def test_a_bad_checks_file_stops_the_build_with_what_to_fix(index: IndexSettings, seeds_copy: Path, text: str,
                                                             says: str) -> None:
