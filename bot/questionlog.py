@@ -259,7 +259,7 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         if read_only:  # reports read much of the file: map it, rather than copy it page by page
             connection.execute(f"PRAGMA mmap_size = {READ_MAP_BYTES}")
         else:
-            connection.execute("PRAGMA journal_mode = WAL")
+            write_ahead(connection)
             connection.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: durable but for the last commits
             connection.execute("PRAGMA secure_delete = ON")  # a forgotten question leaves no bytes behind
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -274,6 +274,20 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         connection.close()
         raise QuestionLogError(f"the question log at {path} is not up to date; start the bot once to update it")
     return connection
+
+
+def write_ahead(connection: sqlite3.Connection) -> None:
+    """Puts the database in WAL mode. Switching needs the file to itself, and SQLite does not wait for that (two
+    processes opening a new log at once): it is tried again for up to LOCK_WAIT_SECONDS."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def owner_only(database: Path) -> None:
