@@ -40,21 +40,26 @@ def ask_description(settings: Settings) -> str:
     return f"{ASK_DOES}. Questions kept {_days(settings)} for moderators: see /privacy"
 
 
-def notice(settings: Settings, guild_id: int | None) -> str:
+def summary(settings: Settings, guild_id: int | None) -> str:
     """One line: what is kept of a question asked in this place, for how long, and who sees it."""
     if not settings.question_log:
         return "Dossier keeps no record of the questions it is asked."
     if keeps_words(settings, guild_id):
         return (f"Dossier keeps questions asked here, with their text, for {_days(settings)}; this server's "
-                "moderators see them (private ones without text). /privacy says more.")
+                "moderators see them (private ones without text).")
     return (f"Dossier keeps when questions here are asked and how they are answered, never their text, for "
-            f"{_days(settings)}; moderators see only counts. /privacy says more.")
+            f"{_days(settings)}; moderators see only counts.")
+
+
+def notice(settings: Settings, guild_id: int | None) -> str:
+    """The line under the first answer in a server: the summary, and where to read more."""
+    return f"{summary(settings, guild_id)} /privacy says more."
 
 
 def explained(settings: Settings, guild_id: int | None) -> str:
     """/privacy's reply: the one line for this place, then what exactly, who, how long, and how to be forgotten."""
     if not settings.question_log:
-        return f"{notice(settings, guild_id)} Answers are not recorded and carry no vote buttons."
+        return f"{summary(settings, guild_id)} Answers are not recorded and carry no vote buttons."
     if keeps_words(settings, guild_id):
         what = ("For each question: when, this channel, how it was answered, the passages quoted, how long it took "
                 "and votes on the answer; and its text (mentions, emoji and links removed) with the words the corpus "
@@ -68,7 +73,7 @@ def explained(settings: Settings, guild_id: int | None) -> str:
                 "the answer. Never its text, nor the words it lacked.")
         who = "The moderators of Dossier's home server see only counts; whoever runs the bot can read the log."
         forget = "Delete a message that asked Dossier something and its entry goes too."
-    return "\n".join([notice(settings, guild_id), f"**What:** {what}",
+    return "\n".join([summary(settings, guild_id), f"**What:** {what}",
                       "**Who asked:** never your Discord id; a keyed hash of it, different in every server, that "
                       "tells one member's votes from another's.",
                       f"**Who sees it:** {who}",
