@@ -68,7 +68,7 @@ def fill(path: Path, bases: list[str], vectors: np.ndarray, model: str, all_gaps
     """LOGGED questions over 90 days, written through QuestionLog as the bot writes them."""
     rng = np.random.default_rng(7)
     chooser = random.Random(7)
-    log = QuestionLog.open(path, days=90)
+    log = QuestionLog.open(path, days=90, homes=[1])
     now = time.time()
     picks = rng.integers(0, len(bases), size=LOGGED)
     noise = np.concatenate([noisy(vectors[b], rng, 1) for b in picks])
@@ -85,7 +85,7 @@ def fill(path: Path, bases: list[str], vectors: np.ndarray, model: str, all_gaps
                          missing=("drones",) if outcome == "not_answered" and n % 3 == 0 else (),
                          generation=1, latency_ms=chooser.uniform(200, 3000), vector=noise[n], model=model))
         if outcome == "answered" and chooser.random() < 0.05:
-            log.vote(n + 1, chooser.randrange(5000), helpful=chooser.random() < 0.7)
+            log.vote(n + 1, chooser.randrange(5000), 1, helpful=chooser.random() < 0.7)
         if n % 1000 == 999:
             log.flush(timeout=120)  # a burst of 100,000 would overflow the queue
     log.close()
@@ -112,12 +112,12 @@ def main() -> None:
         searcher = Searcher.open(index, remembering)
 
         question = "How many visas did Iran offer to Taliban fighters?"
-        on = QuestionLog.open(tmp / "loop.sqlite3", days=90)
+        on = QuestionLog.open(tmp / "loop.sqlite3", days=90, homes=[1])
         off = QuestionLog.disabled("off")
         figures: dict[str, tuple[list[float], list[float]]] = {"on": ([], []), "off": ([], [])}
         for n in range(600):  # alternating, so both see the same machine
             name, log = ("on", on) if n % 2 else ("off", off)
-            asked = Asked(n + 1, 1, 2, 3, "slash")
+            asked = Asked(1, 2, 3, "slash")
             start = time.perf_counter()
             answer = searcher.search(question, limit=3)
             searched = time.perf_counter()
@@ -139,14 +139,14 @@ def main() -> None:
                          question=f"{question} {n}", private=False, outcome="answered",
                          quoted=(("a", "1"), ("b", "2"), ("c", "3")), generation=1, latency_ms=10.0,
                          vector=vector, model="m") for n in range(WRITES)]
-        one = QuestionLog.open(tmp / "one.sqlite3", days=90)
+        one = QuestionLog.open(tmp / "one.sqlite3", days=90, homes=[1])
         start = time.perf_counter()
         for entry in entries:
             one.record(entry)
             one.flush()
         single = (time.perf_counter() - start) / WRITES
         one.close()
-        burst = QuestionLog.open(tmp / "burst.sqlite3", days=90)
+        burst = QuestionLog.open(tmp / "burst.sqlite3", days=90, homes=[1])
         start = time.perf_counter()
         for entry in entries:
             burst.record(entry)

@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
+
+import numpy as np
 
 from bot import reports
-from bot.questionlog import QuestionLogError, connect
+from bot.questionlog import QuestionLogError, connect, store_vectors, transaction
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text
 from index import logs
@@ -120,7 +123,9 @@ def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
     with closing(connect(path, read_only=True)) as connection:
         try:
             if command == "gaps":
-                gaps = reports.gaps(connection, days, lambda: question_embedder(settings), settings.embedding_model)
+                model = settings.embedding_model
+                gaps = reports.gaps(connection, days, lambda: question_embedder(settings), model,
+                                    remember=lambda vectors: keep_vectors(path, model, vectors))
                 print(json.dumps(gaps.to_json(), ensure_ascii=False) if as_json else reports.gaps_text(gaps))
                 return 0
             stats = reports.stats(connection, days)
@@ -129,6 +134,16 @@ def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
     titles = source_titles(settings)
     print(json.dumps(stats.to_json(titles), ensure_ascii=False) if as_json else reports.stats_text(stats, titles))
     return 0
+
+
+def keep_vectors(path: Path, model: str, vectors: list[tuple[int, np.ndarray]]) -> None:
+    """Keeps the embeddings gaps computed in the log, so the next gaps does not compute them again; a log this user
+    cannot write is only read."""
+    try:
+        with closing(connect(path)) as connection, transaction(connection):
+            store_vectors(connection, model, vectors)
+    except (QuestionLogError, sqlite3.Error) as exc:
+        log.warning("could not keep the embeddings gaps computed in %s: %s", path, exc)
 
 
 def source_titles(settings: Settings) -> dict[str, str]:

@@ -29,20 +29,19 @@ def moderator(interaction: "discord.Interaction[Dossier]") -> bool:
 def home_server_refusal(interaction: "discord.Interaction[Dossier]") -> str | None:
     """Why this server's moderators may not keep the corpus, or None when it is a home server.
 
-    The corpus is one for every server the bot is in, so only the servers in MODERATOR_GUILD_IDS keep it; with
-    that unset, the one server the bot is in does, and no server does once the bot is in a second one.
+    The corpus is one for every server the bot is in, so only the servers in MODERATOR_GUILD_IDS keep it. With
+    that unset, no server does: the home is never guessed from the servers the bot is in, or the one left when it
+    leaves another would inherit the corpus and the question log.
     """
     homes = interaction.client.settings.moderator_guild_ids
-    if homes:
-        if interaction.guild_id in homes:
-            return None
-        return ("Dossier's corpus is shared by every server it is in, and only its home servers "
-                "(MODERATOR_GUILD_IDS) keep it; this server is not one of them.")
-    guilds = interaction.client.guilds
-    if len(guilds) == 1 and guilds[0].id == interaction.guild_id:
+    if not homes:
+        return ("Moderation is off: MODERATOR_GUILD_IDS is not set, so Dossier does not know which server keeps its "
+                "corpus and sees its question log. Whoever runs the bot can make this server that home: put "
+                f"MODERATOR_GUILD_IDS={interaction.guild_id} in its .env (or environment) and restart it.")
+    if interaction.guild_id in homes:
         return None
-    return (f"Moderation is off: Dossier is in {len(guilds)} servers that share one corpus, and "
-            "MODERATOR_GUILD_IDS does not say which of them keep it. Ask whoever runs the bot to set it.")
+    return ("Dossier's corpus is shared by every server it is in, and only its home servers "
+            "(MODERATOR_GUILD_IDS) keep it; this server is not one of them.")
 
 
 def is_moderator() -> Callable[[T], T]:

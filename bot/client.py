@@ -19,7 +19,7 @@ from index.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.privacy", "bot.cogs.moderation")
 
 # Dossier never joins a voice channel: no warning at start-up that the voice libraries are missing.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -70,8 +70,9 @@ class Dossier(commands.Bot):
     async def sync_commands(self) -> None:
         """Registers the slash commands with Discord, but only where the settings ask for it.
 
-        /ask is global; /dossier belongs to the home servers (MODERATOR_GUILD_IDS) and is synced to each of
-        them, or is global when none are set. A dev guild gets the global commands copied to it.
+        /ask and /privacy are global; /dossier belongs to the home servers (MODERATOR_GUILD_IDS) and is synced to
+        each of them, or is global when none are set (it then only says how to set them). A dev guild gets the
+        global commands copied to it.
         """
         synced_guilds: set[int] = set()
         if self.settings.dev_guild_id is not None:
@@ -102,9 +103,9 @@ class Dossier(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
         homes = self.settings.moderator_guild_ids
-        if not homes and len(self.guilds) > 1:
-            log.warning("MODERATOR_GUILD_IDS is not set and the bot is in %d servers that share one corpus: "
-                        "/dossier is refused in all of them until it names the home servers", len(self.guilds))
+        if not homes:
+            log.warning("MODERATOR_GUILD_IDS is not set: /dossier is refused in every server, and no question's text "
+                        "is kept, until it names the home servers")
         if missing := sorted(set(homes) - {guild.id for guild in self.guilds}):
             log.warning("the bot is not in the home servers %s (MODERATOR_GUILD_IDS)", missing)
 

@@ -4,7 +4,9 @@ Gaps are the questions that went unanswered, or whose answer members voted not h
 than "helpful"), grouped by meaning. Wordings that differ only in case, spacing or end punctuation are one
 wording; wordings are then grouped by their embedding with the index's model, most asked first: a wording joins
 the group whose first wording is most similar to it, if that similarity reaches SAME_MEANING, and starts a group
-of its own otherwise. Private questions are stored without their text, so they are counted, not grouped.
+of its own otherwise. Private questions, and those asked outside the home servers, are stored without their text,
+so they are counted, not grouped. A wording logged without an embedding from the model is embedded once, and
+the embedding kept (`remember`), so gaps never embeds it again.
 """
 
 import functools
@@ -55,6 +57,7 @@ class Gaps:
     since: float
     groups: list[Gap]
     private: int  # unanswered private questions: counted, but without text to group
+    elsewhere: int  # unanswered questions asked outside the home servers: counted, without text too
 
     @property
     def questions(self) -> int:
@@ -62,7 +65,8 @@ class Gaps:
 
     def to_json(self) -> dict[str, Any]:
         return {"days": self.days, "since": _iso(self.since), "questions": self.questions,
-                "private": self.private, "groups": [gap.to_json() for gap in self.groups]}
+                "private": self.private, "elsewhere": self.elsewhere,
+                "groups": [gap.to_json() for gap in self.groups]}
 
 
 def since(days: int, now: float | None = None) -> float:
@@ -77,17 +81,17 @@ WITH verdicts AS (
     SELECT question_id FROM votes GROUP BY question_id HAVING sum(helpful = 0) > sum(helpful = 1)),
 gap AS (
     SELECT wording_id, question, asked_at, 1 AS unanswered, missing, 0 AS unhelpful FROM questions
-    WHERE outcome = 'not_answered' AND private = 0 AND asked_at >= :start
+    WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= :start
     UNION ALL
     SELECT q.wording_id, q.question, q.asked_at, 0, q.missing, 1
     FROM verdicts AS v JOIN questions AS q ON q.id = v.question_id
-    WHERE q.asked_at >= :start AND q.private = 0 AND q.outcome != 'not_answered'),
+    WHERE q.asked_at >= :start AND q.wording_id IS NOT NULL AND q.outcome != 'not_answered'),
 counted AS (
     SELECT wording_id, max(asked_at) AS latest, question, count(*) AS asked, sum(unanswered) AS unanswered,
            sum(unhelpful) AS unhelpful,
            group_concat(CASE WHEN unanswered AND missing != '[]' THEN missing END, char(10)) AS missing
     FROM gap GROUP BY wording_id)
-SELECT c.question, c.asked, c.unanswered, c.unhelpful, c.missing, w.model, w.vector
+SELECT c.question, c.asked, c.unanswered, c.unhelpful, c.missing, w.model, w.vector, w.id
 FROM counted AS c JOIN wordings AS w ON w.id = c.wording_id
 ORDER BY c.asked DESC, c.latest DESC
 """  # with max(asked_at), SQLite takes `question` from the latest asking (a "bare column")
@@ -97,6 +101,7 @@ ORDER BY c.asked DESC, c.latest DESC
 class Wordings:
     """The gap questions by wording, most asked first (then latest), as columns."""
 
+    ids: list[int]  # of each wording in the wordings table
     texts: list[str]  # the latest asking's text
     counts: np.ndarray
     not_answered: np.ndarray
@@ -115,8 +120,8 @@ def wordings(connection: sqlite3.Connection, start: float, model: str) -> Wordin
     if stored:
         vectors[stored] = vectors_from(b"".join(rows[i][6] for i in stored), len(stored))
     column = lambda n: np.array([row[n] for row in rows], dtype=np.int64)  # noqa: E731
-    return Wordings(texts=[row[0] for row in rows], counts=column(1), not_answered=column(2),
-                    not_helpful=column(3), missing=[row[4] for row in rows], vectors=vectors,
+    return Wordings(ids=[row[7] for row in rows], texts=[row[0] for row in rows], counts=column(1),
+                    not_answered=column(2), not_helpful=column(3), missing=[row[4] for row in rows], vectors=vectors,
                     lacking=sorted(set(range(len(rows))) - set(stored)))
 
 
@@ -152,12 +157,15 @@ def group(vectors: np.ndarray) -> np.ndarray:
     return labels
 
 
+Remember = Callable[[list[tuple[int, np.ndarray]]], None]
+
+
 def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embedder], model: str,
-         limit: int | None = None, now: float | None = None) -> Gaps:
+         limit: int | None = None, now: float | None = None, remember: Remember | None = None) -> Gaps:
     """The gaps of the last `days` days, largest group first (at most `limit` groups).
 
     `model` names the index's model; `embedder` gives it, and is only called for wordings logged without an
-    embedding from that model.
+    embedding from that model, whose embeddings (by wording id) then go to `remember` to be kept.
     """
     start = since(days, now)
     found = wordings(connection, start, model)
@@ -166,6 +174,8 @@ def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embed
         if not found.vectors.shape[1]:
             found.vectors = np.zeros((len(found.texts), encoded.shape[1]), dtype=np.float32)
         found.vectors[found.lacking] = encoded
+        if remember is not None:
+            remember([(found.ids[row], vector) for row, vector in zip(found.lacking, encoded, strict=True)])
     labels = group(found.vectors)
     # Each group's rows in order (most asked first), and the groups largest first; a tie goes to the group
     # whose first wording is more asked.
@@ -175,9 +185,10 @@ def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embed
     members.sort(key=lambda rows: (-int(found.counts[rows].sum()), int(rows[0])))
     terms = functools.lru_cache(maxsize=None)(json.loads)  # most missing-term lists are alike: parse each once
     groups = [_gap(found, rows, terms) for rows in members[:limit]]
-    private = connection.execute("SELECT count(*) FROM questions WHERE asked_at >= ? AND private = 1 AND "
-                                 "outcome = 'not_answered'", (start,)).fetchone()[0]
-    return Gaps(days, start, groups, private)
+    private, elsewhere = connection.execute(
+        "SELECT coalesce(sum(private = 1), 0), coalesce(sum(private = 0), 0) FROM questions "
+        "WHERE asked_at >= ? AND outcome = 'not_answered' AND wording_id IS NULL", (start,)).fetchone()
+    return Gaps(days, start, groups, private, elsewhere)
 
 
 def _gap(found: Wordings, rows: np.ndarray, terms: Callable[[str], list[str]]) -> Gap:
@@ -274,8 +285,7 @@ def gaps_text(report: Gaps) -> str:
     """Gaps for a terminal."""
     lines = [f"Gaps, last {plural(report.days, 'day')}: {plural(report.questions, 'question')} in "
              f"{plural(len(report.groups), 'group')}, largest first."]
-    if report.private:
-        lines.append(private_note(report.private))
+    lines += unshown_notes(report)
     for number, gap in enumerate(report.groups, 1):
         lines += ["", f"{number}. {gap_summary(gap)}"] + [f"   “{example}”" for example in gap.examples]
         if gap.missing:
@@ -283,8 +293,15 @@ def gaps_text(report: Gaps) -> str:
     return "\n".join(lines)
 
 
-def private_note(count: int) -> str:
-    return f"{plural(count, 'private question')} went unanswered too; their text is not kept."
+def unshown_notes(report: Gaps) -> list[str]:
+    """The unanswered questions gaps counts but cannot show, since their text is not kept."""
+    notes = []
+    if report.private:
+        notes.append(f"{plural(report.private, 'private question')} went unanswered too; their text is not kept.")
+    if report.elsewhere:
+        notes.append(f"{plural(report.elsewhere, 'question')} asked outside the home servers went unanswered too; "
+                     "their text is not kept.")
+    return notes
 
 
 def gap_summary(gap: Gap) -> str:

@@ -1,6 +1,7 @@
 """Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
 
-A build holds the store's build lock throughout. It writes generation G + 1 beside the live G, validates it
+A build holds the store's build lock throughout. It writes generation G + 1 beside the live G (after a rollback
+from G + 1, the number after the highest ever live: numbers only go up), validates it
 (the live count matches, a probe query finds its own passage, and a searcher loads it and computes the abstention
 bar that its pointer keeps), runs the moderators' checks against it (index/checks.py), and only then moves the
 pointer, keeping G as the previous generation for a rollback. A document is unchanged when its content hash and
@@ -170,7 +171,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     name = collection_name(embedder.name)
     same_model = pointer is not None and pointer.model == embedder.name and pointer.collection == name
     old_generation = pointer.generation if pointer else 0
-    generation = old_generation + 1
+    generation = max(old_generation, store.highest_generation()) + 1  # past one rolled back from, too
     collection = store.chunks_collection(name)
 
     live: dict[str, list[Record]] = defaultdict(list)

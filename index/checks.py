@@ -13,16 +13,17 @@ must not answer it):
     unanswered = true
 """
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.corpus import read_toml
 from index.search import QuestionError, Searcher
 
 CHECKS_FILE = "checks.toml"
 FIRST_PASSAGES = 3
 UNANSWERED = "unanswered"
+MAX_CHECKS = 200
 
 
 class CheckError(ValueError):
@@ -56,17 +57,21 @@ class Result:
 
 
 def read_checks(seeds_dir: Path) -> list[Check]:
-    """The checks in SEEDS_DIR/checks.toml; none when there is no such file."""
+    """The checks in SEEDS_DIR/checks.toml; none when there is no such file. At most MAX_CHECKS: each costs a
+    search on every build, twice when it fails."""
     path = seeds_dir / CHECKS_FILE
     if not path.exists():
         return []
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+        table = read_toml(path)
+    except (ValueError, OSError) as error:
         raise CheckError(f"{CHECKS_FILE} cannot be read: {error}") from error
     entries = table.get("check", [])
     if not isinstance(entries, list) or set(table) - {"check"}:
         raise CheckError(f"{CHECKS_FILE} must hold only [[check]] tables")
+    if len(entries) > MAX_CHECKS:
+        raise CheckError(f"{CHECKS_FILE} holds {len(entries):,} checks; keep it within {MAX_CHECKS}, the questions "
+                         "that matter most")
     return [_check(n, entry) for n, entry in enumerate(entries, 1)]
 
 

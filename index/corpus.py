@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +55,23 @@ def read_table(seeds_dir: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        table = read_toml(path)
+    except ValueError as exc:
         raise CorpusError(f"{METADATA_FILE} is not valid TOML: {exc}") from exc
     return {sid: entry for sid, entry in table.items() if isinstance(entry, dict)}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file of the seeds folder, read within MAX_FILE_BYTES. Whatever makes it unreadable as TOML (bad
+    syntax, not UTF-8, too large, nested past what the parser's recursion allows) is a ValueError saying so."""
+    try:
+        return tomllib.loads(read_capped(path).decode("utf-8"))
+    except CorpusError as exc:
+        raise ValueError(str(exc)) from exc
+    except RecursionError as exc:  # tomllib parses nested arrays and tables by recursion
+        raise ValueError("it is nested too deeply (arrays or tables within each other)") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"it is not valid UTF-8 (byte {exc.start})") from exc
 
 
 def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
@@ -98,9 +112,26 @@ def make_document(source_id: str, text: str, metadata: dict[str, str]) -> Docume
     return Document(Source(id=source_id, title=title, **fields), text)
 
 
+def read_capped(path: Path, *, flags: int = 0) -> bytes:
+    """The file's bytes, or a CorpusError once they pass MAX_FILE_BYTES: no more than that is read, whatever size
+    the file system reports (files in /proc report 0). `flags` are added to os.open's."""
+    fd = os.open(path, os.O_RDONLY | flags)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            check_size(max(len(data), os.fstat(f.fileno()).st_size))  # names the whole size, where it is known
+    return data
+
+
 def load_document(path: Path, metadata: dict[str, str]) -> Document:
-    check_size(path.stat().st_size)  # before reading it all
-    return make_document(path.name, decode(path.read_bytes()), metadata)
+    """The source file `path` of the seeds folder; a link that leads out of that folder is refused, for what it
+    leads to was never put in the corpus (an operator's notes, a file of the system)."""
+    real = path.resolve()
+    if not real.is_relative_to(path.parent.resolve()):
+        raise CorpusError("the file is a link to a file outside the seeds folder, which is never indexed; copy the "
+                          "article into the folder instead")
+    # O_NOFOLLOW: a link put in place of the resolved file since is not followed either
+    return make_document(path.name, decode(read_capped(real, flags=os.O_NOFOLLOW)), metadata)
 
 
 def source_paths(seeds_dir: Path) -> list[Path]:

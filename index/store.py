@@ -42,6 +42,7 @@ META_COLLECTION = "dossier_meta"
 CHUNKS_PREFIX = "dossier_chunks_"
 POINTER_ID = "live"
 PREVIOUS_ID = "previous"  # the generation that was live before, which a rollback returns to
+HIGHEST_ID = "highest"  # the highest generation ever switched to: a build after a rollback numbers past it
 NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
@@ -177,14 +178,24 @@ class Store:
             return None
         return Pointer(**json.loads(documents[0]))
 
+    def highest_generation(self) -> int:
+        """The highest generation ever switched to (0: none, or none since stores kept this record)."""
+        got = self._meta.get(ids=[HIGHEST_ID], include=["documents"])
+        documents = got["documents"] or []
+        return int(json.loads(documents[0])["generation"]) if documents and documents[0] else 0
+
     def switch(self, pointer: Pointer, previous: Pointer | None) -> None:
         """The one atomic step of a build: readers see the new generation from here on, and `previous` (the
-        generation live until now) is kept for a rollback, in the same write."""
+        generation live until now) is kept for a rollback, in the same write, which also records the highest
+        generation so far, so that numbers are never used twice, rollbacks or not."""
         if previous is None:
             self._meta.delete(ids=[PREVIOUS_ID])
-        pointers = [(POINTER_ID, pointer)] + ([(PREVIOUS_ID, previous)] if previous else [])
-        self._meta.upsert(ids=[key for key, _ in pointers], embeddings=np.zeros((len(pointers), 1), np.float32),
-                          documents=[json.dumps(asdict(p)) for _, p in pointers])
+        highest = json.dumps({"generation": max(pointer.generation, self.highest_generation())})
+        records = [(POINTER_ID, json.dumps(asdict(pointer))), (HIGHEST_ID, highest)]
+        if previous:
+            records.append((PREVIOUS_ID, json.dumps(asdict(previous))))
+        self._meta.upsert(ids=[key for key, _ in records], embeddings=np.zeros((len(records), 1), np.float32),
+                          documents=[document for _, document in records])
 
     def rollback(self, owner: str) -> Pointer:
         """Makes the previous generation live again, under the build lock; returns its pointer.

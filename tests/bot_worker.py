@@ -25,6 +25,7 @@ async def answer(gateway: Gateway, question: str) -> dict[str, Any]:
 async def main(question: str) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     gateway = await Gateway.connect(settings, Searcher.open(settings, FakeEmbedder(), scorer=on_topic_scorer()))
+    await answer(gateway, question)  # the first answer in a server says what the log keeps; the others compare
     shown = None
     while True:
         pointer = gateway.bot.searcher.index.pointer

@@ -12,7 +12,7 @@ import pytest
 
 from bot.terminal import answer_json
 from index.build import build
-from index.checks import CheckError, read_checks
+from index.checks import MAX_CHECKS, CheckError, read_checks
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import PREVIOUS_ID, NothingToRollBack, Store
@@ -94,6 +94,9 @@ def test_a_check_that_failed_already_does_not_hold_a_build(index: IndexSettings,
     ('[[check]]\nquestion = "Who?"\nunanswered = false\n', "can only be true"),
     ('[[check]]\nquestion = "Who?"\nsorce = "a.txt"\n', "only `question`"),
     ("[[check]\n", "cannot be read"),
+    ("deep = " + "[" * 5000 + "]" * 5000 + "\n", "cannot be read: it is nested too deeply"),
+    ('[[check]]\nquestion = "Who?"\nunanswered = true\n' * (MAX_CHECKS + 1),
+     f"holds {MAX_CHECKS + 1} checks; keep it within {MAX_CHECKS}"),
 ])
 def test_a_bad_checks_file_stops_the_build_with_what_to_fix(index: IndexSettings, seeds_copy: Path, text: str,
                                                             says: str) -> None:
@@ -109,7 +112,8 @@ def test_a_bad_checks_file_stops_the_build_with_what_to_fix(index: IndexSettings
 
 def test_rollback_restores_the_previous_answers_byte_for_byte(index: IndexSettings, seeds_copy: Path) -> None:
     """After a build that changed the answers, a rollback brings back exactly what was answered before; a second
-    rollback is refused, and the next build starts again from the generation rolled back to."""
+    rollback is refused, and the next build starts again from the generation rolled back to, numbered past the one
+    rolled back from: generation numbers only go up."""
     store = Store.open(index)
     build(seeds_copy, store, FakeEmbedder())
     questions = [passage_of(store, HERAT), passage_of(store, "000_cc1c5ba2909303bf.txt"), PERU]
@@ -126,8 +130,9 @@ def test_rollback_restores_the_previous_answers_byte_for_byte(index: IndexSettin
         store.rollback("moderator Ana")
 
     again = build(seeds_copy, store, FakeEmbedder())
-    assert again.switched and again.generation == 2 and answers(store, questions) != before
+    assert again.switched and again.generation == 3 and answers(store, questions) != before
     assert store.rollback("cli").generation == 1 and answers(store, questions) == before
+    assert build(seeds_copy, store, FakeEmbedder()).generation == 4 and store.pointer().generation == 4  # type: ignore[union-attr]
 
 
 def test_rollback_refused_when_there_is_nothing_to_roll_back_to(index: IndexSettings, seeds_copy: Path) -> None:

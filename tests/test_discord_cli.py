@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
+from bot.privacy import notice
+from bot.render import markdown
 from bot.settings import Settings
 from index.search import Searcher
 from index.settings import IndexSettings
 from tests.conftest import ROOT
-from tests.test_discord_harness import NO_PINGS, Gateway, assert_within_limits, settings_for
+from tests.test_discord_harness import GUILD_ID, NO_PINGS, Gateway, assert_within_limits, settings_for
 
 QUESTIONS = ["How many visas did Iran offer to Taliban fighters?", "What is the boiling point of water?",
              "@everyone <@&940000000000000001> **Iran** and the `Taliban`?", "x" * 5000, "\u200b"]
@@ -61,7 +63,8 @@ def test_env_example_documents_every_setting(monkeypatch: pytest.MonkeyPatch) ->
 async def test_ask_format_discord_prints_what_the_bot_sends(
         seeds_settings: IndexSettings, searcher: Searcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """One payload per question, inside every limit, pinging no one, and the same one /ask sends."""
+    """One payload per question, inside every limit, pinging no one, and the same one /ask sends (the first answer
+    in a server adds one line on what the question log keeps)."""
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("SEEDS_DIR", str(seeds_settings.seeds_dir))
     monkeypatch.setenv("CHROMA_PATH", str(seeds_settings.chroma_path))
@@ -77,10 +80,13 @@ async def test_ask_format_discord_prints_what_the_bot_sends(
     assert "@everyone" not in payloads[2]["content"] and "<@&9" not in payloads[2]["content"]
     assert "5,000 characters" in payloads[3]["content"] and "empty" in payloads[4]["content"]
 
-    gateway = await Gateway.connect(settings_for(seeds_settings), searcher)
+    settings = settings_for(seeds_settings)
+    gateway = await Gateway.connect(settings, searcher)
     try:
-        for question, payload in zip(QUESTIONS[:2], payloads, strict=False):
+        for n, (question, payload) in enumerate(zip(QUESTIONS[:2], payloads, strict=False)):
             sent = next(r for r in await gateway.command("ask", question=question) if r.kind == "followup")
-            assert sent.message["content"] == payload["content"] and sent.message["embeds"] == payload["embeds"]
+            told = f"\n-# {markdown(notice(settings, GUILD_ID))}" if n == 0 else ""
+            assert sent.message["content"] == payload["content"] + told
+            assert sent.message["embeds"] == payload["embeds"]
     finally:
         await gateway.close()

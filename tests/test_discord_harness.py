@@ -44,6 +44,7 @@ SECOND_GUILD_ID = 910000000000000002
 CHANNEL_ID = 920000000000000001
 SECOND_CHANNEL_ID = 920000000000000003
 THREAD_ID = 920000000000000002
+DM_CHANNEL_ID = 920000000000000004
 MEMBER_ID = 930000000000000001
 MODERATOR_ID = 930000000000000002
 ADMIN_ID = 930000000000000003
@@ -55,7 +56,7 @@ MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view channel, send mes
 EPHEMERAL = 1 << 6
 NO_PINGS = discord.AllowedMentions.none().to_dict()
 TIMESTAMP = "2025-01-01T00:00:00+00:00"
-TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord.py: on_message")
+TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord.py: on_message", "discord.py: on_raw")
 
 BOT_USER = {"id": str(BOT_ID), "username": "Dossier", "discriminator": "0", "global_name": "Dossier",
             "avatar": None, "bot": True}
@@ -63,12 +64,12 @@ BOT_USER = {"id": str(BOT_ID), "username": "Dossier", "discriminator": "0", "glo
 
 def settings_for(index: Any, **overrides: Any) -> Settings:
     """Bot settings for the index at `index` (any settings object with seeds_dir and chroma_path), with a
-    question log of their own beside it."""
+    question log of their own beside it, and the first server (GUILD_ID) as the home server."""
     database = index.chroma_path.parent / f"questions-{uuid.uuid4().hex[:8]}.sqlite3"
     values: dict[str, Any] = {"seeds_dir": index.seeds_dir, "chroma_path": index.chroma_path,
                               "embedding_model": index.embedding_model, "ask_cooldown_seconds": 0,
-                              "moderator_role_ids": [MOD_ROLE_ID], "reindex_progress_seconds": 0.05,
-                              "database_path": database}
+                              "moderator_role_ids": [MOD_ROLE_ID], "moderator_guild_ids": [GUILD_ID],
+                              "reindex_progress_seconds": 0.05, "database_path": database}
     return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
@@ -223,6 +224,8 @@ class Gateway:
         self.bot = bot
         self.http = http
         self._ids = itertools.count(980000000000000001)
+        self.said = 0  # the id of the last message `say` posted
+        self.fed: set[int] = set()  # the ids of the interactions and messages fed to the bot
 
     @classmethod
     async def connect(cls, settings: Settings, searcher: Searcher, http: FakeHTTP | None = None) -> "Gateway":
@@ -246,9 +249,16 @@ class Gateway:
         self.bot._connection.parse_guild_create(guild_create(guild_id))  # type: ignore[arg-type]
 
     def _interaction(self, kind: int, data: dict[str, Any], who: dict[str, Any], channel_id: int | None = None,
-                     guild_id: int = GUILD_ID, **extra: Any) -> dict[str, Any]:
-        """INTERACTION_CREATE in `guild_id`. As Discord does, a command registered for that server (not a global
-        one) carries the server's id in its data."""
+                     guild_id: int | None = GUILD_ID, **extra: Any) -> dict[str, Any]:
+        """INTERACTION_CREATE in `guild_id`, or in the member's DM with the bot when it is None. As Discord does, a
+        command registered for that server (not a global one) carries the server's id in its data."""
+        if guild_id is None:
+            dm = {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [who["user"]]}
+            return {"id": str(next(self._ids)), "application_id": str(APP_ID), "type": kind, "data": data,
+                    "token": f"token-{next(self._ids)}", "version": 1, "channel_id": str(DM_CHANNEL_ID),
+                    "channel": dm, "user": who["user"], "app_permissions": str(MEMBER_PERMISSIONS), "locale": "en-US",
+                    "attachment_size_limit": 8 * 1024 * 1024, "entitlements": [],
+                    "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 1, **extra}
         if channel_id is None:
             channel_id = CHANNEL_ID if guild_id == GUILD_ID else SECOND_CHANNEL_ID
         if "name" in data and self.bot.tree.get_command(data["name"], guild=discord.Object(guild_id)):
@@ -260,14 +270,21 @@ class Gateway:
                 "guild_locale": "en-US", "attachment_size_limit": 8 * 1024 * 1024, "entitlements": [],
                 "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0, **extra}
 
-    async def command(self, name: str, who: dict[str, Any] = ASKER, guild_id: int = GUILD_ID,
+    async def command(self, name: str, who: dict[str, Any] = ASKER, guild_id: int | None = GUILD_ID,
                       **options: Any) -> list[Request]:
-        """Runs `/name` (or `/group sub` when name has a space) with options in a server; returns the requests."""
+        """Runs `/name` (or `/group sub` when name has a space) with options in a server (None: in a DM); returns
+        the requests. A member payload as an option's value is a user option, resolved as Discord resolves it."""
         parts = name.split()
-        opts = [{"name": k, "type": option_type(v), "value": v} for k, v in options.items()]
+        opts = [{"name": k, "type": option_type(v), "value": v["user"]["id"] if isinstance(v, dict) else v}
+                for k, v in options.items()]
         if len(parts) == 2:
             opts = [{"name": parts[1], "type": 1, "options": opts}]
-        data = {"id": str(APP_ID + 100), "name": parts[0], "type": 1, "options": opts}
+        data: dict[str, Any] = {"id": str(APP_ID + 100), "name": parts[0], "type": 1, "options": opts}
+        picked = [v for v in options.values() if isinstance(v, dict)]
+        if picked:
+            data["resolved"] = {"users": {v["user"]["id"]: v["user"] for v in picked},
+                                "members": {v["user"]["id"]: {k: x for k, x in v.items() if k != "user"}
+                                            for v in picked}}
         payload = self._interaction(2, data, who, guild_id=guild_id)
         return await self.feed(self.bot._connection.parse_interaction_create, payload)
 
@@ -282,10 +299,11 @@ class Gateway:
         return await self.feed(self.bot._connection.parse_interaction_create, payload)
 
     async def say(self, content: str, who: dict[str, Any] = ASKER, channel_id: int = THREAD_ID,
-                  mentions: list[dict[str, Any]] | None = None) -> list[Request]:
-        """Posts a message in a channel the bot can see (by default the thread)."""
+                  mentions: list[dict[str, Any]] | None = None, guild_id: int = GUILD_ID) -> list[Request]:
+        """Posts a message in a channel the bot can see (by default the thread); `self.said` is its id."""
         author = who["user"]
-        payload = {"id": str(next(self._ids)), "channel_id": str(channel_id), "guild_id": str(GUILD_ID),
+        self.said = next(self._ids)
+        payload = {"id": str(self.said), "channel_id": str(channel_id), "guild_id": str(guild_id),
                    "author": author, "member": {k: v for k, v in who.items() if k != "user"}, "content": content,
                    "mentions": mentions if mentions is not None else [], "mention_roles": [],
                    "mention_everyone": "@everyone" in content, "timestamp": TIMESTAMP, "edited_timestamp": None,
@@ -293,17 +311,29 @@ class Gateway:
                    "flags": 0}
         return await self.feed(self.bot._connection.parse_message_create, payload)
 
+    async def delete(self, *message_ids: int, channel_id: int = THREAD_ID) -> list[Request]:
+        """Messages deleted in the home server: MESSAGE_DELETE for one, MESSAGE_DELETE_BULK for several."""
+        where = {"channel_id": str(channel_id), "guild_id": str(GUILD_ID)}
+        if len(message_ids) == 1:
+            return await self.feed(self.bot._connection.parse_message_delete, {"id": str(message_ids[0]), **where})
+        return await self.feed(self.bot._connection.parse_message_delete_bulk,
+                               {"ids": [str(i) for i in message_ids], **where})
+
     async def feed(self, parse: Any, payload: dict[str, Any]) -> list[Request]:
         """Feeds one gateway event and waits for what it set off; returns the requests made meanwhile."""
         before = len(self.http.requests)
         running = set(asyncio.all_tasks())
+        if "id" in payload:
+            self.fed.add(int(payload["id"]))
         parse(payload)
         await settle(running)
         return self.http.requests[before:]
 
 
 def option_type(value: Any) -> int:
-    """The application command option type Discord sends for a value: boolean, integer or string."""
+    """The application command option type Discord sends for a value: boolean, integer, string or user."""
+    if isinstance(value, dict):
+        return 6
     if isinstance(value, bool):
         return 5
     return 4 if isinstance(value, int) else 3
@@ -412,7 +442,7 @@ async def test_sync_only_to_the_dev_guild(dev_settings: Settings) -> None:
     gateway = await Gateway.connect(dev_settings, _NoSearcher())  # type: ignore[arg-type]
     syncs = [r for r in gateway.http.requests if r.url.endswith("/commands")]
     assert [(r.method, f"/guilds/{GUILD_ID}/commands" in r.url) for r in syncs] == [("PUT", True)]
-    assert sorted(c["name"] for c in syncs[0].body) == ["ask", "dossier"]
+    assert sorted(c["name"] for c in syncs[0].body) == ["ask", "dossier", "privacy"]
     await gateway.bot.on_ready()
     assert [r for r in gateway.http.requests if r.url.endswith("/commands")] == syncs
     await gateway.close()

@@ -7,6 +7,7 @@ servers; only HTTP is faked.
 
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.conftest import make_settings
 from tests.test_discord_harness import (
     ADMIN,
     APP_ID,
+    ASKER,
     EPHEMERAL,
     GUILD_ID,
     MODERATOR,
@@ -33,9 +35,9 @@ from tests.test_discord_harness import (
 )
 from tests.test_discord_sources import ARTICLE, EXISTING, Uploads, edits, snapshot
 
-SUBCOMMANDS = ["add", "remove", "reindex", "status", "sources", "gaps", "stats", "checks", "rollback"]
+SUBCOMMANDS = ["add", "remove", "reindex", "status", "sources", "gaps", "stats", "checks", "rollback", "forget"]
 NOT_HERE = "/dossier is not available in this server."
-MODERATION_OFF = "Moderation is off: Dossier is in 2 servers"
+MODERATION_OFF = "Moderation is off: MODERATOR_GUILD_IDS is not set"
 PENDING = "005_pending.txt"
 
 
@@ -68,10 +70,11 @@ async def unset(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Uploads]:
 
 
 async def run(uploads: Uploads, sub: str, who: dict[str, Any], guild_id: int) -> list[Request]:
-    """`/dossier sub` as `who` in `guild_id`: an upload for add, the removal of an existing source for remove."""
+    """`/dossier sub` as `who` in `guild_id`: an upload for add, the removal of an existing source for remove, the
+    asker to forget for forget."""
     if sub == "add":
         return await uploads.add("herat.txt", ARTICLE, who=who, guild_id=guild_id, replace=True, title="Fake")
-    options = {"source": EXISTING} if sub == "remove" else {}
+    options = {"source": EXISTING} if sub == "remove" else {"user": ASKER} if sub == "forget" else {}
     return await uploads.gateway.command(f"dossier {sub}", who=who, guild_id=guild_id, **options)
 
 
@@ -123,12 +126,12 @@ async def test_checked_server_side_whatever_the_command_registration(named: Uplo
 @pytest.mark.parametrize("guild_id", [GUILD_ID, SECOND_GUILD_ID])
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
 async def test_unset_in_two_servers_fails_closed(unset: Uploads, seeds_copy: Path, sub: str, guild_id: int) -> None:
-    """With MODERATOR_GUILD_IDS empty and the bot in two servers, every server is refused, saying why."""
+    """With MODERATOR_GUILD_IDS empty and the bot in two servers, every server is refused, saying how to set it."""
     who = ADMIN if guild_id == GUILD_ID else SECOND_OWNER
     before = state(unset, seeds_copy)
     requests = await run(unset, sub, who, guild_id)
     assert_refused(requests, MODERATION_OFF)
-    assert "MODERATOR\\_GUILD\\_IDS" in requests[0].message["content"]
+    assert f"MODERATOR\\_GUILD\\_IDS={guild_id} in its .env" in requests[0].message["content"]
     assert state(unset, seeds_copy) == before and not unset.cdn.downloads
 
 
@@ -150,21 +153,34 @@ async def test_home_server_moderators_still_work(named: Uploads, seeds_copy: Pat
     assert {"herat.txt", PENDING} <= {source.id for source, _ in named.gateway.bot.searcher.sources()}
 
 
-async def test_single_server_without_the_setting_still_moderates(tmp_path: Path, seeds_copy: Path) -> None:
-    """With MODERATOR_GUILD_IDS empty and the bot in one server, that server's moderators keep the corpus."""
-    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
+async def test_unset_in_one_server_explains_and_does_nothing(tmp_path: Path, seeds_copy: Path, sub: str) -> None:
+    """With MODERATOR_GUILD_IDS empty, even in the only server the bot is in, every /dossier (gaps and stats
+    included) says how to set it and changes nothing: the home is never guessed from the servers the bot is in."""
+    uploads = Uploads(await fake_index_gateway(tmp_path, seeds_copy, moderator_guild_ids=[]))
+    gateway = uploads.gateway
     try:
-        requests = await gateway.command("dossier remove", who=MODERATOR, source=EXISTING)
+        await gateway.command("ask", question="What is the capital of Peru?")
+        before = state(uploads, seeds_copy)
+        requests = await run(uploads, sub, ADMIN, GUILD_ID)
+        after = state(uploads, seeds_copy)
+        logged = gateway.bot.questions
+        logged.flush()
     finally:
         await gateway.close()
-    assert edits(requests)[-1].startswith("Seeds folder: removed") and not (seeds_copy / EXISTING).exists()
+    assert_refused(requests, MODERATION_OFF)
+    assert f"MODERATOR\\_GUILD\\_IDS={GUILD_ID} in its .env" in requests[0].message["content"]
+    assert after == before and not uploads.cdn.downloads
+    with sqlite3.connect(gateway.bot.settings.database_path) as connection:
+        assert connection.execute("SELECT count(*), count(question) FROM questions").fetchone() == (1, 0)
 
 
 async def test_start_up_warns_when_moderation_is_off(unset: Uploads, caplog: pytest.LogCaptureFixture) -> None:
-    """On connecting to two servers without MODERATOR_GUILD_IDS, the log says /dossier is refused everywhere."""
+    """On connecting without MODERATOR_GUILD_IDS, the log says /dossier is refused everywhere and no text is kept."""
     with caplog.at_level(logging.WARNING, logger="bot"):
         await unset.gateway.bot.on_ready()
-    assert "MODERATOR_GUILD_IDS is not set and the bot is in 2 servers" in caplog.text
+    assert "MODERATOR_GUILD_IDS is not set: /dossier is refused in every server, and no question's text" in (
+        caplog.text)
 
 
 class _NoSearcher:
@@ -183,7 +199,8 @@ async def test_dossier_is_synced_to_the_home_servers_only(tmp_path: Path) -> Non
                             moderator_guild_ids=[GUILD_ID, SECOND_GUILD_ID])
     gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
     await gateway.close()
-    assert syncs(gateway.http) == {f"{APP_ID}/commands": ["ask"], f"{APP_ID}/guilds/{GUILD_ID}/commands": ["dossier"],
+    assert syncs(gateway.http) == {f"{APP_ID}/commands": ["ask", "privacy"],
+                                   f"{APP_ID}/guilds/{GUILD_ID}/commands": ["dossier"],
                                    f"{APP_ID}/guilds/{SECOND_GUILD_ID}/commands": ["dossier"]}
 
 
@@ -193,8 +210,8 @@ async def test_a_dev_guild_that_is_a_home_server_gets_both(tmp_path: Path) -> No
                             moderator_guild_ids=[GUILD_ID])
     gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
     await gateway.close()
-    assert syncs(gateway.http) == {f"{APP_ID}/guilds/{GUILD_ID}/commands": ["ask", "dossier"],
-                                   f"{APP_ID}/commands": ["ask"]}
+    assert syncs(gateway.http) == {f"{APP_ID}/guilds/{GUILD_ID}/commands": ["ask", "dossier", "privacy"],
+                                   f"{APP_ID}/commands": ["ask", "privacy"]}
 
 
 async def test_a_home_server_the_bot_is_not_in_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot import reports
-from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, connect
+from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, connect, wording
 from bot.render import markdown, truncate
 from index.embedding import Embedder
 from tests.conftest import ROOT, SEEDS
@@ -27,6 +27,7 @@ from tests.test_discord_harness import (
     GUILD_ID,
     MEMBER_ID,
     OTHER_MEMBER,
+    SECOND_GUILD_ID,
     assert_safe,
     bot_mention,
     fake_index_gateway,
@@ -45,7 +46,7 @@ class Log:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.questions = QuestionLog.open(path, days=90)
+        self.questions = QuestionLog.open(path, days=90, homes=[GUILD_ID])
         self.ids = iter(range(1, 10**6))
 
     def add(self, question: str, outcome: str = "not_answered", *, age_days: int = 0, **details: object) -> int:
@@ -58,7 +59,7 @@ class Log:
         return question_id
 
     def vote(self, question_id: int, helpful: bool, user_id: int) -> None:
-        self.questions.vote(question_id, user_id, helpful).result(timeout=10)
+        self.questions.vote(question_id, user_id, GUILD_ID, helpful).result(timeout=10)
 
     def read(self) -> sqlite3.Connection:
         self.questions.flush()
@@ -85,6 +86,7 @@ def fill_gaps(log: Log, embedder: Embedder) -> None:
     helpful = log.add("Who founded the Taliban?", "answered")
     log.vote(helpful, True, 1)
     log.add("What is Iran's secret plan?", private=True)
+    log.add("Asked in another server?", guild_id=SECOND_GUILD_ID)
     log.add("What is the capital of Peru?", "off_topic")
     log.add("Who pays them?", "refused")
     log.add("Do Iranian drones reach Kandahar?", age_days=40)
@@ -103,7 +105,7 @@ def test_gaps_group_similar_questions(question_log: Log, embedder: Embedder) -> 
     assert first.missing == ("drones",)
     rest = sorted((g.examples, g.count, g.not_answered, g.not_helpful) for g in found.groups[1:])
     assert rest == [((RUSSIA,), 1, 1, 0), ((CHINA,), 1, 1, 0), ((LEADER,), 1, 0, 1)]
-    assert found.private == 1 and found.questions == 8
+    assert found.private == 1 and found.elsewhere == 1 and found.questions == 8
 
 
 @pytest.mark.slow
@@ -114,11 +116,16 @@ def test_bot_gaps_cli_prints_the_same_groups(question_log: Log, embedder: Embedd
     env = {**os.environ, "DATABASE_PATH": str(question_log.path), "SEEDS_DIR": str(SEEDS), "HF_HUB_OFFLINE": "1"}
     printed = run_cli(["gaps", "--json", "--days", "30"], env)
     assert [(g["count"], g["examples"][0]) for g in printed["groups"]][:1] == [(5, DRONES[0])]
-    assert printed["private"] == 1 and printed["days"] == 30 and len(printed["groups"]) == 4
+    assert printed["private"] == 1 and printed["elsewhere"] == 1 and printed["days"] == 30
+    assert len(printed["groups"]) == 4
+    with closing(question_log.read()) as connection:  # the gaps logged without an embedding have one now
+        kept = connection.execute("SELECT wording FROM wordings WHERE vector IS NOT NULL").fetchall()
+        assert {wording(DRONES[2]), wording(LEADER)} <= {row[0] for row in kept}
     text = subprocess.run([sys.executable, "-m", "bot", "gaps"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("Gaps, last 30 days: 8 questions in 4 groups")
+    assert "1 question asked outside the home servers went unanswered too; their text is not kept." in text.stdout
     assert "1. 5 questions (5 not answered)" in text.stdout and "missing from the corpus: drones" in text.stdout
 
 

@@ -1,12 +1,18 @@
 """Bad source files: each gets a clear error, the rest is indexed, and a good file turned bad stays live."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from index import corpus
 from index.build import build
+from index.corpus import CorpusError
 from index.store import Store
-from tests.conftest import FakeEmbedder, make_settings
+from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 GOOD = "003_eb7467070494d04b.txt"
 BOILERPLATE = "Latest News\n\n728 x 90\n\nPrint\n\nShare on Facebook\n\nWrite your comment\n\nGreat article!\n"
@@ -59,14 +65,14 @@ def test_a_good_file_turned_bad_keeps_its_last_good_version(store: Store, seeds_
     before = live_texts(store, GOOD)
     path = seeds_copy / GOOD
     if spoil == "unreadable":
-        read_bytes = Path.read_bytes
+        opened = os.open
 
-        def denied(self: Path) -> bytes:
-            if self.name == GOOD:  # a chmod 000 file, which root (running CI here) could still read
-                raise PermissionError(13, "Permission denied", str(self))
-            return read_bytes(self)
+        def denied(file: Any, flags: int, *args: Any) -> int:
+            if Path(file).name == GOOD:  # a chmod 000 file, which root (running CI here) could still read
+                raise PermissionError(13, "Permission denied", str(file))
+            return opened(file, flags, *args)
 
-        monkeypatch.setattr(Path, "read_bytes", denied)
+        monkeypatch.setattr(os, "open", denied)
     else:
         path.write_bytes({"binary": bytes(range(256)), "invalid_utf8": b"Iran \xc3\x28 Taliban.",
                           "empty": b"", "boilerplate": BOILERPLATE.encode()}[spoil])
@@ -78,3 +84,46 @@ def test_a_good_file_turned_bad_keeps_its_last_good_version(store: Store, seeds_
     assert live_texts(store, GOOD) == before
     if spoil == "unreadable":
         assert report.errors[0]["error"] == "cannot read the file: Permission denied"
+
+
+def test_a_link_out_of_the_seeds_folder_is_refused(store: Store, seeds_copy: Path, tmp_path: Path) -> None:
+    """A .txt that is a link to a file outside SEEDS_DIR is listed in `errors` and never quoted; a link to a file
+    inside it is indexed as usual."""
+    notes = tmp_path / "operator" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("Private notes\n\nThe operator's password for the server is swordfish, written down here so "
+                     "that it is not forgotten again.\n", encoding="utf-8")
+    (seeds_copy / "notes.txt").symlink_to(notes)
+    (seeds_copy / "again.txt").symlink_to(seeds_copy / GOOD)
+    report = build(seeds_copy, store, FakeEmbedder())
+    assert report.errors == [{"source": "notes.txt", "error": "the file is a link to a file outside the seeds "
+                                                                "folder, which is never indexed; copy the article "
+                                                                "into the folder instead"}]
+    assert "notes.txt" not in live_source_ids(store) and "again.txt" in live_source_ids(store)
+    pointer = store.pointer()
+    assert pointer is not None
+    texts = [r.chunk.text for r, _ in store.records(store.chunks_collection(pointer.collection), pointer.generation)]
+    assert not any("swordfish" in text for text in texts)
+
+
+def test_files_are_read_with_a_byte_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose size the file system reports as 0 (as /proc does) is read only up to the cap, then refused."""
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0 and len(status.read_bytes()) > 100
+    monkeypatch.setattr(corpus, "MAX_FILE_BYTES", 100)
+    with pytest.raises(CorpusError, match="over the 0 MB limit"):
+        corpus.read_capped(status)
+
+
+def test_deeply_nested_sources_toml_is_a_clear_error(tmp_path: Path, seeds_copy: Path) -> None:
+    """sources.toml nested thousands deep stops `python -m index build` with the usual one-line error and status 1,
+    not the message and status of a bug."""
+    (seeds_copy / "sources.toml").write_text("deep = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"sources\.toml is not valid TOML: it is nested too deeply"):
+        corpus.read_table(seeds_copy)
+    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(tmp_path / "chroma"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "index", "build", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "error: sources.toml is not valid TOML: it is nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,21 +1,26 @@
-"""Members ask: `/ask question:<text>` or a mention of the bot; the reply quotes the corpus, with buttons."""
+"""Members ask: `/ask question:<text>` or a mention of the bot; the reply quotes the corpus, with buttons.
+
+The first public answer in each server (since the bot started) carries a line saying what the question log keeps
+of questions asked there; /ask's description says it too, in a few words.
+"""
 
 import asyncio
 import contextlib
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import privacy
 from bot.checks import ask_cooldown, check_cooldown
 from bot.errors import reply_ephemeral, user_message
-from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder
-from bot.render import CARDS, Payload, context_payload, respond, text_payload
+from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
+from bot.render import CARDS, Payload, context_payload, markdown, pack, respond, text_payload
 from index.search import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
 if TYPE_CHECKING:
@@ -29,31 +34,31 @@ RefusedQuestion = app_commands.CommandOnCooldown | QuestionError  # logged with 
 
 @dataclass(frozen=True)
 class Asked:
-    """A question as it arrived: what the question log keeps besides the answer."""
+    """A question as it arrived: what the question log keeps besides the answer (the log decides what of it)."""
 
-    id: int  # of the interaction or the message that asked
     guild_id: int | None
     channel_id: int | None
     user_id: int
     via: str
     private: bool = False
+    message_id: int | None = None  # the mention that asked; for /ask, the answer's message, once it is sent
+    id: int = field(default_factory=row_key)  # the log's key for the question, which votes name
     at: float = field(default_factory=time.time)
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
     def by_interaction(cls, interaction: discord.Interaction, private: bool) -> "Asked":
-        return cls(interaction.id, interaction.guild_id, interaction.channel_id, interaction.user.id, "slash",
-                   private)
+        return cls(interaction.guild_id, interaction.channel_id, interaction.user.id, "slash", private)
 
     @classmethod
     def by_message(cls, message: discord.Message) -> "Asked":
         guild_id = message.guild.id if message.guild else None
-        return cls(message.id, guild_id, message.channel.id, message.author.id, "mention")
+        return cls(guild_id, message.channel.id, message.author.id, "mention", message_id=message.id)
 
     def entry(self, question: str, how: str, **details: Any) -> Entry:
         return Entry(id=self.id, asked_at=self.at, guild_id=self.guild_id, channel_id=self.channel_id,
                      user_id=self.user_id, via=self.via, question=question, private=self.private, outcome=how,
-                     **details)
+                     message_id=self.message_id, **details)
 
 
 class ContextButton(discord.ui.Button["AnswerView"]):
@@ -82,7 +87,7 @@ class VoteButton(discord.ui.Button["AnswerView"]):
         """Answers at once when the vote is stored quickly, as it is unless the database is busy; else defers."""
         assert self.view is not None and self.view.question_id is not None
         voted = asyncio.wrap_future(self.view.cog.bot.questions.vote(self.view.question_id, interaction.user.id,
-                                                                     self.helpful))
+                                                                     interaction.guild_id, self.helpful))
         try:
             try:
                 before = await asyncio.wait_for(asyncio.shield(voted), VOTE_QUICK_SECONDS)
@@ -168,6 +173,16 @@ class Ask(commands.Cog):
 
     def __init__(self, bot: "Dossier") -> None:
         self.bot = bot
+        self.told: set[int] = set()  # the servers whose first public answer said what the log keeps
+        self.ask.description = privacy.ask_description(bot.settings)
+
+    def first_in_server(self, payload: Payload, guild_id: int | None, private: bool) -> Payload:
+        """The payload, with what the question log keeps of questions asked here under the first public answer in
+        a server."""
+        if private or guild_id is None or guild_id in self.told:
+            return payload
+        self.told.add(guild_id)
+        return pack(f"{payload.content}\n-# {markdown(privacy.notice(self.bot.settings, guild_id))}", payload.embeds)
 
     async def answer(self, question: str, offset: int = 0) -> tuple[Answer, Payload]:
         """Searches off the event loop: the model and the ranking are CPU work."""
@@ -183,7 +198,7 @@ class Ask(commands.Cog):
             self.bot.cooldowns.refund(user_id)
             raise
 
-    @app_commands.command(name="ask", description="Quote the corpus on Iran–Taliban ties, with its sources.")
+    @app_commands.command(name="ask", description=privacy.ASK_DOES)  # the log's line is added in __init__
     @app_commands.describe(question="Your question, in English",
                            private="Only you see the answer (default: everyone in the channel)")
     @ask_cooldown()
@@ -193,11 +208,12 @@ class Ask(commands.Cog):
         cleaned = self.clean(question, interaction.user.id)
         await interaction.response.defer(ephemeral=private, thinking=True)
         answer, payload = await self.answer(cleaned)
+        payload = self.first_in_server(payload, interaction.guild_id, private)
         generation = self.bot.searcher.index.pointer.generation
         view = AnswerView(self, answer, 0, interaction.user.id, asked.id)
         view.message = await interaction.followup.send(**payload.send_kwargs(), **view.send_kwargs(),
                                                        ephemeral=private, wait=True)
-        self.log_answer(asked, answer, generation)
+        self.log_answer(replace(asked, message_id=view.message.id), answer, generation)
 
     async def cog_app_command_error(self, interaction: discord.Interaction,
                                     error: app_commands.AppCommandError) -> None:
@@ -205,8 +221,7 @@ class Ask(commands.Cog):
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         command = interaction.command
         if command is not None and command.name == "ask" and isinstance(original, RefusedQuestion):
-            namespace = interaction.namespace
-            self.log_refusal(Asked.by_interaction(interaction, bool(namespace.private)), namespace.question or "")
+            self.log_refusal(Asked.by_interaction(interaction, bool(interaction.namespace.private)))
 
     def log_answer(self, asked: Asked, answer: Answer, generation: int) -> None:
         """Queues the question for the log; whatever goes wrong there, the member has their answer."""
@@ -221,10 +236,10 @@ class Ask(commands.Cog):
         except Exception:
             log.exception("could not log question %s", asked.id)
 
-    def log_refusal(self, asked: Asked, raw: str) -> None:
-        """Queues a question refused by the cooldown or as invalid, as much of it as a question may hold."""
+    def log_refusal(self, asked: Asked) -> None:
+        """Queues a question refused by the cooldown or as invalid: counted, without a word of it."""
         try:
-            self.bot.questions.record(asked.entry(" ".join(raw.split())[:MAX_QUESTION_CHARS], "refused"))
+            self.bot.questions.record(asked.entry("", "refused"))
         except Exception:
             log.exception("could not log question %s", asked.id)
 
@@ -239,7 +254,7 @@ class Ask(commands.Cog):
             await self.answer_mention(message, me.id, asked)
         except Exception as error:
             if isinstance(error, RefusedQuestion):
-                self.log_refusal(asked, mention_text(message.content, me.id))
+                self.log_refusal(asked)
             if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(message.author.id):
                 return  # one "slow down" per window, then silence: a flood of mentions must not become one of replies
             with contextlib.suppress(discord.HTTPException):
@@ -250,6 +265,7 @@ class Ask(commands.Cog):
         check_cooldown(self.bot.cooldowns, message.author.id)
         cleaned = clean_question(mention_text(message.content, my_id))
         answer, payload = await self.answer(cleaned)
+        payload = self.first_in_server(payload, asked.guild_id, private=False)
         generation = self.bot.searcher.index.pointer.generation
         view = AnswerView(self, answer, 0, message.author.id, asked.id)
         view.message = await message.reply(**payload.send_kwargs(), **view.send_kwargs())

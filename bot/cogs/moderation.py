@@ -1,5 +1,5 @@
 """Moderators keep the corpus: `/dossier reindex`, `add`, `remove`, `sources`, `status`, `checks` and `rollback`;
-and see what members ask: `/dossier gaps` and `stats`."""
+see what members ask: `/dossier gaps` and `stats`; and have a member forgotten: `/dossier forget`."""
 
 import asyncio
 import contextlib
@@ -165,8 +165,8 @@ def gaps_payload(report: reports.Gaps) -> Payload:
     head = (f"{reports.plural(report.questions, 'question')} went unanswered or were voted not helpful, in "
             f"{reports.plural(len(report.groups), 'group')} by meaning")
     shown = f"; the largest {GAPS_SHOWN} are below" if len(report.groups) > GAPS_SHOWN else ""
-    private = f" {reports.private_note(report.private)}" if report.private else ""
-    return pack(f"{head}{shown}.{private}", [embed])
+    unshown = "".join(f" {note}" for note in reports.unshown_notes(report))
+    return pack(f"{head}{shown}.{unshown}", [embed])
 
 
 def stats_payload(report: reports.Stats, titles: dict[str, str]) -> Payload:
@@ -442,9 +442,11 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
     @is_moderator()
     async def gaps(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("gaps of %d days shown to %s", days, who(interaction))
-        searcher = self.bot.searcher
-        await self._send_report(interaction, lambda connection: gaps_payload(
-            reports.gaps(connection, days, lambda: searcher.embedder, searcher.embedder.name)))
+        searcher, questions = self.bot.searcher, self.bot.questions
+        model = searcher.embedder.name
+        await self._send_report(interaction, lambda connection: gaps_payload(reports.gaps(
+            connection, days, lambda: searcher.embedder, model,
+            remember=lambda vectors: questions.remember_vectors(model, vectors))))
 
     @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
     @app_commands.describe(days=DAYS_HELP)
@@ -454,6 +456,24 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         searcher = self.bot.searcher
         await self._send_report(interaction, lambda connection: stats_payload(
             reports.stats(connection, days), {source.id: source.title for source, _ in searcher.sources()}))
+
+    @app_commands.command(description="Delete a member's questions and votes in this server from the question log")
+    @app_commands.describe(user="The member to forget")
+    @is_moderator()
+    async def forget(self, interaction: discord.Interaction, user: discord.User) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        questions = self.bot.questions
+        assert interaction.guild_id is not None  # the group is guild_only
+        try:
+            asked, voted = await asyncio.wrap_future(questions.forget_member(interaction.guild_id, user.id))
+        except QuestionLogError as error:
+            log.error("%s could not have a member forgotten: %s", who(interaction), error)
+            text = f"Nothing was forgotten: {for_moderators(str(error), self.bot.settings)}."
+        else:  # the member's id stays out of the bot's log too
+            log.info("%s had a member forgotten: %d questions and %d votes deleted", who(interaction), asked, voted)
+            text = (f"Forgot {user.display_name} in this server: {reports.plural(asked, 'question')} and "
+                    f"{reports.plural(voted, 'vote')} deleted from the question log.")
+        await interaction.followup.send(**text_payload(text).send_kwargs(), ephemeral=True)
 
     async def _send_report(self, interaction: discord.Interaction,
                            make: Callable[[sqlite3.Connection], Payload]) -> None:
