@@ -38,8 +38,8 @@ class PseudoTerminal:
             if ready:
                 try:
                     self.seen.extend(os.read(self.fd, 4096))
-                except OSError:  # the terminal closed with the process
-                    assert False, f"{wanted!r} never showed before the end; it showed {bytes(self.seen)!r}"
+                except OSError as closed:  # the terminal closes with the process
+                    raise AssertionError(f"{wanted!r} never showed: {bytes(self.seen)!r}") from closed
         shown, self.mark = bytes(self.seen[self.mark : found + len(wanted)]), found + len(wanted)
         return shown
 

@@ -60,7 +60,8 @@ def live(built: tuple[Path, list[dict]], tmp_path: Path) -> tuple[Path, list[dic
 
 
 def test_empty_and_mistyped_seeds_dir_keep_the_old_answers(live: tuple[Path, list[dict]], tmp_path: Path):
-    """Empty folder and .md-only folder: exit 3, not switched; a file or a missing folder: exit 1; answers stay."""
+    """Empty folder and .md-only folder: exit 3, not switched; a file or a missing folder: exit 1; each said once;
+    the answers stay."""
     chroma, before = live
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes").mkdir()
@@ -72,7 +73,8 @@ def test_empty_and_mistyped_seeds_dir_keep_the_old_answers(live: tuple[Path, lis
         as_json = name != "empty"
         result = run(["index", "build", *(["--json"] if as_json else [])], environment(tmp_path / name, chroma))
         assert result.returncode == status, (name, result.stderr)
-        assert words in (result.stdout + result.stderr) and "Traceback" not in result.stderr
+        assert (result.stdout + result.stderr).count(words) == 1, "said once, not again as a log line"
+        assert "Traceback" not in result.stderr
         if not as_json:
             assert result.stdout.startswith("Not switched: generation 1 stays live.") and "--force" in result.stdout
         elif status == 3:
