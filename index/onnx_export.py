@@ -50,7 +50,8 @@ MIN_COSINE = 0.9999
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 WEIGHTS_FILE = "model.onnx.data"
-EXPORT_SECONDS = "about a minute on two cores"  # measured: 40 to 50 s, most of it loading torch and tracing
+# Measured on two cores: 11 to 13 s on a quiet machine, 40 to 48 s on a busy one; loading torch is most of it.
+EXPORT_TAKES = "from 10 s to a minute, as busy as the machine is"
 
 Reference = SentenceTransformerEmbedder | DeferredEmbedder
 Say = Callable[[str], None]
@@ -205,7 +206,7 @@ def ensure_export(settings: IndexSettings, reference: Reference | None = None, e
             write_manifest(folder, manifest)
         else:
             say(f"Exporting {name} to ONNX, once per model, so that questions are embedded without torch; it "
-                f"takes {EXPORT_SECONDS}…")
+                f"takes {EXPORT_TAKES}…")
             manifest = _export(name, model, folder, texts, say)
         say(f"Done in {time.monotonic() - started:.0f} s: {describe(manifest)}")
     log.info("ONNX export of %s in %s: %s", name, folder, describe(manifest))

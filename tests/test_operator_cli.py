@@ -175,7 +175,7 @@ def test_the_terminal_says_it_is_loading_then_ready(built: tuple[Path, list[dict
     seen = bytearray()
     try:
         read_until(controller, "Loading the model…".encode(), seen)
-        read_until(controller, b"Ready. Ask a question", seen)
+        read_until(controller, b"Ready. Type a question", seen)
         assert seen.index("Loading the model…".encode()) < seen.index(b"Ready.")
         os.write(controller, b"How many visas did Iran offer to Taliban fighters?\n")
         read_until(controller, b"more than 300 visas", seen)

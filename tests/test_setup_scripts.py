@@ -1,10 +1,12 @@
-"""scripts/setup and scripts/run on machines with other Pythons, played by stand-ins: tiny shell scripts on PATH
-that report a version, make a stand-in virtual environment and record every call, instead of real installs.
+"""scripts/setup and scripts/run: on machines with other Pythons, played by stand-ins (tiny shell scripts on PATH
+that report a version, make a stand-in virtual environment and record every call) instead of real installs; and
+the real scripts/run, run twice, and with a bad setting.
 
-The scripts run from a copy of the project's scripts, pyproject.toml and .env.example, with a PATH holding only
+The stand-in runs use a copy of the project's scripts, pyproject.toml and .env.example, with a PATH holding only
 the stand-ins and the few tools the scripts use, so no Python of this machine can be found by accident.
 """
 
+import os
 import shutil
 import subprocess
 import time
@@ -12,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from index.settings import IndexSettings
+from tests.conftest import ROOT, SEEDS
+from tests.pseudo_terminal import PseudoTerminal, text
 
 TOOLS = ("bash", "cat", "cp", "cut", "dirname", "mkdir", "chmod", "rm", "sha256sum", "tail", "tee")
 
@@ -129,3 +133,49 @@ def test_python_names_the_python_to_use(tmp_path: Path):
     result = machine.run("setup", PYTHON="python3.12")
     assert result.returncode == 1
     assert "(PYTHON=python3.12 is Python 3.12.9)" in result.stderr
+
+
+@pytest.fixture
+def index_copy(seeds_settings: IndexSettings, tmp_path: Path) -> dict[str, str]:
+    """The environment of the real scripts/run over a copy of the seed index, with no token (a blank one wins
+    over a token in .env) and a home folder of its own."""
+    chroma = tmp_path / "chroma"
+    shutil.copytree(seeds_settings.chroma_path, chroma)
+    return {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(chroma), "DISCORD_TOKEN": " ",
+            "HOME": str(tmp_path), "TERM": "xterm"}
+
+
+def run_to_the_prompt(env: dict[str, str]) -> tuple[str, float]:
+    """`bash scripts/run` on a terminal up to its first prompt, then Ctrl-D: what it showed, and how long it took
+    to show the prompt."""
+    started = time.monotonic()
+    session = PseudoTerminal(["bash", "scripts/run"], env, ROOT)
+    shown = text(session.expect(b"\n> ", timeout=600))
+    took = time.monotonic() - started
+    session.type(b"\x04")
+    assert session.close() == 0
+    return shown, took
+
+
+@pytest.mark.slow
+def test_a_second_run_with_nothing_changed_goes_straight_to_the_prompt(index_copy: dict[str, str]):
+    """Run again with nothing changed, scripts/run skips the set-up and the model load: it says nothing changed,
+    that there is no token, and is ready. (Its time to the prompt is printed: under 8 s on a quiet machine.)"""
+    run_to_the_prompt(index_copy)  # the first run: whatever set-up or export this checkout still needed
+    shown, took = run_to_the_prompt(index_copy)
+    print(f"second scripts/run: prompt after {took:.1f} s")
+    assert "Set-up" not in shown and "Loading the embedding model" not in shown and "Exporting" not in shown
+    assert "Nothing changed: generation 1 stays live" in shown
+    assert "No DISCORD_TOKEN set (see .env.example): terminal mode.\nLoading the model…\nReady." in shown
+
+
+@pytest.mark.slow
+def test_run_names_a_bad_setting_rather_than_saying_there_is_no_token(index_copy: dict[str, str]):
+    """With a token set and another setting bad, scripts/run stops with exit 2 and that setting's name, not with
+    "No DISCORD_TOKEN set"."""
+    env = {**index_copy, "DISCORD_TOKEN": "MTIz.not-a-token.at-all", "ASK_COOLDOWN_RATE": "0"}
+    result = subprocess.run(["bash", "scripts/run"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=600)
+    assert result.returncode == 2
+    assert "error: ASK_COOLDOWN_RATE must be a whole number, 1 or more (it is '0')" in result.stderr
+    assert "No DISCORD_TOKEN" not in result.stderr and "Traceback" not in result.stderr
