@@ -15,7 +15,7 @@ from bot import reports
 from bot.prompt import Ask, Session
 from bot.questionlog import QuestionLogError, RememberingEmbedder, connect
 from bot.settings import Settings
-from bot.terminal import answer_json, answer_text, compare_json, compare_text, text_width
+from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from bot.terminal_log import TerminalLog
 from index import logs
 from index.corpus import CorpusError, read_metadata
@@ -90,19 +90,23 @@ def open_searcher(settings: Settings, remembering: bool = False) -> Searcher:
     return Searcher(store, RememberingEmbedder(embedder) if remembering else embedder)
 
 
-def discord_line(searcher: Searcher, question: str) -> str:
+def discord_line(searcher: Searcher, question: str, page: Ask) -> str:
     """The message the bot would send for this question, as JSON: the answer, or the error it would reply."""
-    from bot.render import respond, text_payload  # discord is imported only when a payload is asked for
+    from bot.render import answer_payload, text_payload  # discord is imported only when a payload is asked for
 
     try:
-        _, payload = respond(searcher, question)
+        answer = page(question, 0)
     except QuestionError as exc:
-        payload = text_payload(str(exc))
-    return json.dumps(payload.to_dict(), ensure_ascii=False)
+        return json.dumps(text_payload(str(exc)).to_dict(), ensure_ascii=False)
+    return json.dumps(answer_payload(answer, covered(searcher, answer)).to_dict(), ensure_ascii=False)
 
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int, log_questions: bool = False) -> int:
     """Answers the question, or each line of stdin; on a terminal, the terminal mode (bot/prompt.py)."""
+    if fmt == "discord":
+        from bot.render import CARDS  # discord is imported only when a payload is asked for
+
+        top = CARDS  # a page of the answer, as the bot sends it
     searcher = open_searcher(settings, remembering=log_questions)
     follow = IndexFollower(searcher, settings.index_check_seconds)
     asked = TerminalLog.open(settings, searcher) if log_questions else None
@@ -130,7 +134,7 @@ def answer_each(searcher: Searcher, questions: Iterator[str], fmt: str, page: As
     failures = 0
     for question in questions:
         if fmt == "discord":
-            print(discord_line(searcher, question), flush=True)
+            print(discord_line(searcher, question, page), flush=True)
             continue
         try:
             answer = page(question, 0)
@@ -140,8 +144,10 @@ def answer_each(searcher: Searcher, questions: Iterator[str], fmt: str, page: As
                 failures += 1
                 continue
             answer = Answer(" ".join(question.split()), Outcome.NOT_ANSWERED, note=str(exc))
-        covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
-        print(answer_json(answer) if fmt == "json" else answer_text(answer, covers, text_width()) + "\n", flush=True)
+        if fmt == "json":
+            print(answer_json(answer), flush=True)
+        else:
+            print(answer_text(answer, covered(searcher, answer), text_width()) + "\n", flush=True)
     return 1 if failures else 0
 
 

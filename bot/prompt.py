@@ -13,8 +13,8 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.terminal import answer_text, context_text, text_width
-from index.search import Answer, Hit, Outcome, QuestionError, Searcher
+from bot.terminal import answer_text, context_text, covered, text_width
+from index.search import Answer, Hit, QuestionError, Searcher
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,8 @@ class Session:
         print(context_text(hit, self.searcher.context(hit.chunk.id), text_width()) + "\n", flush=True)
 
     def show(self, answer: Answer, offset: int) -> None:
-        covers = [source.title for source, _ in self.searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
         width = text_width()
-        print(answer_text(answer, covers, width, first=offset + 1), flush=True)
+        print(answer_text(answer, covered(self.searcher, answer), width, first=offset + 1), flush=True)
         self.last, self.offset = answer, offset
         listed = answer.hits if answer.answered else answer.related
         self.shown = {number: hit for number, hit in enumerate(listed, offset + 1)}

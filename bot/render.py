@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.terminal import RELATED, attribution, credit, verdict
+from bot.terminal import RELATED, attribution, covered, credit, verdict
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
 from index.search import Answer, Hit, Outcome, Searcher
@@ -235,8 +235,7 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
 def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
-    return answer, answer_payload(answer, covers, offset)
+    return answer, answer_payload(answer, covered(searcher, answer), offset)
 
 
 def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> Payload:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from index.chunking import Chunk
 from index.corpus import Source
-from index.search import Answer, Hit, Outcome
+from index.search import Answer, Hit, Outcome, Searcher
 
 NOT_ANSWERED = "The corpus does not answer this."
 OFF_TOPIC = "The corpus does not cover this."
@@ -27,6 +27,11 @@ MIN_WIDTH = 30
 
 def _listing(terms: Sequence[str]) -> str:
     return terms[0] if len(terms) == 1 else f"{', '.join(terms[:-1])} or {terms[-1]}"
+
+
+def covered(searcher: Searcher, answer: Answer) -> list[str]:
+    """The titles of the sources, to tell what the corpus covers when a question is off its topic; else none."""
+    return [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
 
 
 def verdict(answer: Answer) -> str:
