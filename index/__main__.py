@@ -177,9 +177,11 @@ def question_file_argument(text: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text} is not a file" if path.exists() else f"there is no file {text}")
     try:
-        path.open("rb").close()
+        path.read_text(encoding="utf-8")
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not UTF-8 text (byte {exc.start})") from exc
     return path
 
 
