@@ -129,7 +129,7 @@ def checks(settings: IndexSettings, as_json: bool) -> int:
     warnings = unknown_sources(found, {path.name for path in source_paths(settings.seeds_dir)})
     if as_json:
         print(json.dumps({"passed": len(results) - len(failed), "failed": [r.to_json() for r in failed],
-                          "warnings": warnings}))
+                          **({"warnings": warnings} if warnings else {})}))
     elif not found:
         print(f"No checks: {settings.seeds_dir / 'checks.toml'} holds none.")
     else:
