@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from bot import reports
-from bot.questionlog import QuestionLogError, connect, store_vectors, transaction
+from bot.prompt import Ask, Session
+from bot.questionlog import QuestionLogError, RememberingEmbedder, connect, store_vectors, transaction
 from bot.settings import Settings
-from bot.terminal import answer_json, answer_text, compare_json, compare_text
+from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
+from bot.terminal_log import TerminalLog
 from index import logs
 from index.corpus import CorpusError, read_metadata
 from index.diagnose import (
@@ -31,7 +33,7 @@ from index.diagnose import (
 )
 from index.diagnose import report as report_failure
 from index.onnx_model import question_embedder
-from index.search import Answer, Outcome, QuestionError, Searcher
+from index.search import Answer, Outcome, QuestionError, Searcher, clean_question
 from index.settings import read_settings
 from index.store import Store
 
@@ -40,8 +42,12 @@ log = logging.getLogger("bot")
 NO_TOKEN = """error: DISCORD_TOKEN is not set, so the bot cannot connect to Discord.
 Copy .env.example to .env and fill in DISCORD_TOKEN (docs/discord.md says how to get one),
 or try Dossier without Discord:  python -m bot ask "What ties Iran to the Taliban?\""""
-EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix), 2 bad settings or token, "
+NO_TOKEN_TERMINAL = "No DISCORD_TOKEN set (see .env.example): terminal mode."
+EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix), 2 bad settings, command line or token, "
                "69 Discord or the Chroma server unreachable, 70 unexpected error (-v shows it), 130 Ctrl-C.")
+ONE_QUESTION = ("give one question, in quotes or as bare words; for several, one a line on stdin: "
+                "python -m bot ask - < questions.txt")
+DEFAULT_TOP = 5
 
 
 def _questions(args: list[str]) -> Iterator[str]:
@@ -74,47 +80,78 @@ class IndexFollower:
                         diagnose(exc).message)
 
 
-def open_searcher(settings: Settings) -> Searcher:
-    """The searcher over the live index; it never creates a store, and says so while the model loads."""
+def open_searcher(settings: Settings, remembering: bool = False) -> Searcher:
+    """The searcher over the live index; it never creates a store, and says so while the model loads.
+
+    The index's model is checked before the configured one is loaded: a changed EMBEDDING_MODEL is told at once,
+    not after a load or a download. `remembering` keeps the questions' vectors for the question log.
+    """
     if sys.stderr.isatty():
         print("Loading the model…", file=sys.stderr, flush=True)
-    return Searcher(Store.open(settings, create=False), question_embedder(settings))
+    store = Store.open_live(settings)
+    embedder = question_embedder(settings)
+    return Searcher(store, RememberingEmbedder(embedder) if remembering else embedder)
 
 
-def discord_line(searcher: Searcher, question: str) -> str:
+def discord_line(searcher: Searcher, question: str, page: Ask) -> str:
     """The message the bot would send for this question, as JSON: the answer, or the error it would reply."""
-    from bot.render import respond, text_payload  # discord is imported only when a payload is asked for
+    from bot.render import answer_payload, text_payload  # discord is imported only when a payload is asked for
 
     try:
-        _, payload = respond(searcher, question)
+        answer = page(question, 0)
     except QuestionError as exc:
-        payload = text_payload(str(exc))
-    return json.dumps(payload.to_dict(), ensure_ascii=False)
+        return json.dumps(text_payload(str(exc)).to_dict(), ensure_ascii=False)
+    return json.dumps(answer_payload(answer, covered(searcher, answer)).to_dict(), ensure_ascii=False)
 
 
-def ask(settings: Settings, questions: list[str], fmt: str, top: int) -> int:
-    interactive = questions == ["-"] and sys.stdin.isatty() and fmt == "text"
-    searcher = open_searcher(settings)
+def ask(settings: Settings, questions: list[str], fmt: str, top: int, log_questions: bool = False) -> int:
+    """Answers the question, or each line of stdin; on a terminal, the terminal mode (bot/prompt.py)."""
+    if fmt == "discord":
+        from bot.render import CARDS  # discord is imported only when a payload is asked for
+
+        top = CARDS  # a page of the answer, as the bot sends it
+    searcher = open_searcher(settings, remembering=log_questions)
     follow = IndexFollower(searcher, settings.index_check_seconds)
-    if interactive:
-        print("Ready. Ask a question (Ctrl-D to quit).", file=sys.stderr, flush=True)
-    failures = 0
-    for question in _questions(questions):
+    asked = TerminalLog.open(settings, searcher) if log_questions else None
+
+    def page(question: str, offset: int) -> Answer:
         follow()
+        started = time.monotonic()
+        answer = searcher.search(question, limit=top, offset=offset)
+        if asked is not None and offset == 0:
+            asked.record(answer, started)
+        return answer
+
+    try:
+        if questions == ["-"] and sys.stdin.isatty() and fmt == "text":
+            Session(searcher, page).run()
+            return 0
+        return answer_each(searcher, _questions(questions), fmt, page)
+    finally:
+        if asked is not None:
+            asked.close()
+
+
+def answer_each(searcher: Searcher, questions: Iterator[str], fmt: str, page: Ask) -> int:
+    """Prints the answer to each question in `fmt`; 1 when a question could not be searched in text."""
+    failures = 0
+    for question in questions:
         if fmt == "discord":
-            print(discord_line(searcher, question), flush=True)
+            print(discord_line(searcher, question, page), flush=True)
             continue
         try:
-            answer = searcher.search(question, limit=top)
+            answer = page(question, 0)
         except QuestionError as exc:
             if fmt == "text":
                 print(f"error: {exc}", file=sys.stderr)
                 failures += 1
                 continue
             answer = Answer(" ".join(question.split()), Outcome.NOT_ANSWERED, note=str(exc))
-        covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
-        print(answer_json(answer) if fmt == "json" else answer_text(answer, covers) + "\n", flush=True)
-    return 1 if failures and not interactive else 0
+        if fmt == "json":
+            print(answer_json(answer), flush=True)
+        else:
+            print(answer_text(answer, covered(searcher, answer), text_width()) + "\n", flush=True)
+    return 1 if failures else 0
 
 
 def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
@@ -156,13 +193,9 @@ def source_titles(settings: Settings) -> dict[str, str]:
 
 
 def compare(settings: Settings, words: list[str], fmt: str) -> int:
-    """One passage per source on the topic, every source listed; exit 1 when the topic cannot be searched."""
+    """One passage per source on the topic, every source listed."""
     topic = " ".join(words)
-    try:
-        sources = open_searcher(settings).compare(topic)
-    except QuestionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    sources = open_searcher(settings).compare(topic)
     topic = " ".join(topic.split())
     if fmt == "json":
         print(compare_json(topic, sources))
@@ -171,7 +204,7 @@ def compare(settings: Settings, words: list[str], fmt: str) -> int:
 
         print(json.dumps(compare_payload(topic, sources).to_dict(), ensure_ascii=False))
     else:
-        print(compare_text(topic, sources))
+        print(compare_text(topic, sources, text_width()))
     return 0
 
 
@@ -196,6 +229,26 @@ def days_argument(text: str) -> int:
     return days
 
 
+def top_argument(text: str) -> int:
+    top = int(text) if text.strip().isdigit() else 0
+    if top < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of passages, 1 or more, not {text!r}")
+    return top
+
+
+def check_command_line(parser: argparse.ArgumentParser, words: list[str], searchable: bool) -> None:
+    """Refuses, before anything loads, words that are not one question: several quoted ones, or `-` with others;
+    and, when `searchable`, one that cannot be searched, such as an empty one. Exits 2, as for any bad command line.
+    """
+    if len(words) > 1 and ("-" in words or any(len(word.split()) != 1 for word in words)):
+        parser.error(ONE_QUESTION)
+    if searchable and words != ["-"]:
+        try:
+            clean_question(" ".join(words))
+        except QuestionError as exc:
+            parser.exit(EXIT_SETTINGS, f"error: {exc}\n")
+
+
 def discord_failure(error: BaseException) -> Failure | None:
     """What to tell the operator when the bot cannot log in to Discord; None for other errors."""
     import aiohttp
@@ -216,11 +269,11 @@ def configure_logging(verbose: bool) -> None:
     """The bot logs at INFO, or DEBUG with -v; discord.py stays at INFO either way.
 
     At DEBUG discord.py logs every request's url, and an interaction's webhook url carries a token that can
-    answer as the bot for 15 minutes.
+    answer as the bot for 15 minutes. Logging is set up already, for the terminal commands: this raises its level.
     """
     logs.configure(verbose=True)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose:
-        logging.getLogger().setLevel(logging.DEBUG)
         logging.getLogger("discord").setLevel(logging.INFO)
 
 
@@ -230,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.",
         epilog=EXIT_STATUS)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details and tracebacks")
+    parser.add_argument("--or-terminal", action="store_true",
+                        help="without DISCORD_TOKEN, open the terminal mode instead of stopping (scripts/run does)")
     sub = parser.add_subparsers(dest="command")
     ask_cmd = sub.add_parser("ask", help="answer questions without Discord (no token needed)", epilog=EXIT_STATUS)
     ask_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -239,8 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     ask_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
                          help="text for people, json for programs (one object per line), "
                               "discord for the exact message payload the bot would send (one per line)")
-    ask_cmd.add_argument("--top", type=int, default=5,
-                         help="how many passages to quote at most (default 5; discord shows 3 per page)")
+    ask_cmd.add_argument("--top", type=top_argument, default=DEFAULT_TOP,
+                         help=f"how many passages to quote at most (default {DEFAULT_TOP}; discord shows 3 per "
+                              "page); in the terminal mode, how many `more` shows next")
+    ask_cmd.add_argument("--log", action="store_true",
+                         help="record the questions in the question log (DATABASE_PATH), as the bot does, "
+                              "so that `gaps` and `stats` can be tried without Discord")
     compare_cmd = sub.add_parser("compare", help="what each source says on a topic: its closest passage, or nothing",
                                  epilog=EXIT_STATUS)
     compare_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -258,28 +317,37 @@ def main(argv: list[str] | None = None) -> int:
                                 help=f"how many days back to look (default {reports.DEFAULT_DAYS})")
         report_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    if args.command is None:
-        configure_logging(args.verbose)  # the bot logs what it does
-    else:
-        logs.configure(args.verbose)  # the terminal commands only warn, unless -v
-    settings = None
+    if args.command == "ask":
+        check_command_line(ask_cmd, args.question, searchable=args.format == "text")
+    elif args.command == "compare":
+        check_command_line(compare_cmd, args.topic, searchable=True)
+    logs.configure(args.verbose)  # the terminal commands only warn, unless -v
+    settings, serving = None, False
     try:
         settings = read_settings(Settings)
+        if args.command is None and args.or_terminal and settings.discord_token is None:
+            print(NO_TOKEN_TERMINAL, file=sys.stderr)
+            return ask(settings, ["-"], "text", DEFAULT_TOP)
         if args.command == "ask":
-            return ask(settings, args.question, args.format, args.top)
+            return ask(settings, args.question, args.format, args.top, args.log)
         if args.command == "compare":
             return compare(settings, args.topic, args.format)
         if args.command in ("gaps", "stats"):
             return report(settings, args.command, args.days, args.json)
+        serving = True
+        configure_logging(args.verbose)  # the bot logs what it does
         return serve(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return output_closed()
-    except QuestionLogError as exc:  # the bot's own database, which the index's diagnosis does not know
-        return report_failure(Failure(str(exc), EXIT_ERROR), exc, args.verbose)
     except Exception as exc:
-        failure = (discord_failure(exc) if args.command is None else None) or diagnose(exc, settings)
+        if isinstance(exc, QuestionLogError):  # the bot's own database, which the index's diagnosis does not know
+            failure = Failure(str(exc), EXIT_ERROR)
+        else:
+            failure = (discord_failure(exc) if serving else None) or diagnose(exc, settings)
+        if getattr(args, "json", False):  # gaps and stats: the error as the JSON object asked for, as rollback does
+            print(json.dumps({"error": failure.message, "status": failure.status}, ensure_ascii=False))
         return report_failure(failure, exc, args.verbose)
 
 

@@ -125,8 +125,8 @@ def create_bot(settings: Settings, searcher: Searcher, questions: QuestionLog | 
 
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
+    store = await asyncio.to_thread(Store.open_live, settings)  # a changed EMBEDDING_MODEL is refused before it loads
     embedder = RememberingEmbedder(await asyncio.to_thread(question_embedder, settings))
-    store = await asyncio.to_thread(Store.open, settings, create=False)
     searcher = await asyncio.to_thread(Searcher, store, embedder)
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",

@@ -247,7 +247,8 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     try:
         if read_only:
             if not path.exists():
-                raise QuestionLogError(f"there is no question log at {path} yet")
+                raise QuestionLogError(f"there is no question log at {path} yet: the bot writes it as members ask, "
+                                       "and so does `python -m bot ask --log`")
             connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                          timeout=LOCK_WAIT_SECONDS, isolation_level=None)
         else:

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.terminal import RELATED, verdict
+from bot.terminal import RELATED, attribution, covered, credit, verdict
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
 from index.search import Answer, Hit, Outcome, Searcher
@@ -190,14 +190,6 @@ def quote(text: str, question: str | None = None) -> str:
     return f"> {markdown(text[:start])}**{markdown(text[start:end])}**{markdown(text[end:])}"
 
 
-def attribution(source: Source, paragraph: int | None = None) -> str:
-    """outlet · author · date · ¶ n, leaving out what the source does not say."""
-    parts = [p for p in (source.outlet, source.author, source.published) if p]
-    if paragraph is not None:
-        parts.append(f"¶ {paragraph}")
-    return " · ".join(parts)
-
-
 def _source_embed(source: Source, description: str, footer: str) -> discord.Embed:
     url = source.url if source.url and url_problem(source.url) is None else None  # Discord refuses a bad url
     embed = discord.Embed(title=markdown(source.title), url=url, description=description, colour=COLOUR)
@@ -215,10 +207,9 @@ def card(hit: Hit, question: str, number: int) -> discord.Embed:
 
 def related_card(hit: Hit, number: int) -> discord.Embed:
     """A closest passage when nothing answers: grey, titled as not an answer, its source in the footer."""
-    where = f"{hit.source.title} — {attribution(hit.source, hit.chunk.paragraph)}"
     embed = discord.Embed(title=f"Related passage {number}: not an answer", description=quote(hit.chunk.text),
                           colour=RELATED_COLOUR)
-    return embed.set_footer(text=plain(where))
+    return embed.set_footer(text=plain(credit(hit)))
 
 
 def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Payload:
@@ -244,8 +235,7 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
 def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    covers = [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
-    return answer, answer_payload(answer, covers, offset)
+    return answer, answer_payload(answer, covered(searcher, answer), offset)
 
 
 def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> Payload:

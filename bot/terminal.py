@@ -6,19 +6,32 @@ is off the corpus's topic, with what the corpus covers.
 """
 
 import json
+import shutil
+import sys
 import textwrap
 from collections.abc import Sequence
 
+from index.chunking import Chunk
 from index.corpus import Source
-from index.search import Answer, Hit, Outcome
+from index.search import Answer, Hit, Outcome, Searcher
 
 NOT_ANSWERED = "The corpus does not answer this."
 OFF_TOPIC = "The corpus does not cover this."
 RELATED = "Closest passages (related, not an answer):"
+OUTLET_NOT_STATED = "outlet not stated"
+DATE_NOT_STATED = "date not stated"
+WIDTH = 88  # when the output is not a terminal
+MAX_WIDTH = 100  # longer lines are hard to read, however wide the terminal
+MIN_WIDTH = 30
 
 
 def _listing(terms: Sequence[str]) -> str:
     return terms[0] if len(terms) == 1 else f"{', '.join(terms[:-1])} or {terms[-1]}"
+
+
+def covered(searcher: Searcher, answer: Answer) -> list[str]:
+    """The titles of the sources, to tell what the corpus covers when a question is off its topic; else none."""
+    return [source.title for source, _ in searcher.sources()] if answer.outcome is Outcome.OFF_TOPIC else []
 
 
 def verdict(answer: Answer) -> str:
@@ -52,29 +65,45 @@ def compare_json(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> st
         ensure_ascii=False)
 
 
-def attribution(hit: Hit) -> str:
-    """Title — outlet · author · date · ¶ n, leaving out what the source does not say."""
-    s = hit.source
-    parts = [p for p in (s.outlet, s.author, s.published) if p] + [f"¶ {hit.chunk.paragraph}"]
-    return f"{s.title} — {' · '.join(parts)}"
+def text_width() -> int:
+    """How wide to wrap: the terminal's width (up to MAX_WIDTH), or WIDTH when the output is not a terminal."""
+    if not sys.stdout.isatty():
+        return WIDTH
+    return max(MIN_WIDTH, min(shutil.get_terminal_size((WIDTH, 24)).columns, MAX_WIDTH))
 
 
-def _quotes(hits: Sequence[Hit], width: int, numbered: bool = True) -> list[str]:
+def attribution(source: Source, paragraph: int | None = None) -> str:
+    """outlet · author · date · ¶ n. A missing outlet or date is said to be not stated, so that nobody takes it
+    for left off; a missing author is left out, as news reports often name none."""
+    parts = [source.outlet or OUTLET_NOT_STATED, *filter(None, [source.author]), source.published or DATE_NOT_STATED]
+    if paragraph is not None:
+        parts.append(f"¶ {paragraph}")
+    return " · ".join(parts)
+
+
+def credit(hit: Hit) -> str:
+    """Title — outlet · author · date · ¶ n."""
+    return f"{hit.source.title} — {attribution(hit.source, hit.chunk.paragraph)}"
+
+
+def _quotes(hits: Sequence[Hit], width: int, first: int | None = 1) -> list[str]:
+    """The passages wrapped to `width`, each with its credit and url; numbered from `first`, or not at all."""
     lines = []
-    for n, hit in enumerate(hits, 1):
-        lines.append(textwrap.fill(hit.chunk.text, width=width, initial_indent=f"{n}. " if numbered else "   ",
+    for n, hit in enumerate(hits, first or 1):
+        lines.append(textwrap.fill(hit.chunk.text, width=width, initial_indent=f"{n}. " if first else "   ",
                                    subsequent_indent="   "))
-        lines.append(textwrap.fill(attribution(hit), width=width, initial_indent="   — ", subsequent_indent="     "))
+        lines.append(textwrap.fill(credit(hit), width=width, initial_indent="   — ", subsequent_indent="     "))
         if hit.source.url:
             lines.append(f"     {hit.source.url}")
         lines.append("")
     return lines
 
 
-def answer_text(answer: Answer, covers: Sequence[str] = (), width: int = 88) -> str:
+def answer_text(answer: Answer, covers: Sequence[str] = (), width: int = WIDTH, first: int = 1) -> str:
+    """The answer for a terminal, its passages numbered from `first` (a further page goes on from the last)."""
     lines = [f"Q: {answer.question}", ""]
     if answer.answered:
-        lines += _quotes(answer.hits, width)
+        lines += _quotes(answer.hits, width, first)
     else:
         lines.append(verdict(answer))
         if answer.related:
@@ -84,12 +113,27 @@ def answer_text(answer: Answer, covers: Sequence[str] = (), width: int = 88) -> 
     return "\n".join(lines).rstrip()
 
 
-def compare_text(topic: str, sources: Sequence[tuple[Source, Hit | None]], width: int = 88) -> str:
+def compare_text(topic: str, sources: Sequence[tuple[Source, Hit | None]], width: int = WIDTH) -> str:
     lines = [f"Topic: {topic}", ""]
     for source, hit in sources:
         lines.append(textwrap.fill(source.title, width=width))
         if hit is None:
             lines += ["   (says nothing on this)", ""]
         else:
-            lines += _quotes([hit], width, numbered=False)
+            lines += _quotes([hit], width, first=None)
     return "\n".join(lines).rstrip()
+
+
+def context_text(hit: Hit, chunks: Sequence[Chunk], width: int = WIDTH) -> str:
+    """A passage between its neighbours in the source, each under its paragraph number: the Context button's card."""
+    if not chunks:
+        return "That passage is no longer in the index; ask again to quote the current corpus."
+    lines = [textwrap.fill(f"Context of ¶ {hit.chunk.paragraph} in “{hit.source.title}”:", width=width), ""]
+    for chunk in chunks:
+        lines.append(f"¶ {chunk.paragraph}" + (" · the quoted passage" if chunk.id == hit.chunk.id else ""))
+        lines += [textwrap.fill(chunk.text, width=width, initial_indent="   ", subsequent_indent="   "), ""]
+    lines.append(textwrap.fill(f"{hit.source.title} — {attribution(hit.source)}", width=width,
+                               initial_indent="— ", subsequent_indent="  "))
+    if hit.source.url:
+        lines.append(f"  {hit.source.url}")
+    return "\n".join(lines)

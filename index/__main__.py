@@ -7,15 +7,17 @@ import argparse
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from index import logs
 from index.build import BuildReport, Progress, ProgressFn, build
-from index.checks import failure_text, read_checks, run_checks
+from index.checks import failure_text, read_checks, run_checks, unknown_sources
 from index.corpus import source_paths
 from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
-from index.embedding import ModelError, SentenceTransformerEmbedder
+from index.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
 from index.lock import BuildRunning
 from index.onnx_model import ExportError, question_embedder
 from index.search import Searcher
@@ -67,6 +69,9 @@ def _summary(report: BuildReport) -> str:
         lines.append(f"  note: {report.took_over}")
     lines += [f"  warning: {w['source']}: {w['warning']}" for w in report.warnings]
     lines += [f"  error: {e['source']}: {e['error']}" for e in report.errors]
+    if report.unattributed:
+        lines.append("  not stated in sources.toml (fill in what the article itself says, and build again):")
+        lines += [f"    {gap['source']}: {', '.join(gap['missing'])}" for gap in report.unattributed]
     return "\n".join(lines)
 
 
@@ -75,15 +80,33 @@ def pointer_text(pointer: Pointer) -> str:
             f"documents, {pointer.chunks} passages")
 
 
+def say_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def announced_load(name: str) -> SentenceTransformerEmbedder:
+    """Loads the model with sentence-transformers, saying so while it loads and when it is done."""
+    tty = sys.stderr.isatty()  # on a terminal the line saying it loads gives way to the one saying it is loaded
+    print("Loading the embedding model…", end="" if tty else "\n", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        model = SentenceTransformerEmbedder.load(name)
+    finally:
+        if tty:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+    say_on_stderr(f"Loaded the embedding model in {time.monotonic() - started:.1f} s.")
+    return model
+
+
 def run(args: argparse.Namespace, settings: IndexSettings) -> BuildReport:
-    source_paths(settings.seeds_dir)  # a wrong SEEDS_DIR is told before the model takes seconds to load
+    """The build. The model loads only when there is something to embed: with nothing changed, torch is not
+    even imported."""
+    source_paths(settings.seeds_dir)  # a wrong SEEDS_DIR is told before anything else takes time
     store = Store.open(settings)
     tty = sys.stderr.isatty()
-    if tty:
-        print("Loading the embedding model…", file=sys.stderr, flush=True)
-    embedder = SentenceTransformerEmbedder.load(settings.embedding_model)
+    embedder = DeferredEmbedder(settings.embedding_model, announced_load if tty else None)
     report = build(settings.seeds_dir, store, embedder, progress=_progress_bar() if tty else None, force=args.force)
-    _prepare_questions(settings, embedder)
+    _prepare_questions(settings, embedder, say_on_stderr if tty else log.info)
     return report
 
 
@@ -101,26 +124,31 @@ def rollback(settings: IndexSettings, as_json: bool) -> int:
 def checks(settings: IndexSettings, as_json: bool) -> int:
     """Runs the checks against the live index; EXIT_CHECKS_FAILED when one fails."""
     found = read_checks(settings.seeds_dir)
-    results = run_checks(found, Searcher.open(settings, question_embedder(settings))) if found else []
+    results = run_checks(found, Searcher(Store.open_live(settings), question_embedder(settings))) if found else []
     failed = [result for result in results if not result.passed]
+    warnings = unknown_sources(found, {path.name for path in source_paths(settings.seeds_dir)})
     if as_json:
-        print(json.dumps({"passed": len(results) - len(failed), "failed": [r.to_json() for r in failed]}))
+        print(json.dumps({"passed": len(results) - len(failed), "failed": [r.to_json() for r in failed],
+                          **({"warnings": warnings} if warnings else {})}))
     elif not found:
         print(f"No checks: {settings.seeds_dir / 'checks.toml'} holds none.")
     else:
         print(f"Checks: {len(results) - len(failed)} passed, {len(failed)} failed.")
-        print("\n".join(f"  failed: {failure_text(result)}" for result in failed))
+        print("\n".join([*(f"  failed: {failure_text(result)}" for result in failed),
+                         *(f"  warning: {warning}" for warning in warnings)]))
     return EXIT_CHECKS_FAILED if failed else 0
 
 
-def _prepare_questions(settings: IndexSettings, embedder: SentenceTransformerEmbedder) -> None:
+
+
+def _prepare_questions(settings: IndexSettings, embedder: DeferredEmbedder, say: Callable[[str], None]) -> None:
     """Exports the model to ONNX if it has no export yet, so the bot and `ask` start without torch."""
     if settings.embedding_backend != "onnx":
         return
     from index.onnx_export import ensure_export
 
     try:
-        _, manifest = ensure_export(settings, embedder)
+        _, manifest = ensure_export(settings, embedder, say=say)
     except ExportError as exc:
         log.warning("questions will be embedded by sentence-transformers: %s", exc)
         return
@@ -134,12 +162,27 @@ def export(settings: IndexSettings, check_files: list[Path]) -> int:
 
     try:
         extra = [q for path in check_files for q in question_file(path)]
-        folder, manifest = ensure_export(settings, extra_texts=extra, retry=True)
+        folder, manifest = ensure_export(settings, DeferredEmbedder(settings.embedding_model, announced_load),
+                                         extra_texts=extra, retry=True, say=say_on_stderr)
     except (ExportError, ModelError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"ONNX export of {settings.embedding_model} in {folder}: {describe(manifest)}")
     return 0 if manifest.status == "ok" else 1
+
+
+def question_file_argument(text: str) -> Path:
+    """A question file given to --check: refused at once, with the reason, when it cannot be read."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file" if path.exists() else f"there is no file {text}")
+    try:
+        path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not UTF-8 text (byte {exc.start})") from exc
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     checks_cmd.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks")
     export_cmd = sub.add_parser("export", help="export the embedding model to ONNX for torch-free questions, "
                                                "and check it against sentence-transformers")
-    export_cmd.add_argument("--check", type=Path, nargs="+", default=[], metavar="FILE",
+    export_cmd.add_argument("--check", type=question_file_argument, nargs="+", default=[], metavar="FILE",
                             help="also check on these questions (JSON Lines with a question field, or one a line)")
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from index.checks import Check, CheckReport, read_checks, run_checks
+from index.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
 from index.chunking import Chunk, chunk_document, layout_warning
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.embedding import Embedder
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 EMBED_STEP = 64  # one model batch: progress moves with each
 WRITE_STEP = 500
 PROBE_RESULTS = 10
+# What a quote is shown with that sources.toml may leave out; the build lists the sources that do.
+ATTRIBUTION_FIELDS = ("outlet", "published", "url")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class BuildReport:
     changed: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
+    unattributed: list[dict[str, Any]] = field(default_factory=list)  # {"source", "missing": [field, ...]}
     generation: int = 0
     switched: bool = False
     reasons: list[Reason] = field(default_factory=list)
@@ -91,6 +94,7 @@ class BuildReport:
         report = {"documents": self.documents, "chunks": self.chunks, "embedded": self.embedded,
                   "removed": self.removed, "unchanged": self.unchanged, "added": self.added,
                   "changed": self.changed, "errors": self.errors, "warnings": self.warnings,
+                  "unattributed": self.unattributed,
                   "generation": self.generation, "switched": self.switched,
                   "reasons": [{"code": r.code, "message": r.message} for r in self.reasons], "forced": self.forced,
                   "took_over": self.took_over, "seconds": round(self.seconds, 3),
@@ -128,6 +132,12 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
     checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:
         return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
+
+
+def unattributed(paths: list[Path], metadata: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The sources whose metadata lacks an outlet, a date or a url, and which: for moderators to fill in."""
+    gaps = [(path.name, [f for f in ATTRIBUTION_FIELDS if f not in metadata.get(path.name, {})]) for path in paths]
+    return [{"source": source_id, "missing": missing} for source_id, missing in gaps if missing]
 
 
 def switch_reasons(seeds_dir: Path, paths: list[Path], live_documents: int, report: BuildReport) -> list[Reason]:
@@ -182,6 +192,9 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
 
     metadata = read_metadata(seeds_dir)
     paths = source_paths(seeds_dir)
+    report.unattributed = unattributed(paths, metadata)
+    report.warnings += [{"source": CHECKS_FILE, "warning": warning}
+                        for warning in unknown_sources(checks, {path.name for path in paths})]
     keep: list[Record] = []
     fresh: list[tuple[Record, str]] = []
     for done, path in enumerate(paths, 1):
@@ -274,7 +287,8 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
 def _held(report: BuildReport, live_generation: int, started: float) -> BuildReport:
     """The report of a build not switched to, for its reasons: the live generation stays live."""
     report.generation, report.seconds = live_generation, time.monotonic() - started
-    log.warning("not switching to the new index: %s", " ".join(r.message for r in report.reasons))
+    # Info, not a warning: the report says it to whoever asked for the build, the CLI's summary or the reindex reply.
+    log.info("not switching to the new index: %s", " ".join(r.message for r in report.reasons))
     return report
 
 

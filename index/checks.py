@@ -120,3 +120,10 @@ def failure_text(result: Result) -> str:
     expected = "no answer" if result.check.expected == UNANSWERED else result.check.expected
     got = ", ".join(result.got) or "no answer"
     return f"“{result.check.question}”: expected {expected}, got {got}"
+
+
+def unknown_sources(checks: list[Check], source_ids: set[str]) -> list[str]:
+    """What to warn about checks expecting a source the corpus does not have: they can never pass."""
+    return [f"“{check.question}” expects {check.expected}, an unknown source (no such file in the seeds folder), "
+            "so it can never pass: correct the source id" for check in checks
+            if check.expected != UNANSWERED and check.expected not in source_ids]

@@ -61,6 +61,7 @@ _SENTENCE_PUNCT = re.compile(r"[.!?…][\"'”’)\]]*(?:\s|$)|:\s*$")
 _WORD = re.compile(r"\w+")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 MIN_PROSE_WORDS = 6
+TITLE_WORDS = 2
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,9 @@ def paragraphs(raw: str, title: str | None = None) -> list[Paragraph]:
 
 
 def first_heading(raw: str) -> str | None:
-    """The first line of article text with a few words and no sentence: the title when metadata gives none."""
+    """The first line of article text with two words or more and no sentence: the title when metadata gives none.
+    One word alone is more often a site's section or menu ("News", "Print") than a headline."""
     for line in article_lines(raw):
-        if len(_LETTER_WORD.findall(line.text)) >= 3 and not is_prose(line.text):
+        if len(_LETTER_WORD.findall(line.text)) >= TITLE_WORDS and not is_prose(line.text):
             return line.text
     return None

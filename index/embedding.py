@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -73,8 +73,9 @@ class Embedder:
         raise NotImplementedError
 
     def recipe(self) -> Callable[[], "Embedder"]:
-        """How a build process makes the embedder for this model: a picklable call. Builds use the reference."""
-        return functools.partial(SentenceTransformerEmbedder.load, self.name)
+        """How a build process makes the embedder for this model: a picklable call. Builds use the reference,
+        loaded only if they embed something."""
+        return functools.partial(DeferredEmbedder, self.name)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -112,3 +113,28 @@ class SentenceTransformerEmbedder(Embedder):
         vectors = self.model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+class DeferredEmbedder(Embedder):
+    """The reference model, loaded by `load` the first time a vector or the dimension is needed: a build that
+    embeds nothing, as when nothing changed, never imports torch."""
+
+    def __init__(self, name: str, load: Callable[[str], SentenceTransformerEmbedder] | None = None) -> None:
+        self.name = name
+        self._load = load or SentenceTransformerEmbedder.load
+        self.loaded: SentenceTransformerEmbedder | None = None
+
+    def reference(self) -> SentenceTransformerEmbedder:
+        """The loaded model, loading it now if need be."""
+        if self.loaded is None:
+            self.loaded = self._load(self.name)
+        return self.loaded
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Only attributes never set come here: `dimension` is the model's, so reading it loads the model.
+        if attribute == "dimension":
+            return self.reference().dimension
+        raise AttributeError(attribute)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.reference().encode(texts)

@@ -13,8 +13,9 @@ cosine must be at least MIN_COSINE. The result is recorded in the manifest, so a
 import json
 import logging
 import shutil
+import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 from index.background import BACKGROUND_QUESTIONS
 from index.chunking import chunk_document
 from index.corpus import CorpusError, load_document, read_metadata, source_paths
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import DeferredEmbedder, SentenceTransformerEmbedder
 from index.onnx_model import (
     GRAPH_FILE,
     POOLING_MODES,
@@ -49,6 +50,11 @@ MIN_COSINE = 0.9999
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 WEIGHTS_FILE = "model.onnx.data"
+# Measured on two cores: 11 to 13 s on a quiet machine, 40 to 48 s on a busy one; loading torch is most of it.
+EXPORT_TAKES = "from 10 s to a minute, as busy as the machine is"
+
+Reference = SentenceTransformerEmbedder | DeferredEmbedder
+Say = Callable[[str], None]
 
 
 class Unsupported(Exception):
@@ -156,10 +162,13 @@ def _export_graph(reference: SentenceTransformerEmbedder, pooling: str, target: 
                     dimension=reference.dimension, exported_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
-def check(reference: SentenceTransformerEmbedder, folder: Path, manifest: Manifest, texts: list[str]) -> Manifest:
+def check(reference: SentenceTransformerEmbedder, folder: Path, manifest: Manifest, texts: list[str],
+          say: Say = log.info) -> Manifest:
     """Compares the export with sentence-transformers on `texts`; the manifest with the outcome."""
     candidate = OnnxEmbedder(folder, manifest, reference.name)
+    say(f"  embedding {len(texts)} texts with sentence-transformers…")
     expected = reference.encode(texts)
+    say("  embedding them with the ONNX export, in batches, then one at a time…")
     batched = np.sum(expected * candidate.encode(texts), axis=1)
     alone = np.sum(expected * np.concatenate([candidate.encode([t]) for t in texts]), axis=1)
     cosines = np.minimum(batched, alone)
@@ -173,13 +182,16 @@ def check(reference: SentenceTransformerEmbedder, folder: Path, manifest: Manife
                    worst_text=texts[worst][:200])
 
 
-def ensure_export(settings: IndexSettings, reference: SentenceTransformerEmbedder | None = None,
-                  extra_texts: Iterable[str] = (), retry: bool = False) -> tuple[Path, Manifest]:
+def ensure_export(settings: IndexSettings, reference: Reference | None = None, extra_texts: Iterable[str] = (),
+                  retry: bool = False, say: Say = log.info) -> tuple[Path, Manifest]:
     """The model's export folder and manifest, exporting and checking it first if there is none.
 
     A good export is checked again when `extra_texts` are given (with them); with `retry`, an export that
-    failed or did not match is made again. Raises ExportError when the model's files cannot be found.
+    failed or did not match is made again. `reference` is the sentence-transformers model, loaded only if it
+    is needed; `say` tells what a long step is doing. Raises ExportError when the model's files cannot be found.
     """
+    name = settings.embedding_model
+    model = reference or DeferredEmbedder(name)
     extra = list(extra_texts)
     folder = export_folder(settings)
     with export_lock(folder):
@@ -187,17 +199,25 @@ def ensure_export(settings: IndexSettings, reference: SentenceTransformerEmbedde
         if manifest is not None and not (extra if manifest.status == "ok" else retry):
             return folder, manifest
         texts = [*corpus_passages(settings.seeds_dir), *BACKGROUND_QUESTIONS, *extra]
+        started = time.monotonic()
         if manifest is not None and manifest.status == "ok":
-            reference = reference or SentenceTransformerEmbedder.load(settings.embedding_model)
-            manifest = check(reference, folder, manifest, texts)
+            say(f"Checking the ONNX export of {name} against sentence-transformers on {len(texts)} texts…")
+            manifest = check(_loaded(model), folder, manifest, texts, say)
             write_manifest(folder, manifest)
         else:
-            manifest = _export(settings.embedding_model, reference, folder, texts)
-    log.info("ONNX export of %s in %s: %s", settings.embedding_model, folder, describe(manifest))
+            say(f"Exporting {name} to ONNX, once per model, so that questions are embedded without torch; it "
+                f"takes {EXPORT_TAKES}…")
+            manifest = _export(name, model, folder, texts, say)
+        say(f"Done in {time.monotonic() - started:.0f} s: {describe(manifest)}")
+    log.info("ONNX export of %s in %s: %s", name, folder, describe(manifest))
     return folder, manifest
 
 
-def _export(name: str, reference: SentenceTransformerEmbedder | None, folder: Path, texts: list[str]) -> Manifest:
+def _loaded(reference: Reference) -> SentenceTransformerEmbedder:
+    return reference.reference() if isinstance(reference, DeferredEmbedder) else reference
+
+
+def _export(name: str, reference: Reference, folder: Path, texts: list[str], say: Say) -> Manifest:
     """Exports and checks in a folder beside `folder`, then moves it into place; a model that cannot be
     exported gets a folder with only its manifest, so the next process does not try again."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -206,8 +226,9 @@ def _export(name: str, reference: SentenceTransformerEmbedder | None, folder: Pa
     target.mkdir(parents=True)
     try:
         pooling = pooling_mode(model_folder(name))
-        reference = reference or SentenceTransformerEmbedder.load(name)
-        manifest = check(reference, target, _export_graph(reference, pooling, target), texts)
+        model = _loaded(reference)
+        say("  tracing the transformer into an ONNX graph…")
+        manifest = check(model, target, _export_graph(model, pooling, target), texts, say)
     except (Unsupported, ExportError) as exc:
         manifest = Manifest(status="unsupported", reason=f"{name} cannot be exported to ONNX: {exc}")
     write_manifest(target, manifest)

@@ -219,17 +219,22 @@ class OnnxEmbedder(Embedder):
 
 
 def export_in_child(settings: IndexSettings) -> None:
-    """Runs `python -m index export` for these settings and waits; this process imports no torch."""
+    """Runs `python -m index export` for these settings and waits; this process imports no torch.
+
+    On a terminal the export says what it does as it goes; elsewhere what it said goes to the log.
+    """
     env = {**os.environ, "EMBEDDING_MODEL": settings.embedding_model, "SEEDS_DIR": str(settings.seeds_dir),
            "ONNX_CACHE": str(settings.onnx_cache), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     log.info("exporting %s to ONNX in a child process (once per model)", settings.embedding_model)
+    shown = sys.stderr.isatty()
     try:
-        done = subprocess.run([sys.executable, "-m", "index", "export"], env=env, capture_output=True, text=True,
-                              timeout=EXPORT_TIMEOUT_SECONDS, check=False)
+        done = subprocess.run([sys.executable, "-m", "index", "export"], env=env, stdout=subprocess.PIPE,
+                              stderr=None if shown else subprocess.PIPE, text=True, timeout=EXPORT_TIMEOUT_SECONDS,
+                              check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ExportError(f"the export did not finish: {exc}") from exc
     if done.returncode != 0:
-        log.debug("export output: %s", done.stderr)
+        log.debug("export output: %s", done.stderr or done.stdout)
 
 
 def question_embedder(settings: IndexSettings) -> Embedder:

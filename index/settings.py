@@ -85,8 +85,7 @@ def read_settings(cls: type[S], env_file: Path = ENV_FILE) -> S:
 
 
 def _warn_bad_env_lines(path: Path) -> None:
-    # python-dotenv warns about each bad line once per read, and pydantic-settings reads the file several times.
-    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
+    # python-dotenv's own warnings are silenced in index/__init__.py: it warns once per read, and there are several.
     try:
         with path.open(encoding="utf-8") as stream:
             bad = [binding.original.line for binding in parse_stream(stream) if binding.error]

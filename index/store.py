@@ -33,6 +33,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from index.chunking import Chunk
 from index.corpus import Source
+from index.embedding import ModelError
 from index.lock import BuildLock, file_lock, lease
 from index.settings import IndexSettings
 
@@ -129,6 +130,14 @@ def check_integrity(path: Path) -> None:
         raise StoreDamaged(f"the Chroma store at {path} is damaged ({verdict[0][0]})")
 
 
+def check_model(pointer: Pointer | None, model: str) -> None:
+    """Refuses a model other than the one the live index was built with, before that model is loaded (or, for a
+    model hub name, downloaded)."""
+    if pointer is not None and pointer.model != model:
+        raise ModelError(f"The index was built with the embedding model {pointer.model!r}, but EMBEDDING_MODEL is "
+                         f"{model!r}. Rebuild it with `python -m index build`, or set EMBEDDING_MODEL back.")
+
+
 def collection_name(model: str) -> str:
     """One collection per model and layout; the hash keeps models whose names slug alike apart."""
     slug = re.sub(r"[^a-zA-Z0-9]+", "_", model).strip("_").lower()[:40]
@@ -151,6 +160,14 @@ class Store:
     @classmethod
     def open(cls, settings: IndexSettings, *, create: bool = True) -> "Store":
         return cls(connect(settings, create=create))
+
+    @classmethod
+    def open_live(cls, settings: IndexSettings) -> "Store":
+        """The store, to read the live index: never created, and refused at once when EMBEDDING_MODEL is not the
+        model the index was built with."""
+        store = cls.open(settings, create=False)
+        check_model(store.pointer(), settings.embedding_model)
+        return store
 
     def refresh(self) -> None:
         """Opens an embedded store afresh, so that it sees what other processes wrote since it was opened.

@@ -72,8 +72,8 @@ class FakeEmbedder(Embedder):
 
 def on_topic_scorer() -> Scorer:
     """A scorer for plumbing tests with the fake embedder: it ranks by dense score, answers whatever clears the
-    abstention bar and names nothing the corpus lacks, and counts every source as answering. The fitted scorer's weights are the real model's; never
-    use this one for quality."""
+    abstention bar and names nothing the corpus lacks, and counts every source as answering. The fitted scorer's
+    weights are the real model's; never use this one for quality."""
     return Scorer(Linear.of(("dense_rank",), PASSAGE, [0.0], [1.0], [-1.0], 0.0),
                   Linear.of(("margin", "missing"), QUESTION, [0.0, 0.0], [1.0, 1.0], [1.0, -10.0], 0.0),
                   Linear.of(("source_best",), SOURCE, [0.0], [1.0], [0.0], 1.0), threshold=0.5)

@@ -4,16 +4,13 @@ processes follow builds and rollbacks, and a server killed mid-build costs nothi
 import contextlib
 import json
 import os
-import queue
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +19,7 @@ from index.lock import LEASE_ID, BuildRunning
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import META_COLLECTION, Store
+from tests.bot_worker import BotProcess
 from tests.conftest import ROOT, FakeEmbedder, build_held_open
 from tests.test_checks_rollback import HERAT
 
@@ -116,29 +114,6 @@ def test_the_lease_keeps_builds_on_two_clients_apart(server: int, seeds_copy: Pa
     meta = second_store.client.get_collection(META_COLLECTION)
     assert meta.get(ids=[LEASE_ID])["ids"] == []  # released
     assert not build(seeds_copy, second_store, FakeEmbedder()).switched
-
-
-class BotProcess:
-    """A `tests.bot_worker` process: the bot over the server, printing what it answers whenever that changes."""
-
-    def __init__(self, env: dict[str, str], question: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.bot_worker", question], env=env, cwd=ROOT,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout or []],
-                         daemon=True).start()
-
-    def next(self, timeout: float = 120) -> dict[str, Any]:
-        """The next thing the bot says it answers from; fails if it says nothing in time."""
-        try:
-            return dict(json.loads(self.lines.get(timeout=timeout)))
-        except queue.Empty:
-            self.process.kill()
-            raise AssertionError(f"the bot said nothing in {timeout} s: {self.process.communicate()[1]}") from None
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.communicate(timeout=30)
 
 
 def test_two_bots_on_one_server_follow_a_rollback(server: int, seeds_copy: Path, tmp_path: Path) -> None:

@@ -148,9 +148,9 @@ def test_control_characters_inside_a_question_are_dropped(cli_env, first_build):
 
 
 def test_empty_question_in_text_mode_exits_with_message(cli_env, first_build):
-    """In the terminal, an empty question prints a one-line error and exits non-zero, no traceback."""
+    """In the terminal, an empty question prints a one-line error and exits 2, a bad command line; no traceback."""
     result = run(["bot", "ask", "  "], cli_env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: The question is empty") and "Traceback" not in result.stderr
 
 

@@ -25,6 +25,7 @@ from bot.render import (
     markdown,
     pack,
     quote,
+    related_card,
 )
 from index.chunking import Chunk
 from index.corpus import Source
@@ -169,9 +170,15 @@ def test_every_masked_link_and_tag_is_broken() -> None:
 
 
 def test_card_without_url_or_metadata() -> None:
-    """A source with only a title gets an unlinked title and a footer with the ¶ number alone."""
+    """A source with only a title gets an unlinked title, and a footer saying its outlet and date are not stated."""
     data = card(hit("Text.", Source(id="b.txt", title="Bare")), "q", 1).to_dict()
-    assert "url" not in data and data["footer"]["text"] == "¶ 3"
+    assert "url" not in data and data["footer"]["text"] == "outlet not stated · date not stated · ¶ 3"
+
+
+def test_related_card_says_what_its_source_does_not_state() -> None:
+    """A related passage's footer says the outlet or the date is not stated, and keeps what is."""
+    source = Source(id="c.txt", title="Report", outlet="Salaam Times")
+    assert related_card(hit("Text.", source), 1).footer.text == "Report — Salaam Times · date not stated · ¶ 3"
 
 
 def test_best_sentence_is_emphasised() -> None:

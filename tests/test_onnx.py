@@ -4,6 +4,7 @@
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.background import BACKGROUND_QUESTIONS
 from index.embedding import SentenceTransformerEmbedder, bundled_model_path
 from index.onnx_export import MIN_COSINE, corpus_passages, ensure_export, question_file
 from index.onnx_model import OnnxEmbedder, pool, question_embedder, read_manifest
@@ -194,3 +196,27 @@ def test_scorer_figures_are_the_same_as_with_sentence_transformers(
                                           str(tmp_path / backend), str(SEEDS)], capture_output=True, text=True).stdout
     print(scores["onnx"])
     assert scores["onnx"] == scores["sentence-transformers"] and "hit@3" in scores["onnx"]
+
+
+@pytest.mark.slow
+def test_export_check_says_what_it_does_as_it_goes(tmp_path: Path) -> None:
+    """`index export --check FILE` on a model exported already says, a line per step, that it checks the export
+    on so many texts, loads the model, embeds the texts with each, and how it came out, in how many seconds."""
+    env = {**os.environ, "SEEDS_DIR": str(SEEDS), "ONNX_CACHE": str(tmp_path / "onnx"), "HF_HUB_OFFLINE": "1"}
+    export = [sys.executable, "-m", "index", "export"]
+    assert subprocess.run(export, env=env, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{QUESTION}\nWho trains Taliban fighters in Iran?\n", encoding="utf-8")
+    done = subprocess.run([*export, "--check", str(questions)], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    texts = len(corpus_passages(SEEDS)) + len(BACKGROUND_QUESTIONS) + 2
+    expected = [rf"Checking the ONNX export of all-MiniLM-L6-v2 against sentence-transformers on {texts} texts…",
+                r"Loading the embedding model…", r"Loaded the embedding model in \d+\.\d s\.",
+                rf"  embedding {texts} texts with sentence-transformers…",
+                r"  embedding them with the ONNX export, in batches, then one at a time…",
+                rf"Done in \d+ s: matches sentence-transformers \(lowest cosine 0\.9999\d+ over {texts} texts\)"]
+    lines = done.stderr.splitlines()
+    assert len(lines) == len(expected), done.stderr
+    for line, pattern in zip(lines, expected, strict=True):
+        assert re.fullmatch(pattern, line), (line, pattern)

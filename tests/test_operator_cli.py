@@ -3,12 +3,9 @@ message say what happened, the old answers are still served, and no traceback is
 
 import json
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SEEDS
+from tests.pseudo_terminal import PseudoTerminal
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +58,8 @@ def live(built: tuple[Path, list[dict]], tmp_path: Path) -> tuple[Path, list[dic
 
 
 def test_empty_and_mistyped_seeds_dir_keep_the_old_answers(live: tuple[Path, list[dict]], tmp_path: Path):
-    """Empty folder and .md-only folder: exit 3, not switched; a file or a missing folder: exit 1; answers stay."""
+    """Empty folder and .md-only folder: exit 3, not switched, said once; a file or a missing folder: exit 1; the
+    answers stay."""
     chroma, before = live
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes").mkdir()
@@ -72,7 +71,9 @@ def test_empty_and_mistyped_seeds_dir_keep_the_old_answers(live: tuple[Path, lis
         as_json = name != "empty"
         result = run(["index", "build", *(["--json"] if as_json else [])], environment(tmp_path / name, chroma))
         assert result.returncode == status, (name, result.stderr)
-        assert words in (result.stdout + result.stderr) and "Traceback" not in result.stderr
+        if status == 3:  # a held build's reasons are in its summary or report, not again as a log line
+            assert (result.stdout + result.stderr).count(words) == 1
+        assert "Traceback" not in result.stderr
         if not as_json:
             assert result.stdout.startswith("Not switched: generation 1 stays live.") and "--force" in result.stdout
         elif status == 3:
@@ -153,33 +154,14 @@ def test_ask_from_another_folder_uses_the_project_paths(built: tuple[Path, list[
     assert list(elsewhere.iterdir()) == [] and not (ROOT / "data" / "no-such-index").exists()
 
 
-def read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 120) -> None:
-    """Reads the terminal into `seen` until `wanted` shows up."""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen:
-        assert time.monotonic() < deadline, bytes(seen)
-        ready, _, _ = select.select([fd], [], [], 1)
-        if ready:
-            seen.extend(os.read(fd, 4096))
-
-
 def test_the_terminal_says_it_is_loading_then_ready(built: tuple[Path, list[dict]]):
-    """In a terminal, `ask -` shows "Loading the model…", then "Ready." before taking the first question."""
+    """In a terminal, `ask -` shows "Loading the model…", then "Ready." and its prompt, answers, and prompts again."""
     chroma, _ = built
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "bot", "ask", "-"], cwd=ROOT, env=environment(SEEDS, chroma),
-                               stdin=terminal, stdout=terminal, stderr=terminal)
-    os.close(terminal)
-    seen = bytearray()
-    try:
-        read_until(controller, "Loading the model…".encode(), seen)
-        read_until(controller, b"Ready. Ask a question", seen)
-        assert seen.index("Loading the model…".encode()) < seen.index(b"Ready.")
-        os.write(controller, b"How many visas did Iran offer to Taliban fighters?\n")
-        read_until(controller, b"more than 300 visas", seen)
-        os.write(controller, b"\x04")  # Ctrl-D
-        assert process.wait(timeout=60) == 0
-    finally:
-        process.kill()
-        os.close(controller)
-    assert b"Traceback" not in seen
+    session = PseudoTerminal([sys.executable, "-m", "bot", "ask", "-"], environment(SEEDS, chroma), ROOT)
+    shown = session.expect(b"\n> ")
+    assert shown.index("Loading the model…".encode()) < shown.index(b"Ready.")
+    session.type(b"How many visas did Iran offer to Taliban fighters?\n")
+    assert b"more than 300 visas" in session.expect(b"\n> ")
+    session.type(b"\x04")  # Ctrl-D
+    assert session.close() == 0
+    assert b"Traceback" not in session.seen

@@ -246,6 +246,7 @@ def discord_api() -> Iterator[str]:
 @pytest.fixture
 def bot_env(live: IndexSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bot.client, "question_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setenv("EMBEDDING_MODEL", FakeEmbedder().name)  # the model `live` was built with
     monkeypatch.setenv("DISCORD_TOKEN", "MTIz.bad-token.secret-part")
 
 

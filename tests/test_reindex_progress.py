@@ -3,6 +3,7 @@
 import fcntl
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -27,11 +28,8 @@ def test_the_build_reports_progress_through_every_stage(tmp_path: Path, seeds_co
         assert counts == sorted(counts) and counts[-1] == next(p.total for p in seen if p.stage == stage)
 
 
-@pytest.mark.slow
-def test_the_cli_draws_progress_bars_on_a_terminal(tmp_path: Path, seeds_copy: Path):
-    """`python -m index build` on a terminal says it loads the model, draws tqdm bars, and prints its summary."""
-    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(tmp_path / "chroma"),
-           "HF_HUB_OFFLINE": "1"}
+def build_on_a_terminal(env: dict[str, str]) -> tuple[bytes, str]:
+    """`python -m index build` with a terminal 100 columns wide on stderr: what it drew there, and its stdout."""
     controller, terminal = pty.openpty()
     # A real terminal has a size; tqdm draws nothing on one 0 columns wide, which a bare pty is.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
@@ -47,11 +45,33 @@ def test_the_cli_draws_progress_bars_on_a_terminal(tmp_path: Path, seeds_copy: P
         if not data:
             break
         drawn += data
-    stdout, _ = process.communicate(timeout=300)
+    stdout, _ = process.communicate(timeout=600)
     os.close(controller)
     assert process.returncode == 0
-    assert drawn.startswith("Loading the embedding model…".encode())  # nothing silent while the model loads
-    for stage in (b"reading", b"embedding", b"writing", b"validating"):
+    return drawn, stdout.decode()
+
+
+@pytest.mark.slow
+def test_the_cli_says_what_each_long_step_does_on_a_terminal(tmp_path: Path, seeds_copy: Path):
+    """A first build on a terminal draws a bar per stage, says it loads the model only while it does (after
+    reading, before embedding), then says what the one-time ONNX export does, how long it takes and took. A build
+    with nothing changed reads the corpus, then neither loads the model nor embeds nor exports."""
+    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(tmp_path / "chroma"),
+           "ONNX_CACHE": str(tmp_path / "onnx"), "HF_HUB_OFFLINE": "1"}
+    drawn, summary = build_on_a_terminal(env)
+    loading = drawn.index("Loading the embedding model…".encode())
+    loaded = drawn.index(b"Loaded the embedding model in")
+    assert drawn.index(b"reading") < loading < loaded < drawn.index(b"embedding:")
+    assert drawn[loading:loaded].endswith(b"\r\x1b[K")  # the loading line is wiped once the model is loaded
+    for stage in (b"writing", b"validating"):
         assert stage in drawn
     assert b"item/s" in drawn or b"it/s" in drawn
-    assert stdout.decode().startswith("Indexed 5 documents")
+    exporting = drawn.index(b"Exporting all-MiniLM-L6-v2 to ONNX, once per model, so that questions are embedded "
+                            b"without torch; it takes from 10 s to a minute")
+    assert exporting < drawn.index(b"tracing the transformer") < drawn.index(b"Done in ")
+    assert re.search(rb"Done in \d+ s: matches sentence-transformers \(lowest cosine", drawn)
+    assert summary.startswith("Indexed 5 documents")
+
+    drawn, summary = build_on_a_terminal(env)
+    assert b"Loading" not in drawn and b"embedding" not in drawn and b"Exporting" not in drawn
+    assert summary.startswith("Nothing changed: generation 1 stays live")

@@ -14,6 +14,7 @@ from index.build import build
 from index.embedding import Embedder
 from index.search import Searcher
 from index.store import Store
+from tests.bot_worker import BotProcess
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 NEW_FACT = ("The camel fair at Zaranj drew four thousand traders from both sides of the border this spring, "
@@ -75,3 +76,35 @@ def test_ask_from_stdin_answers_from_a_generation_built_while_it_runs(tmp_path: 
     assert "005_camels.txt" not in {p["source"]["id"] for p in first["passages"]}
     assert second["answered"] and second["passages"][0]["source"]["id"] == "005_camels.txt"
     assert "Traceback" not in errors
+
+
+def test_a_bot_on_the_embedded_store_follows_builds_and_rollbacks_from_other_processes(tmp_path: Path,
+                                                                                      seeds_copy: Path):
+    """What docs/deployment.md supports: the bot answers from an embedded store while a build in another process
+    adds a source, answers from that build once it is live, and goes back after `python -m index rollback`."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.move(seeds_copy, root / "seeds")
+    settings = make_settings(root, root / "seeds")
+    build(settings.seeds_dir, Store.open(settings), FakeEmbedder())
+    env = {**os.environ, "SEEDS_DIR": str(settings.seeds_dir), "CHROMA_PATH": str(settings.chroma_path),
+           "EMBEDDING_MODEL": FakeEmbedder().name, "INDEX_CHECK_SECONDS": "0.5", "ASK_COOLDOWN_SECONDS": "0",
+           "DATABASE_PATH": str(tmp_path / "log.sqlite3"), "HF_HUB_OFFLINE": "1"}
+    bot = BotProcess(env, QUESTION)
+    try:
+        first = bot.next()
+        add_new_source(root / "seeds")
+        built = subprocess.run([sys.executable, "-m", "tests.build_worker", "build", str(root)], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300)
+        assert json.loads(built.stdout)["switched"], built.stderr
+        after_build = bot.next()
+        rolled = subprocess.run([sys.executable, "-m", "index", "rollback"], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert rolled.returncode == 0, rolled.stderr
+        after_rollback = bot.next()
+    finally:
+        bot.stop()
+    assert (first["generation"], after_build["generation"], after_rollback["generation"]) == (1, 2, 1)
+    assert "Camel fair draws traders" not in json.dumps(first["answer"])
+    assert "Camel fair draws traders" in json.dumps(after_build["answer"])
+    assert after_rollback["answer"] == first["answer"]
