@@ -178,6 +178,9 @@ class QuestionLogError(Exception):
     """The question log's database cannot be opened or written; the message says why."""
 
 
+TERMINAL = "terminal"  # `bot ask --log`: the operator's own questions, kept with their words like a home server's
+
+
 def row_key() -> int:
     """A random key for a row: unrelated to any Discord id, so a row cannot be looked up by one."""
     return secrets.randbits(63)
@@ -419,9 +422,10 @@ def store_vectors(connection: sqlite3.Connection, model: str, vectors: list[tupl
 
 
 def keep_words_at_home(connection: sqlite3.Connection, homes: Collection[int]) -> None:
-    """Drops the words (text, missing terms, wording) and channel of every row not asked in a home server: a server
-    taken out of MODERATOR_GUILD_IDS takes its questions' text with it."""
-    elsewhere = "(guild_id IS NULL OR guild_id NOT IN (SELECT value FROM json_each(:homes)))"
+    """Drops the words (text, missing terms, wording) and channel of every row not asked in a home server (or at
+    the operator's own terminal): a server taken out of MODERATOR_GUILD_IDS takes its questions' text with it."""
+    elsewhere = (f"via != '{TERMINAL}' AND "
+                 "(guild_id IS NULL OR guild_id NOT IN (SELECT value FROM json_each(:homes)))")
     with transaction(connection):
         connection.execute(f"UPDATE questions SET question = NULL, wording_id = NULL, missing = '[]' "
                            f"WHERE (question IS NOT NULL OR wording_id IS NOT NULL OR missing != '[]') AND {elsewhere}",
@@ -586,7 +590,7 @@ class QuestionLog:
         hashed = None if entry.message_id is None else message_hash(self._key, entry.message_id)
         if hashed is not None and hashed in self._deleted:
             return  # its message was deleted before the entry was written
-        home = entry.guild_id in self.homes
+        home = entry.guild_id in self.homes or entry.via == TERMINAL
         text = scrub(entry.question) if home and not entry.private and entry.outcome != "refused" else ""
         wording_id = _wording_id(connection, text, entry) if text else None
         missing = [term for term in map(scrub, entry.missing) if term] if text else []

@@ -1,15 +1,15 @@
 """`python -m bot ask --log`: questions asked in the terminal go to the question log as members' questions do, so
 that `python -m bot gaps` and `stats` can be tried without Discord.
 
-Each is logged as asked `via` "terminal", by the user running the command (its uid, hashed like a member's id).
+Each is logged as asked `via` "terminal", by the user running the command (its uid, hashed like a member's id),
+with its words, as a home server's questions are: they are the operator's own.
 """
 
 import os
-import secrets
 import sys
 import time
 
-from bot.questionlog import Entry, QuestionLog, RememberingEmbedder, open_question_log
+from bot.questionlog import TERMINAL, Entry, QuestionLog, RememberingEmbedder, open_question_log, row_key
 from bot.settings import Settings
 from index.search import Answer, Searcher
 
@@ -33,8 +33,7 @@ class TerminalLog:
         embedder = self.searcher.embedder
         vector = embedder.recall(answer.question) if isinstance(embedder, RememberingEmbedder) else None
         self.questions.record(Entry(
-            id=secrets.randbits(63),  # Discord's ids elsewhere: a random 63-bit one will not meet them
-            asked_at=time.time(), guild_id=None, channel_id=None, user_id=os.getuid(), via="terminal",
+            id=row_key(), asked_at=time.time(), guild_id=None, channel_id=None, user_id=os.getuid(), via=TERMINAL,
             question=answer.question, private=False, outcome=answer.outcome.value,
             quoted=tuple((hit.chunk.id, hit.source.id) for hit in answer.hits), missing=answer.missing,
             generation=self.searcher.index.pointer.generation, latency_ms=(time.monotonic() - started) * 1000,
