@@ -33,10 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QUESTION = "How many visas did Iran offer to Taliban fighters?"
+QUESTION = "How many Taliban fighters got Iranian visas?"
 QUESTIONS = [
     QUESTION,
-    "Why did Iran nearly go to war with Afghanistan in 1998?",
+    "What took Iran to the brink of war with Afghanistan in 1998?",
     "What did the Taliban say when Soleimani was killed?",
     "Who trains Taliban fighters in Iran?",
     "What is the capital of Peru?",

@@ -111,7 +111,7 @@ def main() -> None:
         remembering = RememberingEmbedder(question_embedder(index))  # the bot embeds questions so
         searcher = Searcher.open(index, remembering)
 
-        question = "How many visas did Iran offer to Taliban fighters?"
+        question = "How many Taliban fighters got Iranian visas?"
         on = QuestionLog.open(tmp / "loop.sqlite3", days=90, homes=[1])
         off = QuestionLog.disabled("off")
         figures: dict[str, tuple[list[float], list[float]]] = {"on": ([], []), "off": ([], [])}

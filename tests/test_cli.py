@@ -52,14 +52,14 @@ def test_rebuild_without_changes_embeds_nothing(cli_env, first_build):
 
 def test_ask_json_answers_each_stdin_line_in_order(cli_env, first_build):
     """`ask --format json -` prints one object per question, in order, with verbatim attributed quotes."""
-    questions = ["How many visas did Iran offer to Taliban fighters?", "Who won the 2018 FIFA World Cup?"]
+    questions = ["How many Taliban fighters got Iranian visas?", "Who won the 2014 Tour de France?"]
     result = run(["bot", "ask", "--format", "json", "-"], cli_env, stdin="\n".join(questions) + "\n")
     assert result.returncode == 0, result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["question"] for a in answers] == questions
-    visas, football = answers
+    visas, off_topic = answers
     assert visas["answered"] and visas["outcome"] == "answered" and visas["related"] == []
-    assert {k: football[k] for k in ("answered", "outcome", "passages", "related")} == \
+    assert {k: off_topic[k] for k in ("answered", "outcome", "passages", "related")} == \
         {"answered": False, "outcome": "off_topic", "passages": [], "related": []}
     for passage in visas["passages"]:
         assert set(passage) >= PASSAGE_KEYS and set(passage["source"]) >= SOURCE_KEYS
@@ -140,10 +140,10 @@ def test_bad_questions_get_a_clear_note_not_a_traceback(cli_env, first_build):
 
 def test_control_characters_inside_a_question_are_dropped(cli_env, first_build):
     """Stray control characters are removed and the rest of the question is answered."""
-    result = run(["bot", "ask", "--format", "json", "How many visas\x07 did Iran\x1b offer to Taliban fighters?"],
+    result = run(["bot", "ask", "--format", "json", "How many Taliban\x07 fighters got\x1b Iranian visas?"],
                  cli_env)
     answer = json.loads(result.stdout)
-    assert answer["question"] == "How many visas did Iran offer to Taliban fighters?"
+    assert answer["question"] == "How many Taliban fighters got Iranian visas?"
     assert "more than 300 visas" in answer["passages"][0]["quote"]
 
 

@@ -29,7 +29,7 @@ from tests.test_discord_harness import (
 
 pytestmark = pytest.mark.slow  # the real model and the real seeds index
 
-VISAS = "How many visas did Iran offer to Taliban fighters?"
+VISAS = "How many Taliban fighters got Iranian visas?"
 BROAD = "How does Iran support the Taliban?"
 OFF_TOPIC = "What is the boiling point of water at sea level?"
 
@@ -99,7 +99,7 @@ async def test_ask_defers_then_quotes_the_seeds(gateway: Gateway, searcher: Sear
 
 async def test_ask_emphasises_the_best_sentence(gateway: Gateway, searcher: Searcher) -> None:
     """In a passage of several sentences, the one that shares most words with the question is bold."""
-    question = "Why did Iran nearly go to war with Afghanistan in 1998?"
+    question = "What took Iran to the brink of war with Afghanistan in 1998?"
     message = only(await gateway.command("ask", question=question), "followup").message
     bold = [re.findall(r"\*\*(.+?)\*\*", e["description"]) for e in message["embeds"]]
     assert any("1998" in sentence for found in bold for sentence in found)

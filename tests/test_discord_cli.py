@@ -19,7 +19,7 @@ from index.settings import IndexSettings
 from tests.conftest import ROOT
 from tests.test_discord_harness import GUILD_ID, NO_PINGS, Gateway, assert_within_limits, settings_for
 
-QUESTIONS = ["How many visas did Iran offer to Taliban fighters?", "What is the boiling point of water?",
+QUESTIONS = ["How many Taliban fighters got Iranian visas?", "What is the boiling point of water?",
              "@everyone <@&940000000000000001> **Iran** and the `Taliban`?", "x" * 5000, "\u200b"]
 
 

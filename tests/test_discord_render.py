@@ -184,7 +184,7 @@ def test_related_card_says_what_its_source_does_not_state() -> None:
 def test_best_sentence_is_emphasised() -> None:
     """The sentence sharing most words with the question is bold; the rest of the passage is unchanged."""
     text = "Iran met the Taliban. In 1998 Iran nearly went to war after nine diplomats died. It ended."
-    description = quote(text, "Why did Iran nearly go to war in 1998?")
+    description = quote(text, "What took Iran to the brink of war in 1998?")
     bold = "**In 1998 Iran nearly went to war after nine diplomats died.**"
     assert description == f"> Iran met the Taliban. {bold} It ended."
 

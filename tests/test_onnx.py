@@ -22,7 +22,7 @@ from tests.conftest import ROOT, SEEDS, SHARED
 
 EVAL = SHARED / "eval"
 HEAVY = ("torch", "transformers", "sentence_transformers")
-QUESTION = "How many visas did Iran offer to Taliban fighters?"
+QUESTION = "How many Taliban fighters got Iranian visas?"
 
 
 def onnx_settings(cache: Path, model: str | None = None) -> IndexSettings:

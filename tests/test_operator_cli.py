@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 SEED_TITLES = [tomllib.loads((SEEDS / "sources.toml").read_text(encoding="utf-8"))[name]["title"]
                for name in sorted(p.name for p in SEEDS.glob("*.txt"))]  # in source id order, as listed
-QUESTIONS = "How many visas did Iran offer to Taliban fighters?\nWhat is the capital of Peru?\n"
+QUESTIONS = "How many Taliban fighters got Iranian visas?\nWhat is the capital of Peru?\n"
 
 
 def run(args: list[str], env: dict[str, str], stdin: str | None = None,
@@ -133,7 +133,7 @@ def test_blank_lines_are_skipped_and_no_answer_lists_what_the_corpus_covers(buil
     result = run(["bot", "ask", "-"], environment(SEEDS, chroma), stdin=stdin)
     assert result.returncode == 0 and result.stderr == ""
     visas, peru = result.stdout.strip().split("\n\nQ: ")
-    assert visas.startswith("Q: How many visas") and "more than 300 visas" in visas
+    assert visas.startswith("Q: How many Taliban fighters") and "more than 300 visas" in visas
     lines = peru.splitlines()
     assert lines[2:4] == ["The corpus does not cover this.", "It covers these sources; try asking in their terms:"]
     assert lines[4:] == [f"  • {title}" for title in SEED_TITLES]
@@ -160,7 +160,7 @@ def test_the_terminal_says_it_is_loading_then_ready(built: tuple[Path, list[dict
     session = PseudoTerminal([sys.executable, "-m", "bot", "ask", "-"], environment(SEEDS, chroma), ROOT)
     shown = session.expect(b"\n> ")
     assert shown.index("Loading the model…".encode()) < shown.index(b"Ready.")
-    session.type(b"How many visas did Iran offer to Taliban fighters?\n")
+    session.type(b"How many Taliban fighters got Iranian visas?\n")
     assert b"more than 300 visas" in session.expect(b"\n> ")
     session.type(b"\x04")  # Ctrl-D
     assert session.close() == 0

@@ -14,7 +14,7 @@ from tests.conftest import SEEDS, FakeEmbedder, make_settings
 
 def test_quotes_are_verbatim_spans_of_their_source(searcher):
     """Every quoted passage is the exact text between its offsets in the source file."""
-    answer = searcher.search("What did the Defense Intelligence Agency report say about Iran?", limit=10)
+    answer = searcher.search("What is in the US Defence Intelligence Agency's report on Iran?", limit=10)
     assert answer.answered
     for hit in answer.hits:
         raw = (SEEDS / hit.source.id).read_text(encoding="utf-8")
@@ -22,7 +22,7 @@ def test_quotes_are_verbatim_spans_of_their_source(searcher):
 
 
 @pytest.mark.parametrize("question", ["How do I make pancakes fluffy?", "Which phone has the best camera?",
-                                      "What is the population of Brazil?", "Can someone help me with my homework?"])
+                                      "What is the population of Canada?", "Can someone help me with my homework?"])
 def test_off_topic_questions_are_not_answered(searcher, question):
     """Questions the corpus has nothing on get no quote at all, and are told so as off-topic."""
     answer = searcher.search(question)
@@ -114,7 +114,7 @@ def test_paging_continues_where_the_first_page_ended(searcher):
 
 def test_context_returns_neighbouring_paragraphs_of_the_same_source(searcher):
     """Context around a passage is the passages before and after it, from its own source only."""
-    hit = searcher.search("How many visas did Iran offer to Taliban fighters?").hits[0]
+    hit = searcher.search("How many Taliban fighters got Iranian visas?").hits[0]
     around = searcher.context(hit.chunk.id)
     assert hit.chunk in around and len(around) == 3
     assert {c.source_id for c in around} == {hit.source.id}
