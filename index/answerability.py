@@ -51,9 +51,23 @@ class Reading:
             last = term
         return tuple(phrases)
 
+    @cached_property
+    def _lookups(self) -> tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]:
+        """Each mentioned term's key, its forms that are words, and those that are phrases."""
+        return tuple((key, frozenset(f for f in forms if " " not in f), tuple(f for f in forms if " " in f))
+                     for key, forms in self.forms.items() if forms)
+
+    def mentioned(self, passage: Passage) -> set[str]:
+        """The keys of the question's terms that the passage mentions, with the one it leans on and its source's
+        labels."""
+        window = passage.window
+        return {key for key, words, phrases in self._lookups
+                if not words.isdisjoint(window) or any(p in passage.phrases for p in phrases)}
+
     def found(self, passage: Passage, terms: tuple[Term, ...]) -> int:
-        """How many of the terms the passage mentions, with the one it leans on and its source's labels."""
-        return sum(1 for t in terms if self.forms[t.key] and passage.mentions(self.forms[t.key]))
+        """How many of the terms the passage mentions."""
+        mentioned = self.mentioned(passage)
+        return sum(1 for t in terms if t.key in mentioned)
 
     @cached_property
     def present_specific(self) -> tuple[Term, ...]:

@@ -77,12 +77,12 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
     best_plain = float(plain.max())
     rows = []
     for k, i in enumerate(positions):
-        passage = index.passage(int(i))
+        mentioned = reading.mentioned(index.passage(int(i)))
         rows.append((
             plain[i] - best_plain, lexical[i], np.log1p(dense_rank[k]), np.log1p(lexical_rank[k]),
             1 / (RRF_K + dense_rank[k]) + 1 / (RRF_K + lexical_rank[k]),
-            reading.found(passage, terms) / len(terms) if terms else 0.0,
-            reading.found(passage, specific) / len(specific) if specific else 1.0))
+            sum(t.key in mentioned for t in terms) / len(terms) if terms else 0.0,
+            sum(t.key in mentioned for t in specific) / len(specific) if specific else 1.0))
     features = np.array(rows, dtype=np.float64).reshape(len(positions), len(PASSAGE))
     return Candidates(positions, features, float(dense.max()))
 

@@ -50,9 +50,6 @@ class Passage:
     def phrases(self) -> str:
         return " ".join(words(f"{self.context}\n{self.text}\n{self.source}"))
 
-    def mentions(self, forms: frozenset[str]) -> bool:
-        return any(f in self.window if " " not in f else f in self.phrases for f in forms)
-
     @cached_property
     def words(self) -> set[str]:
         """Its lower-cased words, for telling near-duplicates apart."""
