@@ -73,17 +73,18 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
     positions = np.array(list(dict.fromkeys([*by_dense.tolist(), *by_lexical.tolist()])), dtype=np.int64)
     dense_rank = _ranks(by_dense, positions)
     lexical_rank = _ranks(by_lexical, positions)
-    terms, specific = reading.query.terms, reading.present_specific
-    best_plain = float(plain.max())
-    rows = []
-    for k, i in enumerate(positions):
-        mentioned = reading.mentioned(index.passage(int(i)))
-        rows.append((
-            plain[i] - best_plain, lexical[i], np.log1p(dense_rank[k]), np.log1p(lexical_rank[k]),
-            1 / (RRF_K + dense_rank[k]) + 1 / (RRF_K + lexical_rank[k]),
-            sum(t.key in mentioned for t in terms) / len(terms) if terms else 0.0,
-            sum(t.key in mentioned for t in specific) / len(specific) if specific else 1.0))
-    features = np.array(rows, dtype=np.float64).reshape(len(positions), len(PASSAGE))
+    terms = [t.key for t in reading.query.terms]
+    specific = [t.key for t in reading.present_specific]
+    coverage, named = np.zeros(len(positions)), np.ones(len(positions))
+    for k, i in enumerate(positions.tolist()):
+        mentioned = reading.mentioned(index.passage(i))
+        if terms:
+            coverage[k] = sum(key in mentioned for key in terms) / len(terms)
+        if specific:
+            named[k] = sum(key in mentioned for key in specific) / len(specific)
+    features = np.column_stack([
+        plain[positions] - plain.max(), lexical[positions], np.log1p(dense_rank), np.log1p(lexical_rank),
+        1 / (RRF_K + dense_rank) + 1 / (RRF_K + lexical_rank), coverage, named]).astype(np.float64)
     return Candidates(positions, features, float(dense.max()))
 
 

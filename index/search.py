@@ -394,12 +394,15 @@ class Searcher:
         scorer = self.scorer or load_scorer()
         logits = scorer.rank(found.features)
         chance = scorer.answerable(question_features(found, logits, reading, index.bar, index.spread))
-        order = np.argsort(-logits, kind="stable")[:MAX_PASSAGES]
-        ranked = _with_lists(index, [_Candidate(int(found.positions[k]), float(logits[k])) for k in order])
+        order = np.argsort(-logits, kind="stable").tolist()
+        candidates = [_Candidate(position, logit) for position, logit in
+                      zip(found.positions[order].tolist(), logits[order].tolist(), strict=True)]
+        ranked = _with_lists(index, candidates[:MAX_PASSAGES])
         best: dict[str, _Candidate] = {}  # each source's best passage, best sources first
-        for k in np.argsort(-logits, kind="stable"):
-            best.setdefault(index.chunks[found.positions[k]].source_id, _Candidate(int(found.positions[k]),
-                                                                                    float(logits[k])))
+        for candidate in candidates:
+            source = index.chunks[candidate.position].source_id
+            if source not in best:
+                best[source] = candidate
         answers = scorer.answering(source_features(np.array([c.logit for c in best.values()])))
         answering = {source: c for (source, c), yes in zip(best.items(), answers, strict=True) if yes}
         return _Scored(ranked[:MAX_PASSAGES], chance >= scorer.threshold, found.best_dense >= index.bar, answering)
