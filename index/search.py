@@ -48,6 +48,7 @@ MAX_PASSAGES = 15  # three pages of five: what "More passages" pages through
 LIST_ITEMS = 3
 FIRST_PAGE = 5
 RELATED = 3
+PASSAGE_CACHE = 4096  # passages read as evidence, per snapshot: a few hundred questions' candidates
 _TOKEN = re.compile(r"\w+")
 
 
@@ -126,6 +127,7 @@ class LiveIndex:
                                             show_progress=False), show_progress=False)
         labels = {label for s in sources.values() for label in (s.title, s.outlet, s.author) if label}
         self.lexicon = Lexicon.build((c.text for c in chunks), labels)
+        self._passage = lru_cache(maxsize=PASSAGE_CACHE)(self._read_passage)
         self.bar = float("inf")
         self.spread = 1.0
 
@@ -187,9 +189,12 @@ class LiveIndex:
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one cache per snapshot, dropped with it
     def passage(self, i: int) -> Passage:
-        """Passage i as evidence: its text, the passage before it in its source, and its source's labels."""
+        """Passage i as evidence: its text, the passage before it in its source, and its source's labels. Cached
+        in the snapshot itself, so that a reload drops the old snapshot's cache with it."""
+        return self._passage(i)
+
+    def _read_passage(self, i: int) -> Passage:
         chunk = self.chunks[i]
         j = self.leaning[i]
         before = self.chunks[j].text if j is not None else ""

@@ -1,11 +1,13 @@
 """Reload on the embedded store: a long-running searcher picks up what another process built, and so does `ask -`."""
 
+import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from index.embedding import Embedder
 from index.search import Searcher
 from index.store import Store
 from tests.bot_worker import BotProcess
-from tests.conftest import ROOT, FakeEmbedder, make_settings
+from tests.conftest import ROOT, FakeEmbedder, make_settings, on_topic_scorer
 
 NEW_FACT = ("The camel fair at Zaranj drew four thousand traders from both sides of the border this spring, "
             "the governor's office said.")
@@ -46,6 +48,21 @@ def test_a_searcher_on_the_embedded_store_loads_a_build_made_by_another_process(
     (root / "seeds" / "004_9fd61aad6fe509e9.txt").unlink()
     assert build(settings.seeds_dir, searcher.store, FakeEmbedder()).switched
     assert searcher.reload() and "004_9fd61aad6fe509e9.txt" not in {s.id for s, _ in searcher.sources()}
+
+
+def test_a_reload_lets_the_old_snapshot_go(tmp_path: Path, seeds_copy: Path):
+    """After a reload nothing holds the previous snapshot, the passages it read for questions included, so a bot
+    that follows many builds does not grow with each one."""
+    settings = make_settings(tmp_path, seeds_copy)
+    build(seeds_copy, Store.open(settings), FakeEmbedder())
+    searcher = Searcher(Store.open(settings), FakeEmbedder(), scorer=on_topic_scorer())
+    searcher.search(NEW_FACT)  # reads passages as evidence into the snapshot's cache
+    old = weakref.ref(searcher.index)
+    add_new_source(seeds_copy)
+    build(seeds_copy, searcher.store, FakeEmbedder())
+    assert searcher.reload()
+    gc.collect()
+    assert old() is None
 
 
 @pytest.mark.slow
