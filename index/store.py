@@ -233,7 +233,7 @@ class Store:
     def read_pages(self, generation: int) -> list[str]:
         """A generation's corroboration pages in order; none for a generation built before they were kept."""
         got = self._meta.get(where={PAGE_GENERATION: generation}, include=["metadatas"])
-        pages = sorted((int(m[PAGE_NUMBER]), str(m[PAGE_BODY])) for m in got["metadatas"] or [])
+        pages = sorted((int(str(m[PAGE_NUMBER])), str(m[PAGE_BODY])) for m in got["metadatas"] or [])
         return [body for _, body in pages]
 
     def rollback(self, owner: str) -> Pointer:
@@ -335,7 +335,7 @@ class Store:
         kept = {p.collection for p in (pointer, previous) if p is not None}
         generations = {p.generation for p in (pointer, previous) if p is not None}
         # Not a `$nin` filter: Chroma matches it on records without the key too, the pointer among them.
-        pages = self._meta.get(where={PAGE_GENERATION: {"$gte": 0}}, include=[])["ids"]
+        pages = self._meta.get(where={PAGE_GENERATION: {"$gte": 0}}, include=[])["ids"]  # type: ignore[dict-item]
         unused = [page for page in pages if int(page.split(":")[1]) not in generations]
         if unused:
             self._meta.delete(ids=unused)

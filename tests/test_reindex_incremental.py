@@ -146,4 +146,5 @@ def test_report_json_keeps_the_contract(store: Store, seeds_copy: Path):
         assert isinstance(data[key], int)
     assert data["errors"] == [] and data["switched"] is True
     assert set(data["stages"]) == {"index", "reading", "embedding", "writing", "validating", "corroborating"}
-    assert set(data["corroboration"]) == {"bar", "passages", "judged"} and data["corroboration"]["judged"] == data["chunks"]
+    assert set(data["corroboration"]) == {"bar", "passages", "judged"}
+    assert data["corroboration"]["judged"] == data["chunks"]
