@@ -20,7 +20,7 @@ from bot import privacy
 from bot.checks import ask_cooldown, check_cooldown
 from bot.errors import reply_ephemeral, user_message
 from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
-from bot.render import CARDS, Payload, context_payload, markdown, pack, respond, text_payload
+from bot.render import CARDS, Payload, context_payloads, markdown, pack, respond, text_payload
 from index.search import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ class Asked:
 
 
 class ContextButton(discord.ui.Button["AnswerView"]):
-    """Shows one card's passage between its neighbouring paragraphs, to whoever pressed it, privately."""
+    """Shows one card's passage between its neighbouring paragraphs, and in full the passages of other sources that
+    say the same thing, to whoever pressed it, privately."""
 
     def __init__(self, hit: Hit, number: int) -> None:
         super().__init__(label=f"Context {number}", style=discord.ButtonStyle.secondary, row=1)
@@ -71,8 +72,10 @@ class ContextButton(discord.ui.Button["AnswerView"]):
     async def callback(self, interaction: discord.Interaction) -> None:
         assert self.view is not None
         chunks = self.view.cog.bot.searcher.context(self.hit.chunk.id)
-        payload = context_payload(self.hit, chunks)
-        await interaction.response.send_message(**payload.send_kwargs(), ephemeral=True)
+        first, *more = context_payloads(self.hit, chunks)
+        await interaction.response.send_message(**first.send_kwargs(), ephemeral=True)
+        for payload in more:
+            await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
 
 
 class VoteButton(discord.ui.Button["AnswerView"]):
