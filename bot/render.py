@@ -68,6 +68,10 @@ class Payload:
         return {"content": self.content or None, "embeds": list(self.embeds),
                 "allowed_mentions": discord.AllowedMentions.none()}
 
+    def with_note(self, note: str) -> "Payload":
+        """The message with a line of (already safe) text under its content."""
+        return pack(f"{self.content}\n{note}", self.embeds)
+
     def to_dict(self) -> dict[str, Any]:
         """The message as `python -m bot ask --format discord` prints it."""
         return {"content": self.content, "embeds": [e.to_dict() for e in self.embeds],
@@ -237,10 +241,10 @@ def _cards_first(cards: list[discord.Embed]) -> list[discord.Embed]:
     return cards
 
 
-def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Payload:
-    """The reply to a question: up to three quote cards; or, when nothing answers, why, with the closest passages
-    as related cards; or, off the corpus's topic, what the corpus covers."""
-    content = f"**Q:** {echo(answer.question)}"
+def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0, label: str = "Q") -> Payload:
+    """The reply to a question (or a claim, under another `label`): up to three quote cards; or, when nothing
+    answers, why, with the closest passages as related cards; or, off the corpus's topic, what the corpus covers."""
+    content = f"**{label}:** {echo(answer.question)}"
     if answer.answered:
         last = offset + len(answer.hits)
         content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
@@ -257,10 +261,10 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
     return pack(content, [discord.Embed(title="What the corpus covers", description=listing, colour=COLOUR)])
 
 
-def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
+def respond(searcher: Searcher, question: str, offset: int = 0, label: str = "Q") -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    return answer, answer_payload(answer, covered(searcher, answer), offset)
+    return answer, answer_payload(answer, covered(searcher, answer), offset, label)
 
 
 def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> Payload:
