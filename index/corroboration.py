@@ -196,30 +196,35 @@ def _still_holds(previous: Corroboration, key: str, mean: float, spread: float) 
 
 def _judged(chunks: Sequence[Chunk], vectors: np.ndarray, sources: np.ndarray, rows: np.ndarray,
             bar: float) -> Iterable[tuple[int, int, float]]:
-    """(passage, partner, cosine) for each passage of a touched source and each other source, and for each other
-    passage and each touched source: the closest passage there over the bar that agrees with it."""
-    candidates: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
+    """(passage, partner, cosine) for each passage of a touched source (`rows`) and each other source, and for each
+    other passage and each touched source: the closest passage there over the bar that agrees with it."""
     step = max(1, BLOCK_FLOATS // max(1, len(vectors)))
     in_rows = np.zeros(len(chunks), dtype=bool)
     in_rows[rows] = True
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (from, to, cosine), over the bar
     for start in range(0, len(rows), step):
         part = rows[start : start + step]
         cosines = vectors[part] @ vectors.T
-        close = (cosines >= bar) & (sources[part][:, None] != sources[None, :])
-        for r, j in zip(*np.nonzero(close), strict=True):
-            i, cosine = int(part[r]), float(cosines[r, j])
-            candidates[(i, int(sources[j]))].append((cosine, int(j)))
-            if not in_rows[j]:  # an untouched passage's partner in a touched source
-                candidates[(int(j), int(sources[i]))].append((cosine, i))
+        r, j = np.nonzero((cosines >= bar) & (sources[part][:, None] != sources[None, :]))
+        i, close = part[r], cosines[r, j]
+        back = ~in_rows[j]  # an untouched passage's partner in a touched source
+        found += [(i, j, close), (j[back], i[back], close[back])]
+    if not found:
+        return
+    origin, target, cosine = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    order = np.lexsort((-cosine, sources[target], origin))  # by passage, then partner's source, closest first
+    origin, target, cosine = origin[order], target[order], cosine[order]
+    group = np.flatnonzero(np.diff(origin) | np.diff(sources[target])) + 1
     anchors: dict[int, Anchors] = {}
 
-    def anchors_of(i: int) -> Anchors:
-        if i not in anchors:
-            anchors[i] = Anchors.of(chunks[i].text)
-        return anchors[i]
+    def anchors_of(k: int) -> Anchors:
+        if k not in anchors:
+            anchors[k] = Anchors.of(chunks[k].text)
+        return anchors[k]
 
-    for (i, _), found in candidates.items():
-        for cosine, j in sorted(found, reverse=True):
-            if agree(anchors_of(i), anchors_of(j)):
-                yield i, j, round(cosine, 4)
+    for first, end in zip(np.concatenate([[0], group]), np.concatenate([group, [len(origin)]]), strict=True):
+        a = int(origin[first])
+        for k in range(first, end):
+            if agree(anchors_of(a), anchors_of(int(target[k]))):
+                yield a, int(target[k]), round(float(cosine[k]), 4)
                 break
