@@ -18,9 +18,9 @@ from index.question import read
 log = logging.getLogger(__name__)
 
 SENTENCES = 2
-# Chat often starts a sentence in lower case: a stop after a word of four letters or more (no "U.S.", "Mr.") ends
-# one before any letter, as a line break does.
-_CHAT_END = re.compile(r"(?<=[^\W\d_.]{4}[.!?…])\s+(?=[a-z])|\s*\n\s*")
+# Chat often starts a sentence in lower case: a stop after a word of four letters or digits or more (not "U.S.",
+# "Mr.") ends one before a lower-case letter too, as a line break does.
+_CHAT_END = re.compile(r"(?<=[^\W_]{4}[.!?…])\s+(?=[a-z])|\s*\n\s*")
 
 
 def claim_of(text: str, lexicon: Lexicon, limit: int) -> str:

@@ -209,7 +209,7 @@ def _judged(chunks: Sequence[Chunk], vectors: np.ndarray, sources: np.ndarray, r
         i, close = part[r], cosines[r, j]
         back = ~in_rows[j]  # an untouched passage's partner in a touched source
         found += [(i, j, close), (j[back], i[back], close[back])]
-    if not found:
+    if not found or not sum(len(i) for i, _, _ in found):
         return
     origin, target, cosine = (np.concatenate(parts) for parts in zip(*found, strict=True))
     order = np.lexsort((-cosine, sources[target], origin))  # by passage, then partner's source, closest first
