@@ -10,11 +10,13 @@ Two passages of different sources say the same thing when both hold:
   the lexicon finds a term ("IRGC" finds "Islamic Revolutionary Guard Corps", "$190m" finds "$190 million"). One
   outlet giving fewer details is no disagreement; two giving different years are two events.
 
-For each passage and each other source, the partner is the closest passage of that source meeting both; members
-see the three closest. The build computes the partners from the vectors it already holds and keeps them with the
-generation (index/store.py), so a question only looks them up. A build keeps its predecessor's partners between
-sources it did not touch and judges again only the pairs of the documents that changed, as long as the bar it
-was judged against is within a tenth of a standard deviation of the new corpus's; otherwise it judges every pair.
+For each passage and each other source, the partner is the closest passage of that source meeting both; a passage
+keeps its partners in the six sources closest to it, and members see the three closest. The build computes the
+partners from the vectors it already holds and keeps them with the generation (index/store.py), so a question only
+looks them up. A build keeps its predecessor's partners between sources it did not touch and judges again only the
+pairs of the documents that changed, as long as the bar it was judged against is within a tenth of a standard
+deviation of the new corpus's; otherwise it judges every pair. A passage whose kept partners' sources change may be
+left with fewer than a full judgement would give it (never a wrong one), until the next full judgement.
 """
 
 import hashlib
@@ -41,6 +43,8 @@ DRIFT = 0.1  # in standard deviations: how far the bar may move before every pai
 SAMPLE = 2000  # passages whose cross-source cosines estimate the bar; all of them in a smaller corpus
 BLOCK_FLOATS = 1 << 24  # cosines computed at once: 64 MB of float32
 SHOWN = 3  # partners shown with a passage
+KEPT = 2 * SHOWN  # partners kept per passage: what is shown, and as many again for when a partner's source changes
+ANCHORS_CACHED = 8192  # passages' anchors held at once while judging: about 10 kB each
 PAGE_ENTRIES = 2000  # passages per stored page
 
 
@@ -179,7 +183,7 @@ def corroborate(chunks: Sequence[Chunk], vectors: np.ndarray, key: str, previous
         bar = mean + BAR_SIGMAS * spread
         for i, j, cosine in _judged(chunks, vectors, sources, rows, bar):
             partners[chunks[i].id].append((chunks[j].id, cosine))
-    ordered = {k: tuple(sorted(v, key=lambda p: -p[1])) for k, v in partners.items() if v}
+    ordered = {k: tuple(sorted(v, key=lambda p: -p[1])[:KEPT]) for k, v in partners.items() if v}
     return Corroboration(key, mean, spread, ordered, judged=len(rows))
 
 
@@ -196,8 +200,9 @@ def _still_holds(previous: Corroboration, key: str, mean: float, spread: float) 
 
 def _judged(chunks: Sequence[Chunk], vectors: np.ndarray, sources: np.ndarray, rows: np.ndarray,
             bar: float) -> Iterable[tuple[int, int, float]]:
-    """(passage, partner, cosine) for each passage of a touched source (`rows`) and each other source, and for each
-    other passage and each touched source: the closest passage there over the bar that agrees with it."""
+    """(passage, partner, cosine): for each passage of a touched source (`rows`) in each other source, and for each
+    other passage in each touched source, the closest passage there over the bar that agrees with it; for each
+    passage, in the KEPT closest sources that have one."""
     step = max(1, BLOCK_FLOATS // max(1, len(vectors)))
     in_rows = np.zeros(len(chunks), dtype=bool)
     in_rows[rows] = True
@@ -212,19 +217,19 @@ def _judged(chunks: Sequence[Chunk], vectors: np.ndarray, sources: np.ndarray, r
     if not found or not sum(len(i) for i, _, _ in found):
         return
     origin, target, cosine = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    order = np.lexsort((-cosine, sources[target], origin))  # by passage, then partner's source, closest first
+    order = np.lexsort((-cosine, origin))  # by passage, closest first
     origin, target, cosine = origin[order], target[order], cosine[order]
-    group = np.flatnonzero(np.diff(origin) | np.diff(sources[target])) + 1
-    anchors: dict[int, Anchors] = {}
-
-    def anchors_of(k: int) -> Anchors:
-        if k not in anchors:
-            anchors[k] = Anchors.of(chunks[k].text)
-        return anchors[k]
-
-    for first, end in zip(np.concatenate([[0], group]), np.concatenate([group, [len(origin)]]), strict=True):
+    anchors = lru_cache(maxsize=ANCHORS_CACHED)(lambda k: Anchors.of(chunks[k].text))
+    ends = np.flatnonzero(np.diff(origin)) + 1
+    for first, end in zip(np.concatenate([[0], ends]), np.concatenate([ends, [len(origin)]]), strict=True):
         a = int(origin[first])
+        judged: set[int] = set()  # the sources in which a partner of `a` is found
         for k in range(first, end):
-            if agree(anchors_of(a), anchors_of(int(target[k]))):
-                yield a, int(target[k]), round(float(cosine[k]), 4)
-                break
+            b, source = int(target[k]), int(sources[target[k]])
+            if source in judged:
+                continue
+            if agree(anchors(a), anchors(b)):
+                yield a, b, round(float(cosine[k]), 4)
+                judged.add(source)
+                if len(judged) >= KEPT:
+                    break

@@ -118,7 +118,6 @@ class LiveIndex:
     def __init__(self, pointer: Pointer, chunks: list[Chunk], sources: dict[str, Source],
                  vectors: np.ndarray, corroboration: Corroboration | None = None) -> None:
         self.pointer = pointer
-        self.corroboration = corroboration
         self.chunks = chunks
         self.sources = sources
         self.vectors = vectors
@@ -126,6 +125,7 @@ class LiveIndex:
         self.lists = _lists(chunks, self.leaning)
         self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
+        self._also = self._also_arrays(corroboration)
         self._bm25 = bm25s.BM25()
         if chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
             self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=_stem_all,
@@ -195,17 +195,27 @@ class LiveIndex:
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
 
+    def _also_arrays(self, corroboration: Corroboration | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The SHOWN closest partners of each passage, as positions: passage i's are partners[start[i]:start[i + 1]],
+        with their cosines. Arrays hold them in a few bytes each, where tuples of ids would take a hundred."""
+        found = [[(j, cosine) for other, cosine in corroboration.of(chunk.id)
+                  if (j := self._position.get(other)) is not None][:SHOWN] if corroboration else []
+                 for chunk in self.chunks]
+        start = np.zeros(len(self.chunks) + 1, dtype=np.int64)
+        np.cumsum([len(f) for f in found], out=start[1:])
+        partners = np.array([j for f in found for j, _ in f], dtype=np.int32)
+        cosines = np.array([cosine for f in found for _, cosine in f], dtype=np.float32)
+        return start, partners, cosines
+
     def with_also(self, hit: Hit) -> Hit:
         """The hit with the closest passages of other sources that say the same thing: looked up, not computed."""
-        if self.corroboration is None:
+        i = self._position.get(hit.chunk.id)
+        if i is None:
             return hit
-        also = []
-        for chunk_id, cosine in self.corroboration.of(hit.chunk.id)[:SHOWN]:
-            i = self._position.get(chunk_id)
-            if i is not None:
-                chunk = self.chunks[i]
-                also.append(Hit(chunk, cosine, self.sources[chunk.source_id]))
-        return replace(hit, also=tuple(also))
+        start, partners, cosines = self._also
+        also = [(self.chunks[j], float(c)) for j, c in zip(partners[start[i] : start[i + 1]],
+                                                          cosines[start[i] : start[i + 1]], strict=True)]
+        return replace(hit, also=tuple(Hit(chunk, cosine, self.sources[chunk.source_id]) for chunk, cosine in also))
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one cache per snapshot, dropped with it
     def passage(self, i: int) -> Passage:

@@ -11,7 +11,7 @@ from bot.terminal import answer_json, answer_text
 from index.build import build
 from index.corroboration import Anchors, agree
 from index.embedding import Embedder
-from index.search import Searcher
+from index.search import Hit, Searcher
 from index.settings import IndexSettings
 from index.store import Store
 from tests.conftest import SEEDS, make_settings
@@ -108,14 +108,13 @@ def test_terminal_text_says_who_else_reports_each_quote(searcher: Searcher) -> N
 
 
 def partners_by_source(searcher: Searcher) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(passage's source, partner's source) → the passage ids paired that way, for comparing generations."""
+    """(passage's source, partner's source) → the pairs shown that way, over every passage, to compare
+    generations."""
     index = searcher.index
-    assert index.corroboration is not None
-    source = {c.id: c.source_id for c in index.chunks}
     pairs: dict[tuple[str, str], list[str]] = {}
-    for chunk_id, found in index.corroboration.partners.items():
-        for other, _ in found:
-            pairs.setdefault((source[chunk_id], source[other]), []).append(f"{chunk_id}>{other}")
+    for chunk in index.chunks:
+        for also in index.with_also(Hit(chunk, 1.0, index.sources[chunk.source_id])).also:
+            pairs.setdefault((chunk.source_id, also.source.id), []).append(f"{chunk.id}>{also.chunk.id}")
     return {k: tuple(sorted(v)) for k, v in pairs.items()}
 
 
@@ -144,7 +143,7 @@ def test_an_edit_rejudges_only_its_document_and_a_rollback_restores_the_pairs(
     changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
     assert changed and all(edited.source_id in k for k in changed)
     moved = next(c for c in after.index.chunks if "In October 2009, the US Treasury" in c.text)
-    assert after.index.corroboration is not None and after.index.corroboration.of(moved.id) == ()
+    assert after.index.with_also(Hit(moved, 1.0, after.index.sources[moved.source_id])).also == ()
 
     store.rollback("test")
     assert partners_by_source(Searcher(store, embedder)) == old
