@@ -32,8 +32,8 @@ import numpy as np
 
 from index.chunking import Chunk
 from index.lexicon import Lexicon
-from index.question import Kind, Term, read
-from index.terms import MONTHS, figures
+from index.question import Kind, Term, is_rare, without_markup
+from index.terms import FULL_MONTHS, MONTHS, WORD, figures, normalise, times
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ SAMPLE = 2000  # passages whose cross-source cosines estimate the bar; all of th
 BLOCK_FLOATS = 1 << 24  # cosines computed at once: 64 MB of float32
 SHOWN = 3  # partners shown with a passage
 KEPT = 2 * SHOWN  # partners kept per passage: what is shown, and as many again for when a partner's source changes
-ANCHORS_CACHED = 8192  # passages' anchors held at once while judging: about 10 kB each
+ANCHORS_CACHED = 50_000  # passages' anchors held at once while judging: about 10 kB each, 500 MB at most
 PAGE_ENTRIES = 2000  # passages per stored page
 
 
@@ -67,32 +67,31 @@ class Anchors:
 
     @classmethod
     def of(cls, text: str) -> "Anchors":
-        years = {f"#{f.value:g}" for f in figures(text) if f.year}
+        """The passage's terms as a question's are read (index/question.py), keeping those that pin a claim down:
+        names written with a capital (rare words, as a question's names are) and acronyms; years and months (a
+        month written with a capital); other figures and times. Only capitalised words can be names, so only
+        they are looked up among common words: a passage is read several times faster than a question."""
         kinds: dict[str, list[Term]] = defaultdict(list)
-        for term in read(text).terms:
-            kind = _kind(term, years)
-            if kind is not None:
-                kinds[kind].append(term)
-        return cls({kind: tuple(terms) for kind, terms in kinds.items()}, Lexicon.build([text]))
+        for figure in figures(text):
+            if figure.text.lower() not in _SCALE_WORDS:  # "million" read alone out of "$40 million"
+                kinds["year" if figure.year else "figure"].append(
+                    Term(figure.text, f"#{figure.value:g}", Kind.FIGURE, figure.value))
+        kinds["figure"] += [Term(t, t, Kind.TIME) for t in sorted(times(text))]
+        for token in dict.fromkeys(part for word in WORD.findall(without_markup(text)) for part in word.split("-")):
+            if not token[:1].isupper() or any(c.isdigit() for c in token):
+                continue
+            word = normalise(token)
+            letters = [c for c in token if c.isalpha()]
+            if len(letters) >= 2 and all(c.isupper() for c in letters):
+                kinds["name"].append(Term(token, word, Kind.ACRONYM))
+            elif FULL_MONTHS.get(word, word) in MONTHS and word != "may":  # "May" opens sentences as often
+                kinds["month"].append(Term(token, FULL_MONTHS.get(word, word), Kind.WORD))
+            elif is_rare(word):
+                kinds["name"].append(Term(token, word, Kind.NAME))
+        return cls({kind: tuple(terms) for kind, terms in kinds.items() if terms}, Lexicon.build([text]))
 
     def mentions(self, term: Term) -> bool:
         return bool(self.lexicon.forms(term))
-
-
-def _kind(term: Term, years: set[str]) -> str | None:
-    """"name", "year", "month" or "figure" for a term that pins a claim down; None for any other."""
-    capitalised = term.text[:1].isupper()
-    if term.kind is Kind.ACRONYM or (term.kind is Kind.NAME and capitalised):
-        return "name"
-    if term.kind is Kind.FIGURE:
-        if term.text in _SCALE_WORDS:  # "million" read alone out of "$40 million": no figure of its own
-            return None
-        return "year" if term.key in years else "figure"
-    if term.kind is Kind.TIME:
-        return "figure"
-    if term.kind is Kind.WORD and term.key in MONTHS and capitalised:
-        return "month"
-    return None
 
 
 def agree(a: Anchors, b: Anchors) -> bool:
