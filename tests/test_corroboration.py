@@ -27,6 +27,7 @@ PLANTED = {"005_ledger.txt": ("Northern Ledger", "2022-04-02", CLAIM),
            "007_review.txt": ("Marvak Review", "2021-11-20", OTHER_CLAIM)}
 QUESTION = "What did Iran's Revolutionary Guards give the Velmora Brigade to attack border posts in Kastrin?"
 SANCTIONS = "2018, the US Treasury Department sanctioned two Iranian officials"
+CLAIMED = "The US Treasury sanctioned two Iranian officials in October 2018 for supporting the Taliban."
 
 
 def plant(seeds: Path) -> None:
@@ -82,8 +83,8 @@ def test_a_passage_on_the_same_topic_with_another_claim_is_not_corroboration(pla
 @pytest.mark.slow
 def test_every_also_quote_is_verbatim_and_attributed(searcher: Searcher) -> None:
     """Each `also` quote is its source file's text at the passage's place, with the source's own attribution."""
-    questions = ["What did Steven Mnuchin say about Iran's provision of weapons to the Taliban?",
-                 "Which Iranians did the US Treasury sanction in October 2018 for supporting the Taliban?",
+    questions = ["The US said Iran's military training, financing and weapons for the Taliban were blatant meddling.",
+                 CLAIMED,
                  "How does Iran support the Taliban?"]
     chunks = {c.text: c for c in searcher.index.chunks}
     sources = {source.id: source.to_dict() for source, _ in searcher.sources()}
@@ -98,7 +99,7 @@ def test_every_also_quote_is_verbatim_and_attributed(searcher: Searcher) -> None
 @pytest.mark.slow
 def test_terminal_text_says_who_else_reports_each_quote(searcher: Searcher) -> None:
     """Under a quote that another outlet carries, the text output has an "also reported by" line naming it."""
-    answer = searcher.search("Which Iranians did the US Treasury sanction in October 2018 for supporting the Taliban?")
+    answer = searcher.search(CLAIMED)
     quoted = next(hit for hit in answer.hits if SANCTIONS in hit.chunk.text)
     assert quoted.also
     text = " ".join(answer_text(answer).split())

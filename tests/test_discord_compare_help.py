@@ -62,7 +62,7 @@ async def test_compare_shares_the_ask_cooldown(seeds_settings: IndexSettings, se
     try:
         empty = only(await gateway.command("compare", topic="   "), "reply").message
         assert empty["flags"] & EPHEMERAL and "empty" in empty["content"]
-        await gateway.command("ask", question="How many visas did Iran offer to Taliban fighters?")
+        await gateway.command("ask", question="How many Taliban fighters got Iranian visas?")
         refused = only(await gateway.command("compare", topic=TOPIC), "reply").message
         assert refused["flags"] & EPHEMERAL and "try again in" in refused["content"]
     finally:
