@@ -12,6 +12,7 @@ from index.search import Searcher
 from index.settings import IndexSettings
 from tests.test_discord_ask import assert_cards_verbatim, only, unquote
 from tests.test_discord_harness import (
+    DM_CHANNEL_ID,
     EPHEMERAL,
     GUILD_ID,
     SECOND_CHANNEL_ID,
@@ -118,6 +119,15 @@ async def test_a_message_in_another_server_is_checked_without_keeping_its_words(
     assert SANCTIONED in unquote(answer["embeds"][0]["description"])
     assert rows(gateway, "SELECT via, question, guild_id, channel_id FROM questions") == [
         ("check", None, SECOND_GUILD_ID, None)]
+
+
+async def test_a_message_in_a_dm_with_the_bot_is_checked(gateway: Gateway) -> None:
+    """A message in the member's DM with the bot is checked privately too, and logged without text or channel."""
+    message = {k: v for k, v in gateway.message(CLAIM, channel_id=DM_CHANNEL_ID).items()
+               if k not in ("guild_id", "member")}
+    answer = private_answer(await gateway.check(message))
+    assert SANCTIONED in unquote(answer["embeds"][0]["description"])
+    assert rows(gateway, "SELECT via, question, guild_id, channel_id FROM questions") == [("check", None, None, None)]
 
 
 async def test_a_check_shares_the_ask_cooldown(seeds_settings: IndexSettings, searcher: Searcher) -> None:

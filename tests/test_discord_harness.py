@@ -323,8 +323,8 @@ class Gateway:
         """Runs the message command "Check in Dossier" on `message` (see `message`), where it was posted."""
         data = {"id": str(APP_ID + 101), "name": CHECK, "type": 3, "target_id": message["id"],
                 "resolved": {"messages": {message["id"]: message}}}
-        payload = self._interaction(2, data, who, channel_id=int(message["channel_id"]),
-                                    guild_id=int(message["guild_id"]))
+        guild_id = int(message["guild_id"]) if "guild_id" in message else None  # None: a DM with the bot
+        payload = self._interaction(2, data, who, channel_id=int(message["channel_id"]), guild_id=guild_id)
         return await self.feed(self.bot._connection.parse_interaction_create, payload)
 
     async def delete(self, *message_ids: int, channel_id: int = THREAD_ID) -> list[Request]:
