@@ -19,7 +19,8 @@ from index.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.privacy", "bot.cogs.moderation")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.check", "bot.cogs.compare", "bot.cogs.help", "bot.cogs.privacy",
+              "bot.cogs.moderation")
 
 # Dossier never joins a voice channel: no warning at start-up that the voice libraries are missing.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False

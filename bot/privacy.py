@@ -1,7 +1,8 @@
 """What the question log may keep of a member's words, and what members are told about it.
 
 Words (a question's text and the terms it lacked) are kept only for questions asked in a home server
-(MODERATOR_GUILD_IDS), not private and not refused, and only once mentions, custom emoji and links are taken out.
+(MODERATOR_GUILD_IDS), not private and not refused, and only once mentions, custom emoji and links are taken out. A
+message checked with "Check in Dossier" is someone else's words: it is logged as a private question.
 Everything members read about the log (the /ask description, the line under the first answer in a server, and
 /privacy) is written here, from the settings, so it says what the code does.
 """
@@ -63,7 +64,8 @@ def explained(settings: Settings, guild_id: int | None) -> str:
     if keeps_words(settings, guild_id):
         what = ("For each question: when, this channel, how it was answered, the passages quoted, how long it took "
                 "and votes on the answer; and its text (mentions, emoji and links removed) with the words the corpus "
-                "lacked, except for a private question (`private:True`), of which no word is kept.")
+                "lacked, except for a private question (`private:True`) or a message checked with Check in Dossier, "
+                "of which no word is kept.")
         who = ("This server's moderators see the text of unanswered questions, grouped by meaning, with "
                "/dossier gaps; whoever runs the bot can read the log.")
         forget = ("Delete a message that asked Dossier something and its entry goes too. A moderator can delete all "

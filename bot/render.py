@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.terminal import RELATED, attribution, covered, credit, verdict
+from bot.terminal import RELATED, also_credit, attribution, covered, credit, verdict
 from index.chunking import Chunk, sentence_spans
 from index.corpus import Source
 from index.search import Answer, Hit, Outcome, Searcher
@@ -35,6 +35,7 @@ CARDS = 3
 QUESTION_ECHO_CHARS = 200
 QUOTE_CHARS = 1500
 ELLIPSIS = "…"
+ALSO_TITLE = "Also reported by"
 COLOUR = discord.Colour.dark_teal()
 RELATED_COLOUR = discord.Colour.light_grey()  # related passages must not look like answers
 
@@ -66,6 +67,10 @@ class Payload:
         """Keyword arguments for send, reply, followup.send and edit alike."""
         return {"content": self.content or None, "embeds": list(self.embeds),
                 "allowed_mentions": discord.AllowedMentions.none()}
+
+    def with_note(self, note: str) -> "Payload":
+        """The message with a line of (already safe) text under its content."""
+        return pack(f"{self.content}\n{note}", self.embeds)
 
     def to_dict(self) -> dict[str, Any]:
         """The message as `python -m bot ask --format discord` prints it."""
@@ -104,6 +109,11 @@ def _clamp(data: dict[str, Any]) -> dict[str, Any]:
                            "value": truncate(f["value"], FIELD_VALUE_LIMIT)}
                           for f in data["fields"][:FIELDS_LIMIT]]
     return data
+
+
+def _size(embed: discord.Embed) -> int:
+    """What the embed counts towards the 6000 of a message once its parts are inside their limits."""
+    return embed_size(_clamp(embed.to_dict()))  # type: ignore[arg-type]
 
 
 def _fit(data: dict[str, Any], budget: int) -> dict[str, Any]:
@@ -180,9 +190,9 @@ def best_sentence(text: str, question: str) -> tuple[int, int] | None:
     return spans[scores.index(best)]
 
 
-def quote(text: str, question: str | None = None) -> str:
+def quote(text: str, question: str | None = None, limit: int = QUOTE_CHARS) -> str:
     """A passage as a one-line block quote, the sentence that best matches the question in bold."""
-    text = truncate(" ".join(text.split()), QUOTE_CHARS)
+    text = truncate(" ".join(text.split()), limit)
     span = best_sentence(text, question) if question else None
     if span is None:
         return f"> {markdown(text)}"
@@ -198,33 +208,52 @@ def _source_embed(source: Source, description: str, footer: str) -> discord.Embe
     return embed
 
 
+def _with_also(embed: discord.Embed, hit: Hit) -> discord.Embed:
+    """The card with the other sources that say the same thing, one line each: outlet · date · ¶ n."""
+    if hit.also:
+        lines = "\n".join(f"• {markdown(also_credit(also))}" for also in hit.also)
+        embed.add_field(name=ALSO_TITLE, value=lines, inline=False)
+    return embed
+
+
 def card(hit: Hit, question: str, number: int) -> discord.Embed:
-    """A quote card: the passage verbatim, its source's title (linked) and where in the source it stands."""
+    """A quote card: the passage verbatim, its source's title (linked), where in the source it stands, and who else
+    reports it."""
     where = attribution(hit.source, hit.chunk.paragraph)
     embed = _source_embed(hit.source, quote(hit.chunk.text, question), where)
-    return embed.set_author(name=f"Passage {number}")
+    return _with_also(embed.set_author(name=f"Passage {number}"), hit)
 
 
 def related_card(hit: Hit, number: int) -> discord.Embed:
     """A closest passage when nothing answers: grey, titled as not an answer, its source in the footer."""
     embed = discord.Embed(title=f"Related passage {number}: not an answer", description=quote(hit.chunk.text),
                           colour=RELATED_COLOUR)
-    return embed.set_footer(text=plain(credit(hit)))
+    return _with_also(embed.set_footer(text=plain(credit(hit))), hit)
 
 
-def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Payload:
-    """The reply to a question: up to three quote cards; or, when nothing answers, why, with the closest passages
-    as related cards; or, off the corpus's topic, what the corpus covers."""
-    content = f"**Q:** {echo(answer.question)}"
+def _cards_first(cards: list[discord.Embed]) -> list[discord.Embed]:
+    """The cards, their "also reported by" lines taken off from the last card back while they would not all fit in
+    one message: a quote matters more than who else reports another."""
+    for embed in reversed(cards):
+        if sum(_size(e) for e in cards) <= EMBEDS_TOTAL_LIMIT:
+            break
+        embed.clear_fields()
+    return cards
+
+
+def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0, label: str = "Q") -> Payload:
+    """The reply to a question (or a claim, under another `label`): up to three quote cards; or, when nothing
+    answers, why, with the closest passages as related cards; or, off the corpus's topic, what the corpus covers."""
+    content = f"**{label}:** {echo(answer.question)}"
     if answer.answered:
         last = offset + len(answer.hits)
         content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
         cards = [card(hit, answer.question, offset + n) for n, hit in enumerate(answer.hits, 1)]
-        return pack(content, cards)
+        return pack(content, _cards_first(cards))
     content += f"\n{markdown(verdict(answer))}"
     if answer.related:
         content += f"\n{markdown(RELATED)}"
-        return pack(content, [related_card(hit, n) for n, hit in enumerate(answer.related, 1)])
+        return pack(content, _cards_first([related_card(hit, n) for n, hit in enumerate(answer.related, 1)]))
     if answer.note and answer.outcome is not Outcome.OFF_TOPIC:
         return pack(content)
     content += " It covers the sources below; try asking in their terms."
@@ -232,15 +261,15 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0) -> Pa
     return pack(content, [discord.Embed(title="What the corpus covers", description=listing, colour=COLOUR)])
 
 
-def respond(searcher: Searcher, question: str, offset: int = 0) -> tuple[Answer, Payload]:
+def respond(searcher: Searcher, question: str, offset: int = 0, label: str = "Q") -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    return answer, answer_payload(answer, covered(searcher, answer), offset)
+    return answer, answer_payload(answer, covered(searcher, answer), offset, label)
 
 
 def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> Payload:
     """Each source's closest passage on a topic, one card per source, and the sources that say nothing on it."""
-    cards = [card(hit, topic, n) for n, hit in enumerate((hit for _, hit in sources if hit), 1)]
+    cards = _cards_first([card(hit, topic, n) for n, hit in enumerate((hit for _, hit in sources if hit), 1)])
     silent = [source.title for source, hit in sources if hit is None]
     if silent:
         listing = "\n".join(f"• {markdown(title)}" for title in silent)
@@ -248,16 +277,35 @@ def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) ->
     return pack(f"**Topic:** {echo(topic)}\nEach source's closest passage on it, quoted verbatim:", cards)
 
 
-def context_payload(hit: Hit, chunks: Sequence[Chunk]) -> Payload:
-    """A card's passage between its neighbours in the source, each labelled with its paragraph."""
+def context_payloads(hit: Hit, chunks: Sequence[Chunk]) -> list[Payload]:
+    """A card's passage between its neighbours in the source, each labelled with its paragraph; then, in full, the
+    passages of other sources that say the same thing: in one message when they fit, else in more."""
     if not chunks:
-        return pack("That passage is no longer in the index; ask again to quote the current corpus.")
+        return [pack("That passage is no longer in the index; ask again to quote the current corpus.")]
     parts = []
     for chunk in chunks:
         label = f"¶ {chunk.paragraph}" + (" · the quoted passage" if chunk.id == hit.chunk.id else "")
         parts.append(f"**{label}**\n{quote(chunk.text)}")
-    embed = _source_embed(hit.source, "\n\n".join(parts), attribution(hit.source))
-    return pack(f"Context of ¶ {hit.chunk.paragraph}:", [embed])
+    embeds = [_source_embed(hit.source, "\n\n".join(parts), attribution(hit.source))]
+    for also in hit.also:
+        where = attribution(also.source, also.chunk.paragraph)
+        text = quote(also.chunk.text, limit=DESCRIPTION_LIMIT // 2)  # in full: passages are far shorter
+        embeds.append(_source_embed(also.source, text, where).set_author(name=ALSO_TITLE))
+    return pack_all(f"Context of ¶ {hit.chunk.paragraph}:", embeds)
+
+
+def pack_all(content: str, embeds: Sequence[discord.Embed]) -> list[Payload]:
+    """The embeds in as few messages as Discord's limits allow, in order, the content on the first."""
+    messages: list[list[discord.Embed]] = [[]]
+    budget = EMBEDS_TOTAL_LIMIT
+    for embed in embeds:
+        size = _size(embed)
+        if messages[-1] and (size > budget or len(messages[-1]) == EMBEDS_LIMIT):
+            messages.append([])
+            budget = EMBEDS_TOTAL_LIMIT
+        messages[-1].append(embed)
+        budget -= size
+    return [pack(content if n == 0 else "", group) for n, group in enumerate(messages)]
 
 
 def text_payload(text: str) -> Payload:

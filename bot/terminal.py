@@ -2,7 +2,8 @@
 
 Every interface says the same three things: the passages that answer; or that the corpus does not answer, the
 terms it never mentions and the closest passages, labelled as related and not an answer; or that the question
-is off the corpus's topic, with what the corpus covers.
+is off the corpus's topic, with what the corpus covers. Under each quote come the passages of other sources that
+say the same thing ("also reported by"), which `context N` shows in full.
 """
 
 import json
@@ -18,6 +19,7 @@ from index.search import Answer, Hit, Outcome, Searcher
 NOT_ANSWERED = "The corpus does not answer this."
 OFF_TOPIC = "The corpus does not cover this."
 RELATED = "Closest passages (related, not an answer):"
+ALSO = "also reported by"
 OUTLET_NOT_STATED = "outlet not stated"
 DATE_NOT_STATED = "date not stated"
 WIDTH = 88  # when the output is not a terminal
@@ -46,7 +48,9 @@ def verdict(answer: Answer) -> str:
 
 def _passage(hit: Hit) -> dict[str, object]:
     return {"quote": hit.chunk.text, "score": hit.score, "paragraph": hit.chunk.paragraph,
-            "source": hit.source.to_dict()}
+            "source": hit.source.to_dict(),
+            "also": [{"quote": also.chunk.text, "paragraph": also.chunk.paragraph, "source": also.source.to_dict()}
+                     for also in hit.also]}
 
 
 def answer_json(answer: Answer) -> str:
@@ -86,6 +90,12 @@ def credit(hit: Hit) -> str:
     return f"{hit.source.title} — {attribution(hit.source, hit.chunk.paragraph)}"
 
 
+def also_credit(hit: Hit) -> str:
+    """Who else reports a passage, in short: outlet (its title when the outlet is not stated) · date · ¶ n."""
+    who = hit.source.outlet or f"“{hit.source.title}”"
+    return f"{who} · {hit.source.published or DATE_NOT_STATED} · ¶ {hit.chunk.paragraph}"
+
+
 def _quotes(hits: Sequence[Hit], width: int, first: int | None = 1) -> list[str]:
     """The passages wrapped to `width`, each with its credit and url; numbered from `first`, or not at all."""
     lines = []
@@ -95,6 +105,8 @@ def _quotes(hits: Sequence[Hit], width: int, first: int | None = 1) -> list[str]
         lines.append(textwrap.fill(credit(hit), width=width, initial_indent="   — ", subsequent_indent="     "))
         if hit.source.url:
             lines.append(f"     {hit.source.url}")
+        lines += [textwrap.fill(credit(also), width=width, initial_indent=f"   {ALSO} ", subsequent_indent="     ")
+                  for also in hit.also]
         lines.append("")
     return lines
 
@@ -136,4 +148,7 @@ def context_text(hit: Hit, chunks: Sequence[Chunk], width: int = WIDTH) -> str:
                                initial_indent="— ", subsequent_indent="  "))
     if hit.source.url:
         lines.append(f"  {hit.source.url}")
-    return "\n".join(lines)
+    if hit.also:
+        lines += ["", f"{ALSO.capitalize()}:", ""]
+        lines += _quotes(hit.also, width, first=None)
+    return "\n".join(lines).rstrip()

@@ -12,6 +12,11 @@ A build with reasons not to switch is reported with `switched` false and its `re
 with `force` it switches all the same, and the override is logged. `switch_reasons` are known before
 anything is written (it would leave no documents, or remove most of them); the reason "checks" (the new
 generation fails checks the live one passes) once G + 1 is written, which the next build cleans up.
+
+Before the checks, the build finds for each passage the passages of other sources that say the same thing
+(index/corroboration.py), from the vectors the validating searcher loaded, and keeps them with G + 1; only the
+pairs of the documents that changed are judged again. A live generation without them, or judged by other code,
+is rebuilt even when no document changed.
 """
 
 import hashlib
@@ -30,6 +35,7 @@ import numpy as np
 from index.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
 from index.chunking import Chunk, chunk_document, layout_warning
 from index.corpus import CorpusError, Document, load_document, read_metadata, source_paths
+from index.corroboration import Corroboration, corroborate, corroboration_key
 from index.embedding import Embedder
 from index.lock import BuildLock
 from index.search import Searcher, calibration_key
@@ -84,6 +90,7 @@ class BuildReport:
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     checks: CheckReport | None = None  # None when no checks ran (no checks.toml, or nothing to switch to)
+    corroboration: dict[str, Any] | None = None  # {"bar", "passages", "judged"}, once the build found them
 
     @property
     def held(self) -> bool:
@@ -101,6 +108,8 @@ class BuildReport:
                   "stages": {k: round(v, 3) for k, v in self.stages.items()}}
         if self.checks is not None:
             report["checks"] = self.checks.to_json()
+        if self.corroboration is not None:
+            report["corroboration"] = self.corroboration
         return report
 
 
@@ -188,6 +197,9 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if same_model:
         for record, _ in store.records(collection, old_generation):
             live[record.source.id].append(record)
+    key = corroboration_key(embedder.name)
+    pages = store.read_pages(old_generation) if same_model else []
+    live_corroboration = Corroboration.from_pages(pages) if pages else None
     stages.end("index")
 
     metadata = read_metadata(seeds_dir)
@@ -234,10 +246,13 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     report.documents, report.chunks = documents, len(keep) + len(fresh)
 
     if same_model and not fresh and not replaced:
-        report.generation = old_generation
-        report.seconds = time.monotonic() - started
-        log.info("nothing changed; generation %d stays live: %s", old_generation, report.to_json())
-        return report
+        if live_corroboration is not None and live_corroboration.key == key:
+            report.generation = old_generation
+            report.seconds = time.monotonic() - started
+            log.info("nothing changed; generation %d stays live: %s", old_generation, report.to_json())
+            return report
+        log.info("generation %d has no corroboration judged by this code: making a new generation with it",
+                 old_generation)
 
     report.reasons = switch_reasons(seeds_dir, paths, len(live), report)
     if report.reasons and not force:
@@ -262,6 +277,14 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
                       bar_key=calibration_key(embedder.name))
     tell(Progress("validating", 1, 1))
     stages.end("validating")
+    tell(Progress("corroborating", 0, 1))
+    previous_sources = {source: frozenset(r.chunk.id for r in records) for source, records in live.items()}
+    found = corroborate(searcher.index.chunks, searcher.index.vectors, key, live_corroboration, previous_sources)
+    store.write_pages(generation, found.pages())
+    report.corroboration = {"bar": round(found.bar, 4) if math.isfinite(found.bar) else None,
+                            "passages": len(found.partners), "judged": found.judged}
+    tell(Progress("corroborating", 1, 1))
+    stages.end("corroborating")
     if checks:
         report.checks = _run_checks(checks, store, embedder, searcher, pointer, tell)
         stages.end("checking")

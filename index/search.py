@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +29,7 @@ from index.answerability import Reading
 from index.background import BACKGROUND_QUESTIONS
 from index.chunking import Chunk
 from index.corpus import Source
+from index.corroboration import SHOWN, Corroboration
 from index.embedding import Embedder, ModelError
 from index.features import Candidates, candidates, question_features, source_features
 from index.lexicon import Lexicon, Passage
@@ -64,9 +65,13 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Hit:
+    """A passage found, with its source; `also` holds the passages of other sources that say the same thing
+    (index/corroboration.py), each with its cosine to this one as its score."""
+
     chunk: Chunk
     score: float
     source: Source
+    also: tuple["Hit", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ class LiveIndex:
     """An immutable snapshot of one generation: passages, their vectors and a BM25 index, ready to search."""
 
     def __init__(self, pointer: Pointer, chunks: list[Chunk], sources: dict[str, Source],
-                 vectors: np.ndarray) -> None:
+                 vectors: np.ndarray, corroboration: Corroboration | None = None) -> None:
         self.pointer = pointer
         self.chunks = chunks
         self.sources = sources
@@ -121,6 +126,7 @@ class LiveIndex:
         self.lists = _lists(chunks, self.leaning)
         self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
+        self._also = self._also_arrays(corroboration)
         self._bm25 = bm25s.BM25()
         if chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
             self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=_stem_all,
@@ -152,7 +158,9 @@ class LiveIndex:
         sources = {record.source.id: record.source for record, _ in pairs}
         dim = pointer.dimension
         vectors = np.stack([v for _, v in pairs if v is not None]) if pairs else np.zeros((0, dim), np.float32)
-        return cls(pointer, chunks, sources, vectors.astype(np.float32))
+        pages = store.read_pages(pointer.generation)
+        corroboration = Corroboration.from_pages(pages) if pages else None
+        return cls(pointer, chunks, sources, vectors.astype(np.float32), corroboration)
 
     def dense(self, query: np.ndarray) -> np.ndarray:
         """Each passage's cosine with the question: alone or blended with the one it leans on, the higher."""
@@ -188,6 +196,28 @@ class LiveIndex:
 
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
+
+    def _also_arrays(self, corroboration: Corroboration | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The SHOWN closest partners of each passage, as positions: passage i's are partners[start[i]:start[i + 1]],
+        with their cosines. Arrays hold them in a few bytes each, where tuples of ids would take a hundred."""
+        found = [[(j, cosine) for other, cosine in corroboration.of(chunk.id)
+                  if (j := self._position.get(other)) is not None][:SHOWN] if corroboration else []
+                 for chunk in self.chunks]
+        start = np.zeros(len(self.chunks) + 1, dtype=np.int64)
+        np.cumsum([len(f) for f in found], out=start[1:])
+        partners = np.array([j for f in found for j, _ in f], dtype=np.int32)
+        cosines = np.array([cosine for f in found for _, cosine in f], dtype=np.float32)
+        return start, partners, cosines
+
+    def with_also(self, hit: Hit) -> Hit:
+        """The hit with the closest passages of other sources that say the same thing: looked up, not computed."""
+        i = self._position.get(hit.chunk.id)
+        if i is None:
+            return hit
+        start, partners, cosines = self._also
+        also = [(self.chunks[j], float(c)) for j, c in zip(partners[start[i] : start[i + 1]],
+                                                          cosines[start[i] : start[i + 1]], strict=True)]
+        return replace(hit, also=tuple(Hit(chunk, cosine, self.sources[chunk.source_id]) for chunk, cosine in also))
 
     def passage(self, i: int) -> Passage:
         """Passage i as evidence: its text, the passage before it in its source, and its source's labels. Cached
@@ -365,11 +395,12 @@ class Searcher:
         if not scored.answered:
             if not scored.on_topic:
                 return Answer(question, Outcome.OFF_TOPIC, missing=reading.missing_phrases())
-            related = tuple(_distinct(index, scored.ranked)[:RELATED])
+            related = tuple(index.with_also(hit) for hit in _distinct(index, scored.ranked)[:RELATED])
             return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=reading.missing_phrases())
         compares = reading.query.compares
         hits = _balance(_distinct(index, scored.ranked), list(scored.answering), compares)
-        return Answer(question, Outcome.ANSWERED, tuple(hits[offset : offset + limit]), total=len(hits))
+        page = tuple(index.with_also(hit) for hit in hits[offset : offset + limit])
+        return Answer(question, Outcome.ANSWERED, page, total=len(hits))
 
     def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
         """Every source with its best passage on the topic when the source model finds it answering, or None when
@@ -379,7 +410,8 @@ class Searcher:
         if not index.chunks or not is_mostly_latin(topic):
             return [(source, None) for source, _ in self.sources()]
         scored = self._scored(index, Reading.of(read(topic), index.lexicon))
-        best = {h.source.id: h for h in _distinct(index, list(scored.answering.values()))} if scored.on_topic else {}
+        found = _distinct(index, list(scored.answering.values())) if scored.on_topic else []
+        best = {h.source.id: index.with_also(h) for h in found}
         return [(source, best.get(source.id)) for source, _ in self.sources()]
 
     def evidence(self, raw_question: str) -> tuple[Reading, Candidates]:

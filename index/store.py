@@ -7,6 +7,11 @@ G do not see, validates the new generation, then moves the pointer in one upsert
 that leaves G answering; `clean_leftovers` (run by the next build, under the build lock) deletes what it
 wrote and what earlier generations no longer need.
 
+Beside the pointer, `dossier_meta` holds each kept generation's corroboration (index/corroboration.py): pages
+of JSON, in metadata (which Chroma does not index for full-text search), tagged with their generation. A build
+writes its generation's pages before it switches; `clean_leftovers` deletes those of generations neither live nor
+kept for a rollback, so a rollback finds its generation's pages where they were.
+
 A record's metadata is three keys: `born` and `died`, which filters need, and `record`, a JSON object with
 the rest. Chroma reads metadata one key per row, so packing what is never filtered on makes reading 100k
 passages several times faster. FORMAT names this layout; an index in another layout is rebuilt, not read.
@@ -44,6 +49,9 @@ CHUNKS_PREFIX = "dossier_chunks_"
 POINTER_ID = "live"
 PREVIOUS_ID = "previous"  # the generation that was live before, which a rollback returns to
 HIGHEST_ID = "highest"  # the highest generation ever switched to: a build after a rollback numbers past it
+PAGE_GENERATION = "also_generation"  # metadata of a corroboration page: its generation, its number, and the body
+PAGE_NUMBER = "also_page"
+PAGE_BODY = "also_body"
 NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
@@ -214,6 +222,20 @@ class Store:
         self._meta.upsert(ids=[key for key, _ in records], embeddings=np.zeros((len(records), 1), np.float32),
                           documents=[document for _, document in records])
 
+    def write_pages(self, generation: int, pages: list[str]) -> None:
+        """Stores a generation's corroboration pages, replacing any an interrupted build left for that number."""
+        self._meta.delete(where={PAGE_GENERATION: generation})
+        ids = [f"also:{generation}:{n}" for n in range(len(pages))]
+        metadatas: list[Any] = [{PAGE_GENERATION: generation, PAGE_NUMBER: n, PAGE_BODY: page}
+                                for n, page in enumerate(pages)]
+        self._meta.add(ids=ids, embeddings=np.zeros((len(pages), 1), np.float32), metadatas=metadatas)
+
+    def read_pages(self, generation: int) -> list[str]:
+        """A generation's corroboration pages in order; none for a generation built before they were kept."""
+        got = self._meta.get(where={PAGE_GENERATION: generation}, include=["metadatas"])
+        pages = sorted((int(str(m[PAGE_NUMBER])), str(m[PAGE_BODY])) for m in got["metadatas"] or [])
+        return [body for _, body in pages]
+
     def rollback(self, owner: str) -> Pointer:
         """Makes the previous generation live again, under the build lock; returns its pointer.
 
@@ -311,6 +333,12 @@ class Store:
         interrupted or held-back build's writes, a rolled-back generation, and dead records."""
         pointer, previous = self.pointer(), self.pointer(PREVIOUS_ID)
         kept = {p.collection for p in (pointer, previous) if p is not None}
+        generations = {p.generation for p in (pointer, previous) if p is not None}
+        # Not a `$nin` filter: Chroma matches it on records without the key too, the pointer among them.
+        pages = self._meta.get(where={PAGE_GENERATION: {"$gte": 0}}, include=[])["ids"]  # type: ignore[dict-item]
+        unused = [page for page in pages if int(page.split(":")[1]) not in generations]
+        if unused:
+            self._meta.delete(ids=unused)
         for collection in self.client.list_collections():
             name = collection.name
             if name.startswith(CHUNKS_PREFIX) and name not in kept:

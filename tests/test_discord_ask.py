@@ -215,7 +215,8 @@ async def test_paging_costs_the_same_cooldown(seeds_settings: IndexSettings, sea
 @pytest.mark.parametrize("text", [VISAS, ""], ids=["question", "empty"])
 async def test_a_flood_of_mentions_gets_two_replies_at_most(seeds_settings: IndexSettings, searcher: Searcher,
                                                             text: str) -> None:
-    """10 rapid mentions, with a question or empty, get one answer and one "slow down", then silence."""
+    """10 rapid mentions, with a question or bare, get one reply (the answer, or what each command does) and one
+    "slow down", then silence."""
     gateway = await Gateway.connect(
         settings_for(seeds_settings, ask_cooldown_rate=1, ask_cooldown_seconds=60), searcher)
     try:
@@ -225,7 +226,7 @@ async def test_a_flood_of_mentions_gets_two_replies_at_most(seeds_settings: Inde
     finally:
         await gateway.close()
     assert [r.kind for r in replies] == ["send", "send"]
-    assert ("The question is empty" if not text else "**Q:**") in replies[0].message["content"]
+    assert ("**/ask**" if not text else "**Q:**") in replies[0].message["content"]
     assert "try again in" in replies[1].message["content"]
     assert only(other, "send").message["content"].startswith("**Q:**")  # another member is not held back
     assert_safe(replies)
@@ -282,11 +283,15 @@ async def test_mention_needs_the_bot_and_a_person(gateway: Gateway) -> None:
     assert await gateway.say(f"<@{BOT_ID}> {VISAS}", who=robot, mentions=[bot_mention()]) == []
 
 
-async def test_empty_mention_explains(gateway: Gateway, caplog: pytest.LogCaptureFixture) -> None:
-    """A bare mention is told the question is empty, in place, without an error in the log."""
+@pytest.mark.parametrize("text", ["", "  help?", "\u200b"], ids=["bare", "help", "blank"])
+async def test_a_bare_mention_says_what_each_command_does(gateway: Gateway, caplog: pytest.LogCaptureFixture,
+                                                          text: str) -> None:
+    """A mention with nothing else, or only "help", gets /help's three lines in place, without an error in the
+    log."""
     with caplog.at_level(logging.ERROR):
-        requests = await gateway.say(f"<@{BOT_ID}>", mentions=[bot_mention()])
-    assert "The question is empty" in only(requests, "send").message["content"]
+        requests = await gateway.say(f"<@{BOT_ID}>{text}", mentions=[bot_mention()])
+    content = only(requests, "send").message["content"]
+    assert all(command in content for command in ("/ask", "Check in Dossier", "/compare", "/privacy"))
     assert not caplog.records
 
 

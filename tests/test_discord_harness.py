@@ -18,6 +18,7 @@ import discord
 import pytest
 
 from bot.client import Dossier
+from bot.help import CHECK
 from bot.questionlog import RememberingEmbedder, open_question_log
 from bot.render import (
     AUTHOR_LIMIT,
@@ -298,18 +299,33 @@ class Gateway:
         self.http.originals[payload["token"]] = sent["id"]
         return await self.feed(self.bot._connection.parse_interaction_create, payload)
 
+    def message(self, content: str, who: dict[str, Any] = ASKER, channel_id: int = THREAD_ID,
+                guild_id: int = GUILD_ID, mentions: list[dict[str, Any]] | None = None,
+                **extra: Any) -> dict[str, Any]:
+        """A message as the gateway shapes it (MESSAGE_CREATE, or a resolved message of an interaction), with a new
+        id; `extra` overrides fields such as attachments and embeds."""
+        author = who["user"]
+        return {"id": str(next(self._ids)), "channel_id": str(channel_id), "guild_id": str(guild_id),
+                "author": author, "member": {k: v for k, v in who.items() if k != "user"}, "content": content,
+                "mentions": mentions if mentions is not None else [], "mention_roles": [],
+                "mention_everyone": "@everyone" in content, "timestamp": TIMESTAMP, "edited_timestamp": None,
+                "tts": False, "pinned": False, "type": 0, "embeds": [], "attachments": [], "components": [],
+                "flags": 0, **extra}
+
     async def say(self, content: str, who: dict[str, Any] = ASKER, channel_id: int = THREAD_ID,
                   mentions: list[dict[str, Any]] | None = None, guild_id: int = GUILD_ID) -> list[Request]:
         """Posts a message in a channel the bot can see (by default the thread); `self.said` is its id."""
-        author = who["user"]
-        self.said = next(self._ids)
-        payload = {"id": str(self.said), "channel_id": str(channel_id), "guild_id": str(guild_id),
-                   "author": author, "member": {k: v for k, v in who.items() if k != "user"}, "content": content,
-                   "mentions": mentions if mentions is not None else [], "mention_roles": [],
-                   "mention_everyone": "@everyone" in content, "timestamp": TIMESTAMP, "edited_timestamp": None,
-                   "tts": False, "pinned": False, "type": 0, "embeds": [], "attachments": [], "components": [],
-                   "flags": 0}
+        payload = self.message(content, who, channel_id, guild_id, mentions)
+        self.said = int(payload["id"])
         return await self.feed(self.bot._connection.parse_message_create, payload)
+
+    async def check(self, message: dict[str, Any], who: dict[str, Any] = ASKER) -> list[Request]:
+        """Runs the message command "Check in Dossier" on `message` (see `message`), where it was posted."""
+        data = {"id": str(APP_ID + 101), "name": CHECK, "type": 3, "target_id": message["id"],
+                "resolved": {"messages": {message["id"]: message}}}
+        guild_id = int(message["guild_id"]) if "guild_id" in message else None  # None: a DM with the bot
+        payload = self._interaction(2, data, who, channel_id=int(message["channel_id"]), guild_id=guild_id)
+        return await self.feed(self.bot._connection.parse_interaction_create, payload)
 
     async def delete(self, *message_ids: int, channel_id: int = THREAD_ID) -> list[Request]:
         """Messages deleted in the home server: MESSAGE_DELETE for one, MESSAGE_DELETE_BULK for several."""
@@ -442,7 +458,8 @@ async def test_sync_only_to_the_dev_guild(dev_settings: Settings) -> None:
     gateway = await Gateway.connect(dev_settings, _NoSearcher())  # type: ignore[arg-type]
     syncs = [r for r in gateway.http.requests if r.url.endswith("/commands")]
     assert [(r.method, f"/guilds/{GUILD_ID}/commands" in r.url) for r in syncs] == [("PUT", True)]
-    assert sorted(c["name"] for c in syncs[0].body) == ["ask", "dossier", "privacy"]
+    assert sorted((c["type"], c["name"]) for c in syncs[0].body) == [
+        (1, "ask"), (1, "compare"), (1, "dossier"), (1, "help"), (1, "privacy"), (3, CHECK)]
     await gateway.bot.on_ready()
     assert [r for r in gateway.http.requests if r.url.endswith("/commands")] == syncs
     await gateway.close()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.help import CHECK
 from index.corpus import read_metadata
 from tests.conftest import make_settings
 from tests.test_discord_harness import (
@@ -187,6 +188,9 @@ class _NoSearcher:
     """Syncing needs no index."""
 
 
+GLOBAL = sorted(["ask", "compare", "help", "privacy", CHECK])  # every command but /dossier
+
+
 def syncs(http: FakeHTTP) -> dict[str, list[str]]:
     """The command names each sync (PUT …/commands) registered, by URL: global or a server's."""
     return {r.url.split("/applications/")[1]: sorted(c["name"] for c in r.body)
@@ -199,7 +203,7 @@ async def test_dossier_is_synced_to_the_home_servers_only(tmp_path: Path) -> Non
                             moderator_guild_ids=[GUILD_ID, SECOND_GUILD_ID])
     gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
     await gateway.close()
-    assert syncs(gateway.http) == {f"{APP_ID}/commands": ["ask", "privacy"],
+    assert syncs(gateway.http) == {f"{APP_ID}/commands": GLOBAL,
                                    f"{APP_ID}/guilds/{GUILD_ID}/commands": ["dossier"],
                                    f"{APP_ID}/guilds/{SECOND_GUILD_ID}/commands": ["dossier"]}
 
@@ -210,8 +214,8 @@ async def test_a_dev_guild_that_is_a_home_server_gets_both(tmp_path: Path) -> No
                             moderator_guild_ids=[GUILD_ID])
     gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
     await gateway.close()
-    assert syncs(gateway.http) == {f"{APP_ID}/guilds/{GUILD_ID}/commands": ["ask", "dossier", "privacy"],
-                                   f"{APP_ID}/commands": ["ask", "privacy"]}
+    assert syncs(gateway.http) == {f"{APP_ID}/guilds/{GUILD_ID}/commands": sorted([*GLOBAL, "dossier"]),
+                                   f"{APP_ID}/commands": GLOBAL}
 
 
 async def test_a_home_server_the_bot_is_not_in_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -107,7 +107,8 @@ async def test_hostile_passage_in_a_mention_reply(gateway: Gateway) -> None:
 
 
 async def test_every_outgoing_body_is_inert(gateway: Gateway) -> None:
-    """Echoed questions, answers, context, the no-answer listing, sources, status and refusals: all inert."""
+    """Echoed questions, answers, context, the no-answer listing, checked messages, comparisons, help, sources,
+    status and refusals: all inert."""
     tags = f"{' '.join(TAGS[:5])} @everyone"  # the echo keeps 200 characters: these come first
     hostile_question = f"{tags} {PLAIN}?"
     answered = await gateway.command("ask", question=hostile_question)
@@ -117,8 +118,13 @@ async def test_every_outgoing_body_is_inert(gateway: Gateway) -> None:
     requests = answered + await gateway.press(answered[-1], "Context 1")
     requests += await gateway.say(f"<@{BOT_ID}> {hostile_question}", mentions=[bot_mention()])
     requests += await gateway.command("ask", question=f"What is the boiling point of water {' '.join(TAGS)}?")
+    checked = await gateway.check(gateway.message(hostile_question))
+    assert hostile_card(checked[-1].message)
+    requests += checked
+    requests += await gateway.command("compare", topic=hostile_question)
+    requests += await gateway.command("help")
     requests += await gateway.command("dossier sources", who=MODERATOR)
     requests += await gateway.command("dossier status", who=MODERATOR)
     requests += await gateway.command("dossier remove", who=MODERATOR, source="</ban:1>/<t:0:R>.txt")
-    assert len([r for r in requests if r.message]) >= 7
+    assert len([r for r in requests if r.message]) >= 10
     assert_inert(requests)

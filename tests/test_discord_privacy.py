@@ -198,7 +198,7 @@ async def test_members_are_told_what_is_kept(tmp_path: Path, seeds_copy: Path) -
     gateway = await fake_index_gateway(tmp_path, seeds_copy, dev_guild_id=GUILD_ID, question_log_days=45)
     gateway.join(SECOND_GUILD_ID)
     try:
-        synced = {c["name"]: c["description"] for r in gateway.http.requests if r.url.endswith("/commands")
+        synced = {c["name"]: c.get("description") for r in gateway.http.requests if r.url.endswith("/commands")
                   for c in r.body}
         private = (await gateway.command("ask", question=answerable(gateway), private=True))[-1]
         first = (await gateway.command("ask", question=answerable(gateway)))[-1]

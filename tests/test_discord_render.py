@@ -2,6 +2,7 @@
 
 import random
 import re
+from dataclasses import replace
 
 import discord
 import pytest
@@ -20,6 +21,7 @@ from bot.render import (
     answer_payload,
     best_sentence,
     card,
+    context_payloads,
     echo,
     embed_size,
     markdown,
@@ -242,3 +244,50 @@ def test_answer_numbers_cards_from_the_offset() -> None:
     payload = answer_payload(answer, [], offset=3)
     assert "Passages 4–5 of 5" in payload.content
     assert [e.author.name for e in payload.embeds] == ["Passage 4", "Passage 5"]
+
+
+OTHER = Source(id="b.txt", title="Hostile [Claim](https://phish.test) <@&1> *title*", outlet="@everyone Daily",
+               published="2021-05-06")
+UNSTATED = Source(id="c.txt", title="A report with no outlet")
+
+
+def test_card_lists_who_else_reports_it() -> None:
+    """A card lists the other sources carrying the same claim under "Also reported by": outlet (or title when
+    no outlet is stated), date and paragraph, one line each, every piece of it inert."""
+    quoted = replace(hit("Iran armed the Taliban."), also=(hit("Tehran armed them.", OTHER, 7),
+                                                           hit("Arms went to the Taliban.", UNSTATED, 2)))
+    field = card(quoted, "Who armed the Taliban?", 1).to_dict()["fields"][0]
+    assert field["name"] == "Also reported by"
+    first, second = field["value"].split("\n")
+    assert unquote(first.removeprefix("• ")) == "@everyone Daily · 2021-05-06 · ¶ 7"
+    assert "@everyone" not in first and "\u200b" in first
+    assert unquote(second.removeprefix("• ")) == "“A report with no outlet” · date not stated · ¶ 2"
+
+
+def test_quote_cards_keep_their_place_before_also_lines() -> None:
+    """Three cards of the longest quotes, each with three other sources, fit one message: the cards stay whole and
+    lose their "also reported by" lines from the last back, as far as needed."""
+    wordy = Source(id="d.txt", title="T" * 100, outlet="O" * 100, published="2020-01-01")
+    also = tuple(hit("x", wordy, n) for n in range(1, 4))
+    hits = tuple(replace(hit("w " * 2000, wordy, n), also=also) for n in range(1, 4))
+    alone = sum(embed_size(card(replace(h, also=()), "q", 1).to_dict()) for h in hits)  # type: ignore[arg-type]
+    assert alone < EMBEDS_TOTAL_LIMIT < sum(embed_size(card(h, "q", 1).to_dict()) for h in hits)  # type: ignore[arg-type]
+    payload = answer_payload(Answer("q", Outcome.ANSWERED, hits, total=3), [])
+    assert len(payload.embeds) == 3
+    assert payload.embeds[0].fields and not payload.embeds[-1].fields
+    assert_within_limits(payload.to_dict())
+
+
+def test_context_shows_the_other_sources_passages_in_full() -> None:
+    """The Context button's reply quotes in full, after the context, each passage of another source that says the
+    same thing, with that source's own attribution; long ones go on in a second message within the limits."""
+    others = tuple(hit(f"Passage {n}: " + "long words " * 180, OTHER, n) for n in range(1, 4))
+    quoted = replace(hit("Iran armed the Taliban."), also=others)
+    payloads = context_payloads(quoted, [quoted.chunk])
+    embeds = [e.to_dict() for p in payloads for e in p.embeds]
+    assert len(payloads) >= 2 and [e.get("author", {}).get("name") for e in embeds[1:]] == ["Also reported by"] * 3
+    for shown, other in zip(embeds[1:], others, strict=True):
+        assert unquote(shown["description"]) == " ".join(other.chunk.text.split())
+        assert shown["footer"]["text"].endswith(f"¶ {other.chunk.paragraph}")
+    for payload in payloads:
+        assert_within_limits(payload.to_dict())

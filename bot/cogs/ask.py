@@ -1,4 +1,5 @@
-"""Members ask: `/ask question:<text>` or a mention of the bot; the reply quotes the corpus, with buttons.
+"""Members ask: `/ask question:<text>` or a mention of the bot; the reply quotes the corpus, with buttons. A mention
+with nothing else in it gets what each command does (bot/help.py).
 
 The first public answer in each server (since the bot started) carries a line saying what the question log keeps
 of questions asked there; /ask's description says it too, in a few words.
@@ -19,8 +20,9 @@ from discord.ext import commands
 from bot import privacy
 from bot.checks import ask_cooldown, check_cooldown
 from bot.errors import reply_ephemeral, user_message
+from bot.help import help_payload
 from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
-from bot.render import CARDS, Payload, context_payload, markdown, pack, respond, text_payload
+from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload
 from index.search import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
 if TYPE_CHECKING:
@@ -62,7 +64,8 @@ class Asked:
 
 
 class ContextButton(discord.ui.Button["AnswerView"]):
-    """Shows one card's passage between its neighbouring paragraphs, to whoever pressed it, privately."""
+    """Shows one card's passage between its neighbouring paragraphs, and in full the passages of other sources that
+    say the same thing, to whoever pressed it, privately."""
 
     def __init__(self, hit: Hit, number: int) -> None:
         super().__init__(label=f"Context {number}", style=discord.ButtonStyle.secondary, row=1)
@@ -71,8 +74,10 @@ class ContextButton(discord.ui.Button["AnswerView"]):
     async def callback(self, interaction: discord.Interaction) -> None:
         assert self.view is not None
         chunks = self.view.cog.bot.searcher.context(self.hit.chunk.id)
-        payload = context_payload(self.hit, chunks)
-        await interaction.response.send_message(**payload.send_kwargs(), ephemeral=True)
+        first, *more = context_payloads(self.hit, chunks)
+        await interaction.response.send_message(**first.send_kwargs(), ephemeral=True)
+        for payload in more:
+            await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
 
 
 class VoteButton(discord.ui.Button["AnswerView"]):
@@ -116,10 +121,11 @@ class AnswerView(discord.ui.View):
     while the question log records, vote on the answer."""
 
     def __init__(self, cog: "Ask", answer: Answer, offset: int, asker_id: int,
-                 question_id: int | None = None) -> None:
+                 question_id: int | None = None, label: str = "Q") -> None:
         super().__init__(timeout=cog.bot.settings.buttons_timeout_seconds)
         self.cog = cog
         self.question = answer.question
+        self.label = label  # what the reply calls the question: "Q", or "Claim" for a checked message
         self.offset = offset
         self.asker_id = asker_id
         self.question_id = question_id
@@ -153,8 +159,8 @@ class AnswerView(discord.ui.View):
             return
         check_cooldown(self.cog.bot.cooldowns, interaction.user.id)
         await interaction.response.defer()
-        answer, payload = await self.cog.answer(self.question, offset)
-        view = AnswerView(self.cog, answer, offset, self.asker_id, self.question_id)
+        answer, payload = await self.cog.answer(self.question, offset, self.label)
+        view = AnswerView(self.cog, answer, offset, self.asker_id, self.question_id, self.label)
         view.message = await interaction.edit_original_response(**payload.send_kwargs(), view=view)
         self.stop()
 
@@ -182,11 +188,11 @@ class Ask(commands.Cog):
         if private or guild_id is None or guild_id in self.told:
             return payload
         self.told.add(guild_id)
-        return pack(f"{payload.content}\n-# {markdown(privacy.notice(self.bot.settings, guild_id))}", payload.embeds)
+        return payload.with_note(f"-# {markdown(privacy.notice(self.bot.settings, guild_id))}")
 
-    async def answer(self, question: str, offset: int = 0) -> tuple[Answer, Payload]:
+    async def answer(self, question: str, offset: int = 0, label: str = "Q") -> tuple[Answer, Payload]:
         """Searches off the event loop: the model and the ranking are CPU work."""
-        answer, payload = await asyncio.to_thread(respond, self.bot.searcher, question, offset)
+        answer, payload = await asyncio.to_thread(respond, self.bot.searcher, question, offset, label)
         log.debug("quoted %d of %d passages from offset %d", len(answer.hits), answer.total, offset)
         return answer, payload
 
@@ -261,9 +267,14 @@ class Ask(commands.Cog):
                 await message.reply(**text_payload(user_message(error, "a mention")).send_kwargs())
 
     async def answer_mention(self, message: discord.Message, my_id: int, asked: Asked) -> None:
-        """Answers a mention. Unlike /ask, an invalid one (empty, too long) keeps its cost: each gets a reply."""
+        """Answers a mention; a bare one gets what each command does. Unlike /ask, an invalid one (too long, only
+        links) keeps its cost, and so does a bare one: each gets a reply."""
         check_cooldown(self.bot.cooldowns, message.author.id)
-        cleaned = clean_question(mention_text(message.content, my_id))
+        text = mention_text(message.content, my_id)
+        if is_bare(text):
+            await message.reply(**help_payload().send_kwargs())
+            return
+        cleaned = clean_question(text)
         answer, payload = await self.answer(cleaned)
         payload = self.first_in_server(payload, asked.guild_id, private=False)
         generation = self.bot.searcher.index.pointer.generation
@@ -275,6 +286,11 @@ class Ask(commands.Cog):
 def mention_text(content: str, my_id: int) -> str:
     """A mention's question: the message without the bot's mention."""
     return re.sub(rf"<@!?{my_id}>", " ", content)
+
+
+def is_bare(text: str) -> bool:
+    """Nothing but the mention, or only "help": the member wants to know what the bot does."""
+    return re.sub(r"[\W_]+", "", text).casefold() in ("", "help")
 
 
 async def setup(bot: "Dossier") -> None:
