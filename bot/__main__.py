@@ -5,18 +5,25 @@ import argparse
 import asyncio
 import json
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 
 import numpy as np
 
 from bot import reports
+from bot.logdb import (
+    Location,
+    LogDatabaseError,
+    LogSettingError,
+    LogUnavailable,
+    QuestionLogError,
+    open_database,
+)
+from bot.logschema import check_version
 from bot.prompt import Ask, Session
-from bot.questionlog import QuestionLogError, RememberingEmbedder, connect, store_vectors, transaction
+from bot.questionlog import RememberingEmbedder, store_vectors
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from bot.terminal_log import TerminalLog
@@ -155,32 +162,33 @@ def answer_each(searcher: Searcher, questions: Iterator[str], fmt: str, page: As
 
 
 def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
-    """Prints the gaps or the stats of the last `days` days from the question log at DATABASE_PATH."""
-    path = settings.database_path
-    with closing(connect(path, read_only=True)) as connection:
+    """Prints the gaps or the stats of the last `days` days from the question log (DATABASE_URL or DATABASE_PATH)."""
+    where = Location.of(settings)
+    with closing(open_database(where, read_only=True)) as database:
         try:
+            check_version(database)
             if command == "gaps":
                 model = settings.embedding_model
-                gaps = reports.gaps(connection, days, lambda: question_embedder(settings), model,
-                                    remember=lambda vectors: keep_vectors(path, model, vectors))
+                gaps = reports.gaps(database, days, lambda: question_embedder(settings), model,
+                                    remember=lambda vectors: keep_vectors(where, model, vectors))
                 print(json.dumps(gaps.to_json(), ensure_ascii=False) if as_json else reports.gaps_text(gaps))
                 return 0
-            stats = reports.stats(connection, days)
-        except sqlite3.Error as exc:
-            raise QuestionLogError(f"cannot read the question log at {path}: {exc}") from exc
+            stats = reports.stats(database, days)
+        except LogDatabaseError as exc:
+            raise QuestionLogError(f"cannot read the question log at {where}: {exc}") from exc
     titles = source_titles(settings)
     print(json.dumps(stats.to_json(titles), ensure_ascii=False) if as_json else reports.stats_text(stats, titles))
     return 0
 
 
-def keep_vectors(path: Path, model: str, vectors: list[tuple[int, np.ndarray]]) -> None:
+def keep_vectors(where: Location, model: str, vectors: list[tuple[int, np.ndarray]]) -> None:
     """Keeps the embeddings gaps computed in the log, so the next gaps does not compute them again; a log this user
     cannot write is only read."""
     try:
-        with closing(connect(path)) as connection, transaction(connection):
-            store_vectors(connection, model, vectors)
-    except (QuestionLogError, sqlite3.Error) as exc:
-        log.warning("could not keep the embeddings gaps computed in %s: %s", path, exc)
+        with closing(open_database(where)) as database, database.transaction():
+            store_vectors(database, model, vectors)
+    except QuestionLogError as exc:
+        log.warning("could not keep the embeddings gaps computed in %s: %s", where, exc)
 
 
 def source_titles(settings: Settings) -> dict[str, str]:
@@ -343,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         return output_closed()
     except Exception as exc:
         if isinstance(exc, QuestionLogError):  # the bot's own database, which the index's diagnosis does not know
-            failure = Failure(str(exc), EXIT_ERROR)
+            failure = Failure(str(exc), EXIT_SETTINGS if isinstance(exc, LogSettingError)
+                              else EXIT_UNAVAILABLE if isinstance(exc, LogUnavailable) else EXIT_ERROR)
         else:
             failure = (discord_failure(exc) if serving else None) or diagnose(exc, settings)
         if getattr(args, "json", False):  # gaps and stats: the error as the JSON object asked for, as rollback does
