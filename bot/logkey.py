@@ -89,11 +89,12 @@ def key_check(key: bytes) -> str:
 
 
 def check_key(database: Database, key: bytes) -> None:
-    """Records the key's check in a log that has none; refuses a key whose check differs from the one recorded."""
+    """Records the key's check in a log that has none (or holds no question yet); refuses a key whose check differs
+    from the one recorded."""
     row = database.fetchone("SELECT value FROM log_meta WHERE name = 'key_check'")
-    if row is None:
-        database.execute("INSERT INTO log_meta (name, value) VALUES ('key_check', ?) ON CONFLICT (name) DO NOTHING",
-                         (key_check(key),))
+    if row is None or (row[0] != key_check(key) and not database.holds_questions()):  # nothing hashed with the old
+        database.execute("INSERT INTO log_meta (name, value) VALUES ('key_check', ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (key_check(key),))
     elif not hmac.compare_digest(row[0], key_check(key)):
         where = database.where
         if where.postgres:

@@ -102,14 +102,22 @@ class Cluster:
     def drop_database(self, url: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
-    def files(self) -> bytes:
-        """Every byte of the cluster's data and write-ahead log, once a checkpoint has written it out."""
+    def wal_position(self) -> str:
+        return str(self.admin("SELECT pg_current_wal_lsn()")[0][0])
+
+    def files(self, url: str, since: str) -> bytes:
+        """Every byte the server keeps on disk for the database at `url`: its data files, after a checkpoint, and
+        the write-ahead log it wrote since the position `since` (the cluster's other databases left out)."""
         self.admin("CHECKPOINT")
-        chunks = []
-        for path in sorted(self.data.rglob("*")):
-            if path.is_file() and (path.parts[-2] == "pg_wal" or "base" in path.parts):
-                with contextlib.suppress(OSError):
-                    chunks.append(path.read_bytes())
+        name = url.rsplit("/", 1)[1]
+        oid = self.admin(f"SELECT oid FROM pg_database WHERE datname = '{name}'")[0][0]
+        chunks = [path.read_bytes() for path in sorted((self.data / "base" / str(oid)).iterdir()) if path.is_file()]
+        (first, start), = self.admin(f"SELECT * FROM pg_walfile_name_offset('{since}')")
+        (last, end), = self.admin("SELECT * FROM pg_walfile_name_offset(pg_current_wal_lsn())")
+        for segment in sorted(path.name for path in (self.data / "pg_wal").iterdir() if len(path.name) == 24):
+            if first <= segment <= last:
+                data = (self.data / "pg_wal" / segment).read_bytes()
+                chunks.append(data[start if segment == first else 0:end if segment == last else None])
         return b"".join(chunks)
 
 
@@ -137,6 +145,11 @@ class LogBackend:
     cluster: Cluster | None = None
     url: str | None = None
     key: str = field(default_factory=lambda: secrets.token_hex(32))
+    since: str = ""  # where the cluster's write-ahead log stood when the database was made
+
+    def __post_init__(self) -> None:
+        if self.cluster is not None:
+            self.since = self.cluster.wal_position()
 
     @property
     def postgres(self) -> bool:
@@ -202,8 +215,8 @@ class LogBackend:
     def file_bytes(self) -> bytes:
         """The bytes the database keeps on disk: the SQLite file and its write-ahead log, or the PostgreSQL
         cluster's data files and write-ahead log."""
-        if self.cluster is not None:
-            return self.cluster.files()
+        if self.cluster is not None and self.url is not None:
+            return self.cluster.files(self.url, self.since)
         return b"".join(p.read_bytes() for p in (self.path, self.path.with_name(self.path.name + "-wal"))
                         if p.exists())
 
