@@ -12,8 +12,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.logdb import Database, QuestionLogError
-from bot.logkey import message_hash, scoped_hash
+from bot.logdb import Database, Location, LogDatabaseError, QuestionLogError, open_database
+from bot.logkey import check_key, log_key, message_hash, scoped_hash
 from bot.privacy import scrub
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,25 @@ def migrate(database: Database, key: bytes) -> int:
             MIGRATIONS[version].apply(database, key)
             database.set_schema_version(version + 1)
         log.info("question log: schema version %d", version + 1)
+
+
+def open_migrated(where: Location) -> tuple[Database, bytes, int]:
+    """The log's database as a writer opens it: its schema brought up to date and its key checked. With the key,
+    and the schema version it was found at."""
+    database = open_database(where)
+    try:
+        key = log_key(database)
+        found = migrate(database, key)
+        with database.transaction():
+            check_key(database, key)
+    except BaseException as error:
+        database.close()
+        if isinstance(error, LogDatabaseError):
+            raise QuestionLogError(f"cannot open the question log at {where}: {error}") from error
+        if isinstance(error, OSError):
+            raise QuestionLogError(f"cannot open the question log's key for {where}: {error}") from error
+        raise
+    return database, key, found
 
 
 def check_version(database: Database) -> None:

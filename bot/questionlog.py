@@ -41,8 +41,8 @@ from bot.logdb import (
     QuestionLogError,
     open_database,
 )
-from bot.logkey import check_key, key_path, log_key, member_hash, message_hash, scoped_hash
-from bot.logschema import migrate, row_key, wording, wording_id
+from bot.logkey import key_path, member_hash, message_hash, scoped_hash
+from bot.logschema import open_migrated, row_key, wording, wording_id
 from bot.privacy import scrub
 from bot.settings import Settings
 from index.embedding import Embedder
@@ -203,19 +203,13 @@ class QuestionLog:
         """Opens (or creates) the database, brings its schema up to date, checks the key, drops the words no home
         server may keep, and starts the writer thread."""
         where = where if isinstance(where, Location) else Location(path=where)
-        database = open_database(where)
+        database, key, _ = open_migrated(where)
         try:
-            key = log_key(database)
-            migrate(database, key)
-            with database.transaction():
-                check_key(database, key)
             keep_words_at_home(database, homes)
         except BaseException as error:
             database.close()
             if isinstance(error, LogDatabaseError):
                 raise QuestionLogError(f"cannot open the question log at {where}: {error}") from error
-            if isinstance(error, OSError):
-                raise QuestionLogError(f"cannot open the question log's key for {where}: {error}") from error
             raise
         opened = cls(where, days, key, homes=homes)
         opened._database = database

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot import privacy
 from bot.checks import ask_cooldown, check_cooldown
+from bot.cooldown import Who
 from bot.errors import reply_ephemeral, user_message
 from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
 from bot.render import CARDS, Payload, context_payload, markdown, pack, respond, text_payload
@@ -151,7 +152,7 @@ class AnswerView(discord.ui.View):
         if interaction.user.id != self.asker_id:
             await reply_ephemeral(interaction, "Only the asker can page this answer. Ask your own with /ask.")
             return
-        check_cooldown(self.cog.bot.cooldowns, interaction.user.id)
+        check_cooldown(self.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
         await interaction.response.defer()
         answer, payload = await self.cog.answer(self.question, offset)
         view = AnswerView(self.cog, answer, offset, self.asker_id, self.question_id)
@@ -190,12 +191,12 @@ class Ask(commands.Cog):
         log.debug("quoted %d of %d passages from offset %d", len(answer.hits), answer.total, offset)
         return answer, payload
 
-    def clean(self, question: str, user_id: int) -> str:
+    def clean(self, question: str, who: Who) -> str:
         """The question made searchable; invalid input gives the asker their cooldown back."""
         try:
             return clean_question(question)
         except QuestionError:
-            self.bot.cooldowns.refund(user_id)
+            self.bot.cooldowns.refund(who)
             raise
 
     @app_commands.command(name="ask", description=privacy.ASK_DOES)  # the log's line is added in __init__
@@ -205,7 +206,7 @@ class Ask(commands.Cog):
     async def ask(self, interaction: discord.Interaction,
                   question: app_commands.Range[str, 1, MAX_QUESTION_CHARS], private: bool = False) -> None:
         asked = Asked.by_interaction(interaction, private)
-        cleaned = self.clean(question, interaction.user.id)
+        cleaned = self.clean(question, (interaction.guild_id, interaction.user.id))
         await interaction.response.defer(ephemeral=private, thinking=True)
         answer, payload = await self.answer(cleaned)
         payload = self.first_in_server(payload, interaction.guild_id, private)
@@ -255,14 +256,15 @@ class Ask(commands.Cog):
         except Exception as error:
             if isinstance(error, RefusedQuestion):
                 self.log_refusal(asked)
-            if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(message.author.id):
+            if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(
+                    (asked.guild_id, message.author.id)):
                 return  # one "slow down" per window, then silence: a flood of mentions must not become one of replies
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(**text_payload(user_message(error, "a mention")).send_kwargs())
 
     async def answer_mention(self, message: discord.Message, my_id: int, asked: Asked) -> None:
         """Answers a mention. Unlike /ask, an invalid one (empty, too long) keeps its cost: each gets a reply."""
-        check_cooldown(self.bot.cooldowns, message.author.id)
+        check_cooldown(self.bot.cooldowns, (asked.guild_id, message.author.id))
         cleaned = clean_question(mention_text(message.content, my_id))
         answer, payload = await self.answer(cleaned)
         payload = self.first_in_server(payload, asked.guild_id, private=False)
