@@ -28,6 +28,7 @@ from index.store import Store
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.privacy", "bot.cogs.moderation")
+CLOSE_WAIT_SECONDS = 10.0  # on SIGTERM, answers under way get this long to go out (and be logged) before closing
 
 # Dossier never joins a voice channel: no warning at start-up that the voice libraries are missing.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -45,6 +46,7 @@ class Dossier(commands.Bot):
         self.questions = questions or QuestionLog.disabled("the bot was started without one")
         self.cooldowns = Cooldowns(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
         self.health = HealthServer(self, settings.health_port) if settings.health_port else None
+        self.answering = 0  # questions being answered now (the Ask cog counts them)
         self.tree.on_error = on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -63,10 +65,20 @@ class Dossier(commands.Bot):
 
     async def close(self) -> None:
         self.follow_index.cancel()
+        await self.finish_answers()
         if self.health is not None:
             await self.health.stop()
         await super().close()
         await asyncio.to_thread(self.questions.close)  # writes what is still queued
+
+    async def finish_answers(self) -> None:
+        """Waits, up to CLOSE_WAIT_SECONDS, for the answers under way: a member asking as the bot stops is answered,
+        and the question logged, rather than cut off with the connection."""
+        deadline = asyncio.get_running_loop().time() + CLOSE_WAIT_SECONDS
+        while self.answering and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.answering:
+            log.warning("stopping with %d answers still under way", self.answering)
 
     @tasks.loop(seconds=60)
     async def follow_index(self) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
-from psycopg import errors
 
 from bot import logdb
 from bot.logdb import Database, Location, LogDatabaseError, LogUnavailable, QuestionLogError
@@ -71,8 +70,9 @@ class PostgresDatabase(Database):
 
     def _translated(self, error: Exception) -> LogDatabaseError:
         gone = self.connection.closed or self.connection.broken
+        rolled_back = (getattr(error, "sqlstate", None) or "").startswith("40")  # deadlock, serialization failure
         return LogDatabaseError(self._masked(error), conflict=isinstance(error, psycopg.IntegrityError),
-                                retry=isinstance(error, errors.TransactionRollback), unreachable=bool(gone))
+                                retry=rolled_back, unreachable=bool(gone))
 
     def _masked(self, error: Exception) -> str:
         text = str(error).strip()

@@ -22,6 +22,7 @@ counted (`lost`), and a vote or a forget waiting for an answer is told at once t
 import contextlib
 import json
 import logging
+import random
 import threading
 import time
 from collections import OrderedDict, deque
@@ -56,7 +57,7 @@ OUTCOMES = ("answered", "not_answered", "off_topic", "refused")
 QUEUE_LIMIT = 10_000  # entries waiting to be written; past this (a database stuck for minutes) they are dropped
 WRITE_EVERY_SECONDS = 0.5  # how often the writer writes what is queued (a vote or a flush wakes it at once)
 BATCH_LIMIT = 500  # entries written in one transaction
-TRANSACTION_TRIES = 3  # a transaction that lost a deadlock to another process is run again, this many times in all
+TRANSACTION_TRIES = 5  # a transaction that lost a deadlock to another process is run again, this many times in all
 RECONNECT_SECONDS = (0.25, 5.0)  # the first wait before reconnecting to a server, and the longest
 PURGE_EVERY_SECONDS = 3600.0
 DAY_SECONDS = 86_400
@@ -191,6 +192,7 @@ class QuestionLog:
         self._retry_at = 0.0
         self._next_purge = 0.0
         self._lock = threading.Lock()
+        self._closing = threading.Lock()
         self._dropped = 0  # entries refused since the writer last caught up
         self._deleted: OrderedDict[str, None] = OrderedDict()  # message hashes deleted lately (writer thread only)
 
@@ -288,17 +290,19 @@ class QuestionLog:
             done.result(timeout=timeout)
 
     def close(self) -> None:
-        """Writes what is queued, stops the writer thread and closes the database."""
-        if self._thread is None:
-            return
-        self.off = "closed"
-        self._pending.append(_STOP)
-        self._wake.set()
-        self._thread.join()
-        self._thread = None
-        if self._database is not None:
-            self._database.close()
-            self._database = None
+        """Writes what is queued, stops the writer thread and closes the database. From any thread, any number of
+        times."""
+        with self._closing:
+            if self._thread is None:
+                return
+            self.off = "closed"
+            self._pending.append(_STOP)
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
+            if self._database is not None:
+                self._database.close()
+                self._database = None
 
     def _put(self, op: _Op, urgent: bool = False) -> None:
         """Queues an op, or drops it when QUEUE_LIMIT are waiting; `urgent` wakes the writer (someone waits)."""
@@ -486,6 +490,7 @@ class QuestionLog:
             except LogDatabaseError as error:
                 if not error.retry or tries == TRANSACTION_TRIES:
                     raise
+                time.sleep(random.uniform(0, 0.05 * tries))  # the other process's transaction goes first
 
     def _purge_if_due(self, database: Database) -> None:
         now = time.time()
@@ -515,17 +520,15 @@ def _settle(done: Future[Any], outcome: Any) -> None:
 
 
 def _wording_id(database: Database, text: str, entry: Entry) -> int:
-    """The id of the wording of `text`, added if new; its embedding stored unless one from that model is."""
-    if entry.vector is None or not entry.model:
-        return wording_id(database, text)
-    compared = wording(text)
-    database.execute("INSERT INTO wordings (wording, model, vector) VALUES (?, ?, ?) ON CONFLICT (wording) "
-                     "DO UPDATE SET model = excluded.model, vector = excluded.vector "
-                     "WHERE wordings.model IS NULL OR wordings.model != excluded.model",
-                     (compared, entry.model, vector_bytes(entry.vector)))
-    found = database.fetchone("SELECT id FROM wordings WHERE wording = ?", (compared,))
-    assert found is not None
-    return int(found[0])
+    """The id of the wording of `text`, added if new; its embedding stored unless one from that model is.
+
+    No upsert that updates: that would lock a wording another process's transaction may be locking too, in the
+    other order. The update below locks the row only when it changes it, once per wording and model."""
+    found = wording_id(database, text)
+    if entry.vector is not None and entry.model:
+        database.execute("UPDATE wordings SET model = ?, vector = ? WHERE id = ? AND (model IS NULL OR model != ?)",
+                         (entry.model, vector_bytes(entry.vector), found, entry.model))
+    return found
 
 
 def _vote(database: Database, question_id: int, user_hash: str, helpful: bool) -> bool | None:
@@ -556,8 +559,10 @@ def _forget_member(database: Database, guild_id: int, user_hash: str) -> tuple[i
 
 
 def _touch(database: Database) -> None:
-    database.execute("INSERT INTO log_meta (name, value) VALUES ('checked_at', ?) "
-                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(time.time()),))
+    """A write that no other process's write can wait on: a row of its own, added and deleted."""
+    probe = f"probe {row_key()}"
+    database.execute("INSERT INTO log_meta (name, value) VALUES (?, ?)", (probe, str(time.time())))
+    database.execute("DELETE FROM log_meta WHERE name = ?", (probe,))
 
 
 def open_question_log(settings: Settings) -> QuestionLog:

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -207,14 +208,24 @@ class Ask(commands.Cog):
                   question: app_commands.Range[str, 1, MAX_QUESTION_CHARS], private: bool = False) -> None:
         asked = Asked.by_interaction(interaction, private)
         cleaned = self.clean(question, (interaction.guild_id, interaction.user.id))
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        answer, payload = await self.answer(cleaned)
-        payload = self.first_in_server(payload, interaction.guild_id, private)
-        generation = self.bot.searcher.index.pointer.generation
-        view = AnswerView(self, answer, 0, interaction.user.id, asked.id)
-        view.message = await interaction.followup.send(**payload.send_kwargs(), **view.send_kwargs(),
-                                                       ephemeral=private, wait=True)
-        self.log_answer(replace(asked, message_id=view.message.id), answer, generation)
+        with self.answering():
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            answer, payload = await self.answer(cleaned)
+            payload = self.first_in_server(payload, interaction.guild_id, private)
+            generation = self.bot.searcher.index.pointer.generation
+            view = AnswerView(self, answer, 0, interaction.user.id, asked.id)
+            view.message = await interaction.followup.send(**payload.send_kwargs(), **view.send_kwargs(),
+                                                           ephemeral=private, wait=True)
+            self.log_answer(replace(asked, message_id=view.message.id), answer, generation)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Counts an answer under way, which a stopping bot waits for (Dossier.finish_answers)."""
+        self.bot.answering += 1
+        try:
+            yield
+        finally:
+            self.bot.answering -= 1
 
     async def cog_app_command_error(self, interaction: discord.Interaction,
                                     error: app_commands.AppCommandError) -> None:
@@ -252,7 +263,8 @@ class Ask(commands.Cog):
             return
         asked = Asked.by_message(message)
         try:
-            await self.answer_mention(message, me.id, asked)
+            with self.answering():
+                await self.answer_mention(message, me.id, asked)
         except Exception as error:
             if isinstance(error, RefusedQuestion):
                 self.log_refusal(asked)
