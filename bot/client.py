@@ -172,8 +172,10 @@ async def run(settings: Settings, token: SecretStr, searcher: Searcher) -> None:
     questions = await asyncio.to_thread(open_question_log, settings)
     if settings.shard_ids is not None:
         log.info("shards %s of %d in this process", settings.shard_ids, settings.shard_count)
+    closing: list[asyncio.Task[None]] = []
     async with create_bot(settings, searcher, questions) as bot:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(bot.close()))
+        loop.add_signal_handler(signal.SIGTERM, lambda: closing.append(loop.create_task(bot.close())))
         await bot.start(token.get_secret_value())
+    await asyncio.gather(*closing)  # the gateway closes first: the rest of the close (the log's last writes) is here
     log.info("stopped")
