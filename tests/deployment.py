@@ -124,6 +124,7 @@ class Deployment:
             self.env["EMBEDDING_MODEL"] = FakeEmbedder().name
         self.shards = shards
         self.bots: list[BotProcess] = []
+        self.chroma: subprocess.Popen[bytes] | None = None
         self._stack = contextlib.ExitStack()
 
     @property
@@ -132,7 +133,7 @@ class Deployment:
                              chroma_port=self.chroma_port)
 
     async def start(self) -> None:
-        self._stack.enter_context(chroma_server(self.folder / "chroma", self.chroma_port))
+        self.chroma = self._stack.enter_context(chroma_server(self.folder / "chroma", self.chroma_port))
         await asyncio.to_thread(self.build)
         await self.discord.start()
         for n, shard_ids in enumerate(self.shards):
