@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 
 from bot import logdb
-from bot.logdb import Database, Location, LogDatabaseError, LogUnavailable, QuestionLogError
+from bot.logdb import Database, Location, LogDatabaseError, LogSettingError, LogUnavailable, QuestionLogError
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,11 @@ class PostgresDatabase(Database):
             if read_only:
                 self.connection.execute("SET default_transaction_read_only = on")
         except psycopg.OperationalError as error:  # the chained error would carry the URL: `from None`
-            raise LogUnavailable(f"cannot reach the question log's database at {where}: "
-                                 f"{self._masked(error)}") from None
+            said = self._masked(error)
+            if "FATAL:" in said and "the database system is" not in said:  # answered, and refused: a setting
+                raise LogSettingError(f"the PostgreSQL server at {where} refused the question log's connection "
+                                      f"({said}): check the user, password and database in DATABASE_URL") from None
+            raise LogUnavailable(f"cannot reach the question log's database at {where}: {said}") from None
         except psycopg.Error as error:
             raise QuestionLogError(f"cannot open the question log at {where}: {self._masked(error)}") from None
 

@@ -182,7 +182,7 @@ class QuestionLog:
         self.days = days
         self.off = off  # why the log is off, or None while it records
         self.homes = frozenset(homes)  # the servers whose questions may be stored with their words
-        self.lost = 0  # entries never written since the log opened: dropped while too many waited, or failed
+        self.lost = 0  # entries never written since the log opened (dropped or failed), that nobody was told of
         self._key = key
         self._pending: deque[_Op] = deque()  # appended to by any thread, emptied by the writer
         self._wake = threading.Event()  # wakes the writer before WRITE_EVERY_SECONDS is up
@@ -313,7 +313,7 @@ class QuestionLog:
             return
         with self._lock:
             self._dropped += 1
-            self.lost += 1
+            self.lost += op.done is None  # whoever waits for the op is told below
             first = self._dropped == 1
         if first:
             log.error("question log: %d writes are waiting (the database is slow, stuck or cannot be reached); new "
@@ -412,8 +412,8 @@ class QuestionLog:
             self._retry_at = time.monotonic() + min(RECONNECT_SECONDS[1], max(RECONNECT_SECONDS[0], waited / 2))
             log.debug("question log: still cannot reach %s: %s", self.where, error)
             return None
-        log.warning("question log: %s can be reached again after %.1f s; the %d writes that waited go in now",
-                    self.where, time.monotonic() - self._down_since, len(self._pending))
+        log.warning("question log: %s can be reached again after %.1f s; what waited for it is written now",
+                    self.where, time.monotonic() - self._down_since)
         return self._database
 
     def _disconnected(self, error: LogDatabaseError) -> None:

@@ -19,7 +19,7 @@ import bot.questionlog
 from bot.logdb import Location, open_database
 from bot.logschema import LATEST
 from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
-from tests.log_databases import LogBackend
+from tests.log_databases import NO_POSTGRES, Cluster, LogBackend, wait_for
 from tests.test_discord_harness import (
     ADMIN,
     BOT_ID,
@@ -272,3 +272,40 @@ def test_a_stuck_database_drops_entries_with_one_error_not_a_flood(log_backend: 
     (written,) = log_backend.rows("SELECT count(*) FROM questions")[0]
     assert len(dropped) == 1 and dropped[0] > 0 and written + dropped[0] == 10
     assert questions.lost == dropped[0]
+
+
+def test_a_server_that_goes_down_costs_only_the_entries_that_cannot_wait(postgres: Cluster | None, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL stops while questions are logged: a vote is told at once that it was not recorded, entries wait
+    in memory and are written once the server is back, and those past QUEUE_LIMIT are dropped and counted (none
+    lost otherwise); the log says so, without the password."""
+    if postgres is None:
+        pytest.skip(NO_POSTGRES)
+    backend = LogBackend("postgresql", tmp_path, postgres, postgres.create_database())
+    monkeypatch.setattr(bot.questionlog, "QUEUE_LIMIT", 5)
+    questions = QuestionLog.open(backend.location, days=90, homes=[GUILD_ID])
+    questions.record(entry(1, time.time()))
+    questions.flush()
+    with caplog.at_level(logging.INFO, logger="bot"):
+        postgres.stop_server()
+        try:
+            for question_id in range(2, 10):
+                questions.record(entry(question_id, time.time()))
+            started = time.monotonic()
+            with pytest.raises(bot.questionlog.QuestionLogError):
+                questions.vote(1, MEMBER_ID, GUILD_ID, helpful=True).result(timeout=10)
+            assert time.monotonic() - started < 5
+            questions.flush()  # returns while the server is away: what waits for it is not lost
+        finally:
+            postgres.start_server()
+        wait_for(lambda: questions.reachable, what="the writer reconnecting")
+        questions.flush()
+    written = backend.rows("SELECT count(*) FROM questions")[0][0]
+    lost = questions.lost
+    questions.close()
+    assert written + lost == 9 and 0 < lost <= 4
+    assert "lost the connection to postgresql://dossier:***@127.0.0.1" in caplog.text
+    assert "can be reached again" in caplog.text and "new entries are dropped" in caplog.text
+    assert postgres.password not in caplog.text
+    backend.drop()
