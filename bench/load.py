@@ -149,13 +149,15 @@ async def run(seconds: float) -> None:
         began = time.monotonic()
         await deployment.start()
         say(f"  up in {time.monotonic() - began:.0f} s; {len(asked)} questions, {len(deployment.guilds)} servers")
+        idle = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
         results = []
         try:
             for askers in LEVELS:
                 say(f"{askers} concurrent askers for {seconds:.0f} s…")
                 results.append(await level(deployment, url, askers, seconds, asked))
             assert deployment.chroma is not None
-            memory = {"bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
+            memory = {"bots_idle_mb": idle,
+                      "bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
                       "chroma_mb": round(memory_mb(deployment.chroma.pid)),
                       "postgres_mb": round(postgres_mb(cluster.folder))}
         finally:
@@ -176,7 +178,8 @@ def print_table(results: list[dict[str, Any]], memory: dict[str, Any], seconds: 
               f"{r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['answers_lost']} | {r['log_rows_lost']} | "
               f"build {r['switch_seconds'][0]:.1f} s, rollback {r['switch_seconds'][1]:.1f} s |")
     bots = ", ".join(f"{now} MB (peak {peak} MB)" for now, peak in memory["bots_mb"])
-    print(f"memory at the end: bot processes {bots} resident; Chroma server {memory['chroma_mb']} MB and PostgreSQL "
+    print(f"memory: bot processes {memory['bots_idle_mb']} MB resident once up, {bots} at the end (after "
+          f"{2 * len(results)} switches of generation); Chroma server {memory['chroma_mb']} MB and PostgreSQL "
           f"{memory['postgres_mb']} MB (proportional set size, all its processes)")
     print(json.dumps({"levels": results, "memory": memory, "cpus": cpus, "load": round(load, 2)}))
 
