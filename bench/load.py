@@ -2,11 +2,12 @@
 and two bot processes on separate shards (SHARD_COUNT=2, SHARD_IDS=0 and 1), all real, connected over websockets to
 a fake Discord (tests/fake_discord.py: its REST API and gateway on localhost, the only thing not real).
 
-Run: .venv/bin/python bench/load.py [--seconds N]   (about four minutes with the default 30 s a level)
+Run: .venv/bin/python bench/load.py [--seconds N]   (about ten minutes on 2 cores with the default 30 s a level)
 
 Simulated members ask the evaluation questions (../shared/eval) with `/ask`, as gateway INTERACTION_CREATE payloads
 through each bot's real CommandTree, in eight servers (four a shard), one question after another, at 1, 10 and 50
-concurrent askers. At a third of each level a build removes a source (a new generation), and at two thirds
+concurrent askers (after a warm-up at 50 without a reindex, to see the memory that answering alone takes). At a
+third of each level a build removes a source (a new generation), and at two thirds
 `python -m index rollback` brings the previous one back; both processes follow each within INDEX_CHECK_SECONDS.
 The bots run the real model (ONNX) over an index `python -m index build` made; the cooldown is off, since every
 simulated member asks without pause.
@@ -150,13 +151,20 @@ async def run(seconds: float) -> None:
         await deployment.start()
         say(f"  up in {time.monotonic() - began:.0f} s; {len(asked)} questions, {len(deployment.guilds)} servers")
         idle = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
+        stop, warm = asyncio.Event(), Tally()  # answering without a switch of generation, to see what that costs
+        warming = asyncio.create_task(deployment.ask_for(asked, 50, stop, warm))
+        await asyncio.sleep(seconds / 3)
+        stop.set()
+        await warming
+        answered = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
+        say(f"  warm-up: {warm.asked} questions at 50 askers, no switch of generation")
         results = []
         try:
             for askers in LEVELS:
                 say(f"{askers} concurrent askers for {seconds:.0f} s…")
                 results.append(await level(deployment, url, askers, seconds, asked))
             assert deployment.chroma is not None
-            memory = {"bots_idle_mb": idle,
+            memory = {"bots_idle_mb": idle, "bots_answered_mb": answered,
                       "bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
                       "chroma_mb": round(memory_mb(deployment.chroma.pid)),
                       "postgres_mb": round(postgres_mb(cluster.folder))}
@@ -178,9 +186,10 @@ def print_table(results: list[dict[str, Any]], memory: dict[str, Any], seconds: 
               f"{r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['answers_lost']} | {r['log_rows_lost']} | "
               f"build {r['switch_seconds'][0]:.1f} s, rollback {r['switch_seconds'][1]:.1f} s |")
     bots = ", ".join(f"{now} MB (peak {peak} MB)" for now, peak in memory["bots_mb"])
-    print(f"memory: bot processes {memory['bots_idle_mb']} MB resident once up, {bots} at the end (after "
-          f"{2 * len(results)} switches of generation); Chroma server {memory['chroma_mb']} MB and PostgreSQL "
-          f"{memory['postgres_mb']} MB (proportional set size, all its processes)")
+    print(f"memory: bot processes {memory['bots_idle_mb']} MB resident once up, {memory['bots_answered_mb']} MB after "
+          f"a warm-up at 50 askers without a switch, {bots} at the end (after {2 * len(results)} switches of "
+          f"generation); Chroma server {memory['chroma_mb']} MB and PostgreSQL {memory['postgres_mb']} MB "
+          "(proportional set size, all its processes)")
     print(json.dumps({"levels": results, "memory": memory, "cpus": cpus, "load": round(load, 2)}))
 
 
