@@ -4,10 +4,10 @@ a fake Discord (tests/fake_discord.py: its REST API and gateway on localhost, th
 
 Run: .venv/bin/python bench/load.py [--seconds N]   (about ten minutes on 2 cores with the default 30 s a level)
 
-Simulated members ask the evaluation questions (../shared/eval) with `/ask`, as gateway INTERACTION_CREATE payloads
-through each bot's real CommandTree, in eight servers (four a shard), one question after another, at 1, 10 and 50
-concurrent askers (after a warm-up at 50 without a reindex, to see the memory that answering alone takes). At a
-third of each level a build removes a source (a new generation), and at two thirds
+Simulated members ask the bench's own questions (59, none an evaluation file's) with `/ask`, as gateway
+INTERACTION_CREATE payloads through each bot's real CommandTree, in eight servers (four a shard), one question after
+another, at 1, 10 and 50 concurrent askers (after a warm-up at 50 without a reindex, to see the memory that answering
+alone takes). At a third of each level a build removes a source (a new generation), and at two thirds
 `python -m index rollback` brings the previous one back; both processes follow each within INDEX_CHECK_SECONDS.
 The bots run the real model (ONNX) over an index `python -m index build` made; the cooldown is off, since every
 simulated member asks without pause.
@@ -41,16 +41,23 @@ from tests.log_databases import running_cluster  # noqa: E402
 
 LEVELS = (1, 10, 50)
 REMOVED = "004_9fd61aad6fe509e9.txt"  # the source a moderator removes partway, and the rollback brings back
-EVAL = ROOT.parent / "shared" / "eval"
 
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+ACTORS = ["Iran", "the Taliban", "the IRGC", "Pakistan", "Russia", "the United States"]
+TOPICS = ["water from the Helmand river", "weapons for the Taliban", "Afghan refugees", "trade at the border",
+          "the killing of diplomats in Mazar-i-Sharif", "ISIS-K", "the Hazaras", "Soleimani", "training camps"]
+ASIDES = ["What is the capital of Peru?", "who won the football last night", "Is Iran closer to the Taliban now?",
+          "When did Tehran start talking to the Taliban?", "Does the IRGC pay Taliban fighters?"]
+
+
 def questions() -> list[str]:
-    return [json.loads(line)["question"] for path in sorted(EVAL.glob("*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The bench's own questions (none of them an evaluation file's): on the corpus's subject, answered or not,
+    and off it."""
+    return [f"What does {actor} say about {topic}?" for actor in ACTORS for topic in TOPICS] + ASIDES
 
 
 def logged(url: str) -> int:
