@@ -60,25 +60,12 @@ def questions() -> list[str]:
     return [f"What does {actor} say about {topic}?" for actor in ACTORS for topic in TOPICS] + ASIDES
 
 
-def logged(url: str) -> int:
+def logged(url: str, start: float, end: float) -> int:
+    """The rows of the questions asked between two moments (the bots stamp each with its arrival)."""
     with psycopg.connect(url) as connection:
-        row = connection.execute("SELECT count(*) FROM questions").fetchone()
+        row = connection.execute("SELECT count(*) FROM questions WHERE asked_at >= %s AND asked_at <= %s",
+                                 (start, end)).fetchone()
         return int(row[0]) if row else 0
-
-
-async def settled_rows(url: str, expected: int, timeout: float = 30) -> int:
-    """The log's row count once the writers have caught up (it reaches `expected`, or stops growing)."""
-    deadline, last, still = time.monotonic() + timeout, -1, 0
-    while time.monotonic() < deadline:
-        count = logged(url)
-        if count >= expected:
-            return count
-        still = still + 1 if count == last else 0
-        if still >= 10:  # 2 s without a new row: what is missing is lost
-            return count
-        last = count
-        await asyncio.sleep(0.2)
-    return logged(url)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -107,12 +94,12 @@ def postgres_mb(folder: Path) -> float:
     return sum(memory_mb(int(p)) for p in [pid, *children])
 
 
-async def level(deployment: Deployment, url: str, askers: int, seconds: float, asked: list[str]) -> dict[str, Any]:
-    """One level of load, with a reindex at a third and a rollback at two thirds."""
-    before = logged(url)
+async def level(deployment: Deployment, askers: int, seconds: float, asked: list[str]) -> dict[str, Any]:
+    """One level of load, with a reindex at a third and a rollback at two thirds. Its log rows are counted once the
+    bots have stopped and written all they hold (`window`)."""
     start_generation = deployment.generation()
     stop, tally = asyncio.Event(), Tally()
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     load = asyncio.create_task(deployment.ask_for(asked, askers, stop, tally, seed=askers))
     switches: list[float] = []
     await asyncio.sleep(seconds / 3)
@@ -134,13 +121,12 @@ async def level(deployment: Deployment, url: str, askers: int, seconds: float, a
     await load
     elapsed = time.monotonic() - started
     answered = tally.answered
-    rows = await settled_rows(url, before + tally.asked) - before
     latencies = [answer.seconds * 1000 for answer in tally.answers if answer.message is not None]
     return {"askers": askers, "questions": tally.asked, "seconds": round(elapsed, 1),
             "per_second": round(answered / elapsed, 1), "p50_ms": round(percentile(latencies, 0.50), 1),
             "p95_ms": round(percentile(latencies, 0.95), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-            "answers_lost": len(tally.lost), "log_rows_lost": tally.asked - rows,
+            "answers_lost": len(tally.lost), "window": (began, time.time()),
             "generations": [built, start_generation], "switch_seconds": [round(s, 1) for s in switches]}
 
 
@@ -169,7 +155,7 @@ async def run(seconds: float) -> None:
         try:
             for askers in LEVELS:
                 say(f"{askers} concurrent askers for {seconds:.0f} s…")
-                results.append(await level(deployment, url, askers, seconds, asked))
+                results.append(await level(deployment, askers, seconds, asked))
             assert deployment.chroma is not None
             memory = {"bots_idle_mb": idle, "bots_answered_mb": answered,
                       "bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
@@ -177,6 +163,8 @@ async def run(seconds: float) -> None:
                       "postgres_mb": round(postgres_mb(cluster.folder))}
         finally:
             await deployment.stop()
+        for result in results:
+            result["log_rows_lost"] = result["questions"] - logged(url, *result.pop("window"))
     print_table(results, memory, seconds)
 
 
