@@ -109,9 +109,7 @@ def statements(script: str) -> Iterator[str]:
 
 
 class Database(ABC):
-    """One connection to the log's database, SQLite or PostgreSQL. Not shared between threads."""
-
-    dialect: str
+    """One connection to the log's database, SQLite or PostgreSQL, used by one thread at a time."""
 
     def __init__(self, where: Location) -> None:
         self.where = where
@@ -203,7 +201,6 @@ class Database(ABC):
 class SQLiteDatabase(Database):
     """A SQLite file in WAL mode, readable by its owner only. A writer's connection overwrites what it deletes."""
 
-    dialect = "sqlite"
     _tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
     _driver_error = sqlite3.Error
 

@@ -36,7 +36,6 @@ def placeholders(sql: str) -> str:
 class PostgresDatabase(Database):
     """A connection to the log's PostgreSQL database; a read-only one for reports."""
 
-    dialect = "postgresql"
     _tables_sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
     _driver_error = psycopg.Error
 
