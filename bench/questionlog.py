@@ -1,6 +1,7 @@
 """The question log's cost per question, and gaps and stats over 100,000 logged questions.
 
-Run: .venv/bin/python bench/questionlog.py   (about two minutes; temporary databases only)
+Run: .venv/bin/python bench/questionlog.py [--postgres]   (about four minutes; temporary databases only; with
+--postgres, about ten: gaps and stats are measured on a throwaway PostgreSQL cluster too, as the tests start one)
 
 - per question, on the event loop: what the Ask cog does after an answer (the entry built, its vector recalled,
   the entry queued), with the log on and off, and one warm search followed by it, on and off;
@@ -24,6 +25,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,14 +33,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot import reports  # noqa: E402
 from bot.cogs.ask import Asked  # noqa: E402
-from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder, connect  # noqa: E402
+from bot.logdb import Location, open_database  # noqa: E402
+from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
 from index.background import BACKGROUND_QUESTIONS  # noqa: E402
 from index.build import build  # noqa: E402
-from index.embedding import SentenceTransformerEmbedder  # noqa: E402
+from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from index.onnx_model import question_embedder  # noqa: E402
 from index.search import Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store import Store  # noqa: E402
+from tests.log_databases import running_cluster  # noqa: E402
 
 LOGGED = 100_000
 WRITES = 5_000
@@ -64,11 +68,11 @@ def noisy(base: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def fill(path: Path, bases: list[str], vectors: np.ndarray, model: str, all_gaps: bool) -> None:
+def fill(where: Location, bases: list[str], vectors: np.ndarray, model: str, all_gaps: bool) -> None:
     """LOGGED questions over 90 days, written through QuestionLog as the bot writes them."""
     rng = np.random.default_rng(7)
     chooser = random.Random(7)
-    log = QuestionLog.open(path, days=90, homes=[1])
+    log = QuestionLog.open(where, days=90, homes=[1])
     now = time.time()
     picks = rng.integers(0, len(bases), size=LOGGED)
     noise = np.concatenate([noisy(vectors[b], rng, 1) for b in picks])
@@ -158,17 +162,27 @@ def main() -> None:
 
         for name, all_gaps in (("realistic mix", False), ("every question a gap", True)):
             path = tmp / f"{name}.sqlite3"
-            start = time.perf_counter()
-            fill(path, bases, vectors, embedder.name, all_gaps)
-            filled = time.perf_counter() - start
-            with closing(connect(path, read_only=True)) as connection:
-                gaps_seconds = timed(lambda: reports.gaps(connection, 90, lambda: embedder, embedder.name))
-                stats_seconds = timed(lambda: reports.stats(connection, 90))
-                found = reports.gaps(connection, 90, lambda: embedder, embedder.name)
-            size = path.stat().st_size / 1e6
-            print(f"{LOGGED:,} logged questions ({name}; written in {filled:.0f} s, {size:.0f} MB): "
-                  f"gaps {gaps_seconds:.2f} s ({found.questions:,} questions in {len(found.groups):,} groups), "
-                  f"stats {stats_seconds:.2f} s")
+            reports_of(Location(path=path), f"SQLite, {name}", bases, vectors, embedder, all_gaps)
+            if "--postgres" in sys.argv:
+                with running_cluster() as cluster:
+                    assert cluster is not None, "--postgres needs PostgreSQL installed (initdb)"
+                    where = Location(url=SecretStr(cluster.create_database()), key=SecretStr("ab" * 32))
+                    reports_of(where, f"PostgreSQL, {name}", bases, vectors, embedder, all_gaps)
+
+
+def reports_of(where: Location, name: str, bases: list[str], vectors: np.ndarray, embedder: Embedder,
+               all_gaps: bool) -> None:
+    """Fills a log with LOGGED questions, then times gaps and stats over it."""
+    start = time.perf_counter()
+    fill(where, bases, vectors, embedder.name, all_gaps)
+    filled = time.perf_counter() - start
+    with closing(open_database(where, read_only=True)) as database:
+        gaps_seconds = timed(lambda: reports.gaps(database, 90, lambda: embedder, embedder.name))
+        stats_seconds = timed(lambda: reports.stats(database, 90))
+        found = reports.gaps(database, 90, lambda: embedder, embedder.name)
+    print(f"{LOGGED:,} logged questions ({name}; written in {filled:.0f} s): "
+          f"gaps {gaps_seconds:.2f} s ({found.questions:,} questions in {len(found.groups):,} groups), "
+          f"stats {stats_seconds:.2f} s", flush=True)
 
 
 if __name__ == "__main__":

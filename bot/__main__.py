@@ -1,11 +1,11 @@
 """`python -m bot`: run the Discord bot; `python -m bot ask` and `compare`: answer in the terminal, no token needed;
-`python -m bot gaps|stats`: what the question log says."""
+`python -m bot gaps|stats`: what the question log says; `python -m bot log migrate|export|copy`: the question log's
+database, for its operator; `python -m bot health`: whether the running bot is healthy, for a supervisor."""
 
 import argparse
 import asyncio
 import json
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -15,8 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from bot import reports
+from bot.logdb import (
+    Location,
+    LogDatabaseError,
+    LogSettingError,
+    LogUnavailable,
+    QuestionLogError,
+    open_database,
+)
+from bot.logschema import check_version
 from bot.prompt import Ask, Session
-from bot.questionlog import QuestionLogError, RememberingEmbedder, connect, store_vectors, transaction
+from bot.questionlog import RememberingEmbedder, store_vectors
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from bot.terminal_log import TerminalLog
@@ -43,8 +52,9 @@ NO_TOKEN = """error: DISCORD_TOKEN is not set, so the bot cannot connect to Disc
 Copy .env.example to .env and fill in DISCORD_TOKEN (docs/discord.md says how to get one),
 or try Dossier without Discord:  python -m bot ask "What ties Iran to the Taliban?\""""
 NO_TOKEN_TERMINAL = "No DISCORD_TOKEN set (see .env.example): terminal mode."
-EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix), 2 bad settings, command line or token, "
-               "69 Discord or the Chroma server unreachable, 70 unexpected error (-v shows it), 130 Ctrl-C.")
+EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix; for health: unhealthy), 2 bad settings, "
+               "command line or token, 69 Discord, the Chroma server or the log's database unreachable, 70 unexpected "
+               "error (-v shows it), 130 Ctrl-C.")
 ONE_QUESTION = ("give one question, in quotes or as bare words; for several, one a line on stdin: "
                 "python -m bot ask - < questions.txt")
 DEFAULT_TOP = 5
@@ -155,32 +165,33 @@ def answer_each(searcher: Searcher, questions: Iterator[str], fmt: str, page: As
 
 
 def report(settings: Settings, command: str, days: int, as_json: bool) -> int:
-    """Prints the gaps or the stats of the last `days` days from the question log at DATABASE_PATH."""
-    path = settings.database_path
-    with closing(connect(path, read_only=True)) as connection:
+    """Prints the gaps or the stats of the last `days` days from the question log (DATABASE_URL or DATABASE_PATH)."""
+    where = Location.of(settings)
+    with closing(open_database(where, read_only=True)) as database:
         try:
+            check_version(database)
             if command == "gaps":
                 model = settings.embedding_model
-                gaps = reports.gaps(connection, days, lambda: question_embedder(settings), model,
-                                    remember=lambda vectors: keep_vectors(path, model, vectors))
+                gaps = reports.gaps(database, days, lambda: question_embedder(settings), model,
+                                    remember=lambda vectors: keep_vectors(where, model, vectors))
                 print(json.dumps(gaps.to_json(), ensure_ascii=False) if as_json else reports.gaps_text(gaps))
                 return 0
-            stats = reports.stats(connection, days)
-        except sqlite3.Error as exc:
-            raise QuestionLogError(f"cannot read the question log at {path}: {exc}") from exc
+            stats = reports.stats(database, days)
+        except LogDatabaseError as exc:
+            raise QuestionLogError(f"cannot read the question log at {where}: {exc}") from exc
     titles = source_titles(settings)
     print(json.dumps(stats.to_json(titles), ensure_ascii=False) if as_json else reports.stats_text(stats, titles))
     return 0
 
 
-def keep_vectors(path: Path, model: str, vectors: list[tuple[int, np.ndarray]]) -> None:
+def keep_vectors(where: Location, model: str, vectors: list[tuple[int, np.ndarray]]) -> None:
     """Keeps the embeddings gaps computed in the log, so the next gaps does not compute them again; a log this user
     cannot write is only read."""
     try:
-        with closing(connect(path)) as connection, transaction(connection):
-            store_vectors(connection, model, vectors)
-    except (QuestionLogError, sqlite3.Error) as exc:
-        log.warning("could not keep the embeddings gaps computed in %s: %s", path, exc)
+        with closing(open_database(where)) as database, database.transaction():
+            store_vectors(database, model, vectors)
+    except QuestionLogError as exc:
+        log.warning("could not keep the embeddings gaps computed in %s: %s", where, exc)
 
 
 def source_titles(settings: Settings) -> dict[str, str]:
@@ -220,6 +231,30 @@ def serve(settings: Settings) -> int:
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")
     return 0
+
+
+def health(settings: Settings) -> int:
+    """Asks the bot running on this host (HEALTH_PORT) how it is: one line, and 0 when healthy, else 1."""
+    from bot.health import probe
+
+    if settings.health_port is None:
+        print("error: HEALTH_PORT is not set: set it (the same for the bot and this command) to a free local port, "
+              "on which the bot then answers health checks", file=sys.stderr)
+        return EXIT_SETTINGS
+    healthy, line = probe(settings)
+    print(line)
+    return 0 if healthy else EXIT_ERROR
+
+
+def log_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`log migrate`, `log export --json` or `log copy`."""
+    from bot import logcli
+
+    if args.log_command == "migrate":
+        return logcli.migrate_command(settings)
+    if args.log_command == "export":
+        return logcli.export_command(settings)
+    return logcli.copy_command(settings, args.source, args.json)
 
 
 def days_argument(text: str) -> int:
@@ -316,6 +351,29 @@ def main(argv: list[str] | None = None) -> int:
         report_cmd.add_argument("--days", type=days_argument, default=reports.DEFAULT_DAYS,
                                 help=f"how many days back to look (default {reports.DEFAULT_DAYS})")
         report_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    health_cmd = sub.add_parser("health", epilog=EXIT_STATUS,
+                                help="whether the bot running on this host is healthy (HEALTH_PORT): gateway, index, "
+                                     "question log; exits 0 when it is, else 1")
+    health_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                            help="log details and tracebacks")
+    log_cmd = sub.add_parser("log", help="the question log's database (DATABASE_URL, else DATABASE_PATH)",
+                             epilog=EXIT_STATUS)
+    log_sub = log_cmd.add_subparsers(dest="log_command", required=True)
+    for name, what in (("migrate", "bring the schema up to date (the bot does at start), and check the key"),
+                       ("export", "print every row as JSON Lines: hashes as stored, never the key"),
+                       ("copy", "copy a SQLite log (DATABASE_PATH, or --from) into the PostgreSQL log at "
+                                "DATABASE_URL; they must share a key (QUESTION_LOG_KEY)")):
+        command = log_sub.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}.",
+                                     epilog=EXIT_STATUS)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log details and tracebacks")
+        if name == "export":
+            command.add_argument("--json", action="store_true", required=True,
+                                 help="JSON Lines, the only format: one object a row")
+        if name == "copy":
+            command.add_argument("--from", dest="source", type=Path, default=None,
+                                 help="the SQLite file to copy (default DATABASE_PATH)")
+            command.add_argument("--json", action="store_true", help="print what was added as one JSON object")
     args = parser.parse_args(argv)
     if args.command == "ask":
         check_command_line(ask_cmd, args.question, searchable=args.format == "text")
@@ -334,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
             return compare(settings, args.topic, args.format)
         if args.command in ("gaps", "stats"):
             return report(settings, args.command, args.days, args.json)
+        if args.command == "health":
+            return health(settings)
+        if args.command == "log":
+            return log_command(settings, args)
         serving = True
         configure_logging(args.verbose)  # the bot logs what it does
         return serve(settings)
@@ -343,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         return output_closed()
     except Exception as exc:
         if isinstance(exc, QuestionLogError):  # the bot's own database, which the index's diagnosis does not know
-            failure = Failure(str(exc), EXIT_ERROR)
+            failure = Failure(str(exc), EXIT_SETTINGS if isinstance(exc, LogSettingError)
+                              else EXIT_UNAVAILABLE if isinstance(exc, LogUnavailable) else EXIT_ERROR)
         else:
             failure = (discord_failure(exc) if serving else None) or diagnose(exc, settings)
         if getattr(args, "json", False):  # gaps and stats: the error as the JSON object asked for, as rollback does

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord import app_commands
 
-from bot.cooldown import Cooldowns
+from bot.cooldown import Cooldowns, Who
 from bot.errors import NotHomeServer, NotModerator
 
 if TYPE_CHECKING:
@@ -58,19 +58,20 @@ def is_moderator() -> Callable[[T], T]:
     return app_commands.check(predicate)
 
 
-def check_cooldown(cooldowns: Cooldowns, user_id: int) -> None:
-    """Counts a question against the user's cooldown, or raises CommandOnCooldown."""
-    retry_after = cooldowns.take(user_id)
+def check_cooldown(cooldowns: Cooldowns, who: Who) -> None:
+    """Counts a question against the member's cooldown in that place, or raises CommandOnCooldown."""
+    retry_after = cooldowns.take(who)
     if retry_after:
         cooldown = app_commands.Cooldown(cooldowns.rate, cooldowns.per)
         raise app_commands.CommandOnCooldown(cooldown, retry_after)
 
 
 def ask_cooldown() -> Callable[[T], T]:
-    """Counts the question against the asker's cooldown (ASK_COOLDOWN_RATE per ASK_COOLDOWN_SECONDS)."""
+    """Counts the question against the asker's cooldown in this server or DM (ASK_COOLDOWN_RATE per
+    ASK_COOLDOWN_SECONDS)."""
 
     async def predicate(interaction: "discord.Interaction[Dossier]") -> bool:
-        check_cooldown(interaction.client.cooldowns, interaction.user.id)
+        check_cooldown(interaction.client.cooldowns, (interaction.guild_id, interaction.user.id))
         return True
 
     return app_commands.check(predicate)

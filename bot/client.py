@@ -1,8 +1,15 @@
-"""The Discord client: built by `create_bot` from its settings and searcher, loads one cog per feature in setup_hook."""
+"""The Discord client: built by `create_bot` from its settings and searcher, loads one cog per feature in setup_hook.
+
+Sharded across processes (SHARD_COUNT, SHARD_IDS), each process runs an AutoShardedBot on its own shards. Discord sends
+a server's events to shard (server id >> 22) % SHARD_COUNT, so every question, button press and deleted message of
+one server reaches the same process, and its cooldowns are kept there; DMs all reach shard 0. Only the process with
+shard 0 syncs the slash commands, so several processes starting at once register them once.
+"""
 
 import asyncio
 import logging
 import signal
+from typing import Any
 
 import discord
 from discord.ext import commands, tasks
@@ -10,6 +17,7 @@ from pydantic import SecretStr
 
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
+from bot.health import HealthServer
 from bot.questionlog import QuestionLog, RememberingEmbedder, open_question_log
 from bot.settings import Settings
 from index.diagnose import diagnose
@@ -21,6 +29,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.check", "bot.cogs.compare", "bot.cogs.help", "bot.cogs.privacy",
               "bot.cogs.moderation")
+CLOSE_WAIT_SECONDS = 10.0  # on SIGTERM, answers under way get this long to go out (and be logged) before closing
 
 # Dossier never joins a voice channel: no warning at start-up that the voice libraries are missing.
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -29,27 +38,48 @@ discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 class Dossier(commands.Bot):
     """Slash commands and mentions only: no prefix commands, no privileged intents, no pings."""
 
-    def __init__(self, settings: Settings, searcher: Searcher, questions: QuestionLog | None = None) -> None:
+    def __init__(self, settings: Settings, searcher: Searcher, questions: QuestionLog | None = None,
+                 **options: Any) -> None:
         super().__init__(command_prefix=(), help_command=None, intents=discord.Intents.default(),
-                         allowed_mentions=discord.AllowedMentions.none())
+                         allowed_mentions=discord.AllowedMentions.none(), **options)
         self.settings = settings
         self.searcher = searcher
         self.questions = questions or QuestionLog.disabled("the bot was started without one")
         self.cooldowns = Cooldowns(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
+        self.health = HealthServer(self, settings.health_port) if settings.health_port else None
+        self.answering = 0  # questions being answered now (the Ask cog counts them)
         self.tree.on_error = on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        if self.settings.syncs_commands:
+            await self.sync_commands()
+        elif self.settings.dev_guild_id is not None or self.settings.sync_commands_globally:
+            log.info("not syncing the commands: the process with shard 0 does (this one has shards %s)",
+                     self.settings.shard_ids)
         if self.settings.index_check_seconds > 0:
             self.follow_index.change_interval(seconds=self.settings.index_check_seconds)
             self.follow_index.start()
+        if self.health is not None:
+            await self.health.start()
 
     async def close(self) -> None:
         self.follow_index.cancel()
+        await self.finish_answers()
+        if self.health is not None:
+            await self.health.stop()
         await super().close()
         await asyncio.to_thread(self.questions.close)  # writes what is still queued
+
+    async def finish_answers(self) -> None:
+        """Waits, up to CLOSE_WAIT_SECONDS, for the answers under way: a member asking as the bot stops is answered,
+        and the question logged, rather than cut off with the connection."""
+        deadline = asyncio.get_running_loop().time() + CLOSE_WAIT_SECONDS
+        while self.answering and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.answering:
+            log.warning("stopping with %d answers still under way", self.answering)
 
     @tasks.loop(seconds=60)
     async def follow_index(self) -> None:
@@ -112,7 +142,8 @@ class Dossier(commands.Bot):
 
 
 class ShardedDossier(Dossier, commands.AutoShardedBot):
-    """Dossier on AutoShardedBot (SHARDED=true): as many gateway shards as Discord recommends, in this process.
+    """Dossier on AutoShardedBot: SHARD_IDS of SHARD_COUNT shards in this process, or (SHARDED=true alone) as many
+    as Discord recommends.
 
     commands.Bot adds nothing to what it inherits, so AutoShardedBot's client code comes first after Dossier's.
     """
@@ -120,8 +151,10 @@ class ShardedDossier(Dossier, commands.AutoShardedBot):
 
 def create_bot(settings: Settings, searcher: Searcher, questions: QuestionLog | None = None) -> Dossier:
     """The client the settings ask for: sharded or not, the same bot."""
-    bot_class = ShardedDossier if settings.sharded else Dossier
-    return bot_class(settings, searcher, questions)
+    if not settings.sharding:
+        return Dossier(settings, searcher, questions)
+    return ShardedDossier(settings, searcher, questions, shard_count=settings.shard_count,
+                          shard_ids=settings.shard_ids)
 
 
 async def main(settings: Settings, token: SecretStr) -> None:
@@ -132,9 +165,18 @@ async def main(settings: Settings, token: SecretStr) -> None:
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",
              pointer.documents, pointer.chunks, pointer.built_at, pointer.built_by)
+    await run(settings, token, searcher)
+
+
+async def run(settings: Settings, token: SecretStr, searcher: Searcher) -> None:
+    """Opens the question log and runs the bot over `searcher` until it is stopped (Ctrl-C or SIGTERM)."""
     questions = await asyncio.to_thread(open_question_log, settings)
+    if settings.shard_ids is not None:
+        log.info("shards %s of %d in this process", settings.shard_ids, settings.shard_count)
+    closing: list[asyncio.Task[None]] = []
     async with create_bot(settings, searcher, questions) as bot:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(bot.close()))
+        loop.add_signal_handler(signal.SIGTERM, lambda: closing.append(loop.create_task(bot.close())))
         await bot.start(token.get_secret_value())
+    await asyncio.gather(*closing)  # the gateway closes first: the rest of the close (the log's last writes) is here
     log.info("stopped")

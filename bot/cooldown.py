@@ -1,12 +1,16 @@
-"""A per-user cooldown for searches: `rate` per `per` seconds, with a refund for invalid input.
+"""A cooldown for searches: `rate` per `per` seconds per member in one place, with a refund for invalid input.
 
-One cooldown covers every search a member sets off: /ask, a mention, and paging an answer.
+One cooldown covers every search a member sets off in a server (or in DMs): /ask, a mention, and paging an answer.
+It is kept per server because that is what sharding can keep exact: Discord sends all of a server's events to one
+shard, so one process, and all DMs to shard 0 (bot/client.py). A member asking in two servers has a window in each.
 """
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+
+Who = tuple[int | None, int]  # a member in one place: (server id, or None for DMs; user id)
 
 
 @dataclass
@@ -16,21 +20,22 @@ class _Window:
 
 
 class Cooldowns:
-    """A sliding window of recent searches per user; users with nothing left in their window are forgotten."""
+    """A sliding window of recent searches per member and place (`Who`); those with nothing left in their window
+    are forgotten."""
 
     def __init__(self, rate: int, per: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.per = per
         self._clock = clock
-        self._users: dict[int, _Window] = {}
+        self._users: dict[Hashable, _Window] = {}
         self._next_sweep = 0.0
 
     def __len__(self) -> int:
         """How many users the table holds."""
         return len(self._users)
 
-    def take(self, user_id: int) -> float:
-        """0 and the search counted if the user may search now, else the seconds until they may."""
+    def take(self, user_id: Hashable) -> float:
+        """0 and the search counted if the member may search now, else the seconds until they may."""
         if self.per <= 0:
             return 0.0
         now = self._clock()
@@ -43,7 +48,7 @@ class Cooldowns:
         window.asked.append(now)
         return 0.0
 
-    def warn(self, user_id: int) -> bool:
+    def warn(self, user_id: Hashable) -> bool:
         """Whether to tell a refused user to slow down: once, until they may search again; then silence."""
         now = self._clock()
         window = self._users.setdefault(user_id, _Window())
@@ -52,7 +57,7 @@ class Cooldowns:
         window.warned_until = window.asked[0] + self.per if window.asked else now
         return True
 
-    def refund(self, user_id: int) -> None:
+    def refund(self, user_id: Hashable) -> None:
         """Gives back the user's latest search, which turned out to be invalid."""
         window = self._users.get(user_id)
         if window and window.asked:

@@ -11,7 +11,6 @@ the embedding kept (`remember`), so gaps never embeds it again.
 
 import functools
 import json
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.logdb import Database
 from bot.questionlog import vectors_from
 from index.embedding import Embedder
 
@@ -78,23 +78,30 @@ def since(days: int, now: float | None = None) -> float:
 
 _WORDINGS = """
 WITH verdicts AS (
-    SELECT question_id FROM votes GROUP BY question_id HAVING sum(helpful = 0) > sum(helpful = 1)),
+    SELECT question_id FROM votes GROUP BY question_id
+    HAVING count(*) FILTER (WHERE helpful = 0) > count(*) FILTER (WHERE helpful = 1)),
 gap AS (
-    SELECT wording_id, question, asked_at, 1 AS unanswered, missing, 0 AS unhelpful FROM questions
-    WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= :start
+    SELECT wording_id, question, asked_at, 1 AS unanswered FROM questions
+    WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= ?
     UNION ALL
-    SELECT q.wording_id, q.question, q.asked_at, 0, q.missing, 1
+    SELECT q.wording_id, q.question, q.asked_at, 0
     FROM verdicts AS v JOIN questions AS q ON q.id = v.question_id
-    WHERE q.asked_at >= :start AND q.wording_id IS NOT NULL AND q.outcome != 'not_answered'),
+    WHERE q.asked_at >= ? AND q.wording_id IS NOT NULL AND q.outcome != 'not_answered'),
 counted AS (
-    SELECT wording_id, max(asked_at) AS latest, question, count(*) AS asked, sum(unanswered) AS unanswered,
-           sum(unhelpful) AS unhelpful,
-           group_concat(CASE WHEN unanswered AND missing != '[]' THEN missing END, char(10)) AS missing
-    FROM gap GROUP BY wording_id)
-SELECT c.question, c.asked, c.unanswered, c.unhelpful, c.missing, w.model, w.vector, w.id
-FROM counted AS c JOIN wordings AS w ON w.id = c.wording_id
+    SELECT wording_id, max(asked_at) AS latest, count(*) AS asked, count(*) FILTER (WHERE unanswered = 1) AS unanswered,
+           count(*) FILTER (WHERE unanswered = 0) AS unhelpful
+    FROM gap GROUP BY wording_id),
+latest AS (
+    SELECT wording_id, question, row_number() OVER (PARTITION BY wording_id ORDER BY asked_at DESC) AS n FROM gap)
+SELECT l.question, c.asked, c.unanswered, c.unhelpful, w.model, w.vector, w.id
+FROM counted AS c JOIN wordings AS w ON w.id = c.wording_id JOIN latest AS l ON l.wording_id = c.wording_id AND l.n = 1
 ORDER BY c.asked DESC, c.latest DESC
-"""  # with max(asked_at), SQLite takes `question` from the latest asking (a "bare column")
+"""  # each wording's text is its latest asking's
+
+_MISSING = """
+SELECT wording_id, missing FROM questions
+WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= ? AND missing != '[]'
+"""
 
 
 @dataclass
@@ -106,23 +113,26 @@ class Wordings:
     counts: np.ndarray
     not_answered: np.ndarray
     not_helpful: np.ndarray
-    missing: list[str | None]  # the JSON lists of missing terms, one per line
+    missing: list[list[str]]  # the JSON lists of missing terms of its unanswered askings
     vectors: np.ndarray
     lacking: list[int]  # rows with no embedding from the model
 
 
-def wordings(connection: sqlite3.Connection, start: float, model: str) -> Wordings:
+def wordings(database: Database, start: float, model: str) -> Wordings:
     """The gap questions since `start`, with each wording's embedding from `model` where one is stored."""
-    rows = connection.execute(_WORDINGS, {"start": start}).fetchall()
-    stored = [i for i, row in enumerate(rows) if row[6] is not None and row[5] == model]
-    dimension = len(rows[stored[0]][6]) if stored else 0  # one byte a number
+    rows = database.fetchall(_WORDINGS, (start, start))
+    stored = [i for i, row in enumerate(rows) if row[5] is not None and row[4] == model]
+    dimension = len(rows[stored[0]][5]) if stored else 0  # one byte a number
     vectors = np.zeros((len(rows), dimension), dtype=np.float32)
     if stored:
-        vectors[stored] = vectors_from(b"".join(rows[i][6] for i in stored), len(stored))
+        vectors[stored] = vectors_from(b"".join(bytes(rows[i][5]) for i in stored), len(stored))
+    missing: dict[int, list[str]] = {}
+    for wording_id, terms in database.fetchall(_MISSING, (start,)):
+        missing.setdefault(wording_id, []).append(terms)
     column = lambda n: np.array([row[n] for row in rows], dtype=np.int64)  # noqa: E731
-    return Wordings(ids=[row[7] for row in rows], texts=[row[0] for row in rows], counts=column(1),
-                    not_answered=column(2), not_helpful=column(3), missing=[row[4] for row in rows], vectors=vectors,
-                    lacking=sorted(set(range(len(rows))) - set(stored)))
+    return Wordings(ids=[row[6] for row in rows], texts=[row[0] for row in rows], counts=column(1),
+                    not_answered=column(2), not_helpful=column(3), missing=[missing.get(row[6], []) for row in rows],
+                    vectors=vectors, lacking=sorted(set(range(len(rows))) - set(stored)))
 
 
 def group(vectors: np.ndarray) -> np.ndarray:
@@ -160,7 +170,7 @@ def group(vectors: np.ndarray) -> np.ndarray:
 Remember = Callable[[list[tuple[int, np.ndarray]]], None]
 
 
-def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embedder], model: str,
+def gaps(database: Database, days: int, embedder: Callable[[], Embedder], model: str,
          limit: int | None = None, now: float | None = None, remember: Remember | None = None) -> Gaps:
     """The gaps of the last `days` days, largest group first (at most `limit` groups).
 
@@ -168,7 +178,7 @@ def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embed
     embedding from that model, whose embeddings (by wording id) then go to `remember` to be kept.
     """
     start = since(days, now)
-    found = wordings(connection, start, model)
+    found = wordings(database, start, model)
     if found.lacking:
         encoded = embedder().encode([found.texts[i] for i in found.lacking])
         if not found.vectors.shape[1]:
@@ -185,17 +195,18 @@ def gaps(connection: sqlite3.Connection, days: int, embedder: Callable[[], Embed
     members.sort(key=lambda rows: (-int(found.counts[rows].sum()), int(rows[0])))
     terms = functools.lru_cache(maxsize=None)(json.loads)  # most missing-term lists are alike: parse each once
     groups = [_gap(found, rows, terms) for rows in members[:limit]]
-    private, elsewhere = connection.execute(
-        "SELECT coalesce(sum(private = 1), 0), coalesce(sum(private = 0), 0) FROM questions "
-        "WHERE asked_at >= ? AND outcome = 'not_answered' AND wording_id IS NULL", (start,)).fetchone()
-    return Gaps(days, start, groups, private, elsewhere)
+    counted = database.fetchone(
+        "SELECT count(*) FILTER (WHERE private = 1), count(*) FILTER (WHERE private = 0) FROM questions "
+        "WHERE asked_at >= ? AND outcome = 'not_answered' AND wording_id IS NULL", (start,))
+    assert counted is not None
+    return Gaps(days, start, groups, int(counted[0]), int(counted[1]))
 
 
 def _gap(found: Wordings, rows: np.ndarray, terms: Callable[[str], list[str]]) -> Gap:
     missing: Counter[str] = Counter()
     for row in rows:
-        for line in (found.missing[row] or "").splitlines():
-            missing.update(terms(line))
+        for listed in found.missing[row]:
+            missing.update(terms(listed))
     return Gap(count=int(found.counts[rows].sum()), not_answered=int(found.not_answered[rows].sum()),
                not_helpful=int(found.not_helpful[rows].sum()),
                examples=tuple(found.texts[row] for row in rows[:EXAMPLES]),
@@ -242,23 +253,24 @@ class Stats:
                 "latency_ms": self.latency_ms}
 
 
-def stats(connection: sqlite3.Connection, days: int, now: float | None = None) -> Stats:
+def stats(database: Database, days: int, now: float | None = None) -> Stats:
     """Questions per day (UTC), outcomes, votes, the most quoted sources and answer latency, since `days` ago."""
     now = time.time() if now is None else now
     start = since(days, now)
-    counted = dict(connection.execute("SELECT date(asked_at, 'unixepoch'), count(*) FROM questions "
-                                      "WHERE asked_at >= ? GROUP BY 1", (start,)).fetchall())
+    counted: dict[str, int] = dict(database.fetchall(f"SELECT {database.day('asked_at')}, count(*) FROM questions "
+                                     "WHERE asked_at >= ? GROUP BY 1", (start,)))
     first = datetime.fromtimestamp(start, UTC).date()
     per_day = [(day, counted.get(day, 0)) for day in ((first + timedelta(days=n)).isoformat() for n in range(days))]
-    outcomes = dict(connection.execute("SELECT outcome, count(*) FROM questions WHERE asked_at >= ? "
-                                       "GROUP BY outcome", (start,)).fetchall())
-    helpful, not_helpful = connection.execute(
-        "SELECT coalesce(sum(v.helpful = 1), 0), coalesce(sum(v.helpful = 0), 0) FROM votes AS v "
-        "JOIN questions AS q ON q.id = v.question_id WHERE q.asked_at >= ?", (start,)).fetchone()
-    sources = connection.execute(
+    outcomes: dict[str, int] = dict(database.fetchall("SELECT outcome, count(*) FROM questions WHERE asked_at >= ? "
+                                      "GROUP BY outcome", (start,)))
+    votes = database.fetchone(
+        "SELECT count(*) FILTER (WHERE v.helpful = 1), count(*) FILTER (WHERE v.helpful = 0) FROM votes AS v "
+        "JOIN questions AS q ON q.id = v.question_id WHERE q.asked_at >= ?", (start,))
+    assert votes is not None
+    sources = database.fetchall(
         "SELECT source_id, count(DISTINCT question_id) AS n FROM quoted JOIN questions AS q ON q.id = question_id "
-        "WHERE q.asked_at >= ? GROUP BY source_id ORDER BY n DESC, source_id", (start,)).fetchall()
-    latencies = np.array([row[0] for row in connection.execute(
+        "WHERE q.asked_at >= ? GROUP BY source_id ORDER BY n DESC, source_id", (start,))
+    latencies = np.array([row[0] for row in database.fetchall(
         "SELECT latency_ms FROM questions WHERE asked_at >= ? AND latency_ms IS NOT NULL AND outcome != 'refused'",
         (start,))], dtype=np.float64)
     latency = None
@@ -266,7 +278,7 @@ def stats(connection: sqlite3.Connection, days: int, now: float | None = None) -
         p50, p95 = np.percentile(latencies, [50, 95])
         latency = {"p50": round(float(p50), 1), "p95": round(float(p95), 1),
                    "max": round(float(latencies.max()), 1)}
-    return Stats(days, start, per_day, outcomes, helpful, not_helpful, [(s, n) for s, n in sources], latency)
+    return Stats(days, start, per_day, outcomes, int(votes[0]), int(votes[1]), [(s, n) for s, n in sources], latency)
 
 
 def _iso(moment: float) -> str:

@@ -102,7 +102,7 @@ def _explain(cls: type[BaseSettings], exc: ValidationError, env_file: Path) -> s
         name = field.upper() or "a setting"
         info = cls.model_fields.get(field)
         expected = f"must be {info.description}" if info and info.description else error["msg"].lower()
-        secret = "token" in field  # a secret's value is never repeated back
+        secret = "token" in field or (info is not None and "SecretStr" in str(info.annotation))  # never repeated
         given: Any = error.get("input")
         shown = "" if secret or isinstance(given, dict) else f" (it is {given!r})"
         lines.append(f"{name} {expected}{shown}: fix it in the environment or in {env_file}.")

@@ -21,6 +21,7 @@ from index.scorer import Linear, Scorer
 from index.search import Searcher
 from index.settings import IndexSettings
 from index.store import Store
+from tests.log_databases import NO_POSTGRES, Cluster, LogBackend, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -77,6 +78,29 @@ def on_topic_scorer() -> Scorer:
     return Scorer(Linear.of(("dense_rank",), PASSAGE, [0.0], [1.0], [-1.0], 0.0),
                   Linear.of(("margin", "missing"), QUESTION, [0.0, 0.0], [1.0, 1.0], [1.0, -10.0], 0.0),
                   Linear.of(("source_best",), SOURCE, [0.0], [1.0], [0.0], 1.0), threshold=0.5)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster | None]:
+    """A throwaway PostgreSQL cluster for the whole session, started the first time a test needs it; None where
+    PostgreSQL is not installed."""
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogBackend]:
+    """The question log's database for one test: a SQLite file, or a fresh PostgreSQL database (skipped, saying
+    why, where PostgreSQL is not installed)."""
+    if request.param == "sqlite":
+        yield LogBackend("sqlite", tmp_path)
+        return
+    cluster = request.getfixturevalue("postgres")
+    if cluster is None:
+        pytest.skip(NO_POSTGRES)
+    backend = LogBackend("postgresql", tmp_path, cluster, cluster.create_database())
+    yield backend
+    backend.drop()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,11 @@
-"""The per-user search cooldown: a sliding window of ASK_COOLDOWN_RATE searches per ASK_COOLDOWN_SECONDS."""
+"""The search cooldown: a sliding window of ASK_COOLDOWN_RATE searches per ASK_COOLDOWN_SECONDS, per member and
+server."""
+
+from pathlib import Path
 
 from bot.cooldown import Cooldowns
+from tests.test_discord_harness import GUILD_ID, SECOND_GUILD_ID, fake_index_gateway
+from tests.test_question_log import OFF_TOPIC
 
 
 class Clock:
@@ -65,3 +70,18 @@ def test_expired_users_are_forgotten() -> None:
     clock.now += 10
     assert cooldowns.take(2000) == 0.0
     assert len(cooldowns) == 1
+
+
+async def test_a_members_cooldown_is_kept_per_server(tmp_path: Path, seeds_copy: Path) -> None:
+    """The cooldown counts a member's questions in each server, and in DMs, apart: where Discord sends one server's
+    events to one shard, so one process, each window lives in one place, and DMs all go to shard 0."""
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, ask_cooldown_rate=1, ask_cooldown_seconds=60)
+    gateway.join(SECOND_GUILD_ID)
+    try:
+        replies = {where: [(await gateway.command("ask", guild_id=where, question=OFF_TOPIC))[-1] for _ in range(2)]
+                   for where in (GUILD_ID, SECOND_GUILD_ID, None)}
+    finally:
+        await gateway.close()
+    for first, second in replies.values():
+        assert first.kind == "followup" and "does not cover" in first.message["content"]
+        assert "try again in" in second.message["content"]

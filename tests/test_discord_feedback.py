@@ -1,12 +1,13 @@
 """Feedback: "Helpful" and "Not helpful" under an answer; one vote per member per answer, changeable, acknowledged
-privately and stored with the question. Through the real CommandTree, views and a real SQLite log."""
+privately and stored with the question. Through the real CommandTree, views and a real SQLite log, and a real
+PostgreSQL one."""
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
 
+from tests.log_databases import LogBackend
 from tests.test_discord_harness import (
     ASKER,
     EPHEMERAL,
@@ -20,8 +21,8 @@ from tests.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswe
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
-    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+async def gateway(tmp_path: Path, seeds_copy: Path, log_backend: LogBackend) -> AsyncIterator[Gateway]:
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
     yield gateway
     await gateway.close()
 
@@ -69,18 +70,13 @@ async def test_no_vote_on_an_answer_that_quotes_nothing(gateway: Gateway) -> Non
         assert "Passages 1" not in answer.message["content"] and "Helpful" not in labels(answer)
 
 
-async def test_a_vote_that_cannot_be_stored_is_told_so(gateway: Gateway) -> None:
+async def test_a_vote_that_cannot_be_stored_is_told_so(gateway: Gateway, log_backend: LogBackend) -> None:
     """With the database locked past the wait, the voter is told privately, after a deferral, that the vote was
     not recorded; and it was not."""
     answer = (await gateway.command("ask", question=answerable(gateway)))[-1]
     gateway.bot.questions.flush()
-    blocker = sqlite3.connect(gateway.bot.settings.database_path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    with log_backend.locked():
         requests = await gateway.press(answer, "Helpful", who=ASKER)
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
     assert [r.kind for r in requests] == ["defer", "followup"] and requests[0].message["flags"] & EPHEMERAL
     assert "could not be recorded" in requests[1].message["content"]
     assert rows(gateway, "SELECT count(*) FROM votes") == [(0,)]

@@ -17,7 +17,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.client import Dossier
+from bot.client import Dossier, ShardedDossier, create_bot
 from bot.help import CHECK
 from bot.questionlog import RememberingEmbedder, open_question_log
 from bot.render import (
@@ -230,7 +230,7 @@ class Gateway:
 
     @classmethod
     async def connect(cls, settings: Settings, searcher: Searcher, http: FakeHTTP | None = None) -> "Gateway":
-        bot = Dossier(settings, searcher, open_question_log(settings))
+        bot = create_bot(settings, searcher, open_question_log(settings))
         http = http or FakeHTTP()
         await bot._async_setup_hook()
         bot.http._HTTPClient__session = http  # type: ignore[attr-defined]
@@ -463,6 +463,23 @@ async def test_sync_only_to_the_dev_guild(dev_settings: Settings) -> None:
     await gateway.bot.on_ready()
     assert [r for r in gateway.http.requests if r.url.endswith("/commands")] == syncs
     await gateway.close()
+
+
+async def test_only_the_process_with_shard_0_syncs(tmp_path: Path) -> None:
+    """With SHARD_COUNT and SHARD_IDS the bot is an AutoShardedBot on those shards; asked to sync at start-up, the
+    process with shard 0 syncs and the one with shard 1 does not, so processes starting together sync once."""
+    synced = {}
+    for shards in ([0], [1]):
+        settings = Settings(_env_file=None, chroma_path=tmp_path / "chroma",  # type: ignore[call-arg]
+                            database_path=tmp_path / "questions.sqlite3", sync_commands_globally=True,
+                            moderator_guild_ids=[GUILD_ID], shard_count=2, shard_ids=shards)
+        gateway = await Gateway.connect(settings, _NoSearcher())  # type: ignore[arg-type]
+        assert isinstance(gateway.bot, ShardedDossier)
+        assert (gateway.bot.shard_count, gateway.bot.shard_ids) == (2, shards)
+        synced[shards[0]] = [r.url.split("/applications/")[1] for r in gateway.http.requests
+                             if r.url.endswith("/commands")]
+        await gateway.close()
+    assert synced == {0: [f"{APP_ID}/commands", f"{APP_ID}/guilds/{GUILD_ID}/commands"], 1: []}
 
 
 async def test_no_sync_unless_asked(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 handlers, over an index built with the fast fake embedder, with a real SQLite file. Words are kept only for
 questions asked in the home server (GUILD_ID), never for other servers, DMs, private or refused questions;
 mentions, emoji and links are stripped; deleting a message deletes its row, and a moderator can have a member
-forgotten; members are told what is kept."""
+forgotten; members are told what is kept. On SQLite and on PostgreSQL, with the same assertions (but for what only
+SQLite does: overwriting a forgotten row's bytes in its file)."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -19,7 +21,9 @@ import pytest
 import pytest_asyncio
 
 import bot.questionlog
+from bot.logdb import Location, open_database
 from bot.questionlog import Entry, row_key
+from tests.log_databases import LogBackend
 from tests.test_discord_harness import (
     ADMIN,
     ASKER,
@@ -46,9 +50,10 @@ NOTICE_ELSEWHERE = "Dossier keeps when questions here are asked and how they are
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(tmp_path: Path, seeds_copy: Path) -> AsyncIterator[Gateway]:
+async def gateway(tmp_path: Path, seeds_copy: Path, log_backend: LogBackend) -> AsyncIterator[Gateway]:
     """The bot in the home server (GUILD_ID) and in another server it joined."""
-    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
+    gateway.backend = log_backend  # type: ignore[attr-defined]
     gateway.join(SECOND_GUILD_ID)
     yield gateway
     await gateway.close()
@@ -59,25 +64,28 @@ def asking(gateway: Gateway, name: str, nth: int = 0) -> str:
     return f"{answerable(gateway, nth)} {name}"
 
 
+def backend(gateway: Gateway) -> LogBackend:
+    found: LogBackend = gateway.backend  # type: ignore[attr-defined]
+    return found
+
+
 def everything_stored(gateway: Gateway) -> str:
     """Every value of every table of the log, as text, once the bot's writes are done."""
     gateway.bot.questions.flush()
-    with sqlite3.connect(gateway.bot.settings.database_path) as connection:
-        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return "\n".join(str(row) for table in tables for row in connection.execute(f"SELECT * FROM {table}"))
+    return backend(gateway).stored_text()
 
 
 def file_bytes(gateway: Gateway) -> bytes:
-    """The database and its write-ahead log, byte for byte, once the bot's writes are done."""
+    """The database's files on disk, byte for byte, once the bot's writes are done: SQLite's file and its
+    write-ahead log, or the PostgreSQL cluster's data files and write-ahead log."""
     gateway.bot.questions.flush()
-    path = gateway.bot.settings.database_path
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    return backend(gateway).file_bytes()
 
 
 def rows(gateway: Gateway, sql: str, *args: object) -> list[tuple[Any, ...]]:
     gateway.bot.questions.flush()
-    with sqlite3.connect(gateway.bot.settings.database_path) as connection:
-        return connection.execute(sql, args).fetchall()
+    with contextlib.closing(open_database(Location.of(gateway.bot.settings), read_only=True)) as database:
+        return database.fetchall(sql, args)
 
 
 def unescaped(request: Request) -> str:
@@ -155,8 +163,9 @@ async def test_deleting_a_message_deletes_its_row(gateway: Gateway) -> None:
 
 async def test_forget_removes_a_members_rows_in_that_server(gateway: Gateway,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    """/dossier forget user:<member> deletes their questions and votes in this server, overwritten in the file;
-    other members' rows, and the member's rows in another server, stay; the bot's log does not name them."""
+    """/dossier forget user:<member> deletes their questions and votes in this server (on SQLite, overwritten in
+    the file); other members' rows, and the member's rows in another server, stay; the bot's log does not name
+    them."""
     theirs = (await gateway.command("ask", question=answerable(gateway)))[-1]
     await gateway.command("ask", question=asking(gateway, "Forgetmenot", 1))
     other = (await gateway.command("ask", who=OTHER_MEMBER, question=answerable(gateway, 6)))[-1]
@@ -173,9 +182,11 @@ async def test_forget_removes_a_members_rows_in_that_server(gateway: Gateway,
     left = rows(gateway, "SELECT guild_id FROM questions ORDER BY guild_id")
     assert left == [(GUILD_ID,), (SECOND_GUILD_ID,)]  # the other member's, and the asker's in the other server
     assert rows(gateway, "SELECT count(*) FROM votes") == [(0,)]  # theirs, and the one on their answer
-    with sqlite3.connect(gateway.bot.settings.database_path) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert b"Forgetmenot" not in file_bytes(gateway)  # secure_delete: the deleted row's bytes are overwritten
+    assert "Forgetmenot" not in everything_stored(gateway)
+    if not backend(gateway).postgres:  # PostgreSQL frees a deleted row's space at VACUUM, and does not zero it
+        with sqlite3.connect(gateway.bot.settings.database_path) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert b"Forgetmenot" not in file_bytes(gateway)  # secure_delete: the deleted row's bytes are overwritten
     assert "had a member forgotten: 2 questions and 1 votes deleted" in caplog.text
     assert str(MEMBER_ID) not in caplog.text
 
@@ -192,7 +203,7 @@ async def test_one_member_in_two_servers_has_two_hashes_and_votes_once(gateway: 
     assert rows(gateway, "SELECT count(*) FROM votes") == [(1,)]
 
 
-async def test_members_are_told_what_is_kept(tmp_path: Path, seeds_copy: Path) -> None:
+async def test_members_are_told_what_is_kept(tmp_path: Path, seeds_copy: Path) -> None:  # nothing stored: SQLite
     """/ask's description, the first public answer in each server and /privacy say what is kept, for how long and
     who sees it: the text in the home server, never elsewhere or in a DM."""
     gateway = await fake_index_gateway(tmp_path, seeds_copy, dev_guild_id=GUILD_ID, question_log_days=45)
@@ -222,10 +233,13 @@ async def test_members_are_told_what_is_kept(tmp_path: Path, seeds_copy: Path) -
     assert_safe([private, first, second, elsewhere, *told.values()])
 
 
-async def test_a_thousand_refused_questions_add_no_text(tmp_path: Path, seeds_copy: Path) -> None:
+async def test_a_thousand_refused_questions_add_no_text(tmp_path: Path, seeds_copy: Path,
+                                                       log_backend: LogBackend) -> None:
     """A flood of 1,000 questions refused by the cooldown is counted without a word of any of them and without a
     wording row, and answered with one "try again"."""
-    gateway = await fake_index_gateway(tmp_path, seeds_copy, ask_cooldown_rate=1, ask_cooldown_seconds=3600)
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, ask_cooldown_rate=1, ask_cooldown_seconds=3600,
+                                       **log_backend.settings)
+    gateway.backend = log_backend  # type: ignore[attr-defined]
     try:
         await gateway.command("ask", question=answerable(gateway))
         replies = []

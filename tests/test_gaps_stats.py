@@ -1,10 +1,10 @@
 """Gaps and stats from the question log: `/dossier gaps|stats` through the real CommandTree, `python -m bot
-gaps|stats` as a subprocess, and the grouping by meaning with the real model."""
+gaps|stats` as a subprocess, and the grouping by meaning with the real model; on SQLite and on PostgreSQL, with the
+same assertions."""
 
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from bot import reports
-from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, connect, wording
+from bot.logdb import Database, open_database
+from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
 from bot.render import markdown, truncate
 from index.embedding import Embedder
 from tests.conftest import ROOT, SEEDS
+from tests.log_databases import LogBackend
 from tests.test_discord_harness import (
     ADMIN,
     ASKER,
@@ -42,11 +44,11 @@ LEADER = "Who leads the Taliban?"
 
 
 class Log:
-    """A question log in a temp folder, filled by `add` as the bot fills it."""
+    """A question log in a temp folder or a PostgreSQL database, filled by `add` as the bot fills it."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.questions = QuestionLog.open(path, days=90, homes=[GUILD_ID])
+    def __init__(self, backend: LogBackend) -> None:
+        self.backend = backend
+        self.questions = QuestionLog.open(backend.location, days=90, homes=[GUILD_ID])
         self.ids = iter(range(1, 10**6))
 
     def add(self, question: str, outcome: str = "not_answered", *, age_days: int = 0, **details: object) -> int:
@@ -61,14 +63,14 @@ class Log:
     def vote(self, question_id: int, helpful: bool, user_id: int) -> None:
         self.questions.vote(question_id, user_id, GUILD_ID, helpful).result(timeout=10)
 
-    def read(self) -> sqlite3.Connection:
+    def read(self) -> Database:
         self.questions.flush()
-        return connect(self.path, read_only=True)
+        return open_database(self.backend.location, read_only=True)
 
 
 @pytest.fixture
-def question_log(tmp_path: Path) -> Iterator[Log]:
-    filled = Log(tmp_path / "questions.sqlite3")
+def question_log(log_backend: LogBackend) -> Iterator[Log]:
+    filled = Log(log_backend)
     yield filled
     filled.questions.close()
 
@@ -113,13 +115,13 @@ def test_bot_gaps_cli_prints_the_same_groups(question_log: Log, embedder: Embedd
     """`python -m bot gaps --json` reads DATABASE_PATH and prints the groups; the text form lists them in order."""
     fill_gaps(question_log, embedder)
     question_log.questions.flush()
-    env = {**os.environ, "DATABASE_PATH": str(question_log.path), "SEEDS_DIR": str(SEEDS), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, **question_log.backend.env, "SEEDS_DIR": str(SEEDS), "HF_HUB_OFFLINE": "1"}
     printed = run_cli(["gaps", "--json", "--days", "30"], env)
     assert [(g["count"], g["examples"][0]) for g in printed["groups"]][:1] == [(5, DRONES[0])]
     assert printed["private"] == 1 and printed["elsewhere"] == 1 and printed["days"] == 30
     assert len(printed["groups"]) == 4
     with closing(question_log.read()) as connection:  # the gaps logged without an embedding have one now
-        kept = connection.execute("SELECT wording FROM wordings WHERE vector IS NOT NULL").fetchall()
+        kept = connection.fetchall("SELECT wording FROM wordings WHERE vector IS NOT NULL")
         assert {wording(DRONES[2]), wording(LEADER)} <= {row[0] for row in kept}
     text = subprocess.run([sys.executable, "-m", "bot", "gaps"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
@@ -163,19 +165,20 @@ def test_stats_figures(question_log: Log) -> None:
     assert found.latency_ms == {"p50": 450.0, "p95": 765.0, "max": 800.0}
 
 
-def test_bot_stats_cli(question_log: Log) -> None:
+def test_bot_stats_cli(question_log: Log, tmp_path: Path) -> None:
     """`python -m bot stats --json` prints the figures; a missing log is a clear error, not a traceback."""
     fill_stats(question_log)
     question_log.questions.flush()
-    env = {**os.environ, "DATABASE_PATH": str(question_log.path), "SEEDS_DIR": str(SEEDS)}
+    env = {**os.environ, **question_log.backend.env, "SEEDS_DIR": str(SEEDS)}
     printed = run_cli(["stats", "--json", "--days", "7"], env)
     assert printed["questions"] == 9 and printed["answered_share"] == 0.75
     assert printed["votes"] == {"helpful": 2, "not_helpful": 1, "helpful_share": 2 / 3}
     assert printed["latency_ms"] == {"p50": 450.0, "p95": 765.0, "max": 800.0}
     assert [s["id"] for s in printed["sources"]] == ["001.txt", "002.txt"]  # type: ignore[attr-defined]
+    none = {"DATABASE_URL": question_log.backend.cluster.create_database()} if question_log.backend.cluster else {
+        "DATABASE_PATH": str(tmp_path / "none.sqlite3")}
     missing = subprocess.run([sys.executable, "-m", "bot", "stats"], cwd=ROOT, capture_output=True, text=True,
-                             env={**env, "DATABASE_PATH": str(question_log.path.with_name("none.sqlite3"))},
-                             timeout=60)
+                             env={**env, **none}, timeout=60)
     assert missing.returncode == 1 and "there is no question log at" in missing.stderr
     assert "Traceback" not in missing.stderr
     bad = subprocess.run([sys.executable, "-m", "bot", "gaps", "--days", "0"], cwd=ROOT, capture_output=True,
@@ -183,9 +186,10 @@ def test_bot_stats_cli(question_log: Log) -> None:
     assert bad.returncode == 2 and "from 1 to" in bad.stderr
 
 
-async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy: Path) -> None:
+async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy: Path,
+                                                     log_backend: LogBackend) -> None:
     """Moderators see gaps and stats privately, built from what members asked; hostile questions stay inert."""
-    gateway = await fake_index_gateway(tmp_path, seeds_copy)
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
     missing = unanswerable(gateway)
     hostile = f"{answerable(gateway, 5)} @everyone <@930000000000000001> **Qaani**"
     try:

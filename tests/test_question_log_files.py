@@ -1,11 +1,13 @@
-"""The question log's files: created for their owner only, the key guarded, two processes opening a new log at
-once, and a log written by the previous version brought up to date without a Discord id or a stray word left."""
+"""The question log's files and schema: created for their owner only, the key guarded (a key file for SQLite, a
+setting for PostgreSQL), two processes opening a new log at once, and a log written by the previous version brought
+up to date without a Discord id or a stray word left. What is not about SQLite's files runs on both databases."""
 
+import contextlib
 import hmac
 import json
 import os
+import secrets
 import shutil
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -15,19 +17,23 @@ from pathlib import Path
 
 import pytest
 
-from bot.questionlog import MIGRATIONS, Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
+from bot.logdb import LogSettingError
+from bot.logschema import LATEST, VERSION_1
+from bot.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
 from bot.settings import Settings
 from tests.conftest import ROOT
+from tests.log_databases import LogBackend
 from tests.test_discord_harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
 
 OPEN_AT_ONCE = """
 import sys, time
-from pathlib import Path
+from bot.logdb import Location
 from bot.questionlog import QuestionLog
-start = float(sys.argv[2])
+from bot.settings import Settings
+start = float(sys.argv[1])
 while time.time() < start:
     pass
-QuestionLog.open(Path(sys.argv[1]), days=90).close()
+QuestionLog.open(Location.of(Settings(_env_file=None)), days=90).close()
 """
 
 
@@ -100,27 +106,52 @@ def test_a_lost_key_is_an_error_when_the_log_holds_questions(tmp_path: Path) -> 
     QuestionLog.open(database, days=90).close()
 
 
-def test_two_processes_open_a_new_log_at_once(tmp_path: Path) -> None:
+def test_two_processes_open_a_new_log_at_once(log_backend: LogBackend, tmp_path: Path) -> None:
     """Two bot processes opening the same new log at the same moment both succeed, with one schema and one key."""
     for attempt in range(4):
-        database = tmp_path / f"log{attempt}.sqlite3"
+        backend = LogBackend(log_backend.name, tmp_path / str(attempt), log_backend.cluster, key=log_backend.key,
+                             url=log_backend.cluster.create_database() if log_backend.cluster else None)
+        backend.folder.mkdir()
         start = time.time() + 3  # both processes are up, spinning, by then
-        processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(database), str(start)], cwd=ROOT,
+        env = {**os.environ, **backend.env}
+        processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(start)], cwd=ROOT, env=env,
                                       stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for process in processes:
             _, stderr = process.communicate(timeout=120)
             assert process.returncode == 0, stderr
-        with sqlite3.connect(database) as connection:
-            assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-            assert connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'questions'").fetchone() == (1,)
-        assert len(key_path(database).read_bytes()) == 32
+        with contextlib.closing(backend.open()) as database:
+            assert database.schema_version() == LATEST
+            assert database.tables().count("questions") == 1
+            assert len(database.fetchall("SELECT value FROM log_meta WHERE name = 'key_check'")) == 1
+        if not backend.postgres:
+            assert len(key_path(backend.path).read_bytes()) == 32
+        backend.drop()
 
 
-def version_one(database: Path, key: bytes) -> None:
+def test_a_different_key_is_refused(log_backend: LogBackend) -> None:
+    """A log is opened only with the key its hashes were made with: another QUESTION_LOG_KEY, or another key file,
+    is refused with a message saying so, and the log's rows are left as they were."""
+    questions = QuestionLog.open(log_backend.location, days=90)
+    questions.record(asked())
+    questions.close()
+    other = secrets.token_hex(32)
+    if log_backend.postgres:
+        log_backend.key = other
+        refused: type[Exception] = LogSettingError
+    else:
+        key_path(log_backend.path).write_bytes(bytes.fromhex(other))
+        refused = QuestionLogError
+    with pytest.raises(refused, match="is not the key"):
+        QuestionLog.open(log_backend.location, days=90)
+    assert log_backend.rows("SELECT count(*) FROM questions") == [(1,)]
+
+
+def version_one(backend: LogBackend, key: bytes) -> None:
     """A log as the previous version wrote it: Discord ids as keys, member hashes across servers, every server's
     text, a DM's channel, a private question's missing terms, a refused question's text."""
-    key_path(database).write_bytes(key)
-    key_path(database).chmod(0o600)
+    if not backend.postgres:
+        key_path(backend.path).write_bytes(key)
+        key_path(backend.path).chmod(0o600)
     member = hmac.new(key, str(MEMBER_ID).encode(), "sha256").hexdigest()[:32]
     voter = hmac.new(key, str(MEMBER_ID + 10).encode(), "sha256").hexdigest()[:32]
     rows = [  # id, guild, channel, via, question, private, outcome, missing
@@ -132,47 +163,44 @@ def version_one(database: Path, key: bytes) -> None:
         (105, GUILD_ID, CHANNEL_ID, "slash", None, 1, "not_answered", '["Quillfeather"]'),
         (106, GUILD_ID, CHANNEL_ID, "slash", "Refused Floodwater", 0, "refused", "[]"),
     ]
-    with sqlite3.connect(database) as connection:
-        connection.executescript(MIGRATIONS[0])
+    with contextlib.closing(backend.open()) as database, database.transaction():
+        database.script(VERSION_1)
         for question_id, guild, channel, via, text, private, outcome, missing in rows:
             wording_id = None
             if text is not None:
-                connection.execute("INSERT OR IGNORE INTO wordings (wording) VALUES (?)", (text.casefold(),))
-                wording_id = connection.execute("SELECT id FROM wordings WHERE wording = ?",
-                                                (text.casefold(),)).fetchone()[0]
-            connection.execute("INSERT INTO questions VALUES (?, 1.7e9, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 10.0)",
-                               (question_id, guild, channel, member, via, text, wording_id, private, outcome,
-                                missing))
-        connection.execute("INSERT INTO quoted VALUES (102, 1, 'c1', '001.txt')")
-        connection.execute("INSERT INTO votes VALUES (102, ?, 1, 1.7e9)", (voter,))
-        connection.execute("PRAGMA user_version = 1")
+                database.execute("INSERT INTO wordings (wording) VALUES (?) ON CONFLICT DO NOTHING",
+                                 (text.casefold(),))
+                wording_id = database.fetchall("SELECT id FROM wordings WHERE wording = ?", (text.casefold(),))[0][0]
+            database.execute("INSERT INTO questions VALUES (?, 1.7e9, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 10.0)",
+                             (question_id, guild, channel, member, via, text, wording_id, private, outcome, missing))
+        database.execute("INSERT INTO quoted VALUES (102, 1, 'c1', '001.txt')")
+        database.execute("INSERT INTO votes VALUES (102, ?, 1, 1.7e9)", (voter,))
+        database.set_schema_version(1)
 
 
-def test_a_log_of_the_previous_version_is_brought_up_to_date(tmp_path: Path) -> None:
+def test_a_log_of_the_previous_version_is_brought_up_to_date(log_backend: LogBackend) -> None:
     """Opening a version-1 log gives every row a random key, scopes member hashes to their server (forget then
     finds the old rows), keeps a mention's message for deletes, and keeps words only for the home server's
     public questions, without mentions or links."""
-    database = tmp_path / "log.sqlite3"
-    key = bytes(range(32))
-    version_one(database, key)
-    questions = QuestionLog.open(database, days=36500, homes=[GUILD_ID])
+    key = bytes.fromhex(log_backend.key)
+    version_one(log_backend, key)
+    questions = QuestionLog.open(log_backend.location, days=36500, homes=[GUILD_ID])
     questions.flush()
-    with sqlite3.connect(database) as connection:
-        found = connection.execute("SELECT id, guild_id, channel_id, question, missing, wording_id IS NOT NULL "
-                                   "FROM questions ORDER BY via, guild_id, question").fetchall()
-        assert not {row[0] for row in found} & set(range(101, 107))
-        assert [row[1:] for row in found] == [
-            (None, None, None, "[]", 0),  # the DM
-            (GUILD_ID, CHANNEL_ID, "Who pays the Taliban?", '["x"]', 1),
-            (GUILD_ID, CHANNEL_ID, None, "[]", 0),  # the private one
-            (GUILD_ID, CHANNEL_ID, None, "[]", 0),  # the refused one
-            (GUILD_ID, CHANNEL_ID, "Who arms the Taliban?", "[]", 1),
-            (SECOND_GUILD_ID, None, None, "[]", 0),
-        ]
-        wordings = sorted(row[0] for row in connection.execute("SELECT wording FROM wordings"))
-        assert wordings == ["who arms the taliban", "who pays the taliban"]
-        assert connection.execute("SELECT count(*) FROM votes JOIN quoted USING (question_id)").fetchone() == (1,)
-        text = json.dumps(connection.execute("SELECT * FROM questions").fetchall())
+    found = log_backend.rows("SELECT id, guild_id, channel_id, question, missing, wording_id IS NOT NULL "
+                             "FROM questions ORDER BY via, guild_id NULLS FIRST, question NULLS FIRST")
+    assert not {row[0] for row in found} & set(range(101, 107))
+    assert [row[1:] for row in found] == [
+        (None, None, None, "[]", 0),  # the DM
+        (GUILD_ID, CHANNEL_ID, "Who pays the Taliban?", '["x"]', 1),
+        (GUILD_ID, CHANNEL_ID, None, "[]", 0),  # the private one
+        (GUILD_ID, CHANNEL_ID, None, "[]", 0),  # the refused one
+        (GUILD_ID, CHANNEL_ID, "Who arms the Taliban?", "[]", 1),
+        (SECOND_GUILD_ID, None, None, "[]", 0),
+    ]
+    wordings = sorted(row[0] for row in log_backend.rows("SELECT wording FROM wordings"))
+    assert wordings == ["who arms the taliban", "who pays the taliban"]
+    assert log_backend.rows("SELECT count(*) FROM votes JOIN quoted USING (question_id)") == [(1,)]
+    text = json.dumps(log_backend.rows("SELECT * FROM questions"))
     for word in ("Roeberta", "Doefield", "Quillfeather", "Floodwater", "x.test", "<@5>"):
         assert word not in text
     voted = questions.vote(found[4][0], MEMBER_ID + 10, GUILD_ID, helpful=False).result(timeout=10)
@@ -180,21 +208,17 @@ def test_a_log_of_the_previous_version_is_brought_up_to_date(tmp_path: Path) -> 
     assert questions.forget_member(GUILD_ID, MEMBER_ID).result(timeout=10) == (4, 0)
     questions.forget_message(101)
     questions.close()
-    with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT guild_id FROM questions ORDER BY 1").fetchall() == [(None,),
-                                                                                             (SECOND_GUILD_ID,)]
+    assert log_backend.rows("SELECT guild_id FROM questions ORDER BY 1 NULLS FIRST") == [(None,), (SECOND_GUILD_ID,)]
 
 
-def test_a_mention_deleted_before_its_row_is_written_leaves_no_row(tmp_path: Path) -> None:
+def test_a_mention_deleted_before_its_row_is_written_leaves_no_row(log_backend: LogBackend) -> None:
     """When the message is deleted while its question is still queued, the question is not written after all."""
-    database = tmp_path / "log.sqlite3"
-    questions = QuestionLog.open(database, days=90, homes=[GUILD_ID])
+    questions = QuestionLog.open(log_backend.location, days=90, homes=[GUILD_ID])
     questions.forget_message(555)
     questions.record(asked(message_id=555, via="mention"))
     questions.record(asked("Another question?", message_id=556, via="mention"))
     questions.close()
-    with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT question FROM questions").fetchall() == [("Another question?",)]
+    assert log_backend.rows("SELECT question FROM questions") == [("Another question?",)]
 
 
 def test_setup_makes_env_for_its_owner_only(tmp_path: Path, loose_umask: None) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from discord.ext import commands
 
 from bot import privacy
 from bot.checks import ask_cooldown, check_cooldown
+from bot.cooldown import Who
 from bot.errors import reply_ephemeral, user_message
 from bot.help import help_payload
 from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
@@ -157,7 +159,7 @@ class AnswerView(discord.ui.View):
         if interaction.user.id != self.asker_id:
             await reply_ephemeral(interaction, "Only the asker can page this answer. Ask your own with /ask.")
             return
-        check_cooldown(self.cog.bot.cooldowns, interaction.user.id)
+        check_cooldown(self.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
         await interaction.response.defer()
         answer, payload = await self.cog.answer(self.question, offset, self.label)
         view = AnswerView(self.cog, answer, offset, self.asker_id, self.question_id, self.label)
@@ -196,12 +198,12 @@ class Ask(commands.Cog):
         log.debug("quoted %d of %d passages from offset %d", len(answer.hits), answer.total, offset)
         return answer, payload
 
-    def clean(self, question: str, user_id: int) -> str:
+    def clean(self, question: str, who: Who) -> str:
         """The question made searchable; invalid input gives the asker their cooldown back."""
         try:
             return clean_question(question)
         except QuestionError:
-            self.bot.cooldowns.refund(user_id)
+            self.bot.cooldowns.refund(who)
             raise
 
     @app_commands.command(name="ask", description=privacy.ASK_DOES)  # the log's line is added in __init__
@@ -211,15 +213,25 @@ class Ask(commands.Cog):
     async def ask(self, interaction: discord.Interaction,
                   question: app_commands.Range[str, 1, MAX_QUESTION_CHARS], private: bool = False) -> None:
         asked = Asked.by_interaction(interaction, private)
-        cleaned = self.clean(question, interaction.user.id)
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        answer, payload = await self.answer(cleaned)
-        payload = self.first_in_server(payload, interaction.guild_id, private)
-        generation = self.bot.searcher.index.pointer.generation
-        view = AnswerView(self, answer, 0, interaction.user.id, asked.id)
-        view.message = await interaction.followup.send(**payload.send_kwargs(), **view.send_kwargs(),
-                                                       ephemeral=private, wait=True)
-        self.log_answer(replace(asked, message_id=view.message.id), answer, generation)
+        cleaned = self.clean(question, (interaction.guild_id, interaction.user.id))
+        with self.answering():
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            answer, payload = await self.answer(cleaned)
+            payload = self.first_in_server(payload, interaction.guild_id, private)
+            generation = self.bot.searcher.index.pointer.generation
+            view = AnswerView(self, answer, 0, interaction.user.id, asked.id)
+            view.message = await interaction.followup.send(**payload.send_kwargs(), **view.send_kwargs(),
+                                                           ephemeral=private, wait=True)
+            self.log_answer(replace(asked, message_id=view.message.id), answer, generation)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Counts an answer under way, which a stopping bot waits for (Dossier.finish_answers)."""
+        self.bot.answering += 1
+        try:
+            yield
+        finally:
+            self.bot.answering -= 1
 
     async def cog_app_command_error(self, interaction: discord.Interaction,
                                     error: app_commands.AppCommandError) -> None:
@@ -257,11 +269,13 @@ class Ask(commands.Cog):
             return
         asked = Asked.by_message(message)
         try:
-            await self.answer_mention(message, me.id, asked)
+            with self.answering():
+                await self.answer_mention(message, me.id, asked)
         except Exception as error:
             if isinstance(error, RefusedQuestion):
                 self.log_refusal(asked)
-            if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(message.author.id):
+            if isinstance(error, app_commands.CommandOnCooldown) and not self.bot.cooldowns.warn(
+                    (asked.guild_id, message.author.id)):
                 return  # one "slow down" per window, then silence: a flood of mentions must not become one of replies
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(**text_payload(user_message(error, "a mention")).send_kwargs())
@@ -269,7 +283,7 @@ class Ask(commands.Cog):
     async def answer_mention(self, message: discord.Message, my_id: int, asked: Asked) -> None:
         """Answers a mention; a bare one gets what each command does. Unlike /ask, an invalid one (too long, only
         links) keeps its cost, and so does a bare one: each gets a reply."""
-        check_cooldown(self.bot.cooldowns, message.author.id)
+        check_cooldown(self.bot.cooldowns, (asked.guild_id, message.author.id))
         text = mention_text(message.content, my_id)
         if is_bare(text):
             await message.reply(**help_payload().send_kwargs())

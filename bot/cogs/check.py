@@ -82,7 +82,7 @@ class Check(commands.Cog):
         asked = Asked(interaction.guild_id, interaction.channel_id, interaction.user.id, "check", private=True,
                       message_id=message.id)
         try:
-            check_cooldown(self.bot.cooldowns, interaction.user.id)
+            check_cooldown(self.bot.cooldowns, (interaction.guild_id, interaction.user.id))
         except app_commands.CommandOnCooldown:
             self.ask.log_refusal(asked)
             raise
@@ -90,7 +90,7 @@ class Check(commands.Cog):
         try:
             claim = clean_question(claim_of(words, self.bot.searcher.index.lexicon, MAX_QUESTION_CHARS))
         except QuestionError:
-            self.bot.cooldowns.refund(interaction.user.id)  # nothing was searched, as for an invalid /ask
+            self.bot.cooldowns.refund((interaction.guild_id, interaction.user.id))  # no search, as for an invalid /ask
             self.ask.log_refusal(asked)
             await reply_ephemeral(interaction, nothing_to_check(message))
             return

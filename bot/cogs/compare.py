@@ -33,7 +33,7 @@ class Compare(commands.Cog):
         try:
             cleaned = clean_question(topic)
         except QuestionError:
-            self.bot.cooldowns.refund(interaction.user.id)  # invalid input costs no search, as for /ask
+            self.bot.cooldowns.refund((interaction.guild_id, interaction.user.id))  # no search, as for /ask
             raise
         await interaction.response.defer(thinking=True)
         sources = await asyncio.to_thread(self.bot.searcher.compare, cleaned)

@@ -4,7 +4,6 @@ see what members ask: `/dossier gaps` and `stats`; and have a member forgotten: 
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -17,7 +16,8 @@ from discord.ext import commands
 from bot import reports
 from bot.checks import is_moderator
 from bot.errors import GENERIC, ReindexRunning
-from bot.questionlog import QuestionLogError, connect
+from bot.logdb import Database, Location, QuestionLogError, open_database
+from bot.logschema import check_version
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
 from index.build import BuildReport, Progress
@@ -242,12 +242,15 @@ async def download(client: discord.Client, file: discord.Attachment) -> bytes:
 
 
 def for_moderators(text: str, settings: Settings) -> str:
-    """An error's text with the server's folders named by their settings (SEEDS_DIR, CHROMA_PATH), not paths."""
+    """An error's text with the server's folders and database named by their settings (SEEDS_DIR, CHROMA_PATH,
+    DATABASE_URL), not paths or addresses."""
     for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path),
                        ("DATABASE_PATH", settings.database_path)):
         forms = {str(path.resolve()), str(path)} if len(path.parts) > 1 else {str(path.resolve())}
         for form in sorted(forms, key=len, reverse=True):  # a bare relative name such as "seeds" is no path
             text = text.replace(form, name)
+    if settings.database_url is not None:
+        text = text.replace(str(Location.of(settings)), "DATABASE_URL")
     return text
 
 
@@ -445,8 +448,8 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         log.info("gaps of %d days shown to %s", days, who(interaction))
         searcher, questions = self.bot.searcher, self.bot.questions
         model = searcher.embedder.name
-        await self._send_report(interaction, lambda connection: gaps_payload(reports.gaps(
-            connection, days, lambda: searcher.embedder, model,
+        await self._send_report(interaction, lambda database: gaps_payload(reports.gaps(
+            database, days, lambda: searcher.embedder, model,
             remember=lambda vectors: questions.remember_vectors(model, vectors))))
 
     @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
@@ -455,8 +458,8 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
     async def stats(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("stats of %d days shown to %s", days, who(interaction))
         searcher = self.bot.searcher
-        await self._send_report(interaction, lambda connection: stats_payload(
-            reports.stats(connection, days), {source.id: source.title for source, _ in searcher.sources()}))
+        await self._send_report(interaction, lambda database: stats_payload(
+            reports.stats(database, days), {source.id: source.title for source, _ in searcher.sources()}))
 
     @app_commands.command(description="Delete a member's questions and votes in this server from the question log")
     @app_commands.describe(user="The member to forget")
@@ -477,22 +480,23 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         await interaction.followup.send(**text_payload(text).send_kwargs(), ephemeral=True)
 
     async def _send_report(self, interaction: discord.Interaction,
-                           make: Callable[[sqlite3.Connection], Payload]) -> None:
+                           make: Callable[[Database], Payload]) -> None:
         """Defers privately, makes the report off the event loop, and sends it."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         payload = await asyncio.to_thread(self._report, make)
         await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
 
-    def _report(self, make: Callable[[sqlite3.Connection], Payload]) -> Payload:
+    def _report(self, make: Callable[[Database], Payload]) -> Payload:
         """A report from the question log, read on a connection of its own; or why there is none."""
         questions, settings = self.bot.questions, self.bot.settings
         if not questions.enabled:
             return text_payload(f"The question log is off: {for_moderators(str(questions.off), settings)}.")
         try:
             questions.flush()  # the questions of the last moments too
-            with contextlib.closing(connect(settings.database_path, read_only=True)) as connection:
-                return make(connection)
-        except (QuestionLogError, sqlite3.Error, TimeoutError) as error:
+            with contextlib.closing(open_database(Location.of(settings), read_only=True)) as database:
+                check_version(database)
+                return make(database)
+        except (QuestionLogError, TimeoutError) as error:
             log.error("could not read the question log: %s", error)
             return text_payload(f"The question log could not be read: {for_moderators(str(error), settings)}")
 

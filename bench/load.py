@@ -1,0 +1,199 @@
+"""Load test of the whole deployment on this machine: a `chroma run` server, the question log on a PostgreSQL server,
+and two bot processes on separate shards (SHARD_COUNT=2, SHARD_IDS=0 and 1), all real, connected over websockets to
+a fake Discord (tests/fake_discord.py: its REST API and gateway on localhost, the only thing not real).
+
+Run: .venv/bin/python bench/load.py [--seconds N]   (about ten minutes on 2 cores with the default 30 s a level)
+
+Simulated members ask the bench's own questions (59, none an evaluation file's) with `/ask`, as gateway
+INTERACTION_CREATE payloads through each bot's real CommandTree, in eight servers (four a shard), one question after
+another, at 1, 10 and 50 concurrent askers (after a warm-up at 50 without a reindex, to see the memory that answering
+alone takes). At a third of each level a build removes a source (a new generation), and at two thirds
+`python -m index rollback` brings the previous one back; both processes follow each within INDEX_CHECK_SECONDS.
+The bots run the real model (ONNX) over an index `python -m index build` made; the cooldown is off, since every
+simulated member asks without pause.
+
+Reported per level: questions answered per second, the latency a member sees (from the interaction sent to the
+answer received), p50/p95/p99, answers lost (no answer, or an error instead) and log rows lost (questions asked
+minus rows the log gained); then each process's memory: the bots' resident set (now and at its peak), the Chroma
+and PostgreSQL servers' proportional set size. Progress goes to stderr, the table and a JSON line to stdout.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import psycopg  # noqa: E402
+
+from tests.deployment import Deployment, Tally, seeds_without  # noqa: E402
+from tests.log_databases import running_cluster  # noqa: E402
+
+LEVELS = (1, 10, 50)
+REMOVED = "004_9fd61aad6fe509e9.txt"  # the source a moderator removes partway, and the rollback brings back
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+ACTORS = ["Iran", "the Taliban", "the IRGC", "Pakistan", "Russia", "the United States"]
+TOPICS = ["water from the Helmand river", "weapons for the Taliban", "Afghan refugees", "trade at the border",
+          "the killing of diplomats in Mazar-i-Sharif", "ISIS-K", "the Hazaras", "Soleimani", "training camps"]
+ASIDES = ["What is the capital of Peru?", "who won the football last night", "Is Iran closer to the Taliban now?",
+          "When did Tehran start talking to the Taliban?", "Does the IRGC pay Taliban fighters?"]
+
+
+def questions() -> list[str]:
+    """The bench's own questions (none of them an evaluation file's): on the corpus's subject, answered or not,
+    and off it."""
+    return [f"What does {actor} say about {topic}?" for actor in ACTORS for topic in TOPICS] + ASIDES
+
+
+def logged(url: str, start: float, end: float) -> int:
+    """The rows of the questions asked between two moments (the bots stamp each with its arrival)."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT count(*) FROM questions WHERE asked_at >= %s AND asked_at <= %s",
+                                 (start, end)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def resident_mb(pid: int) -> tuple[float, float]:
+    """A process's resident memory now, and its peak, in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def memory_mb(pid: int) -> float:
+    """A process's proportional set size (its private memory plus its share of what it shares), in MB."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def postgres_mb(folder: Path) -> float:
+    """All the PostgreSQL server's processes together (by proportional set size)."""
+    pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sum(memory_mb(int(p)) for p in [pid, *children])
+
+
+async def level(deployment: Deployment, askers: int, seconds: float, asked: list[str]) -> dict[str, Any]:
+    """One level of load, with a reindex at a third and a rollback at two thirds. Its log rows are counted once the
+    bots have stopped and written all they hold (`window`)."""
+    start_generation = deployment.generation()
+    stop, tally = asyncio.Event(), Tally()
+    started, began = time.monotonic(), time.time()
+    load = asyncio.create_task(deployment.ask_for(asked, askers, stop, tally, seed=askers))
+    switches: list[float] = []
+    await asyncio.sleep(seconds / 3)
+    with seeds_without(deployment.seeds, REMOVED):
+        moment = time.monotonic()
+        await asyncio.to_thread(deployment.build)
+        built = deployment.generation()
+        await deployment.serving(built)
+        switches.append(time.monotonic() - moment)
+        say(f"  {askers} askers: generation {built} built and served by both processes in {switches[-1]:.1f} s")
+        await asyncio.sleep(max(0.0, started + 2 * seconds / 3 - time.monotonic()))
+        moment = time.monotonic()
+        await asyncio.to_thread(deployment.rollback)
+        await deployment.serving(start_generation)
+        switches.append(time.monotonic() - moment)
+        say(f"  {askers} askers: rolled back to generation {start_generation}, served by both in {switches[-1]:.1f} s")
+    await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
+    stop.set()
+    await load
+    elapsed = time.monotonic() - started
+    answered = tally.answered
+    latencies = [answer.seconds * 1000 for answer in tally.answers if answer.message is not None]
+    return {"askers": askers, "questions": tally.asked, "seconds": round(elapsed, 1),
+            "per_second": round(answered / elapsed, 1), "p50_ms": round(percentile(latencies, 0.50), 1),
+            "p95_ms": round(percentile(latencies, 0.95), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
+            "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+            "answers_lost": len(tally.lost), "window": (began, time.time()),
+            "generations": [built, start_generation], "switch_seconds": [round(s, 1) for s in switches]}
+
+
+async def run(seconds: float) -> None:
+    asked = questions()
+    with running_cluster() as cluster, tempfile.TemporaryDirectory() as folder:
+        assert cluster is not None, "bench/load.py needs PostgreSQL installed (initdb): apt-get install postgresql"
+        tmp = Path(folder)
+        shutil.copytree(ROOT / "seeds", tmp / "seeds")
+        url = cluster.create_database()
+        deployment = Deployment(tmp, tmp / "seeds", url, os.urandom(32).hex(), shards=[[0], [1]], shard_count=2,
+                                guilds_per_shard=4, fake_embedder=False)
+        say("starting: a Chroma server, `python -m index build` with the real model, two bot processes…")
+        began = time.monotonic()
+        await deployment.start()
+        say(f"  up in {time.monotonic() - began:.0f} s; {len(asked)} questions, {len(deployment.guilds)} servers")
+        idle = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
+        stop, warm = asyncio.Event(), Tally()  # answering without a switch of generation, to see what that costs
+        warming = asyncio.create_task(deployment.ask_for(asked, 50, stop, warm))
+        await asyncio.sleep(seconds / 3)
+        stop.set()
+        await warming
+        answered = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
+        say(f"  warm-up: {warm.asked} questions at 50 askers, no switch of generation")
+        results = []
+        try:
+            for askers in LEVELS:
+                say(f"{askers} concurrent askers for {seconds:.0f} s…")
+                results.append(await level(deployment, askers, seconds, asked))
+            assert deployment.chroma is not None
+            memory = {"bots_idle_mb": idle, "bots_answered_mb": answered,
+                      "bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
+                      "chroma_mb": round(memory_mb(deployment.chroma.pid)),
+                      "postgres_mb": round(postgres_mb(cluster.folder))}
+        finally:
+            await deployment.stop()
+        for result in results:
+            result["log_rows_lost"] = result["questions"] - logged(url, *result.pop("window"))
+    print_table(results, memory, seconds)
+
+
+def print_table(results: list[dict[str, Any]], memory: dict[str, Any], seconds: float) -> None:
+    cpus = os.cpu_count()
+    load = os.getloadavg()[0]
+    print(f"Dossier load test: 2 bot processes (shards 0 and 1 of 2), a Chroma server, PostgreSQL; {seconds:.0f} s a "
+          f"level, a reindex and a rollback in each; {cpus} CPUs, load average {load:.1f} at the end")
+    print("| askers | questions | answered/s | p50 | p95 | p99 | answers lost | log rows lost | both processes "
+          "switched in |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['askers']} | {r['questions']:,} | {r['per_second']:.1f} | {r['p50_ms']:.0f} ms | "
+              f"{r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['answers_lost']} | {r['log_rows_lost']} | "
+              f"build {r['switch_seconds'][0]:.1f} s, rollback {r['switch_seconds'][1]:.1f} s |")
+    bots = ", ".join(f"{now} MB (peak {peak} MB)" for now, peak in memory["bots_mb"])
+    print(f"memory: bot processes {memory['bots_idle_mb']} MB resident once up, {memory['bots_answered_mb']} MB after "
+          f"a warm-up at 50 askers without a switch, {bots} at the end (after {2 * len(results)} switches of "
+          f"generation); Chroma server {memory['chroma_mb']} MB and PostgreSQL {memory['postgres_mb']} MB "
+          "(proportional set size, all its processes)")
+    print(json.dumps({"levels": results, "memory": memory, "cpus": cpus, "load": round(load, 2)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long each level runs (default 30)")
+    args = parser.parse_args()
+    asyncio.run(run(args.seconds))
+
+
+if __name__ == "__main__":
+    main()

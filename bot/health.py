@@ -1,0 +1,157 @@
+"""Health a supervisor can probe: the bot answers `GET /health` on 127.0.0.1:HEALTH_PORT, and `python -m bot health`
+asks it and prints one line, exiting 0 when healthy and 1 when not (or when no bot answers).
+
+Healthy means all three hold:
+- the gateway is connected: every shard this process runs has an open connection (a reconnect shows as not);
+- the index is readable: the live pointer can be read from the store, now, and which generation the bot answers
+  from (and, when another process switched it a moment ago, the one it is about to load);
+- the question log is writable: a write goes through the log's own writer thread, as a question's would (or the
+  log is off by QUESTION_LOG=false, which is no fault); with how many entries it lost since the bot started.
+
+The server binds 127.0.0.1 only: it tells whoever asks which shards and generation run, nothing else.
+"""
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.client import Dossier
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 5.0  # each check gives up after this long: a probe must answer whatever hangs
+ASK_SECONDS = 3 * CHECK_SECONDS + 5
+
+
+@dataclass
+class Health:
+    """The three checks: whether each passed, and a few words on each."""
+
+    passed: dict[str, bool] = field(default_factory=dict)
+    said: dict[str, str] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, name: str, passed: bool, said: str, **details: Any) -> None:
+        self.passed[name], self.said[name], self.details[name] = passed, said, details
+
+    @property
+    def healthy(self) -> bool:
+        return all(self.passed.values())
+
+    @property
+    def line(self) -> str:
+        return f"{'healthy' if self.healthy else 'unhealthy'}: {'; '.join(self.said.values())}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"healthy": self.healthy, "line": self.line,
+                **{name: {"ok": self.passed[name], **self.details[name]} for name in self.passed}}
+
+
+def gateway_state(bot: "Dossier") -> tuple[bool, str, dict[str, Any]]:
+    """Whether every shard of this process has an open gateway connection."""
+    from discord.ext import commands
+
+    if bot.is_closed() or not bot.is_ready():
+        return False, "gateway not connected (starting, or stopped)", {"shards": []}
+    if isinstance(bot, commands.AutoShardedBot):
+        shards = dict(sorted(bot.shards.items()))
+        down = [shard for shard, info in shards.items() if info.is_closed()]
+        ids = list(shards)
+        details = {"shards": ids, "shard_count": bot.shard_count, "disconnected": down}
+        if down:
+            return False, f"gateway shards {down} of {ids} disconnected (reconnecting)", details
+        return True, f"gateway connected (shards {ids} of {bot.shard_count})", details
+    if bot.ws is None or not bot.ws.open:
+        return False, "gateway disconnected (reconnecting)", {"shards": []}
+    return True, "gateway connected", {"shards": [0], "shard_count": 1}
+
+
+async def check(bot: "Dossier") -> Health:
+    """The bot's health, each check bounded by CHECK_SECONDS."""
+    health = Health()
+    connected, said, details = gateway_state(bot)
+    health.add("gateway", connected, said, **details)
+
+    serving = bot.searcher.index.pointer.generation
+    try:
+        live = await asyncio.wait_for(asyncio.to_thread(bot.searcher.store.pointer), CHECK_SECONDS)
+    except Exception as error:  # whatever keeps the store from being read: the probe says so, in a few words
+        health.add("index", False, f"index not readable ({type(error).__name__}: {error}); answering from "
+                                   f"generation {serving} loaded before", generation=serving)
+    else:
+        if live is None:
+            health.add("index", False, f"index not readable (no live generation); answering from generation "
+                                       f"{serving} loaded before", generation=serving)
+        else:
+            coming = f", generation {live.generation} live and loading" if live.generation != serving else ""
+            health.add("index", True, f"index readable, generation {serving}{coming}", generation=serving,
+                       live=live.generation)
+
+    questions = bot.questions
+    lost = f"{questions.lost:,} entries lost since start"
+    if not bot.settings.question_log:
+        health.add("log", True, "question log off (QUESTION_LOG=false)", writable=False, lost=0)
+    elif not questions.enabled:
+        health.add("log", False, f"question log off: {questions.off}", writable=False, lost=questions.lost)
+    else:
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(questions.probe()), CHECK_SECONDS)
+        except Exception as error:  # the log's own errors, a timeout: not writable, and why
+            health.add("log", False, f"question log not writable ({type(error).__name__}: {error}); {lost}",
+                       writable=False, lost=questions.lost)
+        else:
+            health.add("log", True, f"question log writable, {lost}", writable=True, lost=questions.lost)
+    return health
+
+
+class HealthServer:
+    """`GET /health` on 127.0.0.1:port: the checks as JSON, status 200 when healthy and 503 when not."""
+
+    def __init__(self, bot: "Dossier", port: int) -> None:
+        self.bot = bot
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        log.info("health: http://127.0.0.1:%d/health (or python -m bot health)", self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _health(self, request: "web.Request") -> "web.Response":
+        from aiohttp import web
+
+        health = await check(self.bot)
+        return web.json_response(health.to_json(), status=200 if health.healthy else 503)
+
+
+def probe(settings: Settings) -> tuple[bool, str]:
+    """Asks the bot on this host (HEALTH_PORT) how it is: healthy or not, and its one line."""
+    url = f"http://127.0.0.1:{settings.health_port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=ASK_SECONDS) as response:
+            said = json.loads(response.read())
+    except urllib.error.HTTPError as error:  # 503: unhealthy, with the same JSON
+        said = json.loads(error.read())
+    except (OSError, ValueError) as error:
+        return False, (f"unhealthy: no bot answers at {url} ({getattr(error, 'reason', error)}): it is not running, "
+                       "is still starting, or runs with another HEALTH_PORT")
+    return bool(said["healthy"]), str(said["line"])
