@@ -30,9 +30,9 @@ PER_DOCUMENT = 100
 def main() -> None:
     from scale import Writer
 
-    from index.chunking import Chunk
-    from index.corroboration import corroborate, corroboration_key
-    from index.embedding import SentenceTransformerEmbedder
+    from index.build.corroboration import corroborate, corroboration_key
+    from index.ingest.chunking import Chunk
+    from index.model.embedding import SentenceTransformerEmbedder
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--passages", type=int, nargs="+", default=[20_000, 100_000])

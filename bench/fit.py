@@ -1,4 +1,4 @@
-"""Fits the scorer on all five evaluation files and writes index/scorer.json; `--check` refits and compares.
+"""Fits the scorer on all five evaluation files and writes index/search/scorer.json; `--check` refits and compares.
 
 Run: .venv/bin/python bench/fit.py [--check]   (about a minute: a temporary index of seeds/, ../shared/eval)
 """
@@ -9,7 +9,7 @@ import sys
 
 from fitting import examples, fit, seed_index
 
-from index.scorer import SCORER_FILE, Scorer
+from index.search.scorer import SCORER_FILE, Scorer
 
 TOLERANCE = 1e-4
 
@@ -28,7 +28,7 @@ def differences(old: dict, new: dict, path: str = "") -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="refit and compare with index/scorer.json")
+    parser.add_argument("--check", action="store_true", help="refit and compare with index/search/scorer.json")
     args = parser.parse_args()
     with seed_index() as open_searcher:
         searcher = open_searcher()

@@ -1,4 +1,4 @@
-"""Fitting the scorer (index/scorer.py) on the evaluation questions, and scoring it out of fold.
+"""Fitting the scorer (index/search/scorer.py) on the evaluation questions, and scoring it out of fold.
 
 A question file is a fold. The passage model is fitted on the candidates of the answerable questions (a passage
 is positive when it holds a quote the file lists as answering). The question and source models are fitted on
@@ -32,15 +32,15 @@ FILES = ("dev", "dev2", "dev3", "dev4", "dev5")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.terminal import answer_json  # noqa: E402
-from index.answerability import Reading  # noqa: E402
-from index.build import build  # noqa: E402
-from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
-from index.features import PASSAGE, QUESTION, SOURCE, Candidates, question_features, source_features  # noqa: E402
-from index.onnx_model import question_embedder  # noqa: E402
-from index.scorer import Linear, Scorer  # noqa: E402
-from index.search import LiveIndex, Searcher  # noqa: E402
+from index.build.pipeline import build  # noqa: E402
+from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
+from index.model.onnx_model import question_embedder  # noqa: E402
+from index.search.answerability import Reading  # noqa: E402
+from index.search.features import PASSAGE, QUESTION, SOURCE, Candidates, question_features, source_features  # noqa: E402
+from index.search.scorer import Linear, Scorer  # noqa: E402
+from index.search.searcher import LiveIndex, Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
-from index.store import Store  # noqa: E402
+from index.store.chroma import Store  # noqa: E402
 
 ANSWERED = 0.95
 AIM = "answer 95 % of the answerable questions out of fold (the answered bar), refuse what falls below"

@@ -135,8 +135,8 @@ def row(name: str, ours: float, bare: float, unit: str, target: str) -> None:
 
 
 def many_questions() -> list[str]:
-    from index.background import BACKGROUND_QUESTIONS
-    from index.onnx_export import question_file
+    from index.model.background import BACKGROUND_QUESTIONS
+    from index.model.onnx_export import question_file
 
     pool = QUESTIONS + list(BACKGROUND_QUESTIONS)
     pool += [q for path in sorted((ROOT.parent / "shared" / "eval").glob("*.jsonl")) for q in question_file(path)]
@@ -144,13 +144,13 @@ def many_questions() -> list[str]:
 
 
 def main() -> None:
-    from index.build import build
-    from index.embedding import SentenceTransformerEmbedder
-    from index.onnx_export import corpus_passages, ensure_export
-    from index.onnx_model import OnnxEmbedder
-    from index.search import Searcher
+    from index.build.pipeline import build
+    from index.model.embedding import SentenceTransformerEmbedder
+    from index.model.onnx_export import corpus_passages, ensure_export
+    from index.model.onnx_model import OnnxEmbedder
+    from index.search.searcher import Searcher
     from index.settings import IndexSettings
-    from index.store import Store
+    from index.store.chroma import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="dossier-bench-"))
     seeds = ROOT / "seeds"

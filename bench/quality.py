@@ -21,10 +21,10 @@ from unittest import mock
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from fitting import FILES, Example, OutOfFold, examples, fit, out_of_fold, seed_index
 
-from index import lexicon, question, search
-from index.features import PASSAGE, QUESTION, SOURCE
-from index.scorer import Linear, Scorer
-from index.search import LiveIndex, Searcher
+from index.search import lexicon, question, searcher
+from index.search.features import PASSAGE, QUESTION, SOURCE
+from index.search.scorer import Linear, Scorer
+from index.search.searcher import LiveIndex, Searcher
 
 
 def without(passage: Sequence[str] = (), question: Sequence[str] = ()) -> "Fitter":
@@ -46,7 +46,7 @@ def no_lists() -> Iterator[None]:
     """Passages lean only on the one before them, and a lead-in is ranked without its items."""
     def previous_only(chunks: list) -> list[int | None]:
         return [i - 1 if i and chunks[i - 1].source_id == c.source_id else None for i, c in enumerate(chunks)]
-    with mock.patch.object(search, "leans_on", previous_only), mock.patch.object(search, "_lists", lambda *a: {}):
+    with mock.patch.object(searcher, "leans_on", previous_only), mock.patch.object(searcher, "_lists", lambda *a: {}):
         yield
 
 
@@ -82,14 +82,14 @@ RULE_ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]
     "no near spellings": (fit, patched((lexicon.Lexicon, "_near", lambda self, word: []))),
     "no acronym phrases": (fit, patched((lexicon, "initialisms", lambda text: iter(())))),
     "no two-digit years": (fit, patched((lexicon, "_figure_keys", lambda t: [lexicon.figure_key(t.value or 0.0)]))),
-    "no source balance": (fit, patched((search, "_balance", lambda hits, *rest: hits))),
+    "no source balance": (fit, patched((searcher, "_balance", lambda hits, *rest: hits))),
     "no list lead-ins": (fit, no_lists),
-    "no near-duplicate removal": (fit, patched((search, "NEAR_DUPLICATE", 2.0))),
+    "no near-duplicate removal": (fit, patched((searcher, "NEAR_DUPLICATE", 2.0))),
 }
 ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]] = {
-    "plain fusion (floor)": (fusion_floor, patched((search, "_balance", lambda hits, *rest: hits),
-                                                   (search, "_lists", lambda *a: {}),
-                                                   (search.LiveIndex, "dense", lambda self, q: self.vectors @ q))),
+    "plain fusion (floor)": (fusion_floor, patched((searcher, "_balance", lambda hits, *rest: hits),
+                                                   (searcher, "_lists", lambda *a: {}),
+                                                   (LiveIndex, "dense", lambda self, q: self.vectors @ q))),
     "full pipeline": (fit, nullcontext),
     **FEATURE_ROWS,
     **RULE_ROWS,

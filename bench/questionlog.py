@@ -31,17 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot import reports  # noqa: E402
 from bot.cogs.ask import Asked  # noqa: E402
-from bot.logdb import Location, open_database  # noqa: E402
-from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
-from index.background import BACKGROUND_QUESTIONS  # noqa: E402
-from index.build import build  # noqa: E402
-from index.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
-from index.onnx_model import question_embedder  # noqa: E402
-from index.search import Searcher  # noqa: E402
+from bot.log import reports  # noqa: E402
+from bot.log.database import Location, open_database  # noqa: E402
+from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
+from index.build.pipeline import build  # noqa: E402
+from index.model.background import BACKGROUND_QUESTIONS  # noqa: E402
+from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
+from index.model.onnx_model import question_embedder  # noqa: E402
+from index.search.searcher import Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
-from index.store import Store  # noqa: E402
+from index.store.chroma import Store  # noqa: E402
 from tests.log_databases import running_cluster  # noqa: E402
 
 LOGGED = 100_000

@@ -114,13 +114,13 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from index.build import build
-    from index.chunking import Chunk, chunk_document
-    from index.corpus import Source, load_document, source_paths
-    from index.embedding import BATCH_SIZE, SentenceTransformerEmbedder, bundled_model_path
-    from index.search import Searcher
+    from index.build.pipeline import build
+    from index.ingest.chunking import Chunk, chunk_document
+    from index.ingest.corpus import Source, load_document, source_paths
+    from index.model.embedding import BATCH_SIZE, SentenceTransformerEmbedder, bundled_model_path
+    from index.search.searcher import Searcher
     from index.settings import IndexSettings
-    from index.store import FORMAT, Pointer, Record, Store, collection_name
+    from index.store.chroma import FORMAT, Pointer, Record, Store, collection_name
 
     tmp = Path(tempfile.mkdtemp(prefix="dossier-scale-"))
     seeds = tmp / "seeds"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot import reports
-from bot.logdb import (
+from bot.log import reports
+from bot.log.database import (
     Location,
     LogDatabaseError,
     LogSettingError,
@@ -23,14 +23,13 @@ from bot.logdb import (
     QuestionLogError,
     open_database,
 )
-from bot.logschema import check_version
+from bot.log.questionlog import RememberingEmbedder, store_vectors
+from bot.log.schema import check_version
+from bot.log.terminal import TerminalLog
 from bot.prompt import Ask, Session
-from bot.questionlog import RememberingEmbedder, store_vectors
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
-from bot.terminal_log import TerminalLog
 from index import logs
-from index.corpus import CorpusError, read_metadata
 from index.diagnose import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -41,10 +40,11 @@ from index.diagnose import (
     output_closed,
 )
 from index.diagnose import report as report_failure
-from index.onnx_model import question_embedder
-from index.search import Answer, Outcome, QuestionError, Searcher, clean_question
+from index.ingest.corpus import CorpusError, read_metadata
+from index.model.onnx_model import question_embedder
+from index.search.searcher import Answer, Outcome, QuestionError, Searcher, clean_question
 from index.settings import read_settings
-from index.store import Store
+from index.store.chroma import Store
 
 log = logging.getLogger("bot")
 
@@ -248,7 +248,7 @@ def health(settings: Settings) -> int:
 
 def log_command(settings: Settings, args: argparse.Namespace) -> int:
     """`log migrate`, `log export --json` or `log copy`."""
-    from bot import logcli
+    from bot.log import cli as logcli
 
     if args.log_command == "migrate":
         return logcli.migrate_command(settings)

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.health import HealthServer
-from bot.questionlog import QuestionLog, RememberingEmbedder, open_question_log
+from bot.log.questionlog import QuestionLog, RememberingEmbedder, open_question_log
 from bot.settings import Settings
 from index.diagnose import diagnose
-from index.onnx_model import question_embedder
-from index.search import Searcher
-from index.store import Store
+from index.model.onnx_model import question_embedder
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 
 log = logging.getLogger(__name__)
 

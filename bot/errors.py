@@ -7,8 +7,8 @@ import discord
 from discord import app_commands
 
 from bot.render import text_payload
-from index.search import QuestionError
-from index.sources import SourceError, SourceExists, SourceNotFound
+from index.ingest.sources import SourceError, SourceExists, SourceNotFound
+from index.search.searcher import QuestionError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.terminal import answer_text, context_text, covered, text_width
-from index.search import Answer, Hit, QuestionError, Searcher
+from index.search.searcher import Answer, Hit, QuestionError, Searcher
 
 log = logging.getLogger(__name__)
 

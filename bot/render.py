@@ -15,10 +15,10 @@ from typing import Any
 import discord
 
 from bot.terminal import RELATED, also_credit, attribution, covered, credit, verdict
-from index.chunking import Chunk, sentence_spans
-from index.corpus import Source
-from index.search import Answer, Hit, Outcome, Searcher
-from index.sources import url_problem
+from index.ingest.chunking import Chunk, sentence_spans
+from index.ingest.corpus import Source
+from index.ingest.sources import url_problem
+from index.search.searcher import Answer, Hit, Outcome, Searcher
 
 CONTENT_LIMIT = 2000
 EMBEDS_LIMIT = 10

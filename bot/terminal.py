@@ -12,9 +12,9 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from index.chunking import Chunk
-from index.corpus import Source
-from index.search import Answer, Hit, Outcome, Searcher
+from index.ingest.chunking import Chunk
+from index.ingest.corpus import Source
+from index.search.searcher import Answer, Hit, Outcome, Searcher
 
 NOT_ANSWERED = "The corpus does not answer this."
 OFF_TOPIC = "The corpus does not cover this."

@@ -12,17 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index import logs
-from index.build import BuildReport, Progress, ProgressFn, build
-from index.checks import failure_text, read_checks, run_checks, unknown_sources
-from index.corpus import source_paths
+from index.build.checks import failure_text, read_checks, run_checks, unknown_sources
+from index.build.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
-from index.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
-from index.lock import BuildRunning
-from index.onnx_model import ExportError, question_embedder
-from index.search import Searcher
+from index.ingest.corpus import source_paths
+from index.model.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
+from index.model.onnx_model import ExportError, question_embedder
+from index.search.searcher import Searcher
 from index.settings import IndexSettings, read_settings
-from index.store import NothingToRollBack, Pointer, Store
+from index.store.chroma import NothingToRollBack, Pointer, Store
+from index.store.lock import BuildRunning
 
 log = logging.getLogger("index")
 
@@ -145,7 +145,7 @@ def _prepare_questions(settings: IndexSettings, embedder: DeferredEmbedder, say:
     """Exports the model to ONNX if it has no export yet, so the bot and `ask` start without torch."""
     if settings.embedding_backend != "onnx":
         return
-    from index.onnx_export import ensure_export
+    from index.model.onnx_export import ensure_export
 
     try:
         _, manifest = ensure_export(settings, embedder, say=say)
@@ -158,7 +158,7 @@ def _prepare_questions(settings: IndexSettings, embedder: DeferredEmbedder, say:
 
 def export(settings: IndexSettings, check_files: list[Path]) -> int:
     """`python -m index export`: exports the model to ONNX unless it has a good export; 0 when it matches."""
-    from index.onnx_export import describe, ensure_export, question_file
+    from index.model.onnx_export import describe, ensure_export, question_file
 
     try:
         extra = [q for path in check_files for q in question_file(path)]

@@ -19,13 +19,13 @@ from pathlib import Path
 
 from chromadb.errors import ChromaError
 
-from index.build_process import BuildFailed
-from index.checks import CheckError
-from index.corpus import CorpusError
-from index.embedding import ModelError
-from index.lock import BuildRunning, LockLost
+from index.build.checks import CheckError
+from index.build.child import BuildFailed
+from index.ingest.corpus import CorpusError
+from index.model.embedding import ModelError
 from index.settings import IndexSettings, SettingsError
-from index.store import StoreDamaged, StoreError
+from index.store.chroma import StoreDamaged, StoreError
+from index.store.lock import BuildRunning, LockLost
 
 log = logging.getLogger(__name__)
 

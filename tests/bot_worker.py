@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from bot.settings import Settings
-from index.search import Searcher
+from index.search.searcher import Searcher
 from tests.conftest import ROOT, FakeEmbedder, on_topic_scorer
 from tests.test_discord_harness import Gateway
 

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from index.build import Progress, build
-from index.search import Searcher
+from index.build.pipeline import Progress, build
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store import Store
+from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, on_topic_scorer
 
 

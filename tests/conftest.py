@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.background import BACKGROUND_QUESTIONS
-from index.build import BuildReport, Progress, build
-from index.embedding import Embedder, SentenceTransformerEmbedder
-from index.features import PASSAGE, QUESTION, SOURCE
-from index.scorer import Linear, Scorer
-from index.search import Searcher
+from index.build.pipeline import BuildReport, Progress, build
+from index.model.background import BACKGROUND_QUESTIONS
+from index.model.embedding import Embedder, SentenceTransformerEmbedder
+from index.search.features import PASSAGE, QUESTION, SOURCE
+from index.search.scorer import Linear, Scorer
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store import Store
+from index.store.chroma import Store
 from tests.log_databases import NO_POSTGRES, Cluster, LogBackend, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import GENERIC
-from index.build import build
+from index.build.pipeline import build
 from index.settings import IndexSettings
-from index.store import Store
+from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder
 from tests.fake_discord import Answer, FakeDiscord, shard_of
 from tests.test_chroma_server import chroma_server, free_port

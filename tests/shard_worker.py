@@ -17,9 +17,9 @@ from discord.gateway import DiscordWebSocket
 
 from bot.__main__ import configure_logging
 from bot.client import main, run
-from bot.questionlog import RememberingEmbedder
+from bot.log.questionlog import RememberingEmbedder
 from bot.settings import Settings
-from index.search import Searcher
+from index.search.searcher import Searcher
 from index.settings import read_settings
 from tests.conftest import FakeEmbedder, on_topic_scorer
 

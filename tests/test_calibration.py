@@ -3,10 +3,10 @@
 from dataclasses import replace
 from pathlib import Path
 
-from index.background import BACKGROUND_QUESTIONS
-from index.build import build
-from index.search import Searcher
-from index.store import Store
+from index.build.pipeline import build
+from index.model.background import BACKGROUND_QUESTIONS
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.terminal import answer_json
-from index.build import build
-from index.checks import MAX_CHECKS, CheckError, read_checks
-from index.search import Searcher
+from index.build.checks import MAX_CHECKS, CheckError, read_checks
+from index.build.pipeline import build
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store import PREVIOUS_ID, NothingToRollBack, Store
+from index.store.chroma import PREVIOUS_ID, NothingToRollBack, Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 HERAT = "004_9fd61aad6fe509e9.txt"

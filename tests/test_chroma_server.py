@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build
-from index.lock import LEASE_ID, BuildRunning
-from index.search import Searcher
+from index.build.pipeline import build
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store import META_COLLECTION, Store
+from index.store.chroma import META_COLLECTION, Store
+from index.store.lock import LEASE_ID, BuildRunning
 from tests.bot_worker import BotProcess
 from tests.conftest import ROOT, FakeEmbedder, build_held_open
 from tests.test_checks_rollback import HERAT

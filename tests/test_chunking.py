@@ -2,8 +2,8 @@
 
 import pytest
 
-from index.chunking import MAX_WORDS, chunk_document, sentence_spans
-from index.corpus import Document, Source, load_document, read_metadata, source_paths
+from index.ingest.chunking import MAX_WORDS, chunk_document, sentence_spans
+from index.ingest.corpus import Document, Source, load_document, read_metadata, source_paths
 from tests.conftest import SEEDS
 
 

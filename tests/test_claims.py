@@ -1,8 +1,8 @@
 """A message as a claim: its words without Discord's markup, and, when too long, the sentences that carry claims."""
 
 from bot.cogs.check import message_words
-from index.claims import claim_of
-from index.lexicon import Lexicon
+from index.search.claims import claim_of
+from index.search.lexicon import Lexicon
 
 CORPUS = Lexicon.build(["The Velmora Brigade received $40 million from the Guards in March 2022.",
                         "Officials in Kastrin said the border posts were attacked twice."])

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from index.chunking import chunk_document
-from index.cleaning import first_heading, paragraphs
-from index.corpus import load_document, read_metadata, source_paths
+from index.ingest.chunking import chunk_document
+from index.ingest.cleaning import first_heading, paragraphs
+from index.ingest.corpus import load_document, read_metadata, source_paths
 from tests.conftest import SEEDS
 
 # The opening words of every article paragraph of each seed, read off the pages by hand.

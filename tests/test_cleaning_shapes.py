@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build
-from index.chunking import MAX_PASSAGES, chunk_document
-from index.cleaning import first_heading, looks_like_html, paragraphs
-from index.corpus import CorpusError, decode, make_document
-from index.search import Searcher
-from index.sources import SourceError, add_source
-from index.store import Store
+from index.build.pipeline import build
+from index.ingest.chunking import MAX_PASSAGES, chunk_document
+from index.ingest.cleaning import first_heading, looks_like_html, paragraphs
+from index.ingest.corpus import CorpusError, decode, make_document
+from index.ingest.sources import SourceError, add_source
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings
 
 HTML_PAGE = """<!DOCTYPE html>

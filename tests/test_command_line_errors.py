@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build
-from index.chunking import chunk_document
-from index.corpus import make_document
-from index.store import Store
+from index.build.pipeline import build
+from index.ingest.chunking import chunk_document
+from index.ingest.corpus import make_document
+from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 HEAVY = ("torch", "transformers", "sentence_transformers")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from bot.terminal import answer_json, answer_text
-from index.build import build
-from index.corroboration import Anchors, agree
-from index.embedding import Embedder
-from index.search import Hit, Searcher
+from index.build.corroboration import Anchors, agree
+from index.build.pipeline import build
+from index.model.embedding import Embedder
+from index.search.searcher import Hit, Searcher
 from index.settings import IndexSettings
-from index.store import Store
+from index.store.chroma import Store
 from tests.conftest import SEEDS, make_settings
 
 CLAIM = ("Iran's Revolutionary Guards handed the Taliban's Velmora Brigade $40 million in March 2022 to attack "
@@ -114,7 +114,7 @@ def partners_by_source(searcher: Searcher) -> dict[tuple[str, str], tuple[str, .
     index = searcher.index
     pairs: dict[tuple[str, str], list[str]] = {}
     for chunk in index.chunks:
-        for also in index.with_also(Hit(chunk, 1.0, index.sources[chunk.source_id])).also:
+        for also in index.with_also(Hit(chunk, 1.0, index.ingest.sources[chunk.source_id])).also:
             pairs.setdefault((chunk.source_id, also.source.id), []).append(f"{chunk.id}>{also.chunk.id}")
     return {k: tuple(sorted(v)) for k, v in pairs.items()}
 

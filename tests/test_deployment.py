@@ -46,7 +46,7 @@ async def deployment(tmp_path: Path, postgres: Cluster | None) -> AsyncIterator[
 
 def questions(deployment: Deployment) -> list[str]:
     """Questions the fake embedder answers (a passage's own words), and the same with a name the corpus lacks."""
-    from index.search import Searcher
+    from index.search.searcher import Searcher
     from tests.conftest import FakeEmbedder
 
     chunks = Searcher.open(deployment.index_settings, FakeEmbedder()).index.chunks

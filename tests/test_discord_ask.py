@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.settings import Settings
-from index.search import Searcher
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.conftest import SEEDS
 from tests.test_discord_harness import (

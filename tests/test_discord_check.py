@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from bot.settings import Settings
-from index.search import Searcher
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.test_discord_ask import assert_cards_verbatim, only, unquote
 from tests.test_discord_harness import (

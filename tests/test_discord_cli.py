@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.privacy import notice
+from bot.log.privacy import notice
 from bot.render import markdown
 from bot.settings import Settings
-from index.search import Searcher
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.conftest import ROOT
 from tests.test_discord_harness import GUILD_ID, NO_PINGS, Gateway, assert_within_limits, settings_for

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.help import CHECK
-from index.search import Searcher
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.conftest import ROOT
 from tests.test_discord_ask import only, unquote

@@ -19,7 +19,7 @@ import pytest
 
 from bot.client import Dossier, ShardedDossier, create_bot
 from bot.help import CHECK
-from bot.questionlog import RememberingEmbedder, open_question_log
+from bot.log.questionlog import RememberingEmbedder, open_question_log
 from bot.render import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,
@@ -33,9 +33,9 @@ from bot.render import (
     TITLE_LIMIT,
 )
 from bot.settings import Settings
-from index.build import build
-from index.search import Searcher
-from index.store import Store
+from index.build.pipeline import build
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings, on_topic_scorer
 
 APP_ID = 900000000000000001

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from bot.help import CHECK
-from index.corpus import read_metadata
+from index.ingest.corpus import read_metadata
 from tests.conftest import make_settings
 from tests.test_discord_harness import (
     ADMIN,

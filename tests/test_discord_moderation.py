@@ -16,8 +16,8 @@ import pytest_asyncio
 from discord import app_commands
 
 from bot.errors import GENERIC
-from index.build import build
-from index.store import Store, StoreError
+from index.build.pipeline import build
+from index.store.chroma import Store, StoreError
 from tests.test_discord_harness import (
     ADMIN,
     ASKER,

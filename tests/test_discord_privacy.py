@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-import bot.questionlog
-from bot.logdb import Location, open_database
-from bot.questionlog import Entry, row_key
+import bot.log.questionlog
+from bot.log.database import Location, open_database
+from bot.log.questionlog import Entry, row_key
 from tests.log_databases import LogBackend
 from tests.test_discord_harness import (
     ADMIN,
@@ -274,7 +274,7 @@ async def test_a_writer_fault_leaves_votes_answered_and_later_writes_working(
         def fails(*_: object) -> None:
             raise RuntimeError("a bug in the vote")
 
-        monkeypatch.setattr(bot.questionlog, "_vote", fails)
+        monkeypatch.setattr(bot.log.questionlog, "_vote", fails)
         lost = await asyncio.wait_for(gateway.press(answer, "Not helpful"), 30)
         monkeypatch.undo()
     assert lost[-1].message["content"] == "Your vote could not be recorded just now; please try again later."

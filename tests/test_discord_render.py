@@ -29,9 +29,9 @@ from bot.render import (
     quote,
     related_card,
 )
-from index.chunking import Chunk
-from index.corpus import Source
-from index.search import Answer, Hit, Outcome
+from index.ingest.chunking import Chunk
+from index.ingest.corpus import Source
+from index.search.searcher import Answer, Hit, Outcome
 from tests.test_discord_harness import NO_PINGS, assert_within_limits
 
 SOURCE = Source(id="a.txt", title="A *title* with `ticks`", outlet="Outlet", author="Au Thor", published="2020-01-02",

@@ -19,11 +19,11 @@ from discord.ext import commands
 
 from bot.client import Dossier, create_bot
 from bot.render import markdown
-from index.build import build
-from index.corpus import MAX_FILE_BYTES, read_metadata
-from index.embedding import Embedder
-from index.search import Searcher
-from index.store import Store
+from index.build.pipeline import build
+from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
+from index.model.embedding import Embedder
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 from tests.conftest import make_settings
 from tests.test_discord_harness import (
     APP_ID,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import reports
-from bot.logdb import Database, open_database
-from bot.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
+from bot.log import reports
+from bot.log.database import Database, open_database
+from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
 from bot.render import markdown, truncate
-from index.embedding import Embedder
+from index.model.embedding import Embedder
 from tests.conftest import ROOT, SEEDS
 from tests.log_databases import LogBackend
 from tests.test_discord_harness import (

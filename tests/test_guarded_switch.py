@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build
-from index.corpus import CorpusError
-from index.search import Searcher
-from index.store import Store
+from index.build.pipeline import build
+from index.ingest.corpus import CorpusError
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings
 
 QUESTION = "Iran sent weapons to the Taliban and trained their fighters"

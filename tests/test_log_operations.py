@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import reports
-from bot.logdb import Location, open_database
-from bot.logschema import LATEST
-from bot.questionlog import Entry, QuestionLog, key_path, row_key
+from bot.log import reports
+from bot.log.database import Location, open_database
+from bot.log.questionlog import Entry, QuestionLog, key_path, row_key
+from bot.log.schema import LATEST
 from tests.conftest import ROOT, FakeEmbedder
 from tests.log_databases import NO_POSTGRES, Cluster, LogBackend, free_port
 from tests.test_discord_harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID

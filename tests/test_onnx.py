@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.background import BACKGROUND_QUESTIONS
-from index.embedding import SentenceTransformerEmbedder, bundled_model_path
-from index.onnx_export import MIN_COSINE, corpus_passages, ensure_export, question_file
-from index.onnx_model import OnnxEmbedder, pool, question_embedder, read_manifest
+from index.model.background import BACKGROUND_QUESTIONS
+from index.model.embedding import SentenceTransformerEmbedder, bundled_model_path
+from index.model.onnx_export import MIN_COSINE, corpus_passages, ensure_export, question_file
+from index.model.onnx_model import OnnxEmbedder, pool, question_embedder, read_manifest
 from index.settings import IndexSettings
 from tests.conftest import ROOT, SEEDS, SHARED
 
@@ -114,7 +114,7 @@ import asyncio, json, sys
 from pydantic import SecretStr
 from bot import client
 from bot.settings import Settings
-from index.build_process import build_in_child
+from index.build.child import build_in_child
 
 async def start(self, token, *, reconnect=True):
     await self.setup_hook()

@@ -27,12 +27,11 @@ import bot.client
 import index.__main__ as index_main
 from bot.client import Dossier
 from bot.settings import Settings
-from index import lock
-from index.build import build
+from index.build.pipeline import build
 from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, diagnose
-from index.search import Searcher
+from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings
-from index.store import SQLITE_FILE, Store, StoreDamaged
+from index.store.chroma import SQLITE_FILE, Store, StoreDamaged, lock
 from tests.conftest import FakeEmbedder, make_settings
 from tests.test_discord_harness import settings_for
 

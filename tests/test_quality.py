@@ -30,7 +30,7 @@ def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_scorer_file_is_what_its_fit_gives():
-    """Refitting the scorer on the five evaluation files gives index/scorer.json's coefficients and threshold."""
+    """Refitting the scorer on the five evaluation files gives index/search/scorer.json's coefficients and threshold."""
     result = bench("fit.py", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
 

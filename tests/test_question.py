@@ -2,7 +2,7 @@
 
 import pytest
 
-from index.question import Kind, read
+from index.search.question import Kind, read
 
 
 def kinds(question: str) -> dict[str, Kind]:

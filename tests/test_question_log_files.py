@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.logdb import LogSettingError
-from bot.logschema import LATEST, VERSION_1
-from bot.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
+from bot.log.database import LogSettingError
+from bot.log.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
+from bot.log.schema import LATEST, VERSION_1
 from bot.settings import Settings
 from tests.conftest import ROOT
 from tests.log_databases import LogBackend
@@ -27,8 +27,8 @@ from tests.test_discord_harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_G
 
 OPEN_AT_ONCE = """
 import sys, time
-from bot.logdb import Location
-from bot.questionlog import QuestionLog
+from bot.log.database import Location
+from bot.log.questionlog import QuestionLog
 from bot.settings import Settings
 start = float(sys.argv[1])
 while time.time() < start:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from index.build import build
-from index.search import Searcher
-from index.store import Store, StoreError
+from index.build.pipeline import build
+from index.search.searcher import Searcher
+from index.store.chroma import Store, StoreError
 from tests.conftest import FakeEmbedder, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from index import corpus
-from index.build import build
-from index.corpus import CorpusError
-from index.store import Store
+from index.build.pipeline import build
+from index.ingest import corpus
+from index.ingest.corpus import CorpusError
+from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 GOOD = "003_eb7467070494d04b.txt"

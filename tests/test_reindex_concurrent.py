@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from index import lock
-from index.build import build
-from index.lock import BuildRunning, LockLost, file_lock
-from index.search import LiveIndex, Searcher
-from index.store import Store
+from index.build.pipeline import build
+from index.search.searcher import LiveIndex, Searcher
+from index.store.chroma import Store, lock
+from index.store.lock import BuildRunning, LockLost, file_lock
 from tests.conftest import ROOT, FakeEmbedder, build_held_open, make_settings
 
 CHANGED = "003_eb7467070494d04b.txt"

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from index.build import BuildReport, build
-from index.chunking import chunk_document
-from index.corpus import load_document
-from index.store import Store, collection_name
+from index.build.pipeline import BuildReport, build
+from index.ingest.chunking import chunk_document
+from index.ingest.corpus import load_document
+from index.store.chroma import Store, collection_name
 from tests.conftest import FakeEmbedder, make_settings
 
 CHANGED = "003_eb7467070494d04b.txt"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from index.build import Progress, build
-from index.store import Store
+from index.build.pipeline import Progress, build
+from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 

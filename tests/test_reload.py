@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build
-from index.embedding import Embedder
-from index.search import Searcher
-from index.store import Store
+from index.build.pipeline import build
+from index.model.embedding import Embedder
+from index.search.searcher import Searcher
+from index.store.chroma import Store
 from tests.bot_worker import BotProcess
 from tests.conftest import ROOT, FakeEmbedder, make_settings, on_topic_scorer
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from index.build import build
-from index.chunking import Chunk
-from index.embedding import ModelError, verify_weights
-from index.search import Outcome, Searcher, leans_on
-from index.store import Store, StoreError
+from index.build.pipeline import build
+from index.ingest.chunking import Chunk
+from index.model.embedding import ModelError, verify_weights
+from index.search.searcher import Outcome, Searcher, leans_on
+from index.store.chroma import Store, StoreError
 from tests.conftest import SEEDS, FakeEmbedder, make_settings
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.terminal import answer_text
-from index.chunking import Chunk
-from index.corpus import Source
-from index.search import Answer, Hit, Outcome
+from index.ingest.chunking import Chunk
+from index.ingest.corpus import Source
+from index.search.searcher import Answer, Hit, Outcome
 from index.settings import IndexSettings
 from tests.conftest import ROOT, SEEDS
 from tests.pseudo_terminal import LEFT, UP, PseudoTerminal, text

@@ -18,14 +18,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import privacy
 from bot.checks import ask_cooldown, check_cooldown
 from bot.cooldown import Who
 from bot.errors import reply_ephemeral, user_message
 from bot.help import help_payload
-from bot.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
+from bot.log import privacy
+from bot.log.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
 from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload
-from index.search import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
+from index.search.searcher import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
 if TYPE_CHECKING:
     from bot.client import Dossier

@@ -2,7 +2,7 @@
 
 The message's words are the claim: code, mentions, custom emoji, timestamps and links are taken out, markdown is
 read as the words it decorates (a masked link as its text). A claim over /ask's length limit is searched by its
-one or two sentences that carry most the corpus can check (index/claims.py). The reply is private, with /ask's
+one or two sentences that carry most the corpus can check (index/search/claims.py). The reply is private, with /ask's
 three outcomes and its buttons, and costs /ask's cooldown. The check is logged as a private /ask is: no word of
 the message is kept, since it is someone else's; deleting the message deletes the row.
 """
@@ -19,8 +19,8 @@ from bot.checks import check_cooldown
 from bot.cogs.ask import AnswerView, Ask, Asked
 from bot.errors import reply_ephemeral
 from bot.help import CHECK
-from index.claims import claim_of
-from index.search import MAX_QUESTION_CHARS, QuestionError, clean_question
+from index.search.claims import claim_of
+from index.search.searcher import MAX_QUESTION_CHARS, QuestionError, clean_question
 
 if TYPE_CHECKING:
     from bot.client import Dossier

@@ -13,20 +13,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import reports
 from bot.checks import is_moderator
 from bot.errors import GENERIC, ReindexRunning
-from bot.logdb import Database, Location, QuestionLogError, open_database
-from bot.logschema import check_version
+from bot.log import reports
+from bot.log.database import Database, Location, QuestionLogError, open_database
+from bot.log.schema import check_version
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
-from index.build import BuildReport, Progress
-from index.build_process import build_in_child
-from index.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
-from index.corpus import CorpusError, Source, check_size
+from index.build.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
+from index.build.child import build_in_child
+from index.build.pipeline import BuildReport, Progress
 from index.diagnose import diagnose
-from index.lock import BuildRunning, LockLost
-from index.sources import (
+from index.ingest.corpus import CorpusError, Source, check_size
+from index.ingest.sources import (
     SourceChange,
     SourceError,
     add_source,
@@ -35,7 +34,8 @@ from index.sources import (
     safe_name,
     url_problem,
 )
-from index.store import Pointer
+from index.store.chroma import Pointer
+from index.store.lock import BuildRunning, LockLost
 
 if TYPE_CHECKING:
     from bot.client import Dossier

@@ -1,0 +1,144 @@
+"""The corpus on disk: one UTF-8 text file per source (its file name is its id) and `sources.toml` beside them."""
+
+import hashlib
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.ingest.cleaning import first_heading, looks_like_html
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = "sources.toml"
+MAX_FILE_BYTES = 5 * 1024 * 1024
+_FIELDS = ("title", "outlet", "author", "published", "url")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who said it, where and when: what every quote is shown with."""
+
+    id: str
+    title: str
+    outlet: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"id": self.id, "title": self.title, "outlet": self.outlet, "author": self.author,
+                "published": self.published, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Document:
+    source: Source
+    text: str
+
+    @property
+    def digest(self) -> str:
+        """Content hash of the text and its metadata: a change to either re-indexes the document."""
+        meta = "\x1f".join(str(getattr(self.source, f) or "") for f in _FIELDS)
+        return hashlib.sha256(f"{meta}\x1e{self.text}".encode()).hexdigest()
+
+
+class CorpusError(Exception):
+    """A source file that cannot be indexed; the message says why in words a moderator can act on."""
+
+
+def read_table(seeds_dir: Path) -> dict[str, dict[str, Any]]:
+    """The entries of `sources.toml` as written, by source id; empty when there is no such file."""
+    path = seeds_dir / METADATA_FILE
+    if not path.exists():
+        return {}
+    try:
+        table = read_toml(path)
+    except ValueError as exc:
+        raise CorpusError(f"{METADATA_FILE} is not valid TOML: {exc}") from exc
+    return {sid: entry for sid, entry in table.items() if isinstance(entry, dict)}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file of the seeds folder, read within MAX_FILE_BYTES. Whatever makes it unreadable as TOML (bad
+    syntax, not UTF-8, too large, nested past what the parser's recursion allows) is a ValueError saying so."""
+    try:
+        return tomllib.loads(read_capped(path).decode("utf-8"))
+    except CorpusError as exc:
+        raise ValueError(str(exc)) from exc
+    except RecursionError as exc:  # tomllib parses nested arrays and tables by recursion
+        raise ValueError("it is nested too deeply (arrays or tables within each other)") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"it is not valid UTF-8 (byte {exc.start})") from exc
+
+
+def read_metadata(seeds_dir: Path) -> dict[str, dict[str, str]]:
+    """The known, non-empty metadata fields of each source, as strings."""
+    return {sid: {k: str(v) for k, v in entry.items() if k in _FIELDS and str(v).strip()}
+            for sid, entry in read_table(seeds_dir).items()}
+
+
+def check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(f"the file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+
+
+def decode(data: bytes) -> str:
+    """The text of a source file, or a CorpusError naming what is wrong with it."""
+    check_size(len(data))
+    if not data.strip():
+        raise CorpusError("the file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CorpusError("the file is UTF-16 text; save it as UTF-8")
+    if b"\x00" in data:
+        raise CorpusError("the file is binary, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"the file is not valid UTF-8 (byte {exc.start})") from exc
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if looks_like_html(text):
+        raise CorpusError("the file is an HTML page, not the article's text: save the article as plain text "
+                          "(the browser's Save as… Text, or copy and paste it) and add that .txt instead")
+    return text
+
+
+def make_document(source_id: str, text: str, metadata: dict[str, str]) -> Document:
+    """The document with its metadata; without a title, the page's first heading or the file name stands in."""
+    title = metadata.get("title") or first_heading(text) or Path(source_id).stem
+    fields = {k: metadata.get(k) for k in _FIELDS if k != "title"}
+    return Document(Source(id=source_id, title=title, **fields), text)
+
+
+def read_capped(path: Path, *, flags: int = 0) -> bytes:
+    """The file's bytes, or a CorpusError once they pass MAX_FILE_BYTES: no more than that is read, whatever size
+    the file system reports (files in /proc report 0). `flags` are added to os.open's."""
+    fd = os.open(path, os.O_RDONLY | flags)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            check_size(max(len(data), os.fstat(f.fileno()).st_size))  # names the whole size, where it is known
+    return data
+
+
+def load_document(path: Path, metadata: dict[str, str]) -> Document:
+    """The source file `path` of the seeds folder; a link that leads out of that folder is refused, for what it
+    leads to was never put in the corpus (an operator's notes, a file of the system)."""
+    real = path.resolve()
+    if not real.is_relative_to(path.parent.resolve()):
+        raise CorpusError("the file is a link to a file outside the seeds folder, which is never indexed; copy the "
+                          "article into the folder instead")
+    # O_NOFOLLOW: a link put in place of the resolved file since is not followed either
+    return make_document(path.name, decode(read_capped(real, flags=os.O_NOFOLLOW)), metadata)
+
+
+def source_paths(seeds_dir: Path) -> list[Path]:
+    if seeds_dir.exists() and not seeds_dir.is_dir():
+        raise CorpusError(f"SEEDS_DIR is {seeds_dir}, which is a file, not a folder: set SEEDS_DIR to the folder "
+                          "that holds the corpus's .txt files.")
+    if not seeds_dir.is_dir():
+        raise CorpusError(f"SEEDS_DIR is {seeds_dir}, which does not exist: set SEEDS_DIR to the folder that holds "
+                          "the corpus's .txt files (a relative path is read from the project folder).")
+    return sorted(p for p in seeds_dir.glob("*.txt") if p.is_file())

@@ -1,0 +1,117 @@
+"""The fitted scorer: logistic regressions that rank passages, say whether a question is answered, and say which
+sources answer it.
+
+Both are fitted on the evaluation questions by `python bench/fit.py`, which writes SCORER_FILE; their features
+are in index/search/features.py. Applying them is a dot product: the bot never imports the library that fits them.
+A question is answered when its probability of being answerable reaches `threshold`, which the fit chose out of
+fold for the aim it names.
+"""
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.search.features import PASSAGE, QUESTION, SOURCE
+
+SCORER_FILE = Path(__file__).with_name("scorer.json")
+
+
+class ScorerError(Exception):
+    """The scorer file is missing, unreadable or names features this code does not compute."""
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A logistic regression over named features, standardised by `mean` and `scale`."""
+
+    features: tuple[str, ...]
+    columns: tuple[int, ...]  # where each feature is in the full feature row
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def of(cls, names: tuple[str, ...], all_names: tuple[str, ...], mean: Any, scale: Any, coef: Any,
+           intercept: float) -> "Linear":
+        unknown = [n for n in names if n not in all_names]
+        if unknown:
+            raise ScorerError(f"the scorer uses features this code does not compute: {', '.join(unknown)}; "
+                              "refit it with `python bench/fit.py`")
+        return cls(tuple(names), tuple(all_names.index(n) for n in names), np.asarray(mean, np.float64),
+                   np.asarray(scale, np.float64), np.asarray(coef, np.float64), float(intercept))
+
+    def logit(self, rows: np.ndarray) -> np.ndarray:
+        """Log-odds for each row of full features (or one row)."""
+        x = rows[..., list(self.columns)]
+        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": _rounded(self.mean), "scale": _rounded(self.scale),
+                "coef": _rounded(self.coef), "intercept": round(self.intercept, 6)}
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The passage, question and source models, and the probability at which a question counts as answered."""
+
+    passage: Linear
+    question: Linear
+    source: Linear
+    threshold: float
+    aim: str = ""
+    fitted_on: tuple[str, ...] = ()
+
+    def rank(self, features: np.ndarray) -> np.ndarray:
+        """Each candidate's log-odds of answering the question."""
+        return self.passage.logit(features)
+
+    def answerable(self, features: np.ndarray) -> float:
+        """The probability that the question has an answer in the corpus."""
+        return float(_sigmoid(self.question.logit(features)))
+
+    def answering(self, features: np.ndarray) -> np.ndarray:
+        """For each source (a row of SOURCE features), whether it more likely answers the question than not."""
+        return np.asarray(self.source.logit(features) >= 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passage": self.passage.to_json(), "question": self.question.to_json(),
+                "source": self.source.to_json(), "threshold": round(self.threshold, 6), "aim": self.aim,
+                "fitted_on": list(self.fitted_on)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Scorer":
+        try:
+            passage, question, source = (
+                Linear.of(tuple(data[key]["features"]), names, data[key]["mean"], data[key]["scale"],
+                          data[key]["coef"], data[key]["intercept"])
+                for key, names in (("passage", PASSAGE), ("question", QUESTION), ("source", SOURCE)))
+            return cls(passage, question, source, float(data["threshold"]), str(data.get("aim", "")),
+                       tuple(data.get("fitted_on", ())))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScorerError(f"the scorer file is not a fitted scorer ({exc!r}); refit it with "
+                              "`python bench/fit.py`") from exc
+
+
+@cache
+def load(path: Path = SCORER_FILE) -> Scorer:
+    try:
+        return Scorer.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScorerError(f"cannot read the scorer at {path}: {exc}") from exc
+
+
+def probability(logit: np.ndarray | float) -> np.ndarray:
+    return np.asarray(_sigmoid(np.asarray(logit)))
+
+
+def _sigmoid(x: Any) -> Any:
+    return 1 / (1 + np.exp(-x))
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in values]

@@ -1,0 +1,81 @@
+"""The house's layout: imports run one way, from the seeds up to Discord, and each package says what it holds."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Lowest first. A module may import its own floor and those below, never one above. settings and logs sit at the
+# top of index/ because the command lines own them, but every floor reads them and they import nothing of ours.
+FLOORS = [
+    ("index", "index.settings", "index.logs"),
+    ("index.ingest",),
+    ("index.model",),
+    ("index.store",),
+    ("index.search",),
+    ("index.build",),
+    ("index.diagnose", "index.__main__"),
+    ("bot", "bot.settings"),
+    ("bot.log",),
+    ("bot.cooldown", "bot.terminal", "bot.render", "bot.errors", "bot.help", "bot.prompt", "bot.health", "bot.client",
+     "bot.checks"),
+    ("bot.cogs",),
+    ("bot.__main__",),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for package in ("index", "bot") for p in sorted((ROOT / package).rglob("*.py"))}
+
+
+def floor(module: str) -> int:
+    """The floor of a module: that of the longest name in FLOORS it is or lies in."""
+    found = [(len(name), n) for n, names in enumerate(FLOORS) for name in names
+             if module == name or (module.startswith(name + ".") and name not in ("index", "bot"))]
+    if not found:
+        raise LookupError(f"{module} is on no floor: add it to FLOORS, and to the README's architecture section")
+    return max(found)[1]
+
+
+def imports(module: str) -> set[str]:
+    """The modules of ours that a module imports, anywhere in it (inside functions and TYPE_CHECKING too)."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                      for a in node.names}
+    return {name for name in found if name.split(".")[0] in ("index", "bot")}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_one_above_it(module: str):
+    above = sorted(name for name in imports(module) if floor(name) > floor(module))
+    assert not above, f"{module} (floor {floor(module)}) imports {above}, above it"
+
+
+def test_the_check_finds_an_upward_import():
+    """The rule itself: search may read the store, and the store may not read search."""
+    assert floor("index.store.chroma") < floor("index.search.searcher") < floor("index.build.pipeline")
+    assert floor("bot.log.questionlog") < floor("bot.client") < floor("bot.cogs.ask")
+    with pytest.raises(LookupError):
+        floor("index.somewhere_new")
+
+
+@pytest.mark.parametrize("package", sorted(name for name, path in MODULES.items() if path.name == "__init__.py"
+                                           and name not in ("index", "bot")))
+def test_each_package_says_what_it_holds(package: str):
+    """A package's docstring names each of its modules, and says what it may import."""
+    doc = ast.get_docstring(ast.parse(MODULES[package].read_text(encoding="utf-8"))) or ""
+    held = sorted(name.rsplit(".", 1)[1] for name in MODULES if name.startswith(package + ".")
+                  and name.count(".") == package.count(".") + 1)
+    assert held and not [name for name in held if not re.search(rf"\b{name}\b", doc)], f"{package}'s docstring misses some of {held}"
+    assert "import" in doc
