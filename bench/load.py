@@ -1,6 +1,6 @@
 """Load test of the whole deployment on this machine: a `chroma run` server, the question log on a PostgreSQL server,
 and two bot processes on separate shards (SHARD_COUNT=2, SHARD_IDS=0 and 1), all real, connected over websockets to
-a fake Discord (tests/fake_discord.py: its REST API and gateway on localhost, the only thing not real).
+a fake Discord (tests/bot/fake_discord.py: its REST API and gateway on localhost, the only thing not real).
 
 Run: .venv/bin/python bench/load.py [--seconds N]   (about ten minutes on 2 cores with the default 30 s a level)
 
@@ -36,8 +36,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import psycopg  # noqa: E402
 
+from tests.bot.log.databases import running_cluster  # noqa: E402
 from tests.deployment import Deployment, Tally, seeds_without  # noqa: E402
-from tests.log_databases import running_cluster  # noqa: E402
 
 LEVELS = (1, 10, 50)
 REMOVED = "004_9fd61aad6fe509e9.txt"  # the source a moderator removes partway, and the rollback brings back

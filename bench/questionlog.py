@@ -42,7 +42,7 @@ from index.model.onnx_model import question_embedder  # noqa: E402
 from index.search.searcher import Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store.chroma import Store  # noqa: E402
-from tests.log_databases import running_cluster  # noqa: E402
+from tests.bot.log.databases import running_cluster  # noqa: E402
 
 LOGGED = 100_000
 WRITES = 5_000

@@ -21,7 +21,7 @@ from index.search.scorer import Linear, Scorer
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store
-from tests.log_databases import NO_POSTGRES, Cluster, LogBackend, running_cluster
+from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

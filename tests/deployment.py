@@ -1,6 +1,6 @@
 """The whole deployment on this machine, for tests/test_deployment.py and bench/load.py: a `chroma run` server,
 the question log in a PostgreSQL database, and bot processes on separate shards (tests/shard_worker.py), all
-connected to the fake Discord of tests/fake_discord.py, which simulated members ask through.
+connected to the fake Discord of tests/bot/fake_discord.py, which simulated members ask through.
 
 `Deployment` starts it all and stops it all; `ask_for` runs concurrent askers until told to stop, counting what
 they got; `reindex` and `rollback` change the live generation as a moderator or an operator would, from outside the
@@ -27,9 +27,9 @@ from bot.errors import GENERIC
 from index.build.pipeline import build
 from index.settings import IndexSettings
 from index.store.chroma import Store
+from tests.bot.fake_discord import Answer, FakeDiscord, shard_of
 from tests.conftest import ROOT, FakeEmbedder
-from tests.fake_discord import Answer, FakeDiscord, shard_of
-from tests.test_chroma_server import chroma_server, free_port
+from tests.index.store.test_chroma_server import chroma_server, free_port
 
 FIRST_GUILD = 910000000000000001
 

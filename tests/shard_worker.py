@@ -1,4 +1,4 @@
-"""A bot process against the fake Discord of tests/fake_discord.py, for the deployment tests and bench/load.py.
+"""A bot process against the fake Discord of tests/bot/fake_discord.py, for the deployment tests and bench/load.py.
 
 `python -m tests.shard_worker DISCORD_URL [--fake-embedder]` runs the real bot as `python -m bot` does, from the
 settings in its environment (SHARD_COUNT and SHARD_IDS, CHROMA_HOST, DATABASE_URL, HEALTH_PORT, …): it logs in,

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.bot.fake_discord import shard_of
+from tests.bot.log.databases import NO_POSTGRES, Cluster
 from tests.conftest import ROOT, SEEDS
 from tests.deployment import Deployment, Tally, seeds_without
-from tests.fake_discord import shard_of
-from tests.log_databases import NO_POSTGRES, Cluster
-from tests.test_checks_rollback import HERAT
+from tests.index.build.test_checks_rollback import HERAT
 
 pytestmark = pytest.mark.slow
 

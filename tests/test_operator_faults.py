@@ -32,8 +32,8 @@ from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, diagnose
 from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings
 from index.store.chroma import SQLITE_FILE, Store, StoreDamaged, lock
+from tests.bot.test_harness import settings_for
 from tests.conftest import FakeEmbedder, make_settings
-from tests.test_discord_harness import settings_for
 
 QUESTION = "Iran sent weapons to the Taliban and trained their fighters"
 

@@ -1,0 +1,66 @@
+"""A separate process for the reindex tests: build (optionally pausing at a stage, to be killed), ask, state.
+
+`python -m tests.index.build.build_worker build ROOT [--pause STAGE:DONE]` builds ROOT/seeds into ROOT/chroma with the
+fake embedder and prints the report as JSON; with --pause it prints PAUSED and sleeps once the build reports
+DONE or more at STAGE, so a test can SIGKILL it at a known point. `ask ROOT QUESTION...` prints what the live
+index answers; `state ROOT` prints the pointer and what the store holds.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from index.build.pipeline import Progress, build
+from index.search.searcher import Searcher
+from index.settings import IndexSettings
+from index.store.chroma import Store
+from tests.conftest import FakeEmbedder, on_topic_scorer
+
+
+def settings(root: Path) -> IndexSettings:
+    return IndexSettings(_env_file=None, seeds_dir=root / "seeds", chroma_path=root / "chroma")  # type: ignore[call-arg]
+
+
+def pause_at(stage: str, done: int) -> Callable[[Progress], None]:
+    def tell(progress: Progress) -> None:
+        if progress.stage == stage and progress.done >= done:
+            print("PAUSED", progress.stage, progress.done, progress.total, flush=True)
+            time.sleep(3600)
+
+    return tell
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["build", "ask", "state"])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("questions", nargs="*")
+    parser.add_argument("--pause", help="STAGE:DONE")
+    args = parser.parse_args()
+    config = settings(args.root)
+    store = Store.open(config)
+    if args.command == "build":
+        stage, _, done = (args.pause or ":").partition(":")
+        progress = pause_at(stage, int(done)) if args.pause else None
+        print(json.dumps(build(config.seeds_dir, store, FakeEmbedder(), progress=progress).to_json()))
+    elif args.command == "ask":
+        searcher = Searcher(store, FakeEmbedder(), scorer=on_topic_scorer())
+        answers = [{"generation": searcher.index.pointer.generation,
+                    "hits": [[h.chunk.id, h.score] for h in searcher.search(q, limit=5).hits]}
+                   for q in args.questions]
+        print(json.dumps(answers))
+    else:
+        pointer = store.pointer()
+        assert pointer is not None
+        collection = store.chunks_collection(pointer.collection)
+        live: dict[str, list[str]] = {}
+        for record, _ in store.records(collection, pointer.generation):
+            live.setdefault(record.source.id, []).append(record.chunk.id)
+        print(json.dumps({"generation": pointer.generation, "chunks": pointer.chunks, "stored": collection.count(),
+                          "live": {k: sorted(v) for k, v in sorted(live.items())}}))
+
+
+if __name__ == "__main__":
+    main()
