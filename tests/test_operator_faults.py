@@ -32,7 +32,7 @@ from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, diagnose
 from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings
 from index.store.chroma import SQLITE_FILE, Store, StoreDamaged, lock
-from tests.bot.test_harness import settings_for
+from tests.bot.harness import settings_for
 from tests.conftest import FakeEmbedder, make_settings
 
 QUESTION = "Iran sent weapons to the Taliban and trained their fighters"

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.settings import Settings
 from index.search.searcher import Searcher
-from tests.bot.test_harness import Gateway
+from tests.bot.harness import Gateway
 from tests.conftest import ROOT, FakeEmbedder, on_topic_scorer
 
 

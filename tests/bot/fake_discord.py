@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     APP_ID,
     BOT_USER,
     MEMBER_PERMISSIONS,

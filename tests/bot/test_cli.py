@@ -16,7 +16,7 @@ from bot.render import markdown
 from bot.settings import Settings
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from tests.bot.test_harness import GUILD_ID, NO_PINGS, Gateway, assert_within_limits, settings_for
+from tests.bot.harness import GUILD_ID, NO_PINGS, Gateway, assert_within_limits, settings_for
 from tests.conftest import ROOT
 
 QUESTIONS = ["How many Taliban fighters got Iranian visas?", "What is the boiling point of water?",

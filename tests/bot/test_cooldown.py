@@ -4,8 +4,8 @@ server."""
 from pathlib import Path
 
 from bot.cooldown import Cooldowns
+from tests.bot.harness import GUILD_ID, SECOND_GUILD_ID, fake_index_gateway
 from tests.bot.log.test_question_log import OFF_TOPIC
-from tests.bot.test_harness import GUILD_ID, SECOND_GUILD_ID, fake_index_gateway
 
 
 class Clock:

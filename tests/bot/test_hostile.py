@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     BOT_ID,
     MODERATOR,
     Gateway,

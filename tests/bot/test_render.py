@@ -32,7 +32,7 @@ from bot.render import (
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.search.searcher import Answer, Hit, Outcome
-from tests.bot.test_harness import NO_PINGS, assert_within_limits
+from tests.bot.harness import NO_PINGS, assert_within_limits
 
 SOURCE = Source(id="a.txt", title="A *title* with `ticks`", outlet="Outlet", author="Au Thor", published="2020-01-02",
                 url="https://example.test/a")

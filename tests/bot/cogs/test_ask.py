@@ -13,7 +13,7 @@ import pytest_asyncio
 from bot.settings import Settings
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     BOT_ID,
     EPHEMERAL,
     NO_PINGS,

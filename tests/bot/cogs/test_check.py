@@ -11,8 +11,7 @@ from bot.settings import Settings
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.bot.cogs.test_ask import assert_cards_verbatim, only, unquote
-from tests.bot.log.test_question_log import rows
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     DM_CHANNEL_ID,
     EPHEMERAL,
     GUILD_ID,
@@ -24,6 +23,7 @@ from tests.bot.test_harness import (
     assert_safe,
     settings_for,
 )
+from tests.bot.log.test_question_log import rows
 
 pytestmark = pytest.mark.slow  # the real model and the real seeds index
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.bot.test_harness import EPHEMERAL, MODERATOR, Gateway, Request, assert_safe, fake_index_gateway
+from tests.bot.harness import EPHEMERAL, MODERATOR, Gateway, Request, assert_safe, fake_index_gateway
 from tests.index.build.test_checks_rollback import HERAT, PERU, write_checks
 
 

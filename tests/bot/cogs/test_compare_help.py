@@ -14,7 +14,7 @@ from bot.help import CHECK
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.bot.cogs.test_ask import only, unquote
-from tests.bot.test_harness import EPHEMERAL, Gateway, assert_safe, fake_index_gateway, settings_for
+from tests.bot.harness import EPHEMERAL, Gateway, assert_safe, fake_index_gateway, settings_for
 from tests.conftest import ROOT
 
 TOPIC = "Iranian training of Taliban fighters"

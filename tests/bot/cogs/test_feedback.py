@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswerable
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     ASKER,
     EPHEMERAL,
     OTHER_MEMBER,
@@ -18,6 +16,8 @@ from tests.bot.test_harness import (
     assert_safe,
     fake_index_gateway,
 )
+from tests.bot.log.databases import LogBackend
+from tests.bot.log.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswerable
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop

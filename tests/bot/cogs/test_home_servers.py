@@ -18,7 +18,7 @@ import pytest_asyncio
 from bot.help import CHECK
 from index.ingest.corpus import read_metadata
 from tests.bot.cogs.test_sources import ARTICLE, EXISTING, Uploads, edits, snapshot
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     ADMIN,
     APP_ID,
     ASKER,

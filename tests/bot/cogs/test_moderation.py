@@ -18,7 +18,7 @@ from discord import app_commands
 from bot.errors import GENERIC
 from index.build.pipeline import build
 from index.store.chroma import Store, StoreError
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     ADMIN,
     ASKER,
     EPHEMERAL,

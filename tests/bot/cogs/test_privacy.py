@@ -23,9 +23,7 @@ import pytest_asyncio
 import bot.log.questionlog
 from bot.log.database import Location, open_database
 from bot.log.questionlog import Entry, row_key
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_question_log import answerable, labels
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     ADMIN,
     ASKER,
     BOT_ID,
@@ -44,6 +42,8 @@ from tests.bot.test_harness import (
     bot_mention,
     fake_index_gateway,
 )
+from tests.bot.log.databases import LogBackend
+from tests.bot.log.test_question_log import answerable, labels
 
 NOTICE_HOME = "Dossier keeps questions asked here, with their text, for 90 days"
 NOTICE_ELSEWHERE = "Dossier keeps when questions here are asked and how they are answered, never their text"

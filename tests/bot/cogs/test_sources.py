@@ -24,7 +24,7 @@ from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
 from index.model.embedding import Embedder
 from index.search.searcher import Searcher
 from index.store.chroma import Store
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     APP_ID,
     ASKER,
     EPHEMERAL,

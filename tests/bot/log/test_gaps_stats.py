@@ -19,9 +19,7 @@ from bot.log.database import Database, open_database
 from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
 from bot.render import markdown, truncate
 from index.model.embedding import Embedder
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_question_log import MISSING, answerable, unanswerable
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     ADMIN,
     ASKER,
     BOT_ID,
@@ -34,6 +32,8 @@ from tests.bot.test_harness import (
     bot_mention,
     fake_index_gateway,
 )
+from tests.bot.log.databases import LogBackend
+from tests.bot.log.test_question_log import MISSING, answerable, unanswerable
 from tests.conftest import ROOT, SEEDS
 
 NOW = time.time()

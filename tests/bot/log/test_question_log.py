@@ -19,8 +19,7 @@ import bot.log.questionlog
 from bot.log.database import Location, open_database
 from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
 from bot.log.schema import LATEST
-from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, wait_for
-from tests.bot.test_harness import (
+from tests.bot.harness import (
     ADMIN,
     BOT_ID,
     CHANNEL_ID,
@@ -34,6 +33,7 @@ from tests.bot.test_harness import (
     bot_mention,
     fake_index_gateway,
 )
+from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, wait_for
 
 OFF_TOPIC = "What is the capital of Peru?"
 MISSING = "Kaftarzadeh"  # a name the corpus never mentions

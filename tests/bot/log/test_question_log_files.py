@@ -21,8 +21,8 @@ from bot.log.database import LogSettingError
 from bot.log.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
 from bot.log.schema import LATEST, VERSION_1
 from bot.settings import Settings
+from tests.bot.harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
 from tests.bot.log.databases import LogBackend
-from tests.bot.test_harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
 from tests.conftest import ROOT
 
 OPEN_AT_ONCE = """
