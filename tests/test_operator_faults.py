@@ -31,7 +31,8 @@ from index.build.pipeline import build
 from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, diagnose
 from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings
-from index.store.chroma import SQLITE_FILE, Store, StoreDamaged, lock
+from index.store import lock
+from index.store.chroma import SQLITE_FILE, Store, StoreDamaged
 from tests.bot.harness import settings_for
 from tests.conftest import FakeEmbedder, make_settings
 

@@ -273,7 +273,7 @@ def _distinct(index: LiveIndex, ranked: list[_Candidate]) -> list[Hit]:
         if any((shared := len(words & w)) >= NEAR_DUPLICATE * (len(words) + len(w) - shared) for w in seen):
             continue
         seen.append(words)
-        hits.append(Hit(chunk, round(float(probability(candidate.logit)), 4), index.ingest.sources[chunk.source_id]))
+        hits.append(Hit(chunk, round(float(probability(candidate.logit)), 4), index.sources[chunk.source_id]))
     return hits
 
 
@@ -390,7 +390,7 @@ class Searcher:
         index = self.index  # one snapshot for the whole question, even if a reload swaps it meanwhile
         if not index.chunks:
             return Answer(question, Outcome.OFF_TOPIC, note="The corpus is empty.")
-        reading = Reading.of(read(question), index.search.lexicon)
+        reading = Reading.of(read(question), index.lexicon)
         scored = self._scored(index, reading)
         if not scored.answered:
             if not scored.on_topic:
@@ -409,7 +409,7 @@ class Searcher:
         index = self.index
         if not index.chunks or not is_mostly_latin(topic):
             return [(source, None) for source, _ in self.sources()]
-        scored = self._scored(index, Reading.of(read(topic), index.search.lexicon))
+        scored = self._scored(index, Reading.of(read(topic), index.lexicon))
         found = _distinct(index, list(scored.answering.values())) if scored.on_topic else []
         best = {h.source.id: index.with_also(h) for h in found}
         return [(source, best.get(source.id)) for source, _ in self.sources()]
@@ -418,7 +418,7 @@ class Searcher:
         """The question as read against the corpus, and its candidate passages with their features: what the
         scorer weighs, and what bench/fitting.py fits it on."""
         index = self.index
-        reading = Reading.of(read(clean_question(raw_question)), index.search.lexicon)
+        reading = Reading.of(read(clean_question(raw_question)), index.lexicon)
         return reading, self._candidates(index, reading)
 
     def _candidates(self, index: LiveIndex, reading: Reading) -> Candidates:

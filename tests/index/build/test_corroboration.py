@@ -114,7 +114,7 @@ def partners_by_source(searcher: Searcher) -> dict[tuple[str, str], tuple[str, .
     index = searcher.index
     pairs: dict[tuple[str, str], list[str]] = {}
     for chunk in index.chunks:
-        for also in index.with_also(Hit(chunk, 1.0, index.ingest.sources[chunk.source_id])).also:
+        for also in index.with_also(Hit(chunk, 1.0, index.sources[chunk.source_id])).also:
             pairs.setdefault((chunk.source_id, also.source.id), []).append(f"{chunk.id}>{also.chunk.id}")
     return {k: tuple(sorted(v)) for k, v in pairs.items()}
 

@@ -17,7 +17,8 @@ from chromadb.config import Settings as ChromaSettings
 
 from index.build.pipeline import build
 from index.search.searcher import LiveIndex, Searcher
-from index.store.chroma import Store, lock
+from index.store import lock
+from index.store.chroma import Store
 from index.store.lock import BuildRunning, LockLost, file_lock
 from tests.conftest import ROOT, FakeEmbedder, build_held_open, make_settings
 
