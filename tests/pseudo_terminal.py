@@ -23,6 +23,9 @@ class PseudoTerminal:
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path, columns: int = 100, rows: int = 40) -> None:
         controller, terminal = pty.openpty()
         fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        # COLUMNS and LINES would override the terminal's size (pytest-xdist's workers export them), as they do for a
+        # person who exports them; a shell does not by default.
+        env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         self.process = subprocess.Popen(args, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=cwd)
         os.close(terminal)
         self.fd = controller
