@@ -30,7 +30,8 @@ import sys, time
 from bot.log.database import Location
 from bot.log.questionlog import QuestionLog
 from bot.settings import Settings
-start = float(sys.argv[1])
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 while time.time() < start:
     pass
 QuestionLog.open(Location.of(Settings(_env_file=None)), days=90).close()
@@ -112,10 +113,16 @@ def test_two_processes_open_a_new_log_at_once(log_backend: LogBackend, tmp_path:
         backend = LogBackend(log_backend.name, tmp_path / str(attempt), log_backend.cluster, key=log_backend.key,
                              url=log_backend.cluster.create_database() if log_backend.cluster else None)
         backend.folder.mkdir()
-        start = time.time() + 3  # both processes are up, spinning, by then
         env = {**os.environ, **backend.env}
-        processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(start)], cwd=ROOT, env=env,
-                                      stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for process in processes:  # both have imported what opening a log needs
+            assert process.stdout is not None and process.stdout.readline() == "ready\n", process.communicate()
+        start = time.time() + 0.05  # then both spin until the same moment and open the log
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(f"{start}\n")
+            process.stdin.flush()
         for process in processes:
             _, stderr = process.communicate(timeout=120)
             assert process.returncode == 0, stderr
