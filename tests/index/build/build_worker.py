@@ -8,6 +8,7 @@ index answers; `state ROOT` prints the pointer and what the store holds.
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,35 +33,34 @@ def pause_at(stage: str, done: int) -> Callable[[Progress], None]:
     return tell
 
 
-def main() -> None:
+def run(*argv: str) -> str:
+    """What the command prints, as JSON. Tests call it in their own process where no other process is needed."""
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["build", "ask", "state"])
     parser.add_argument("root", type=Path)
     parser.add_argument("questions", nargs="*")
     parser.add_argument("--pause", help="STAGE:DONE")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     config = settings(args.root)
     store = Store.open(config)
     if args.command == "build":
         stage, _, done = (args.pause or ":").partition(":")
         progress = pause_at(stage, int(done)) if args.pause else None
-        print(json.dumps(build(config.seeds_dir, store, FakeEmbedder(), progress=progress).to_json()))
-    elif args.command == "ask":
+        return json.dumps(build(config.seeds_dir, store, FakeEmbedder(), progress=progress).to_json())
+    if args.command == "ask":
         searcher = Searcher(store, FakeEmbedder(), scorer=on_topic_scorer())
-        answers = [{"generation": searcher.index.pointer.generation,
-                    "hits": [[h.chunk.id, h.score] for h in searcher.search(q, limit=5).hits]}
-                   for q in args.questions]
-        print(json.dumps(answers))
-    else:
-        pointer = store.pointer()
-        assert pointer is not None
-        collection = store.chunks_collection(pointer.collection)
-        live: dict[str, list[str]] = {}
-        for record, _ in store.records(collection, pointer.generation):
-            live.setdefault(record.source.id, []).append(record.chunk.id)
-        print(json.dumps({"generation": pointer.generation, "chunks": pointer.chunks, "stored": collection.count(),
-                          "live": {k: sorted(v) for k, v in sorted(live.items())}}))
+        return json.dumps([{"generation": searcher.index.pointer.generation,
+                            "hits": [[h.chunk.id, h.score] for h in searcher.search(q, limit=5).hits]}
+                           for q in args.questions])
+    pointer = store.pointer()
+    assert pointer is not None
+    collection = store.chunks_collection(pointer.collection)
+    live: dict[str, list[str]] = {}
+    for record, _ in store.records(collection, pointer.generation):
+        live.setdefault(record.source.id, []).append(record.chunk.id)
+    return json.dumps({"generation": pointer.generation, "chunks": pointer.chunks, "stored": collection.count(),
+                       "live": {k: sorted(v) for k, v in sorted(live.items())}})
 
 
 if __name__ == "__main__":
-    main()
+    print(run(*sys.argv[1:]), flush=True)

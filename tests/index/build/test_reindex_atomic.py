@@ -16,6 +16,7 @@ from index.build.pipeline import build
 from index.search.searcher import Searcher
 from index.store.chroma import Store, StoreError
 from tests.conftest import ROOT, FakeEmbedder, make_settings
+from tests.index.build import build_worker
 
 WORDS = ["border", "water", "trade", "envoy", "militia", "province", "refugees", "treaty", "commander",
          "Herat", "Kabul", "Tehran", "Kandahar", "river", "drought", "sanctions", "fuel", "convoy", "embassy",
@@ -41,9 +42,8 @@ def first_sentence(root: Path, name: str, paragraph: int = 5) -> str:
 
 
 def worker(*args: str) -> Any:
-    result = subprocess.run([sys.executable, "-m", "tests.index.build.build_worker", *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, check=True)
-    return json.loads(result.stdout.splitlines()[-1])
+    """The worker's build, ask or state, in this process: only the build that is killed needs a process of its own."""
+    return json.loads(build_worker.run(*args))
 
 
 @pytest.fixture(scope="module")

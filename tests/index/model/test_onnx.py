@@ -16,7 +16,7 @@ import pytest
 from index.model.background import BACKGROUND_QUESTIONS
 from index.model.embedding import SentenceTransformerEmbedder, bundled_model_path
 from index.model.onnx_export import MIN_COSINE, corpus_passages, ensure_export, question_file
-from index.model.onnx_model import OnnxEmbedder, pool, question_embedder, read_manifest
+from index.model.onnx_model import OnnxEmbedder, export_folder, pool, question_embedder, read_manifest
 from index.settings import IndexSettings
 from tests.conftest import ROOT, SEEDS, SHARED
 
@@ -178,20 +178,36 @@ def test_export_that_differs_falls_back(tmp_path: Path, caplog: pytest.LogCaptur
     assert "differs from sentence-transformers" in warning
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not EVAL.exists(), reason="../shared/eval is not beside the checkout")
-@pytest.mark.parametrize("questions", ["dev.jsonl", "dev2.jsonl"])
-def test_scorer_figures_are_the_same_as_with_sentence_transformers(
-        seeds_settings: IndexSettings, onnx_embedder: OnnxEmbedder, tmp_path: Path, questions: str) -> None:
-    """The shared scorer prints the same figures for answers through ONNX as through sentence-transformers."""
-    stdin = "\n".join(question_file(EVAL / questions)) + "\n"
-    scores = {}
+SCORED = ["dev.jsonl", "dev2.jsonl"]
+
+
+@pytest.fixture(scope="module")
+def answers_by_backend(seeds_settings: IndexSettings, onnx_embedder: OnnxEmbedder) -> dict[str, list[str]]:
+    """`bot ask --format json -` over the questions of SCORED, through each backend: one process each, one answer
+    line per question, in order."""
+    questions = [q for name in SCORED for q in question_file(EVAL / name)]
+    found = {}
     for backend in ("onnx", "sentence-transformers"):
         env = {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(seeds_settings.chroma_path),
                "ONNX_CACHE": str(ROOT / "data" / "onnx"), "EMBEDDING_BACKEND": backend, "HF_HUB_OFFLINE": "1"}
-        answers = subprocess.run([sys.executable, "-m", "bot", "ask", "--format", "json", "-"], input=stdin,
-                                 env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        (tmp_path / backend).write_text(answers, encoding="utf-8")
+        found[backend] = subprocess.run([sys.executable, "-m", "bot", "ask", "--format", "json", "-"],
+                                        input="\n".join(questions) + "\n", env=env, cwd=ROOT, capture_output=True,
+                                        text=True, check=True).stdout.splitlines()
+        assert len(found[backend]) == len(questions)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not EVAL.exists(), reason="../shared/eval is not beside the checkout")
+@pytest.mark.parametrize("questions", SCORED)
+def test_scorer_figures_are_the_same_as_with_sentence_transformers(
+        answers_by_backend: dict[str, list[str]], tmp_path: Path, questions: str) -> None:
+    """The shared scorer prints the same figures for answers through ONNX as through sentence-transformers."""
+    start = sum(len(question_file(EVAL / name)) for name in SCORED[:SCORED.index(questions)])
+    count = len(question_file(EVAL / questions))
+    scores = {}
+    for backend, answers in answers_by_backend.items():
+        (tmp_path / backend).write_text("\n".join(answers[start : start + count]) + "\n", encoding="utf-8")
         scores[backend] = subprocess.run([sys.executable, str(EVAL / "score.py"), str(EVAL / questions),
                                           str(tmp_path / backend), str(SEEDS)], capture_output=True, text=True).stdout
     print(scores["onnx"])
@@ -199,12 +215,13 @@ def test_scorer_figures_are_the_same_as_with_sentence_transformers(
 
 
 @pytest.mark.slow
-def test_export_check_says_what_it_does_as_it_goes(tmp_path: Path) -> None:
+def test_export_check_says_what_it_does_as_it_goes(onnx_embedder: OnnxEmbedder, tmp_path: Path) -> None:
     """`index export --check FILE` on a model exported already says, a line per step, that it checks the export
     on so many texts, loads the model, embeds the texts with each, and how it came out, in how many seconds."""
+    exported = export_folder(onnx_settings(ROOT / "data" / "onnx"))  # made by the onnx_embedder fixture
+    shutil.copytree(exported, tmp_path / "onnx" / exported.name)  # a copy, since the check writes its findings
     env = {**os.environ, "SEEDS_DIR": str(SEEDS), "ONNX_CACHE": str(tmp_path / "onnx"), "HF_HUB_OFFLINE": "1"}
     export = [sys.executable, "-m", "index", "export"]
-    assert subprocess.run(export, env=env, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
     questions = tmp_path / "questions.txt"
     questions.write_text(f"{QUESTION}\nWho trains Taliban fighters in Iran?\n", encoding="utf-8")
     done = subprocess.run([*export, "--check", str(questions)], env=env, cwd=ROOT, capture_output=True, text=True,

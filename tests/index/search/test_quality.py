@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from index.settings import IndexSettings
 from tests.conftest import ROOT, SEEDS, SHARED
 
 pytestmark = [pytest.mark.slow,
@@ -52,11 +53,10 @@ def test_out_of_fold_figures_hold_and_beat_plain_fusion():
 
 
 @pytest.fixture(scope="module")
-def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    env = {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(tmp_path_factory.mktemp("q") / "chroma"),
-           "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "index", "build"], env=env, cwd=ROOT, check=True, capture_output=True)
-    return env
+def cli_env(seeds_settings: IndexSettings) -> dict[str, str]:
+    """`bot ask` over the session's seed index, which it only reads."""
+    return {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(seeds_settings.chroma_path),
+            "HF_HUB_OFFLINE": "1"}
 
 
 @pytest.mark.parametrize("name", FILES)
