@@ -134,6 +134,12 @@ def seeds_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     return settings
 
 
+def copy_of_seed_index(seeds_settings: IndexSettings, folder: Path) -> Path:
+    """A copy of the session's seed index at folder/chroma, for a test that writes to its index."""
+    shutil.copytree(seeds_settings.chroma_path, folder / "chroma")
+    return folder / "chroma"
+
+
 @pytest.fixture(scope="session")
 def searcher(seeds_settings: IndexSettings, embedder: Embedder) -> Iterator[Searcher]:
     yield Searcher.open(seeds_settings, embedder)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SEEDS
+from index.settings import IndexSettings
+from tests.conftest import ROOT, SEEDS, copy_of_seed_index
 from tests.pseudo_terminal import PseudoTerminal
 
 pytestmark = pytest.mark.slow
@@ -41,12 +42,10 @@ def answers(env: dict[str, str]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
-    """An index of the seeds built by `python -m index build`, and what `bot ask` answers from it."""
-    chroma = tmp_path_factory.mktemp("operator") / "chroma"
-    env = environment(SEEDS, chroma)
-    assert run(["index", "build"], env).returncode == 0
-    return chroma, answers(env)
+def built(tmp_path_factory: pytest.TempPathFactory, seeds_settings: IndexSettings) -> tuple[Path, list[dict]]:
+    """A copy of the session's seed index, and what `bot ask` answers from it."""
+    chroma = copy_of_seed_index(seeds_settings, tmp_path_factory.mktemp("operator"))
+    return chroma, answers(environment(SEEDS, chroma))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from index.build.pipeline import build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import PREVIOUS_ID, NothingToRollBack, Store
-from tests.conftest import ROOT, FakeEmbedder, make_settings
+from tests.conftest import ROOT, FakeEmbedder, copy_of_seed_index, make_settings
 
 HERAT = "004_9fd61aad6fe509e9.txt"
 PERU = "What is the capital of Peru?"
@@ -171,14 +171,14 @@ def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subpr
 
 
 @pytest.mark.slow
-def test_cli_checks_exit_3_force_and_rollback_byte_for_byte(tmp_path: Path, seeds_copy: Path) -> None:
+def test_cli_checks_exit_3_force_and_rollback_byte_for_byte(tmp_path: Path, seeds_copy: Path,
+                                                           seeds_settings: IndexSettings) -> None:
     """With the real model through the CLIs: a build that breaks a check exits 3 unswitched, --force switches,
     `index rollback` brings back the earlier `bot ask` output byte for byte, and a second rollback is refused."""
-    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(tmp_path / "chroma"),
+    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(copy_of_seed_index(seeds_settings, tmp_path)),
            "HF_HUB_OFFLINE": "1"}
     for name in ("CHROMA_HOST", "CHROMA_PORT"):
         env.pop(name, None)
-    assert run(["index", "build", "--json"], env).returncode == 0
     questions = "Who is behind the murder of the Herat police chief's brother?\nWhat is the capital of Peru?\n"
     before = run(["bot", "ask", "--format", "json", "-"], env, questions)
     assert before.returncode == 0 and HERAT in before.stdout
