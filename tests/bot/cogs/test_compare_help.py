@@ -4,11 +4,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from bot.help import CHECK
 from index.search.searcher import Searcher
@@ -20,18 +18,11 @@ from tests.conftest import ROOT
 TOPIC = "Iranian training of Taliban fighters"
 
 
-@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(seeds_settings: IndexSettings, searcher: Searcher) -> AsyncIterator[Gateway]:
-    gateway = await Gateway.connect(settings_for(seeds_settings), searcher)
-    yield gateway
-    await gateway.close()
-
-
 @pytest.mark.slow
-async def test_compare_shows_each_source_and_names_the_silent_ones(gateway: Gateway, searcher: Searcher) -> None:
+async def test_compare_shows_each_source_and_names_the_silent_ones(seeds_gateway: Gateway, searcher: Searcher) -> None:
     """/compare answers with one card per source that addresses the topic and names every other source as saying
     nothing on it: the payload `python -m bot compare --format discord` prints."""
-    requests = await gateway.command("compare", topic=TOPIC)
+    requests = await seeds_gateway.command("compare", topic=TOPIC)
     assert [r.kind for r in requests] == ["defer", "followup"]
     sent = requests[1].message
     assert_safe(requests)
@@ -43,7 +34,7 @@ async def test_compare_shows_each_source_and_names_the_silent_ones(gateway: Gate
     assert sorted([unquote(c["title"]) for c in cards] + named) == sorted(titles)
     printed = json.loads(subprocess.run(
         [sys.executable, "-m", "bot", "compare", "--format", "discord", TOPIC], cwd=ROOT, check=True,
-        capture_output=True, text=True, env=cli_env(gateway)).stdout)
+        capture_output=True, text=True, env=cli_env(seeds_gateway)).stdout)
     assert {k: sent[k] for k in ("content", "embeds", "allowed_mentions")} == printed
 
 

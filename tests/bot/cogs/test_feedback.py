@@ -2,10 +2,7 @@
 privately and stored with the question. Through the real CommandTree, views and a real SQLite log, and a real
 PostgreSQL one."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest_asyncio
 
 from tests.bot.harness import (
     ASKER,
@@ -14,17 +11,9 @@ from tests.bot.harness import (
     Gateway,
     Request,
     assert_safe,
-    fake_index_gateway,
 )
 from tests.bot.log.databases import LogBackend
 from tests.bot.log.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswerable
-
-
-@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(tmp_path: Path, seeds_copy: Path, log_backend: LogBackend) -> AsyncIterator[Gateway]:
-    gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
-    yield gateway
-    await gateway.close()
 
 
 async def vote(gateway: Gateway, answer: Request, label: str, who: dict[str, object]) -> str:

@@ -12,13 +12,11 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 import bot.log.questionlog
 from bot.log.database import Location, open_database
@@ -49,14 +47,11 @@ NOTICE_HOME = "Dossier keeps questions asked here, with their text, for 90 days"
 NOTICE_ELSEWHERE = "Dossier keeps when questions here are asked and how they are answered, never their text"
 
 
-@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(tmp_path: Path, seeds_copy: Path, log_backend: LogBackend) -> AsyncIterator[Gateway]:
+@pytest.fixture
+def gateway(gateway: Gateway) -> Gateway:
     """The bot in the home server (GUILD_ID) and in another server it joined."""
-    gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
-    gateway.backend = log_backend  # type: ignore[attr-defined]
     gateway.join(SECOND_GUILD_ID)
-    yield gateway
-    await gateway.close()
+    return gateway
 
 
 def asking(gateway: Gateway, name: str, nth: int = 0) -> str:

@@ -7,12 +7,10 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 import bot.log.database
 import bot.log.questionlog
@@ -37,13 +35,6 @@ from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, wait_for
 
 OFF_TOPIC = "What is the capital of Peru?"
 MISSING = "Kaftarzadeh"  # a name the corpus never mentions
-
-
-@pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
-async def gateway(tmp_path: Path, seeds_copy: Path, log_backend: LogBackend) -> AsyncIterator[Gateway]:
-    gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
-    yield gateway
-    await gateway.close()
 
 
 def answerable(gateway: Gateway, nth: int = 0) -> str:
