@@ -8,3 +8,6 @@ def configure(verbose: bool = False) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # bm25s sets its own logger to DEBUG, which would print through our handler.
     logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # Chroma's HttpClient makes its requests through httpx, which logs each at INFO: against a `chroma run` server,
+    # a bot would log a line every time it checks the live pointer.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

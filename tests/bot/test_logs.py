@@ -16,7 +16,7 @@ TOKEN_IN_URL = re.compile(r"/(?:interactions/\d+|webhooks/\d+)/([^/]+)")
 @pytest.fixture
 def restore_levels() -> Iterator[None]:
     """configure_logging changes global logger levels: put them back after the test."""
-    names = ["", "discord", "bot"]
+    names = ["", "discord", "bot", "httpx"]
     levels = {name: logging.getLogger(name).level for name in names}
     yield
     for name, level in levels.items():
@@ -40,3 +40,14 @@ async def test_verbose_logs_carry_no_interaction_token(tmp_path: Path, seeds_cop
     assert not [token for token in tokens if token in caplog.text]
     assert "/webhooks/" not in caplog.text and "/interactions/" not in caplog.text
     assert logging.getLogger("discord").getEffectiveLevel() == logging.INFO
+
+
+def test_requests_to_a_chroma_server_are_not_logged_one_by_one(restore_levels: None,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """httpx, which Chroma's HttpClient uses, logs each request at INFO; the bot, which checks the live pointer every
+    few seconds, logs none of them, with -v or without, and still logs httpx's warnings."""
+    for verbose in (False, True):
+        configure_logging(verbose=verbose)
+        logging.getLogger("httpx").info('HTTP Request: GET http://127.0.0.1:8000/api/v2/heartbeat "HTTP/1.1 200 OK"')
+        logging.getLogger("httpx").warning("connection pool is full")
+    assert "HTTP Request" not in caplog.text and caplog.text.count("connection pool is full") == 2
