@@ -21,7 +21,7 @@ from index.search.scorer import Linear, Scorer
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store
-from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, running_cluster
+from tests.bot.log.databases import Cluster, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -86,21 +86,6 @@ def postgres() -> Iterator[Cluster | None]:
     PostgreSQL is not installed."""
     with running_cluster() as cluster:
         yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogBackend]:
-    """The question log's database for one test: a SQLite file, or a fresh PostgreSQL database (skipped, saying
-    why, where PostgreSQL is not installed)."""
-    if request.param == "sqlite":
-        yield LogBackend("sqlite", tmp_path)
-        return
-    cluster = request.getfixturevalue("postgres")
-    if cluster is None:
-        pytest.skip(NO_POSTGRES)
-    backend = LogBackend("postgresql", tmp_path, cluster, cluster.create_database())
-    yield backend
-    backend.drop()
 
 
 @pytest.fixture(scope="session")

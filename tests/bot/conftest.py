@@ -1,14 +1,31 @@
-"""Fixtures of the Discord tests: the bot through the harness (tests/bot/harness.py), on one of two indexes."""
+"""Fixtures of the bot's tests: the question log on each database, and the bot through the harness
+(tests/bot/harness.py) on one of two indexes."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.bot.harness import Gateway, fake_index_gateway, settings_for
-from tests.bot.log.databases import LogBackend
+from tests.bot.log.databases import NO_POSTGRES, LogBackend
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogBackend]:
+    """The question log's database for one test: a SQLite file, or a fresh PostgreSQL database (skipped, saying
+    why, where PostgreSQL is not installed)."""
+    if request.param == "sqlite":
+        yield LogBackend("sqlite", tmp_path)
+        return
+    cluster = request.getfixturevalue("postgres")
+    if cluster is None:
+        pytest.skip(NO_POSTGRES)
+    backend = LogBackend("postgresql", tmp_path, cluster, cluster.create_database())
+    yield backend
+    backend.drop()
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop
