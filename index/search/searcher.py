@@ -19,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import bm25s
@@ -127,15 +127,28 @@ class LiveIndex:
         self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
         self._also = self._also_arrays(corroboration)
-        self._bm25 = bm25s.BM25()
-        if chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
-            self._bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=_stem_all,
-                                            show_progress=False), show_progress=False)
-        labels = {label for s in sources.values() for label in (s.title, s.outlet, s.author) if label}
-        self.lexicon = Lexicon.build((c.text for c in chunks), labels)
         self._passage = lru_cache(maxsize=PASSAGE_CACHE)(self._read_passage)
         self.bar = float("inf")
         self.spread = 1.0
+
+    @cached_property
+    def lexicon(self) -> Lexicon:
+        """Every word, stem, figure and acronym phrase of the corpus. Built the first time a question is read
+        (see `prepare`): a build's own snapshot, which only calibrates and corroborates, never needs it."""
+        labels = {label for s in self.sources.values() for label in (s.title, s.outlet, s.author) if label}
+        return Lexicon.build((c.text for c in self.chunks), labels)
+
+    @cached_property
+    def _bm25(self) -> bm25s.BM25:
+        found = bm25s.BM25()
+        if self.chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
+            found.index(bm25s.tokenize([c.text for c in self.chunks], stopwords="en", stemmer=_stem_all,
+                                       show_progress=False), show_progress=False)
+        return found
+
+    def prepare(self) -> None:
+        """Builds what reading and ranking a question need, so that the first question does not wait for it."""
+        _ = self.lexicon, self._bm25
 
     @classmethod
     def load(cls, store: Store, generation: Pointer | None = None) -> "LiveIndex":
@@ -351,7 +364,8 @@ def calibration_key(model: str) -> str:
 
 
 class Searcher:
-    """Answers questions from the live index; `reload` swaps in a new generation without a pause."""
+    """Answers questions from the live index; `reload` swaps in a new generation without a pause. Given a
+    `generation`, it is a build's searcher over that generation before it goes live."""
 
     def __init__(self, store: Store, embedder: Embedder, generation: Pointer | None = None,
                  scorer: Scorer | None = None) -> None:
@@ -372,7 +386,9 @@ class Searcher:
                 f"{self.embedder.name!r}. Rebuild it with `python -m index build`, or set EMBEDDING_MODEL back."
             )
         index.calibrate(self.embedder)
-        common_words()  # loaded now rather than on the first question
+        if generation is None:  # a build's snapshot (see Searcher) reads a question only if the build has checks
+            index.prepare()
+            common_words()  # loaded now rather than on the first question
         return index
 
     def reload(self) -> bool:
