@@ -11,7 +11,9 @@ from fitting import examples, fit, seed_index
 
 from index.search.scorer import SCORER_FILE, Scorer
 
-TOLERANCE = 1e-4
+# scikit-learn's lbfgs stops once its gradient is under 1e-4, so a coefficient is pinned down to about that much
+# over the curvature; two fits on the same examples, on a loaded machine, once differed by 1.4e-4 in one of them.
+TOLERANCE = 1e-3
 
 
 def differences(old: dict, new: dict, path: str = "") -> list[str]:
