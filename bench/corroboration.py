@@ -30,7 +30,7 @@ PER_DOCUMENT = 100
 def main() -> None:
     from scale import Writer
 
-    from index.build.corroboration import corroborate, corroboration_key
+    from index.builds.corroboration import corroborate, corroboration_key
     from index.ingest.chunking import Chunk
     from index.model.embedding import SentenceTransformerEmbedder
 

@@ -32,7 +32,7 @@ FILES = ("dev", "dev2", "dev3", "dev4", "dev5")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.terminal import answer_json  # noqa: E402
-from index.build.pipeline import build  # noqa: E402
+from index.builds.pipeline import build  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from index.model.onnx_model import question_embedder  # noqa: E402
 from index.search.answerability import Reading  # noqa: E402

@@ -144,7 +144,7 @@ def many_questions() -> list[str]:
 
 
 def main() -> None:
-    from index.build.pipeline import build
+    from index.builds.pipeline import build
     from index.model.embedding import SentenceTransformerEmbedder
     from index.model.onnx_export import corpus_passages, ensure_export
     from index.model.onnx_model import OnnxEmbedder

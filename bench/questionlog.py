@@ -35,7 +35,7 @@ from bot.cogs.ask import Asked  # noqa: E402
 from bot.log import reports  # noqa: E402
 from bot.log.database import Location, open_database  # noqa: E402
 from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
-from index.build.pipeline import build  # noqa: E402
+from index.builds.pipeline import build  # noqa: E402
 from index.model.background import BACKGROUND_QUESTIONS  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from index.model.onnx_model import question_embedder  # noqa: E402

@@ -114,7 +114,7 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from index.build.pipeline import build
+    from index.builds.pipeline import build
     from index.ingest.chunking import Chunk, chunk_document
     from index.ingest.corpus import Source, load_document, source_paths
     from index.model.embedding import BATCH_SIZE, SentenceTransformerEmbedder, bundled_model_path

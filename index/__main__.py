@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index import logs
-from index.build.checks import failure_text, read_checks, run_checks, unknown_sources
-from index.build.pipeline import BuildReport, Progress, ProgressFn, build
+from index.builds.checks import failure_text, read_checks, run_checks, unknown_sources
+from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
 from index.ingest.corpus import source_paths

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from chromadb.errors import ChromaError
 
-from index.build.checks import CheckError
-from index.build.child import BuildFailed
+from index.builds.checks import CheckError
+from index.builds.child import BuildFailed
 from index.ingest.corpus import CorpusError
 from index.model.embedding import ModelError
 from index.settings import IndexSettings, SettingsError

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.build.pipeline import BuildReport, Progress, build
+from index.builds.pipeline import BuildReport, Progress, build
 from index.model.background import BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder, SentenceTransformerEmbedder
 from index.search.features import PASSAGE, QUESTION, SOURCE

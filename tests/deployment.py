@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import GENERIC
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.settings import IndexSettings
 from index.store.chroma import Store
 from tests.bot.fake_discord import Answer, FakeDiscord, shard_of

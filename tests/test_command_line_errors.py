@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.ingest.chunking import chunk_document
 from index.ingest.corpus import make_document
 from index.store.chroma import Store

@@ -19,7 +19,7 @@ from tests.bot.fake_discord import shard_of
 from tests.bot.log.databases import NO_POSTGRES, Cluster
 from tests.conftest import ROOT, SEEDS
 from tests.deployment import Deployment, Tally, seeds_without
-from tests.index.build.test_checks_rollback import HERAT
+from tests.index.builds.test_checks_rollback import HERAT
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,7 @@ import bot.client
 import index.__main__ as index_main
 from bot.client import Dossier
 from bot.settings import Settings
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, diagnose
 from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings

@@ -20,9 +20,9 @@ from bot.log.database import Database, Location, QuestionLogError, open_database
 from bot.log.schema import check_version
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
-from index.build.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
-from index.build.child import build_in_child
-from index.build.pipeline import BuildReport, Progress
+from index.builds.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
+from index.builds.child import build_in_child
+from index.builds.pipeline import BuildReport, Progress
 from index.diagnose import diagnose
 from index.ingest.corpus import CorpusError, Source, check_size
 from index.ingest.sources import (

@@ -66,7 +66,7 @@ class Outcome(Enum):
 @dataclass(frozen=True)
 class Hit:
     """A passage found, with its source; `also` holds the passages of other sources that say the same thing
-    (index/build/corroboration.py), each with its cosine to this one as its score."""
+    (index/builds/corroboration.py), each with its cosine to this one as its score."""
 
     chunk: Chunk
     score: float

@@ -7,7 +7,7 @@ G do not see, validates the new generation, then moves the pointer in one upsert
 that leaves G answering; `clean_leftovers` (run by the next build, under the build lock) deletes what it
 wrote and what earlier generations no longer need.
 
-Beside the pointer, `dossier_meta` holds each kept generation's corroboration (index/build/corroboration.py): pages
+Beside the pointer, `dossier_meta` holds each kept generation's corroboration (index/builds/corroboration.py): pages
 of JSON, in metadata (which Chroma does not index for full-text search), tagged with their generation. A build
 writes its generation's pages before it switches; `clean_leftovers` deletes those of generations neither live nor
 kept for a rollback, so a rollback finds its generation's pages where they were.

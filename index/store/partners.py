@@ -1,5 +1,5 @@
 """How a generation's corroborating partners are kept and read: for each passage, the passages of other sources
-that carry the same claim (judged by index/build/corroboration.py), closest first, stored in pages with the
+that carry the same claim (judged by index/builds/corroboration.py), closest first, stored in pages with the
 generation (index/store/chroma.py) and looked up by the searcher."""
 
 import json

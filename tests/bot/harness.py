@@ -31,7 +31,7 @@ from bot.render import (
     TITLE_LIMIT,
 )
 from bot.settings import Settings
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings, on_topic_scorer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest_asyncio
 
 from tests.bot.harness import EPHEMERAL, MODERATOR, Gateway, Request, assert_safe, fake_index_gateway
-from tests.index.build.test_checks_rollback import HERAT, PERU, write_checks
+from tests.index.builds.test_checks_rollback import HERAT, PERU, write_checks
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the bot must live on the test's own event loop

@@ -16,7 +16,7 @@ import pytest_asyncio
 from discord import app_commands
 
 from bot.errors import GENERIC
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.store.chroma import Store, StoreError
 from tests.bot.harness import (
     ADMIN,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.ingest.chunking import MAX_PASSAGES, chunk_document
 from index.ingest.cleaning import first_heading, looks_like_html, paragraphs
 from index.ingest.corpus import CorpusError, decode, make_document

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
 from index.ingest.sources import SourceError, SourceExists, SourceNotFound, add_source, remove_source, safe_name
 from index.store.chroma import Store

@@ -114,7 +114,7 @@ import asyncio, json, sys
 from pydantic import SecretStr
 from bot import client
 from bot.settings import Settings
-from index.build.child import build_in_child
+from index.builds.child import build_in_child
 
 async def start(self, token, *, reconnect=True):
     await self.setup_hook()

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from pathlib import Path
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.model.background import BACKGROUND_QUESTIONS
 from index.search.searcher import Searcher
 from index.store.chroma import Store

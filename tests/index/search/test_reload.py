@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.model.embedding import Embedder
 from index.search.searcher import Searcher
 from index.store.chroma import Store
@@ -38,7 +38,7 @@ def test_a_searcher_on_the_embedded_store_loads_a_build_made_by_another_process(
     searcher = Searcher(Store.open(settings), FakeEmbedder())
     before = searcher.index.pointer.generation
     add_new_source(root / "seeds")
-    subprocess.run([sys.executable, "-m", "tests.index.build.build_worker", "build", str(root)], cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "tests.index.builds.build_worker", "build", str(root)], cwd=ROOT, check=True,
                    capture_output=True, timeout=300)
     assert searcher.reload()
     assert searcher.index.pointer.generation == before + 1
@@ -111,7 +111,7 @@ def test_a_bot_on_the_embedded_store_follows_builds_and_rollbacks_from_other_pro
     try:
         first = bot.next()
         add_new_source(root / "seeds")
-        built = subprocess.run([sys.executable, "-m", "tests.index.build.build_worker", "build", str(root)], cwd=ROOT,
+        built = subprocess.run([sys.executable, "-m", "tests.index.builds.build_worker", "build", str(root)], cwd=ROOT,
                                capture_output=True, text=True, timeout=300)
         assert json.loads(built.stdout)["switched"], built.stderr
         after_build = bot.next()

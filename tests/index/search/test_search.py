@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.ingest.chunking import Chunk
 from index.model.embedding import ModelError, verify_weights
 from index.search.searcher import Outcome, Searcher, leans_on

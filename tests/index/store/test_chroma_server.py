@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import META_COLLECTION, Store
 from index.store.lock import LEASE_ID, BuildRunning
 from tests.bot.bot_worker import BotProcess
 from tests.conftest import ROOT, FakeEmbedder, build_held_open
-from tests.index.build.test_checks_rollback import HERAT
+from tests.index.builds.test_checks_rollback import HERAT
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import Progress, build
+from index.builds.pipeline import Progress, build
 from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import BuildReport, build
+from index.builds.pipeline import BuildReport, build
 from index.ingest.chunking import chunk_document
 from index.ingest.corpus import load_document
 from index.store.chroma import Store, collection_name

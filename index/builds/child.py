@@ -1,6 +1,6 @@
 """A build in a child process, so the process that asks for it (the bot) never holds the model or the build's memory.
 
-`build_in_child` starts `python -m index.build.child`, hands it what to build on its stdin (pickled), and
+`build_in_child` starts `python -m index.builds.child`, hands it what to build on its stdin (pickled), and
 reads back, as they come, the build's progress and then its report, or the exception it raised, which is
 raised again here. The child makes its embedder from a recipe: a picklable call, by default the
 sentence-transformers model the index was built with. It takes the store's build lock as any build does.
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from index import logs
-from index.build.checks import CheckError
-from index.build.pipeline import BuildReport, ProgressFn, build
+from index.builds.checks import CheckError
+from index.builds.pipeline import BuildReport, ProgressFn, build
 from index.ingest.corpus import CorpusError
 from index.model.embedding import Embedder, ModelError
 from index.settings import IndexSettings
@@ -49,10 +49,10 @@ class Request:
 
 def build_in_child(settings: IndexSettings, recipe: Callable[[], Embedder], *, built_by: str,
                    progress: ProgressFn | None = None, **options: Any) -> BuildReport:
-    """Runs index.build.pipeline.build in a child process and returns its report, or raises what it raised."""
+    """Runs index.builds.pipeline.build in a child process and returns its report, or raises what it raised."""
     index_settings = IndexSettings.model_construct(**{k: getattr(settings, k) for k in IndexSettings.model_fields})
     request = pickle.dumps(Request(index_settings, recipe, built_by, options))
-    child = subprocess.Popen([sys.executable, "-m", "index.build.child"], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-m", "index.builds.child"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
     assert child.stdin is not None and child.stdout is not None
     log.info("build process %d started for %s", child.pid, built_by)

@@ -2,5 +2,6 @@
 
 pipeline runs the stages; child runs a build in its own process (the bot's /dossier reindex); checks reads and
 runs the moderators' checks.toml; corroboration judges which passages of different sources carry the same claim.
-It may import every package below it (ingest, model, store, search); only the command lines import it.
+It may import every package below it (ingest, model, store, search); only diagnose, `python -m index` and
+the bot import it.
 """

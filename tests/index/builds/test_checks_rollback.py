@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.terminal import answer_json
-from index.build.checks import MAX_CHECKS, CheckError, read_checks
-from index.build.pipeline import build
+from index.builds.checks import MAX_CHECKS, CheckError, read_checks
+from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import PREVIOUS_ID, NothingToRollBack, Store

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.ingest import corpus
 from index.ingest.corpus import CorpusError
 from index.store.chroma import Store

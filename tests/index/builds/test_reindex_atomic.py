@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.store.chroma import Store, StoreError
 from tests.conftest import ROOT, FakeEmbedder, make_settings
-from tests.index.build import build_worker
+from tests.index.builds import build_worker
 
 WORDS = ["border", "water", "trade", "envoy", "militia", "province", "refugees", "treaty", "commander",
          "Herat", "Kabul", "Tehran", "Kandahar", "river", "drought", "sanctions", "fuel", "convoy", "embassy",
@@ -81,7 +81,7 @@ def test_killed_build_leaves_previous_answers_and_next_build_completes(baseline,
     shutil.copytree(base, root)
     change_corpus(root / "seeds")
 
-    build = subprocess.Popen([sys.executable, "-m", "tests.index.build.build_worker", "build", str(root), "--pause",
+    build = subprocess.Popen([sys.executable, "-m", "tests.index.builds.build_worker", "build", str(root), "--pause",
                               f"{stage}:{done}"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = build.stdout.readline() if build.stdout else ""

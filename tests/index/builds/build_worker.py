@@ -1,6 +1,6 @@
 """A separate process for the reindex tests: build (optionally pausing at a stage, to be killed), ask, state.
 
-`python -m tests.index.build.build_worker build ROOT [--pause STAGE:DONE]` builds ROOT/seeds into ROOT/chroma with the
+`python -m tests.index.builds.build_worker build ROOT [--pause STAGE:DONE]` builds ROOT/seeds into ROOT/chroma with the
 fake embedder and prints the report as JSON; with --pause it prints PAUSED and sleeps once the build reports
 DONE or more at STAGE, so a test can SIGKILL it at a known point. `ask ROOT QUESTION...` prints what the live
 index answers; `state ROOT` prints the pointer and what the store holds.
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from index.build.pipeline import Progress, build
+from index.builds.pipeline import Progress, build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.terminal import answer_json, answer_text
-from index.build.corroboration import Anchors, agree
-from index.build.pipeline import build
+from index.builds.corroboration import Anchors, agree
+from index.builds.pipeline import build
 from index.model.embedding import Embedder
 from index.search.searcher import Hit, Searcher
 from index.settings import IndexSettings

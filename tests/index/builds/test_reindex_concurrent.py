@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.search.searcher import LiveIndex, Searcher
 from index.store import lock
 from index.store.chroma import Store

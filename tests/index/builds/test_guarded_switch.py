@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build.pipeline import build
+from index.builds.pipeline import build
 from index.ingest.corpus import CorpusError
 from index.search.searcher import Searcher
 from index.store.chroma import Store

@@ -3,7 +3,7 @@
 A build holds the store's build lock throughout. It writes generation G + 1 beside the live G (after a rollback
 from G + 1, the number after the highest ever live: numbers only go up), validates it
 (the live count matches, a probe query finds its own passage, and a searcher loads it and computes the abstention
-bar that its pointer keeps), runs the moderators' checks against it (index/build/checks.py), and only then moves the
+bar that its pointer keeps), runs the moderators' checks against it (index/builds/checks.py), and only then moves the
 pointer, keeping G as the previous generation for a rollback. A document is unchanged when its content hash and
 its passages (ids and offsets) are as stored: its records carry over untouched. Any other passage gets a new
 record, its embedding copied from a stored passage with the same text where there is one, else computed.
@@ -14,7 +14,7 @@ anything is written (it would leave no documents, or remove most of them); the r
 generation fails checks the live one passes) once G + 1 is written, which the next build cleans up.
 
 Before the checks, the build finds for each passage the passages of other sources that say the same thing
-(index/build/corroboration.py), from the vectors the validating searcher loaded, and keeps them with G + 1; only the
+(index/builds/corroboration.py), from the vectors the validating searcher loaded, and keeps them with G + 1; only the
 pairs of the documents that changed are judged again. A live generation without them, or judged by other code,
 is rebuilt even when no document changed.
 """
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from index.build.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
-from index.build.corroboration import Corroboration, corroborate, corroboration_key
+from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
+from index.builds.corroboration import Corroboration, corroborate, corroboration_key
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.model.embedding import Embedder
@@ -136,7 +136,7 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
 
     A build with reasons not to switch (see `switch_reasons` and the moderators' checks) leaves the live index
     as it is, unless `force`. Raises index.store.lock.BuildRunning at once when another build holds the store, and
-    index.build.checks.CheckError when checks.toml cannot be read.
+    index.builds.checks.CheckError when checks.toml cannot be read.
     """
     checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:
