@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from index.settings import IndexSettings
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, copy_of_seed_index
 from tests.pseudo_terminal import PseudoTerminal, text
 
 TOOLS = ("bash", "cat", "cp", "cut", "dirname", "mkdir", "chmod", "rm", "sha256sum", "tail", "tee")
@@ -139,8 +139,7 @@ def test_python_names_the_python_to_use(tmp_path: Path):
 def index_copy(seeds_settings: IndexSettings, tmp_path: Path) -> dict[str, str]:
     """The environment of the real scripts/run over a copy of the seed index, with no token (a blank one wins
     over a token in .env) and a home folder of its own."""
-    chroma = tmp_path / "chroma"
-    shutil.copytree(seeds_settings.chroma_path, chroma)
+    chroma = copy_of_seed_index(seeds_settings, tmp_path)
     return {**os.environ, "SEEDS_DIR": str(SEEDS), "CHROMA_PATH": str(chroma), "DISCORD_TOKEN": " ",
             "HOME": str(tmp_path), "TERM": "xterm"}
 

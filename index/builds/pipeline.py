@@ -33,13 +33,14 @@ from typing import Any
 import numpy as np
 
 from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
-from index.builds.corroboration import Corroboration, corroborate, corroboration_key
+from index.builds.corroboration import corroborate, corroboration_key
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.model.embedding import Embedder
 from index.search.searcher import Searcher, calibration_key
 from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 from index.store.lock import BuildLock
+from index.store.partners import Corroboration
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ ATTRIBUTION_FIELDS = ("outlet", "published", "url")
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a build is: `stage` is "reading", "embedding", "writing" or "validating"."""
+    """Where a build is: `stage` is "reading", "embedding", "writing", "validating", "corroborating" or
+    "checking"."""
 
     stage: str
     done: int

@@ -114,7 +114,8 @@ def is_mostly_latin(text: str) -> bool:
 
 
 class LiveIndex:
-    """An immutable snapshot of one generation: passages, their vectors and a BM25 index, ready to search."""
+    """An immutable snapshot of one generation: passages and their vectors, and, built when first needed (see
+    `prepare`), the lexicon and the BM25 index that reading and ranking a question use."""
 
     def __init__(self, pointer: Pointer, chunks: list[Chunk], sources: dict[str, Source],
                  vectors: np.ndarray, corroboration: Corroboration | None = None) -> None:
