@@ -38,7 +38,7 @@ def fusion_floor(train: Sequence[Example], index: LiveIndex) -> Scorer:
     fusion = Linear.of(("fusion",), PASSAGE, [0.0], [1.0], [1.0], 0.0)
     always = Linear.of(("margin",), QUESTION, [0.0], [1.0], [0.0], 10.0)
     none = Linear.of(("source_best",), SOURCE, [0.0], [1.0], [0.0], -10.0)
-    return Scorer(fusion, always, none, 0.5, "always answer")
+    return Scorer(fusion, always, none, 0.0, 0.0, "always answer")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.terminal import RELATED, also_credit, attribution, covered, credit, verdict
+from bot.terminal import RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
 from index.ingest.chunking import Chunk, sentence_spans
 from index.ingest.corpus import Source
 from index.ingest.sources import url_problem
@@ -247,6 +247,8 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0, label
     content = f"**{label}:** {echo(answer.question)}"
     if answer.answered:
         last = offset + len(answer.hits)
+        if unsure(answer):
+            content += f"\n{markdown(UNSURE)}"
         content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
         cards = [card(hit, answer.question, offset + n) for n, hit in enumerate(answer.hits, 1)]
         return pack(content, _cards_first(cards))

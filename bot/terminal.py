@@ -1,8 +1,9 @@
 """Answers rendered for a terminal (`text`) and for other programs (`json`, one object per line).
 
-Every interface says the same three things: the passages that answer; or that the corpus does not answer, the
-terms it never mentions and the closest passages, labelled as related and not an answer; or that the question
-is off the corpus's topic, with what the corpus covers. Under each quote come the passages of other sources that
+Every interface says the same things: the passages that answer, led by a line saying so when they are only the
+closest ones and may not answer exactly; or a refusal on the ground it stands on: that the corpus never mentions
+what the question names (with the closest passages, labelled as related and not an answer), or that the question
+is off the corpus's topic (with what the corpus covers). Under each quote come the passages of other sources that
 say the same thing ("also reported by"), which `context N` shows in full.
 """
 
@@ -14,10 +15,12 @@ from collections.abc import Sequence
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.search.searcher import Answer, Hit, Outcome, Searcher
+from index.search.searcher import Answer, Confidence, Hit, Outcome, Searcher
 
 NOT_ANSWERED = "The corpus does not answer this."
-OFF_TOPIC = "The corpus does not cover this."
+NEVER_MENTIONS = "The corpus never mentions {}."
+OFF_TOPIC = "Off topic: the corpus does not cover this."
+UNSURE = "Closest passages; the corpus may not answer this exactly."
 RELATED = "Closest passages (related, not an answer):"
 ALSO = "also reported by"
 OUTLET_NOT_STATED = "outlet not stated"
@@ -37,13 +40,17 @@ def covered(searcher: Searcher, answer: Answer) -> list[str]:
 
 
 def verdict(answer: Answer) -> str:
-    """What to say when there is no answer: why, in one or two sentences."""
+    """What to say when there is no answer: the ground it stands on, in one sentence."""
     if answer.note:
         return answer.note
-    said = OFF_TOPIC if answer.outcome is Outcome.OFF_TOPIC else NOT_ANSWERED
-    if answer.missing:
-        said += f" It never mentions {_listing(answer.missing)}."
-    return said
+    if answer.outcome is Outcome.OFF_TOPIC:
+        return OFF_TOPIC
+    return NEVER_MENTIONS.format(_listing(answer.missing)) if answer.missing else NOT_ANSWERED
+
+
+def unsure(answer: Answer) -> bool:
+    """Whether an answer's passages are only the closest ones, which may not answer exactly."""
+    return answer.answered and answer.confidence is Confidence.LOW
 
 
 def _passage(hit: Hit) -> dict[str, object]:
@@ -56,8 +63,8 @@ def _passage(hit: Hit) -> dict[str, object]:
 def answer_json(answer: Answer) -> str:
     payload: dict[str, object] = {
         "question": answer.question, "answered": answer.answered, "outcome": answer.outcome.value,
-        "passages": [_passage(hit) for hit in answer.hits], "related": [_passage(hit) for hit in answer.related],
-        "missing": list(answer.missing)}
+        "confidence": answer.confidence.value, "passages": [_passage(hit) for hit in answer.hits],
+        "related": [_passage(hit) for hit in answer.related], "missing": list(answer.missing)}
     if answer.note:
         payload["note"] = answer.note
     return json.dumps(payload, ensure_ascii=False)
@@ -115,6 +122,8 @@ def answer_text(answer: Answer, covers: Sequence[str] = (), width: int = WIDTH, 
     """The answer for a terminal, its passages numbered from `first` (a further page goes on from the last)."""
     lines = [f"Q: {answer.question}", ""]
     if answer.answered:
+        if unsure(answer) and first == 1:
+            lines += [UNSURE, ""]
         lines += _quotes(answer.hits, width, first)
     else:
         lines.append(verdict(answer))

@@ -31,7 +31,7 @@ import numpy as np
 
 from index.ingest.chunking import Chunk
 from index.search.lexicon import Lexicon
-from index.search.question import Kind, Term, is_rare, without_markup
+from index.search.question import Kind, Term, common_words, is_name, without_markup
 from index.search.terms import FULL_MONTHS, MONTHS, WORD, figures, normalise, times
 from index.store.partners import BAR_SIGMAS, KEPT, Corroboration
 
@@ -64,7 +64,7 @@ class Anchors:
     @classmethod
     def of(cls, text: str) -> "Anchors":
         """The passage's terms as a question's are read (index/search/question.py), keeping those that pin a claim down:
-        names written with a capital (rare words, as a question's names are) and acronyms; years and months (a
+        names written with a capital (names as a question's are, but not common ones such as countries) and acronyms; years and months (a
         month written with a capital); other figures and times. Only capitalised words can be names, so only
         they are looked up among common words: a passage is read several times faster than a question."""
         kinds: dict[str, list[Term]] = defaultdict(list)
@@ -82,7 +82,7 @@ class Anchors:
                 kinds["name"].append(Term(token, word, Kind.ACRONYM))
             elif FULL_MONTHS.get(word, word) in MONTHS and word != "may":  # "May" opens sentences as often
                 kinds["month"].append(Term(token, FULL_MONTHS.get(word, word), Kind.WORD))
-            elif is_rare(word):
+            elif is_name(token, word) and word not in common_words():  # a country named by both pins down nothing
                 kinds["name"].append(Term(token, word, Kind.NAME))
         return cls({kind: tuple(terms) for kind, terms in kinds.items() if terms}, Lexicon.build([text]))
 

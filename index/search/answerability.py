@@ -1,10 +1,12 @@
 """A question read against the corpus: which of its terms the corpus mentions, and in which passages.
 
-What the fitted scorer (index/search/scorer.py) learns from it, through index/search/features.py: the specific
-terms (names, acronyms, figures, page parts) the corpus never mentions, and how many of the question's terms a
-passage mentions, with the one it leans on and its source's title, outlet and author.
+Two things follow from it: the grounds a refusal can show (the names, acronyms, years, sums and page parts the
+question asks about that the corpus never mentions in any form, and whether it names anyone or anything the corpus
+does), and, through index/search/features.py, how many of the question's terms each passage mentions, with the one
+it leans on and its source's title, outlet and author.
 """
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,12 +23,17 @@ class Reading:
 
     @classmethod
     def of(cls, query: Query, lexicon: Lexicon) -> "Reading":
-        return cls(query, {t.key: lexicon.forms(t) for t in query.terms})
+        return cls(query, {t.key: lexicon.forms(t) for t in (*query.terms, *query.phrases)})
 
     @property
     def missing(self) -> tuple[Term, ...]:
-        """Specific terms the corpus never mentions."""
-        return tuple(t for t in self.query.specific if not self.forms[t.key])
+        """The terms naming something that the corpus never mentions in any form."""
+        return tuple(t for t in self.query.naming if not self.forms[t.key])
+
+    @property
+    def names_known(self) -> bool:
+        """Whether the question names someone or something (a name or an acronym) that the corpus mentions."""
+        return any(self.forms[t.key] for t in self.query.naming if t.kind in (Kind.NAME, Kind.ACRONYM, Kind.PHRASE))
 
     def missing_phrases(self) -> tuple[str, ...]:
         """The missing terms as the question wrote them, names joined when adjacent ("Esmail Qaani")."""
@@ -34,7 +41,8 @@ class Reading:
         last: Term | None = None
         text = " ".join(self.query.text.split()).lower()
         for term in sorted(self.missing, key=lambda t: text.find(t.text.lower())):
-            shown = term.text.title() if term.kind is Kind.NAME and term.text.islower() else term.text
+            shown = re.sub(r"['’]s?$", "", term.text)
+            shown = shown.title() if term.kind is Kind.NAME and shown.islower() else shown
             if last and last.kind is Kind.NAME and term.kind is Kind.NAME and \
                     f"{last.text} {term.text}".lower() in text:
                 phrases[-1] += f" {shown}"
@@ -46,8 +54,8 @@ class Reading:
     @cached_property
     def _lookups(self) -> tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]:
         """Each mentioned term's key, its forms that are words, and those that are phrases."""
-        return tuple((key, frozenset(f for f in forms if " " not in f), tuple(f for f in forms if " " in f))
-                     for key, forms in self.forms.items() if forms)
+        return tuple((t.key, frozenset(f for f in self.forms[t.key] if " " not in f),
+                      tuple(f for f in self.forms[t.key] if " " in f)) for t in self.query.terms if self.forms[t.key])
 
     def mentioned(self, passage: Passage) -> set[str]:
         """The keys of the question's terms that the passage mentions, with the one it leans on and its source's

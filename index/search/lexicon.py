@@ -4,29 +4,40 @@ A term is found when the corpus has:
 - its word or its stem, in British or American spelling ("destabilise" finds "destabilize");
 - for a name, a spelling one letter off (two for words of eight letters or more, with the same first letter), as
   typos and other transliterations are ("Ahmadinejhad" finds "Ahmadinejad");
-- for an acronym, its words as the corpus writes them ("DIA" finds "Defence Intelligence Agency"), for three
-  letters or more, since two-letter initials fit too many phrases;
+- for an acronym, its words as the corpus writes them: capitalised ("DIA" finds "Defence Intelligence Agency"), or,
+  for three letters or more, in lower case too ("NSA" finds "national security adviser");
+- for a short name, a longer word it abbreviates ("Afg" finds "Afghanistan");
 - for a figure, the same value; for a two-digit number, the year it may stand for ('98: 1998).
 """
 
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 from rapidfuzz.distance import Levenshtein
 
 from index.search.question import Kind, Term
 from index.search.terms import (
+    INITIALS_RUN,
+    WORD,
     figures,
     initialisms,
     keys,
+    lower_case_initials,
+    normalise,
     spellings,
     stem,
     times,
     words,
 )
+
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
+ABBREVIATION = (3, 4)  # the lengths of a name that may abbreviate a longer word: "Afg", "Pak", "Prez"
+ABBREVIATED = 3  # letters an abbreviation leaves out at least
 
 
 def figure_key(value: float) -> str:
@@ -66,7 +77,9 @@ class Lexicon:
 
     keys: set[str] = field(default_factory=set)
     phrases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    initials: set[str] = field(default_factory=set)  # of runs of words in any case: a bounded set of short strings
     by_initial: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    words: tuple[str, ...] = ()  # sorted, for the words a short name may abbreviate
 
     @classmethod
     def build(cls, passages: Iterable[str], labels: Iterable[str] = ()) -> "Lexicon":
@@ -75,11 +88,12 @@ class Lexicon:
         text = "\x00".join([*passages, *labels])  # one pass over the whole corpus; \x00 ends every run of words
         lexicon.keys = _keys_with_figures(text)
         for initials, phrase in initialisms(text):
-            if len(initials) >= 3:
-                lexicon.phrases[initials].add(phrase)
+            lexicon.phrases[initials].add(phrase)
+        lexicon.initials = lower_case_initials(text, STOPWORDS)
         for word in lexicon.keys:
             if len(word) >= 4 and word.isalpha():
                 lexicon.by_initial[word[0]].append(word)
+        lexicon.words = tuple(sorted(w for w in lexicon.keys if w.isalpha()))
         return lexicon
 
     def forms(self, term: Term) -> frozenset[str]:
@@ -88,13 +102,42 @@ class Lexicon:
             return frozenset(k for k in _figure_keys(term) if k in self.keys)
         if term.kind is Kind.TIME:
             return frozenset({term.key}) if term.key in self.keys else frozenset()
+        if term.kind is Kind.PHRASE:
+            return self._phrase(term.text)
         found = {k for spelling in spellings(term.key) for k in (spelling, stem(spelling)) if k in self.keys}
         if term.kind is Kind.ACRONYM:
             found |= self.phrases.get(term.key, set())
+            if not found and len(term.key) >= 3 and term.key in self.initials:
+                found.add(term.key)  # written out in lower case: mentioned, though no passage has the letters
         elif term.kind is Kind.NAME and not found:  # a misspelt name; a common word is not a misspelling
-            near = self._near(term.key)
+            near = self._near(term.key) or self._abbreviated(term.key)
             found = {*near, *(stem(w) for w in near)}
         return frozenset(found)
+
+    def _phrase(self, phrase: str) -> frozenset[str]:
+        """A name made of common words ("Border Police") is mentioned when each of its words is, and, for three words
+        or more, the corpus writes it with capitals or some run of its words has its initials (in any case)."""
+        capitals = [normalise(w) for w in WORD.findall(phrase) if w[:1].isupper()]
+        if not all(self.keys & {k for s in spellings(w) for k in (s, stem(s))} for w in capitals):
+            return frozenset()
+        initials = "".join(w[0] for w in capitals)
+        written = " ".join(words(phrase))
+        if len(initials) >= 3 and written not in self.phrases.get(initials, ()) and not (
+                initials[:INITIALS_RUN] in self.initials and initials[-INITIALS_RUN:] in self.initials):
+            return frozenset()
+        return frozenset({written})
+
+    def _abbreviated(self, word: str) -> list[str]:
+        """The corpus words a short name may stand for, as their first letters ("afg": "afghanistan")."""
+        if not ABBREVIATION[0] <= len(word) <= ABBREVIATION[1]:
+            return []
+        found = []
+        for candidate in self.words[bisect_left(self.words, word):]:
+            if not candidate.startswith(word):
+                break
+            if len(candidate) >= len(word) + ABBREVIATED:
+                found.append(candidate)
+        return found
 
     def _near(self, word: str) -> list[str]:
         """Corpus words spelt nearly as `word` is: a typo, or another transliteration ("Ahmadinejhad")."""

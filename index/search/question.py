@@ -1,24 +1,30 @@
-"""What a question asks: its content terms, and which of them are specific.
+"""What a question asks: its content terms, and which of them name something.
 
-Specific terms are the ones an answer cannot do without, because nothing else stands in for them:
-- names and other rare words: not among the ~29,000 English words used at least once per million words
-  (wordfreq's "small" English list), unless they are a common word behind an English prefix ("over-", "anti-");
-- acronyms, written in capitals (UN, DIA);
-- figures: numbers, years, amounts and times ("2021", "$190m", "four and a half");
-- the parts of a web page that are not article text (a photo, an ad, the comment section): the corpus keeps
-  only article text, so a question about them has nothing to quote.
-A common word ("guns", "turf") is not specific: the corpus may say the same thing in other words. Code, mentions,
+A term names something when nothing else can stand in for it, so a corpus that never mentions it cannot answer:
+- a name: a word that English does not list in lower case (index/search/english.py): "Kabul", "Velquist", not
+  "bankrolling", "panelist" or "writeup", in any casing; nor a misspelt common word typed in lower case
+  ("hapened"), nor a short word typed in lower case ("abt", "afg"), which is more often chat shorthand than a name;
+- an acronym, written in capitals (UN, DIA);
+- a year or a sum of money ("2016", "'98", "$190m", "two million dollars"). Other figures are terms too ("300
+  fighters", "three of the articles"), but a count is a detail of an answer, or of the question itself, not
+  something the corpus must name;
+- a part of a web page that is not article text (a photo, an ad, the reader comments): the corpus keeps only
+  article text, so a question about them has nothing to quote.
+A common word ("guns", "turf") names nothing: the corpus may say the same thing in other words. Code, mentions,
 custom emoji and links that members paste are no terms at all.
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache, cached_property
 
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from index.search.english import listed_in_lower_case, misspelt_common_word
 from index.search.terms import (
+    CAPITALISED_RUN,
     FULL_MONTHS,
     NUMBER_WORDS,
     VAGUE_COUNTS,
@@ -32,24 +38,27 @@ from index.search.terms import (
 
 # Words that carry no content in a question: function words, question verbs, chat shorthand, and the
 # words a member uses for the corpus itself.
-_FILLER = frozenset(STOPWORDS_EN_PLUS) | frozenset("""
+# Chat shorthand and the words of asking, which carry no content in a question; in capitals too ("IMO").
+_CHAT = frozenset("""
     also anyone anything anyway around ask asked back basically could day else ever every exactly get gets
     getting give go going gone got happen happened happening hey hi hmm idk imo im ive kind know lol maybe
     much many mean means might must need one ones pls plz ppl please probably quite rather really right say
     says said see seem seems something sort still stuff sure tbh tell tells thanks thank thx thing things
     think thought ty u ur r w n whats wheres whos hows yes yeah yet would could should shall may let lets
     like us via vs etc actually apparently anybody somebody someone exist exists whether corpus dossier bot
+    btw fyi omg smh afaik iirc imho
     """.split())
-# Derivational prefixes: a rare word made of one of these and a common word is not a name.
-_PREFIXES = ("over", "under", "out", "counter", "anti", "non", "pre", "post", "re", "un", "co", "mis", "sub",
-             "super", "inter", "multi", "semi", "self", "ex", "pro", "de", "dis", "mega", "micro")
-# Parts of a saved web page that are not article text.
+# Function words, question verbs and chat: no content. "US" and "IT" in capitals are acronyms, not function words.
+_FILLER = frozenset(STOPWORDS_EN_PLUS) | _CHAT
+# Parts of a saved web page that are not article text, as words that mean nothing else in a question about news.
 PAGE_PARTS = frozenset("""
-    ad ads advert adverts advertisement advertisements advertising banner banners sponsored popup popups
-    pic pics picture pictures photo photos photograph photographs image images caption captions thumbnail
-    thumbnails gallery slideshow newsletter paywall cookie cookies sidebar footer header navbar menu
-    comments commenter commenters upvote upvotes likes
+    ad ads advert adverts advertisement advertisements popup popups pic pics photo photos photograph photographs
+    caption captions thumbnail thumbnails slideshow paywall sidebar navbar commenter commenters
     """.split())
+# "the reader comments", "the comment section", "comments under the article": comments by readers, not remarks.
+_READER_COMMENTS = re.compile(r"\b(?:readers?[’']?|users?[’']?|the)\s+comments?\s+(?:section|box|thread|under|below)\b"
+                              r"|\b(?:readers?[’']?|users?[’']?)\s+comments\b|\bcomments?\s+(?:section|box)\b", re.I)
+SHORTHAND = 3  # a word this short, typed in lower case, is more often chat shorthand ("abt", "afg") than a name
 _EXCLUDING = re.compile(r"\b(?:apart from|aside from|besides|other than|except(?: for)?|not counting)\s+"
                         r"(?:the\s+)?([\w'’.-]+(?:\s+[\w'’.-]+)?)", re.IGNORECASE)
 
@@ -76,26 +85,20 @@ def common_words() -> frozenset[str]:
     return frozenset(get_frequency_dict("en", wordlist="small"))
 
 
-def is_rare(word: str) -> bool:
-    """Not a common English word in either spelling, nor a prefix on one: a name, most likely."""
-    if not word.isalpha() or len(word) < 3:
+def is_name(token: str, word: str) -> bool:
+    """Whether a word, as typed (`token`) and normalised (`word`), names someone or something (see above)."""
+    if not word.isalpha() or len(word) < 2 or listed_in_lower_case(word):
         return False
-    common = common_words()
-    if any(form in common for spelling in spellings(word) for form in _singulars(spelling)):
-        return False
-    return not any(word.startswith(p) and len(word) - len(p) >= 4 and spellings(word[len(p):]) & common
-                   for p in _PREFIXES)
-
-
-def _singulars(word: str) -> set[str]:
-    return {word, stem(word), word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word,
-            word[:-3] + "y" if word.endswith("ies") else word}
+    if token.islower():
+        return len(word) > SHORTHAND and misspelt_common_word(word) is None
+    return True
 
 
 class Kind(Enum):
     WORD = "word"
     NAME = "name"
     ACRONYM = "acronym"
+    PHRASE = "phrase"  # a name made of common words, written with capitals: "Supreme Court"
     FIGURE = "figure"
     TIME = "time"
     PAGE_PART = "page part"
@@ -103,12 +106,14 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Term:
-    """A content term of a question, as written, with the key it is looked up by."""
+    """A content term of a question, as written, with the key it is looked up by; `names` when it names something
+    (see above), so that a corpus that never mentions it cannot answer."""
 
     text: str
     key: str
     kind: Kind
     value: float | None = None
+    names: bool = False
 
     @property
     def specific(self) -> bool:
@@ -124,20 +129,26 @@ class Query:
     excluded: frozenset[str] = frozenset()
     compares: bool = False
     topic: str = ""
+    phrases: tuple[Term, ...] = ()  # names made of common words, beside the words in `terms`
 
     @cached_property
     def specific(self) -> tuple[Term, ...]:
         """Specific terms the question asks about (not those it sets aside, as in "apart from X")."""
         return tuple(t for t in self.terms if t.specific and t.key not in self.excluded)
 
+    @cached_property
+    def naming(self) -> tuple[Term, ...]:
+        """The terms that name something (see above) that the question asks about."""
+        return (*(t for t in self.specific if t.names), *(t for t in self.phrases if t.key not in self.excluded))
 
-def _kind(token: str, word: str) -> Kind:
+
+def _term(token: str, word: str) -> Term:
     letters = [c for c in token if c.isalpha()]
     if len(letters) >= 2 and all(c.isupper() for c in letters):
-        return Kind.ACRONYM
+        return Term(token, word, Kind.ACRONYM, names=not listed_in_lower_case(word))
     if word in PAGE_PARTS:
-        return Kind.PAGE_PART
-    return Kind.NAME if is_rare(word) else Kind.WORD
+        return Term(token, word, Kind.PAGE_PART, names=True)
+    return Term(token, word, Kind.NAME, names=True) if is_name(token, word) else Term(token, word, Kind.WORD)
 
 
 def unshouted(text: str) -> str:
@@ -160,22 +171,56 @@ def read(question: str) -> Query:
     for t in sorted(times(question)):
         add(Term(t, t, Kind.TIME))
     for f in figures(question):
-        add(Term(f.text, f"#{f.value:g}", Kind.FIGURE, f.value))
+        add(Term(f.text, f"#{f.value:g}", Kind.FIGURE, f.value, names=f.year or f.money))
+    if _READER_COMMENTS.search(question):
+        add(Term("comments", "comments", Kind.PAGE_PART, names=True))
     compares = _COMPARES.search(question)
     asked = question[: compares.start()] + " " + question[compares.end():] if compares else question  # not the topic
     no_figures = re.sub(r"\d[\d,.:]*\w*", " ", asked)
     for token in WORD.findall(unshouted(no_figures)):
         word = normalise(token)
         word = FULL_MONTHS.get(word, word) if word != "may" else word
-        kind = _kind(token, word)
-        if kind is not Kind.ACRONYM and (word in _FILLER or word in NUMBER_WORDS or word in VAGUE_COUNTS
-                                         or len(word) < 2):
+        term = _term(token, word)
+        if word in _CHAT or term.kind is not Kind.ACRONYM and (word in _FILLER or word in NUMBER_WORDS
+                                                               or word in VAGUE_COUNTS or len(word) < 2):
             continue
         parts = [p for p in word.split("-") if p and p not in _FILLER] if "-" in word else [word]
-        if kind is Kind.ACRONYM or len(parts) == 1:
-            add(Term(token, word, kind))
+        if term.kind is Kind.ACRONYM or len(parts) == 1:
+            add(term)
         else:
             for part in parts:
-                add(Term(part, part, _kind(part, part)))
+                add(_term(part if token.islower() else part.capitalize(), part))
     excluded = {normalise(w) for m in _EXCLUDING.finditer(question) for w in WORD.findall(m.group(1))}
-    return Query(question, tuple(terms), frozenset(excluded), compares is not None, " ".join(asked.split()))
+    return Query(question, tuple(terms), frozenset(excluded), compares is not None, " ".join(asked.split()),
+                 tuple(_phrases(no_figures)))
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*|\n)$")
+PHRASE_WORDS = 2  # capitalised common words in a row that make a name
+
+
+def _phrases(text: str) -> Iterator[Term]:
+    """Names made of common words, as English writes names, with capitals: "the Supreme Court", "Border Police".
+
+    A word opening a sentence is capitalised anyway, so it does not count; nor does a question written in title
+    case. A run is cut at a name of its own ("Velquist Border Police": "Border Police"), which is read as one."""
+    if sum(w[:1].isupper() and w.lower() in STOPWORDS_EN_PLUS for w in WORD.findall(text)[1:]) >= 2:
+        return  # "What Did The Report Say": function words with capitals, a title's case
+    for match in CAPITALISED_RUN.finditer(text):
+        run = [w.rstrip(".") for w in match.group().split()]
+        if _SENTENCE_START.search(text[: match.start()]):
+            run = run[1:]
+        segment: list[str] = []
+        for word in [*run, ""]:
+            if word and (not word[:1].isupper() or listed_in_lower_case(normalise(word)) and not word.isupper()):
+                segment.append(word)
+                continue
+            while segment and not segment[-1][:1].isupper():  # "the Border Police of": no joining word at an end
+                segment.pop()
+            while segment and not segment[0][:1].isupper():
+                segment.pop(0)
+            capitals = [w for w in segment if w[:1].isupper()]
+            if len(capitals) >= PHRASE_WORDS:
+                phrase = " ".join(segment)
+                yield Term(phrase, f"phrase:{normalise(phrase)}", Kind.PHRASE, names=True)
+            segment = []

@@ -1,10 +1,11 @@
-"""The fitted scorer: logistic regressions that rank passages, say whether a question is answered, and say which
-sources answer it.
+"""The fitted scorer: logistic regressions that rank passages, say how likely it is that the corpus answers a
+question, and say which sources answer it.
 
-Both are fitted on the evaluation questions by `python bench/fit.py`, which writes SCORER_FILE; their features
+All three are fitted on the evaluation questions by `python bench/fit.py`, which writes SCORER_FILE; their features
 are in index/search/features.py. Applying them is a dot product: the bot never imports the library that fits them.
-A question is answered when its probability of being answerable reaches `threshold`, which the fit chose out of
-fold for the aim it names.
+The question model's probability decides two things, at probabilities the fit chose out of fold for the aims it
+names: below `threshold`, a question that names what the corpus never mentions is refused; from `sure` up, an answer
+is given with high confidence, and below it with a line saying that the corpus may not answer it exactly.
 """
 
 import json
@@ -62,7 +63,8 @@ class Scorer:
     passage: Linear
     question: Linear
     source: Linear
-    threshold: float
+    threshold: float  # below it, a question naming what the corpus never mentions is refused
+    sure: float = 0.5  # from it up, an answer is given with high confidence
     aim: str = ""
     fitted_on: tuple[str, ...] = ()
 
@@ -80,7 +82,8 @@ class Scorer:
 
     def to_json(self) -> dict[str, Any]:
         return {"passage": self.passage.to_json(), "question": self.question.to_json(),
-                "source": self.source.to_json(), "threshold": round(self.threshold, 6), "aim": self.aim,
+                "source": self.source.to_json(), "threshold": round(self.threshold, 6), "sure": round(self.sure, 6),
+                "aim": self.aim,
                 "fitted_on": list(self.fitted_on)}
 
     @classmethod
@@ -90,8 +93,8 @@ class Scorer:
                 Linear.of(tuple(data[key]["features"]), names, data[key]["mean"], data[key]["scale"],
                           data[key]["coef"], data[key]["intercept"])
                 for key, names in (("passage", PASSAGE), ("question", QUESTION), ("source", SOURCE)))
-            return cls(passage, question, source, float(data["threshold"]), str(data.get("aim", "")),
-                       tuple(data.get("fitted_on", ())))
+            return cls(passage, question, source, float(data["threshold"]), float(data["sure"]),
+                       str(data.get("aim", "")), tuple(data.get("fitted_on", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise ScorerError(f"the scorer file is not a fitted scorer ({exc!r}); refit it with "
                               "`python bench/fit.py`") from exc

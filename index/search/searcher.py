@@ -6,11 +6,16 @@ orders them, and the question model says whether the corpus answers the question
 their lead-in, at its score; near-duplicates of a better passage are left out; each source the passage model finds
 answering gets a place on the first page.
 
-Outcomes. Answered: the question model's probability reaches the scorer's threshold. Otherwise off-topic when no
-passage clears the abstention bar, the mean plus three standard deviations of the best dense scores that
-background questions (index/model/background.py) get against this corpus; the build computes it and keeps it in the
-generation's pointer, which spares every searcher the background questions' encode. Otherwise not answered: the
-closest passages are returned as related, not as an answer, with the question's terms the corpus never mentions.
+Outcomes. A question is refused only on a ground the reader can check:
+- off topic: no passage clears the abstention bar, the mean plus three standard deviations of the best dense scores
+  that background questions (index/model/background.py) get against this corpus, and the question names nobody and
+  nothing the corpus names. The build computes the bar and keeps it in the generation's pointer, which spares every
+  searcher the background questions' encode;
+- not answered: the question names someone or something (a name, an acronym, a year, a sum, a page part) that the
+  corpus never mentions in any form, and the question model does not find the rest of it answered anyway (a passage
+  can answer "what happened in Karsk in 2019" without naming the town as the asker does). The closest passages are
+  returned as related, not as an answer, with the terms the corpus never mentions.
+Everything else is answered with its best passages, and `confidence` says whether the question model is sure of it.
 """
 
 import hashlib
@@ -32,7 +37,7 @@ from index.model.embedding import Embedder, ModelError
 from index.search.answerability import Reading
 from index.search.features import Candidates, candidates, question_features, source_features
 from index.search.lexicon import Lexicon, Passage
-from index.search.question import Kind, Query, common_words, read, without_markup
+from index.search.question import Kind, Query, read, without_markup
 from index.search.scorer import Scorer, probability
 from index.search.scorer import load as load_scorer
 from index.search.terms import stem
@@ -63,6 +68,11 @@ class Outcome(Enum):
     OFF_TOPIC = "off_topic"
 
 
+class Confidence(Enum):
+    HIGH = "high"
+    LOW = "low"  # the closest passages, which may not answer the question exactly
+
+
 @dataclass(frozen=True)
 class Hit:
     """A passage found, with its source; `also` holds the passages of other sources that say the same thing
@@ -86,6 +96,7 @@ class Answer:
     related: tuple[Hit, ...] = ()
     missing: tuple[str, ...] = ()
     note: str | None = None
+    confidence: Confidence = Confidence.HIGH
 
     @property
     def answered(self) -> bool:
@@ -258,8 +269,8 @@ class _Scored:
     """A question's candidate passages ranked by the passage model, whether it is answered, and by which sources."""
 
     ranked: list[_Candidate]
-    answered: bool  # the question model's probability reaches the scorer's threshold
-    on_topic: bool  # some passage clears the abstention bar
+    outcome: Outcome  # refused only on a ground the reader can check (see the module docstring)
+    confidence: Confidence
     answering: dict[str, _Candidate]  # each source the source model finds answering, with its best passage
 
 
@@ -389,7 +400,7 @@ class Searcher:
         index.calibrate(self.embedder)
         if generation is None:  # a build's snapshot (see Searcher) reads a question only if the build has checks
             index.prepare()
-            common_words()  # loaded now rather than on the first question
+            read("Warming up")  # the word lists a question is read with, loaded now rather than on the first question
         return index
 
     def reload(self) -> bool:
@@ -409,15 +420,15 @@ class Searcher:
             return Answer(question, Outcome.OFF_TOPIC, note="The corpus is empty.")
         reading = Reading.of(read(question), index.lexicon)
         scored = self._scored(index, reading)
-        if not scored.answered:
-            if not scored.on_topic:
-                return Answer(question, Outcome.OFF_TOPIC, missing=reading.missing_phrases())
+        if scored.outcome is Outcome.OFF_TOPIC:
+            return Answer(question, Outcome.OFF_TOPIC)
+        if scored.outcome is Outcome.NOT_ANSWERED:
             related = tuple(index.with_also(hit) for hit in _distinct(index, scored.ranked)[:RELATED])
             return Answer(question, Outcome.NOT_ANSWERED, related=related, missing=reading.missing_phrases())
         compares = reading.query.compares
         hits = _balance(_distinct(index, scored.ranked), list(scored.answering), compares)
         page = tuple(index.with_also(hit) for hit in hits[offset : offset + limit])
-        return Answer(question, Outcome.ANSWERED, page, total=len(hits))
+        return Answer(question, Outcome.ANSWERED, page, total=len(hits), confidence=scored.confidence)
 
     def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
         """Every source with its best passage on the topic when the source model finds it answering, or None when
@@ -427,7 +438,7 @@ class Searcher:
         if not index.chunks or not is_mostly_latin(topic):
             return [(source, None) for source, _ in self.sources()]
         scored = self._scored(index, Reading.of(read(topic), index.lexicon))
-        found = _distinct(index, list(scored.answering.values())) if scored.on_topic else []
+        found = _distinct(index, list(scored.answering.values())) if scored.outcome is not Outcome.OFF_TOPIC else []
         best = {h.source.id: index.with_also(h) for h in found}
         return [(source, best.get(source.id)) for source, _ in self.sources()]
 
@@ -459,7 +470,14 @@ class Searcher:
                 best[source] = candidate
         answers = scorer.answering(source_features(np.array([c.logit for c in best.values()])))
         answering = {source: c for (source, c), yes in zip(best.items(), answers, strict=True) if yes}
-        return _Scored(ranked[:MAX_PASSAGES], chance >= scorer.threshold, found.best_dense >= index.bar, answering)
+        if found.best_dense < index.bar and not reading.names_known:
+            outcome = Outcome.OFF_TOPIC
+        elif reading.missing and chance < scorer.threshold:
+            outcome = Outcome.NOT_ANSWERED
+        else:
+            outcome = Outcome.ANSWERED
+        confidence = Confidence.HIGH if chance >= scorer.sure else Confidence.LOW
+        return _Scored(ranked[:MAX_PASSAGES], outcome, confidence, answering)
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""

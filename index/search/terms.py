@@ -85,32 +85,56 @@ def keys(text: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Figure:
-    """A number in a text: its value, the words it was written as, and whether it is a year."""
+    """A number in a text: its value, the words it was written as, and whether it is a year (1900 to 2099, or two
+    digits after an apostrophe: '98) or a sum of money (a currency sign or word, or millions and billions)."""
 
     value: float
     text: str
     year: bool = False
+    money: bool = False
 
 
-def _digit_figures(text: str) -> Iterator[Figure]:
+# A currency sign before a figure, or a currency word after it: "$190m", "£5", "40 million dollars".
+_CURRENCY_SIGN = re.compile(r"[$£€¥]\s?$")
+_CURRENCY_WORD = re.compile(r"^\s*(?:us\s+)?(?:dollars?|euros?|pounds?|rials?|tomans?|afghanis?|rupees?|roubles?|rubles?|"
+                            r"yuan|usd|eur|gbp)\b", re.IGNORECASE)
+_APOSTROPHE_YEAR = re.compile(r"['’]$")
+
+
+def _money(text: str, start: int, end: int, scale: float) -> bool:
+    return scale >= 1e6 or bool(_CURRENCY_SIGN.search(text[max(0, start - 2) : start])
+                                or _CURRENCY_WORD.match(text[end : end + 20]))
+
+
+def _digit_figures(text: str, taken: list[tuple[int, int]]) -> Iterator[Figure]:
+    """Numbers in digits, each one's span added to `taken`."""
     for match in _FIGURE.finditer(text):
+        taken.append(match.span())
         whole, fraction, short_scale, long_scale = match.groups()
         value = float(whole.replace(",", "") + (f".{fraction}" if fraction else ""))
         scale = _ABBREVIATED_SCALES.get((short_scale or "").lower()) or _SCALES.get((long_scale or "").lower(), 1.0)
-        is_year = scale == 1.0 and fraction is None and len(whole) == 4 and 1900 <= value <= 2099
-        yield Figure(value * scale, match.group().strip(), is_year)
+        plain = scale == 1.0 and fraction is None
+        is_year = plain and (len(whole) == 4 and 1900 <= value <= 2099
+                             or len(whole) == 2 and bool(_APOSTROPHE_YEAR.search(text[: match.start()])))
+        money = match.group().lstrip().startswith("$") or _money(text, match.start(), match.end(), scale)
+        yield Figure(value * scale, match.group().strip(), is_year, money)
 
 
 _NUMBER_WORD = r"(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 _WORD_NUMBER = re.compile(rf"\b{_NUMBER_WORD}(?:(?:[\s-]+(?:and\s+|a\s+)*){_NUMBER_WORD})*\b")
 
 
-def _word_figures(text: str) -> Iterator[Figure]:
-    """Numbers written in words: "nine", "thirty-four", "four and a half", "two hundred"."""
+def _word_figures(text: str, taken: list[tuple[int, int]]) -> Iterator[Figure]:
+    """Numbers written in words: "nine", "thirty-four", "four and a half", "two hundred"; not the scale of a figure
+    in digits (`taken`: "40 million")."""
     for match in _WORD_NUMBER.finditer(text.lower()):
+        if any(start <= match.start() < end for start, end in taken):
+            continue
         group = [w for w in re.split(r"[\s-]+", match.group()) if w in NUMBER_WORDS]
         if group != ["one"]:  # "one" alone is far more often a pronoun ("the one who") than a count
-            yield Figure(_value(group), " ".join(group))
+            value = _value(group)
+            yield Figure(value, " ".join(group), money=_money(text, match.start(), match.end(), 1.0)
+                         or (value >= 1e6 and not set(group) & {"half"}))
 
 
 def _value(group: list[str]) -> float:
@@ -135,7 +159,8 @@ def _value(group: list[str]) -> float:
 def figures(text: str) -> list[Figure]:
     """Every figure in the text, in digits or in words; times of day are not figures."""
     without_times = _TIME.sub(" ", text)
-    return [*_digit_figures(without_times), *_word_figures(without_times)]
+    taken: list[tuple[int, int]] = []
+    return [*_digit_figures(without_times, taken), *_word_figures(without_times, taken)]
 
 
 def times(text: str) -> set[str]:
@@ -143,7 +168,7 @@ def times(text: str) -> set[str]:
     return {f"{int(h)}:{m}{(ap or '').replace('.', '').lower()}" for h, m, ap in _TIME.findall(text)}
 
 
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*\.?(?:\s+(?:(?:of|and|for|the|de|al)\s+)?[A-Z][\w’'-]*\.?)+")
+CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*\.?(?:\s+(?:(?:of|and|for|the|de|al)\s+)?[A-Z][\w’'-]*\.?)+")
 
 
 def initialisms(text: str) -> Iterator[tuple[str, str]]:
@@ -151,7 +176,7 @@ def initialisms(text: str) -> Iterator[tuple[str, str]]:
 
     Function words inside a run (of, and, for, the) are part of the phrase but give no initial.
     """
-    for match in _CAPITALISED_RUN.finditer(text):
+    for match in CAPITALISED_RUN.finditer(text):
         run = match.group().split()
         capitals = [i for i, w in enumerate(run) if w[0].isupper()]
         for a in range(len(capitals)):
@@ -159,3 +184,30 @@ def initialisms(text: str) -> Iterator[tuple[str, str]]:
                 span = run[capitals[a] : capitals[b] + 1]
                 initials = "".join(w[0] for w in span if w[0].isupper()).lower()
                 yield initials, normalise(" ".join(span))
+
+
+INITIALS_RUN = 4  # the longest run of words whose initials an acronym may be: the set stays under 26**4 strings
+INITIALS_WORD = 4  # the shortest word that gives an initial to a run in lower case
+_JOINING = frozenset({"of", "and", "for", "the", "de", "al"})
+_RUN_BREAK = re.compile(r"[.!?;:,()\[\]\"“”\n\x00]+")
+
+
+def lower_case_initials(text: str, stopwords: frozenset[str]) -> set[str]:
+    """The initials, three to INITIALS_RUN letters, of every run of content words in `text`, in any case:
+    "national security adviser" gives "nsa". A run is of words of four letters or more; a joining word ("of") is
+    passed over, and any other short word, function word or punctuation ends it, so that unrelated words next to
+    each other seldom make an acronym's letters."""
+    found: set[str] = set()
+    for part in _RUN_BREAK.split(text):
+        run: list[str] = []
+        for word in [*(normalise(t) for t in WORD.findall(part)), ""]:
+            if word in _JOINING:
+                continue
+            if len(word) >= INITIALS_WORD and word.isalpha() and word not in stopwords:
+                run.append(word[0])
+                continue
+            letters = "".join(run)
+            for size in range(3, INITIALS_RUN + 1):
+                found.update(letters[i : i + size] for i in range(len(letters) - size + 1))
+            run = []
+    return found

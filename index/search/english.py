@@ -1,0 +1,100 @@
+"""What English lists as ordinary words: a word a dictionary lists in lower case is no name, in any casing.
+
+The dictionary is Hunspell's en_US word list (SCOWL), as the spylls package ships it: it lists "bankroll",
+"panelist" and "dateline" in lower case and "Iran", "Kabul" and "Obama" capitalised. A word counts as listed in
+lower case when it, or its Snowball stem, is the stem of a lower-case entry (so "bankrolling" is listed through
+"bankroll"), in British or American spelling, a hyphenated entry also written as one word ("write-up": "writeup").
+Only the entries are read, not Hunspell's affix engine: the word list costs a few megabytes, the engine fifty.
+
+A misspelt common word ("recieved", "goverment") is no name either: a word one edit (two for words of eight letters
+or more) from a common word that the dictionary lists in lower case, with the same first letter, is taken for a typo
+of it.
+"""
+
+import logging
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from index.search.terms import spellings, stem
+
+log = logging.getLogger(__name__)
+
+COMMON_SHARE = 1e-6  # wordfreq's "small" list: words used at least once per million
+
+
+class DictionaryError(RuntimeError):
+    """The English word list that tells names from words is missing: the installation is incomplete."""
+
+
+def _word_list() -> Path:
+    spec = find_spec("spylls")
+    found = [Path(p) / "hunspell" / "data" / "en" / "en_US.dic" for p in (spec.submodule_search_locations or [])] \
+        if spec else []
+    if not found or not found[0].is_file():
+        raise DictionaryError("The English word list (en_US.dic of the spylls package) is missing; reinstall "
+                              "Dossier with `bash scripts/setup`.")
+    return found[0]
+
+
+@cache
+def _lower_case() -> tuple[frozenset[str], frozenset[str]]:
+    """The entries listed in lower case, and their Snowball stems."""
+    entries: set[str] = set()
+    lines = _word_list().read_text(encoding="utf-8").splitlines()[1:]  # the first line counts the entries
+    for line in lines:
+        word = line.split("/", 1)[0].strip().replace("’", "'")
+        if word[:1].islower():
+            entries.add(word)
+            if "-" in word:
+                entries.add(word.replace("-", ""))
+    return frozenset(entries), frozenset(stem(w) for w in entries)
+
+
+# Nouns made of a verb and a particle, written as one word: "writeup", "breakup", "takeover".
+PARTICLES = ("up", "out", "off", "down", "over", "back", "away")
+COMPOUND_PART = 4  # the shortest part of a compound of two words: shorter ones split too many names
+
+
+def listed_in_lower_case(word: str) -> bool:
+    """Whether the dictionary lists the word (lower-cased), an inflection of it, or its other spelling, in lower
+    case; or the word is two such words written as one ("warlord", "writeup")."""
+    word = word.lower()
+    return _listed(word) or any(
+        _listed(word[:i]) and (word[i:] in PARTICLES or (len(word) - i >= COMPOUND_PART and _listed(word[i:])))
+        for i in range(COMPOUND_PART, len(word) - 1))
+
+
+def _listed(word: str) -> bool:
+    entries, stems = _lower_case()
+    return any(form in entries or stem(form) in stems for form in spellings(word))
+
+
+@cache
+def _common_by_start() -> dict[tuple[str, int], tuple[str, ...]]:
+    """Common words the dictionary lists in lower case, by first letter and length: what a typo is close to. A typo
+    seldom changes a word's first letter."""
+    from wordfreq import get_frequency_dict
+
+    found: dict[tuple[str, int], list[str]] = {}
+    for word, share in get_frequency_dict("en", wordlist="small").items():
+        if share >= COMMON_SHARE and word.isalpha() and _listed(word):
+            found.setdefault((word[0], len(word)), []).append(word)
+    return {key: tuple(words) for key, words in found.items()}
+
+
+def misspelt_common_word(word: str) -> str | None:
+    """The common word that `word` is one typo from (two for eight letters or more), or None."""
+    word = word.lower()
+    if len(word) < 4 or not word.isalpha():
+        return None
+    limit = 1 if len(word) < 8 else 2
+    common = _common_by_start()
+    for length in range(len(word) - limit, len(word) + limit + 1):
+        found = process.extractOne(word, common.get((word[0], length), ()), scorer=OSA.distance, score_cutoff=limit)
+        if found:
+            return str(found[0])
+    return None
