@@ -44,6 +44,7 @@ from index.settings import IndexSettings  # noqa: E402
 from index.store.chroma import Store  # noqa: E402
 
 REFUSED = 0.03  # the most of the answerable questions that refusals may take, out of fold
+PRECISION = 0.90  # the least share of refusals that must be of questions the corpus does not answer, out of fold
 SURE = 0.90  # the share of answerable questions among those answered with high confidence, out of fold
 AIM = ("refuse on a shown ground (off topic, or a name the corpus never mentions) at most 3 % of the answerable "
        "questions out of fold; high confidence where 90 % of the questions so marked are answerable")
@@ -157,12 +158,14 @@ def stacked(train: Sequence[Example], names: Sequence[str], index: LiveIndex) ->
 
 def choose_threshold(chances: np.ndarray, seen: Stacked) -> float:
     """The highest probability below which refusing the questions that name what the corpus never mentions, with
-    those off topic, refuses at most REFUSED of the answerable ones, out of fold (0 when off topic alone does)."""
+    those off topic, refuses at most REFUSED of the answerable ones and is right PRECISION of the time, out of fold
+    (0 when no probability does)."""
     budget = REFUSED * np.count_nonzero(seen.answerable)
     best = 0.0
     for threshold in np.unique(np.append(chances, 1.0)):
         refused = seen.off_topic | (seen.missing & (chances < threshold))
-        if np.count_nonzero(refused & seen.answerable) <= budget:
+        wrong = np.count_nonzero(refused & seen.answerable)
+        if wrong <= budget and wrong <= (1 - PRECISION) * np.count_nonzero(refused):
             best = float(threshold)
     return best
 

@@ -37,7 +37,7 @@ from index.search.answerability import Reading
 from index.search.lexicon import Passage
 from index.search.question import Query
 
-PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named")
+PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named", "neighbour", "feedback")
 QUESTION = ("margin", "missing", "best_named")
 SOURCE = ("source_best", "source_gap")
 POOL = 50  # candidates from each ranking: far past the fifteen passages a member can page through
@@ -47,9 +47,16 @@ RRF_K = 60
 class Evidence(Protocol):
     """What `candidates` reads of an index (index.search.searcher.LiveIndex)."""
 
+    vectors: np.ndarray
+    neighbours: np.ndarray  # each passage's previous and next in its source, -1 for none
+
     def lexical(self, query: Query) -> np.ndarray: ...
 
     def passage(self, i: int) -> Passage: ...
+
+
+FEEDBACK = 3  # the passages whose vectors the question is moved towards, for `feedback`
+NEAR = 10  # the passages whose neighbours join the candidates
 
 
 @dataclass(frozen=True)
@@ -64,13 +71,16 @@ class Candidates:
         return self.features[:, PASSAGE.index(name)]
 
 
-def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.ndarray) -> Candidates:
-    """The best POOL passages by dense score and by BM25, with their features; `plain` is each passage's cosine
-    alone, `dense` the higher of that and the blended one."""
+def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.ndarray,
+               query: np.ndarray) -> Candidates:
+    """The best POOL passages by dense score and by BM25, and the neighbours of the best few, with their features;
+    `plain` is each passage's cosine alone, `dense` the higher of that and the blended one."""
     lexical = index.lexical(reading.query)
     by_dense = _top(dense)
     by_lexical = _top(lexical)[: int(np.count_nonzero(lexical))]
-    positions = np.array(list(dict.fromkeys([*by_dense.tolist(), *by_lexical.tolist()])), dtype=np.int64)
+    near = index.neighbours[by_dense[:NEAR]].ravel()
+    positions = np.array(list(dict.fromkeys([*by_dense.tolist(), *by_lexical.tolist(), *near[near >= 0].tolist()])),
+                         dtype=np.int64)
     dense_rank = _ranks(by_dense, positions)
     lexical_rank = _ranks(by_lexical, positions)
     terms = [t.key for t in reading.query.terms]
@@ -82,9 +92,14 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
             coverage[k] = sum(key in mentioned for key in terms) / len(terms)
         if specific:
             named[k] = sum(key in mentioned for key in specific) / len(specific)
+    sides = index.neighbours[positions]
+    neighbour = np.where(sides >= 0, plain[np.maximum(sides, 0)], -1.0).max(axis=1) - plain.max()
+    moved = query + index.vectors[by_dense[:FEEDBACK]].mean(axis=0)
+    feedback = index.vectors[positions] @ (moved / np.linalg.norm(moved))
     features = np.column_stack([
         plain[positions] - plain.max(), lexical[positions], np.log1p(dense_rank), np.log1p(lexical_rank),
-        1 / (RRF_K + dense_rank) + 1 / (RRF_K + lexical_rank), coverage, named]).astype(np.float64)
+        1 / (RRF_K + dense_rank) + 1 / (RRF_K + lexical_rank), coverage, named, neighbour,
+        feedback - feedback.max()]).astype(np.float64)
     return Candidates(positions, features, float(dense.max()))
 
 

@@ -26,6 +26,7 @@ from index.search.english import listed_in_lower_case, misspelt_common_word
 from index.search.terms import (
     CAPITALISED_RUN,
     FULL_MONTHS,
+    MONTHS,
     NUMBER_WORDS,
     VAGUE_COUNTS,
     WORD,
@@ -180,7 +181,7 @@ def read(question: str) -> Query:
     for token in WORD.findall(unshouted(no_figures)):
         word = normalise(token)
         word = FULL_MONTHS.get(word, word) if word != "may" else word
-        term = _term(token, word)
+        term = Term(token, word, Kind.WORD) if word in MONTHS else _term(token, word)  # a month is a date, no name
         if word in _CHAT or term.kind is not Kind.ACRONYM and (word in _FILLER or word in NUMBER_WORDS
                                                                or word in VAGUE_COUNTS or len(word) < 2):
             continue

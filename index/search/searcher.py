@@ -135,6 +135,7 @@ class LiveIndex:
         self.sources = sources
         self.vectors = vectors
         self.leaning = leans_on(chunks)
+        self.neighbours = _neighbours(chunks)
         self.lists = _lists(chunks, self.leaning)
         self.blended = _blend_with_previous(chunks, vectors, self.leaning)
         self._position = {c.id: i for i, c in enumerate(chunks)}
@@ -339,6 +340,15 @@ def leans_on(chunks: list[Chunk]) -> list[int | None]:
     return found
 
 
+def _neighbours(chunks: list[Chunk]) -> np.ndarray:
+    """Each passage's previous and next passage in its source (chunks are in reading order), -1 where none."""
+    found = np.full((len(chunks), 2), -1, dtype=np.int64)
+    for i in range(1, len(chunks)):
+        if chunks[i - 1].source_id == chunks[i].source_id:
+            found[i, 0], found[i - 1, 1] = i - 1, i
+    return found
+
+
 def _is_lead_in(chunk: Chunk) -> bool:
     return chunk.text.rstrip().endswith(":")
 
@@ -450,7 +460,8 @@ class Searcher:
         return reading, self._candidates(index, reading)
 
     def _candidates(self, index: LiveIndex, reading: Reading) -> Candidates:
-        return candidates(index, reading, *index.plain_and_dense(self.embedder.encode([reading.query.topic])[0]))
+        query = self.embedder.encode([reading.query.topic])[0]
+        return candidates(index, reading, *index.plain_and_dense(query), query)
 
     def _scored(self, index: LiveIndex, reading: Reading) -> _Scored:
         """The question's candidates ranked by the passage model, lists kept together, and how likely it is that
