@@ -14,11 +14,11 @@ from typing import Any
 
 import discord
 
-from bot.terminal import RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
+from bot.terminal import CLOSEST, RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
 from index.ingest.chunking import Chunk, sentence_spans
 from index.ingest.corpus import Source
 from index.ingest.sources import url_problem
-from index.search.searcher import Answer, Hit, Outcome, Searcher
+from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome, Searcher
 
 CONTENT_LIMIT = 2000
 EMBEDS_LIMIT = 10
@@ -269,14 +269,21 @@ def respond(searcher: Searcher, question: str, offset: int = 0, label: str = "Q"
     return answer, answer_payload(answer, covered(searcher, answer), offset, label)
 
 
-def compare_payload(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> Payload:
-    """Each source's closest passage on a topic, one card per source, and the sources that say nothing on it."""
-    cards = _cards_first([card(hit, topic, n) for n, hit in enumerate((hit for _, hit in sources if hit), 1)])
-    silent = [source.title for source, hit in sources if hit is None]
+def compare_payload(topic: str, sources: Sequence[OnTopic]) -> Payload:
+    """Each source's closest passage on a topic, one card per source (a card says when the passage is only the
+    closest and may not address the topic), and the sources that say nothing on it."""
+    speaking = [(said.hit, said.confidence) for said in sources if said.hit]
+    cards = _cards_first([_compare_card(hit, sure, topic, n) for n, (hit, sure) in enumerate(speaking, 1)])
+    silent = [said.source.title for said in sources if said.hit is None]
     if silent:
         listing = "\n".join(f"• {markdown(title)}" for title in silent)
         cards.append(discord.Embed(title="Say nothing on this", description=listing, colour=RELATED_COLOUR))
     return pack(f"**Topic:** {echo(topic)}\nEach source's closest passage on it, quoted verbatim:", cards)
+
+
+def _compare_card(hit: Hit, confidence: Confidence, topic: str, number: int) -> discord.Embed:
+    embed = card(hit, topic, number)
+    return embed.set_author(name=f"Passage {number} {CLOSEST}") if confidence is Confidence.LOW else embed
 
 
 def context_payloads(hit: Hit, chunks: Sequence[Chunk]) -> list[Payload]:

@@ -15,12 +15,14 @@ from collections.abc import Sequence
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.search.searcher import Answer, Confidence, Hit, Outcome, Searcher
+from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome, Searcher
 
 NOT_ANSWERED = "The corpus does not answer this."
 NEVER_MENTIONS = "The corpus never mentions {}."
 OFF_TOPIC = "Off topic: the corpus does not cover this."
 UNSURE = "Closest passages; the corpus may not answer this exactly."
+SILENT = "(says nothing on this)"
+CLOSEST = "(its closest passage; it may not address this)"
 RELATED = "Closest passages (related, not an answer):"
 ALSO = "also reported by"
 OUTLET_NOT_STATED = "outlet not stated"
@@ -70,10 +72,10 @@ def answer_json(answer: Answer) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
-def compare_json(topic: str, sources: Sequence[tuple[Source, Hit | None]]) -> str:
+def compare_json(topic: str, sources: Sequence[OnTopic]) -> str:
     return json.dumps({"topic": topic, "sources": [
-        {"source": source.to_dict(), "passages": [_passage(hit)] if hit else []} for source, hit in sources]},
-        ensure_ascii=False)
+        {"source": said.source.to_dict(), "passages": [_passage(said.hit)] if said.hit else [],
+         "confidence": said.confidence.value} for said in sources]}, ensure_ascii=False)
 
 
 def text_width() -> int:
@@ -134,14 +136,16 @@ def answer_text(answer: Answer, covers: Sequence[str] = (), width: int = WIDTH, 
     return "\n".join(lines).rstrip()
 
 
-def compare_text(topic: str, sources: Sequence[tuple[Source, Hit | None]], width: int = WIDTH) -> str:
+def compare_text(topic: str, sources: Sequence[OnTopic], width: int = WIDTH) -> str:
     lines = [f"Topic: {topic}", ""]
-    for source, hit in sources:
-        lines.append(textwrap.fill(source.title, width=width))
-        if hit is None:
-            lines += ["   (says nothing on this)", ""]
+    for said in sources:
+        lines.append(textwrap.fill(said.source.title, width=width))
+        if said.hit is None:
+            lines += [f"   {SILENT}", ""]
         else:
-            lines += _quotes([hit], width, first=None)
+            if said.confidence is Confidence.LOW:
+                lines.append(f"   {CLOSEST}")
+            lines += _quotes([said.hit], width, first=None)
     return "\n".join(lines).rstrip()
 
 

@@ -2,9 +2,10 @@
 
 The dictionary is Hunspell's en_US word list (SCOWL), as the spylls package ships it: it lists "bankroll",
 "panelist" and "dateline" in lower case and "Iran", "Kabul" and "Obama" capitalised. A word counts as listed in
-lower case when it, or its Snowball stem, is the stem of a lower-case entry (so "bankrolling" is listed through
-"bankroll"), in British or American spelling, a hyphenated entry also written as one word ("write-up": "writeup").
-Only the entries are read, not Hunspell's affix engine: the word list costs a few megabytes, the engine fifty.
+lower case when it, or the word it inflects (English endings taken off: "bankrolling" is "bankroll" + "ing",
+"surfacing" is "surface" + "ing"; a prefix too: "destabilise" is "de" + "stabilise"), is a lower-case entry, in
+British or American spelling, a hyphenated entry also written as one word ("write-up": "writeup"). Only the entries are read, not Hunspell's affix engine: the word list
+costs a few megabytes, the engine fifty.
 
 A misspelt common word ("recieved", "goverment") is no name either: a word one edit (two for words of eight letters
 or more) from a common word that the dictionary lists in lower case, with the same first letter, is taken for a typo
@@ -19,7 +20,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from index.search.terms import spellings, stem
+from index.search.terms import spellings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ def _word_list() -> Path:
 
 
 @cache
-def _lower_case() -> tuple[frozenset[str], frozenset[str]]:
-    """The entries listed in lower case, and their Snowball stems."""
+def _lower_case() -> frozenset[str]:
+    """The entries listed in lower case."""
     entries: set[str] = set()
     lines = _word_list().read_text(encoding="utf-8").splitlines()[1:]  # the first line counts the entries
     for line in lines:
@@ -51,7 +52,7 @@ def _lower_case() -> tuple[frozenset[str], frozenset[str]]:
             entries.add(word)
             if "-" in word:
                 entries.add(word.replace("-", ""))
-    return frozenset(entries), frozenset(stem(w) for w in entries)
+    return frozenset(entries)
 
 
 # Nouns made of a verb and a particle, written as one word: "writeup", "breakup", "takeover".
@@ -68,9 +69,33 @@ def listed_in_lower_case(word: str) -> bool:
         for i in range(COMPOUND_PART, len(word) - 1))
 
 
+# Inflectional endings, and what may stand before them: "tried" is "try", "making" is "make", "stopped" is "stop".
+_ENDINGS = (("ies", "y"), ("ied", "y"), ("ier", "y"), ("iest", "y"), ("ily", "y"), ("es", ""), ("s", ""),
+            ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("er", ""), ("er", "e"), ("est", ""), ("est", "e"),
+            ("ly", ""), ("ly", "le"), ("'s", ""))
+
+
+def inflected_from(word: str) -> set[str]:
+    """The word, and the words it may inflect: "stopped" → {"stopped", "stopp", "stop", "stoppe"}."""
+    found = {word}
+    for ending, base in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 2:
+            root = word[: -len(ending)]
+            found |= {root + base, root[:-1]} if root[-1:] == root[-2:-1] else {root + base}
+    return found
+
+
+# Prefixes English puts on a word to make another: "destabilise", "overpromise", "counterstrike".
+_PREFIXES = ("anti", "co", "counter", "de", "dis", "inter", "mis", "non", "out", "over", "post", "pre", "re", "sub",
+             "super", "un", "under")
+_AFTER_PREFIX = 4  # letters the word after a prefix has at least
+
+
 def _listed(word: str) -> bool:
-    entries, stems = _lower_case()
-    return any(form in entries or stem(form) in stems for form in spellings(word))
+    entries = _lower_case()
+    bare = [word[len(p) :].lstrip("-") for p in _PREFIXES if word.startswith(p)]
+    return any(form in entries for whole in (word, *(b for b in bare if len(b) >= _AFTER_PREFIX))
+               for spelling in spellings(whole) for form in inflected_from(spelling))
 
 
 @cache

@@ -66,6 +66,7 @@ class Candidates:
     positions: np.ndarray
     features: np.ndarray
     best_dense: float
+    mentions: tuple[frozenset[str], ...] = ()  # per candidate, the keys of the question's terms it mentions
 
     def column(self, name: str) -> np.ndarray:
         return self.features[:, PASSAGE.index(name)]
@@ -86,8 +87,10 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
     terms = [t.key for t in reading.query.terms]
     specific = [t.key for t in reading.present_specific]
     coverage, named = np.zeros(len(positions)), np.ones(len(positions))
+    mentions = []
     for k, i in enumerate(positions.tolist()):
-        mentioned = reading.mentioned(index.passage(i))
+        mentioned = frozenset(reading.mentioned(index.passage(i)))
+        mentions.append(mentioned)
         if terms:
             coverage[k] = sum(key in mentioned for key in terms) / len(terms)
         if specific:
@@ -100,7 +103,7 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
         plain[positions] - plain.max(), lexical[positions], np.log1p(dense_rank), np.log1p(lexical_rank),
         1 / (RRF_K + dense_rank) + 1 / (RRF_K + lexical_rank), coverage, named, neighbour,
         feedback - feedback.max()]).astype(np.float64)
-    return Candidates(positions, features, float(dense.max()))
+    return Candidates(positions, features, float(dense.max()), tuple(mentions))
 
 
 def question_features(candidates: Candidates, scores: np.ndarray, reading: Reading, bar: float,

@@ -109,9 +109,11 @@ class Lexicon:
             found |= self.phrases.get(term.key, set())
             if not found and len(term.key) >= 3 and term.key in self.initials:
                 found.add(term.key)  # written out in lower case: mentioned, though no passage has the letters
-        elif term.kind is Kind.NAME and not found:  # a misspelt name; a common word is not a misspelling
-            near = self._near(term.key) or self._abbreviated(term.key)
-            found = {*near, *(stem(w) for w in near)}
+        elif term.kind is Kind.NAME:
+            found |= {k for k in (stem(w) for w in related_names(term.key)) if k in self.keys}
+            if not found:  # a misspelt name; a common word is not a misspelling
+                near = self._near(term.key) or self._abbreviated(term.key)
+                found = {*near, *(stem(w) for w in near)}
         return frozenset(found)
 
     def _phrase(self, phrase: str) -> frozenset[str]:
@@ -146,6 +148,21 @@ class Lexicon:
         limit = 1 if len(word) < 8 else 2
         return [w for w in self.by_initial.get(word[0], ())
                 if abs(len(w) - len(word)) <= limit and Levenshtein.distance(w, word, score_cutoff=limit) <= limit]
+
+
+# How English makes a people's or a language's name from a place's: Russia, Russian; Iran, Iranian; Pakistan,
+# Pakistani; Sudan, Sudanese.
+_DEMONYMS = ("n", "an", "ian", "i", "ese")
+
+
+def related_names(name: str) -> set[str]:
+    """The names English derives from a name, and the one it is derived from: "russia" → {"russian"}, "iranian" →
+    {"iran"}."""
+    found = {name + ending for ending in _DEMONYMS}
+    found |= {name[: -len(ending)] for ending in _DEMONYMS if name.endswith(ending) and len(name) - len(ending) >= 4}
+    if name.endswith("a"):
+        found |= {name[:-1] + ending for ending in ("an", "ese")}
+    return found
 
 
 def _figure_keys(term: Term) -> list[str]:

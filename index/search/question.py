@@ -131,6 +131,7 @@ class Query:
     compares: bool = False
     topic: str = ""
     phrases: tuple[Term, ...] = ()  # names made of common words, beside the words in `terms`
+    quotes: tuple[str, ...] = ()  # what the question quotes (QUOTED_WORDS or more), normalised by `plain_words`
 
     @cached_property
     def specific(self) -> tuple[Term, ...]:
@@ -192,8 +193,18 @@ def read(question: str) -> Query:
             for part in parts:
                 add(_term(part if token.islower() else part.capitalize(), part))
     excluded = {normalise(w) for m in _EXCLUDING.finditer(question) for w in WORD.findall(m.group(1))}
+    quotes = tuple(plain_words(q) for q in _QUOTED.findall(question) if len(q.split()) >= QUOTED_WORDS)
     return Query(question, tuple(terms), frozenset(excluded), compares is not None, " ".join(asked.split()),
-                 tuple(_phrases(no_figures)))
+                 tuple(_phrases(no_figures)), quotes)
+
+
+QUOTED_WORDS = 4  # a quotation this long, found in a passage, is the corpus's own words
+_QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]")
+
+
+def plain_words(text: str) -> str:
+    """The text's words in lower case, one space apart: to find a quotation whatever its punctuation."""
+    return " ".join(w.lower() for w in re.findall(r"[^\W_]+", text))
 
 
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*|\n)$")

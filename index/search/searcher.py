@@ -37,7 +37,7 @@ from index.model.embedding import Embedder, ModelError
 from index.search.answerability import Reading
 from index.search.features import Candidates, candidates, question_features, source_features
 from index.search.lexicon import Lexicon, Passage
-from index.search.question import Kind, Query, read, without_markup
+from index.search.question import Kind, Query, plain_words, read, without_markup
 from index.search.scorer import Scorer, probability
 from index.search.scorer import load as load_scorer
 from index.search.terms import stem
@@ -54,6 +54,7 @@ MAX_PASSAGES = 15  # three pages of five: what "More passages" pages through
 LIST_ITEMS = 3
 FIRST_PAGE = 5
 RELATED = 3
+SUBJECT = 0.5  # a term used by this share of the passages is the corpus's own subject, for `compare`
 PASSAGE_CACHE = 4096  # passages read as evidence, per snapshot: a few hundred questions' candidates
 _TOKEN = re.compile(r"\w+")
 
@@ -206,6 +207,13 @@ class LiveIndex:
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
         return scores / (float(scores.max()) or 1.0)
 
+    def share_mentioning(self, key: str) -> float:
+        """The share of passages that use a term's words (a figure is never common)."""
+        words = [w for w in (stem(part) for part in key.split("-")) if w in self._bm25.vocab_dict]
+        if key.startswith("#") or not words or not self.chunks:
+            return 0.0
+        return float(np.count_nonzero(self._bm25.get_scores(words))) / len(self.chunks)
+
     def calibrate(self, embedder: Embedder) -> None:
         """Sets the abstention bar: the one kept in the pointer when it was computed as this code would, else
         from background questions (see the module docstring)."""
@@ -272,7 +280,26 @@ class _Scored:
     ranked: list[_Candidate]
     outcome: Outcome  # refused only on a ground the reader can check (see the module docstring)
     confidence: Confidence
-    answering: dict[str, _Candidate]  # each source the source model finds answering, with its best passage
+    best: dict[str, _Candidate]  # each source among the candidates with its best passage, best sources first
+    answering: dict[str, _Candidate]  # those the source model finds answering
+    mentioning: dict[str, set[str]]  # each source among the candidates: the question's terms its candidates mention
+
+
+@dataclass(frozen=True)
+class OnTopic:
+    """What one source says on a topic: its best passage, and whether it surely addresses the topic (HIGH) or is
+    only its closest passage (LOW); no passage when none of its passages mentions what sets the topic apart."""
+
+    source: Source
+    hit: Hit | None = None
+    confidence: Confidence = Confidence.HIGH
+
+
+def _quotes_a_passage(index: LiveIndex, reading: Reading, found: Candidates) -> bool:
+    """Whether the question quotes one of its candidate passages: then what it names beside the quotation is a
+    claim about the corpus's own words ("X said 'this'": did X?), which the passage answers."""
+    return any(quote in plain_words(index.chunks[i].text) for quote in reading.query.quotes
+               for i in found.positions.tolist())
 
 
 def _with_lists(index: LiveIndex, ranked: list[_Candidate]) -> list[_Candidate]:
@@ -440,17 +467,36 @@ class Searcher:
         page = tuple(index.with_also(hit) for hit in hits[offset : offset + limit])
         return Answer(question, Outcome.ANSWERED, page, total=len(hits), confidence=scored.confidence)
 
-    def compare(self, raw_topic: str) -> list[tuple[Source, Hit | None]]:
-        """Every source with its best passage on the topic when the source model finds it answering, or None when
-        it says nothing on it."""
+    def compare(self, raw_topic: str) -> list[OnTopic]:
+        """Every source with what it says on the topic (OnTopic). A source is silent only on a ground the reader can
+        check: the topic is off the corpus's topic, or it names someone or something (a name, an acronym, a year) that
+        none of the source's passages near the topic mentions. Names of the corpus's own subject (used by half its
+        passages or more: "Iran" in a corpus on Iran) set no topic apart. Otherwise a source the source model does
+        not find answering shows its closest passage, marked as such."""
         topic = clean_question(raw_topic)
         index = self.index
         if not index.chunks or not is_mostly_latin(topic):
-            return [(source, None) for source, _ in self.sources()]
-        scored = self._scored(index, Reading.of(read(topic), index.lexicon))
-        found = _distinct(index, list(scored.answering.values())) if scored.outcome is not Outcome.OFF_TOPIC else []
-        best = {h.source.id: index.with_also(h) for h in found}
-        return [(source, best.get(source.id)) for source, _ in self.sources()]
+            return [OnTopic(source) for source, _ in self.sources()]
+        reading = Reading.of(read(topic), index.lexicon)
+        scored = self._scored(index, reading)
+        if scored.outcome is Outcome.OFF_TOPIC:
+            return [OnTopic(source) for source, _ in self.sources()]
+        apart = {t.key for t in reading.query.naming if index.share_mentioning(t.key) < SUBJECT}
+        said = []
+        for source, _ in self.sources():
+            best, mentioned = scored.best.get(source.id), scored.mentioning.get(source.id, set())
+            if source.id in scored.answering:
+                said.append(OnTopic(source, self._hit(index, scored.answering[source.id])))
+            elif best is not None and (mentioned & apart or not apart):
+                said.append(OnTopic(source, self._hit(index, best), Confidence.LOW))
+            else:
+                said.append(OnTopic(source))
+        return said
+
+    @staticmethod
+    def _hit(index: LiveIndex, candidate: _Candidate) -> Hit:
+        chunk = index.chunks[candidate.position]
+        return index.with_also(Hit(chunk, round(float(probability(candidate.logit)), 4), index.sources[chunk.source_id]))
 
     def evidence(self, raw_question: str) -> tuple[Reading, Candidates]:
         """The question as read against the corpus, and its candidate passages with their features: what the
@@ -473,22 +519,25 @@ class Searcher:
         order = np.argsort(-logits, kind="stable").tolist()
         candidates = [_Candidate(position, logit) for position, logit in
                       zip(found.positions[order].tolist(), logits[order].tolist(), strict=True)]
+        mentions = dict(zip(found.positions.tolist(), found.mentions, strict=True))
         ranked = _with_lists(index, candidates[:MAX_PASSAGES])
         best: dict[str, _Candidate] = {}  # each source's best passage, best sources first
+        mentioning: dict[str, set[str]] = {}
         for candidate in candidates:
             source = index.chunks[candidate.position].source_id
             if source not in best:
                 best[source] = candidate
+            mentioning.setdefault(source, set()).update(mentions[candidate.position])
         answers = scorer.answering(source_features(np.array([c.logit for c in best.values()])))
         answering = {source: c for (source, c), yes in zip(best.items(), answers, strict=True) if yes}
         if found.best_dense < index.bar and not reading.names_known:
             outcome = Outcome.OFF_TOPIC
-        elif reading.missing and chance < scorer.threshold:
+        elif reading.missing and chance < scorer.threshold and not _quotes_a_passage(index, reading, found):
             outcome = Outcome.NOT_ANSWERED
         else:
             outcome = Outcome.ANSWERED
         confidence = Confidence.HIGH if chance >= scorer.sure else Confidence.LOW
-        return _Scored(ranked[:MAX_PASSAGES], outcome, confidence, answering)
+        return _Scored(ranked[:MAX_PASSAGES], outcome, confidence, best, answering, mentioning)
 
     def context(self, chunk_id: str, radius: int = 1) -> list[Chunk]:
         """The passage and its neighbours in the same source, in reading order."""
