@@ -64,9 +64,10 @@ class Anchors:
     @classmethod
     def of(cls, text: str) -> "Anchors":
         """The passage's terms as a question's are read (index/search/question.py), keeping those that pin a claim down:
-        names written with a capital (names as a question's are, but not common ones such as countries) and acronyms; years and months (a
-        month written with a capital); other figures and times. Only capitalised words can be names, so only
-        they are looked up among common words: a passage is read several times faster than a question."""
+        names written with a capital (names as a question's are, but not common ones such as countries) and
+        acronyms; years and months (a month written with a capital); other figures and times. Only capitalised words
+        can be names, so only they are looked up among common words: a passage is read several times faster than a
+        question."""
         kinds: dict[str, list[Term]] = defaultdict(list)
         for figure in figures(text):
             if figure.text.lower() not in _SCALE_WORDS:  # "million" read alone out of "$40 million"

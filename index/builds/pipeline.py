@@ -340,8 +340,8 @@ def _unchanged(previous: list[Record], doc: Document, chunks: list[Chunk]) -> bo
     """Same text and metadata, cut into the same passages (the chunker may have changed since)."""
     if any(r.doc_digest != doc.digest for r in previous):
         return False
-    stored = sorted((r.chunk.id, r.chunk.start, r.chunk.end) for r in previous)
-    return stored == sorted((c.id, c.start, c.end) for c in chunks)
+    stored = sorted((r.chunk.id, r.chunk.start, r.chunk.end, r.chunk.item) for r in previous)
+    return stored == sorted((c.id, c.start, c.end, c.item) for c in chunks)
 
 
 def _records(doc: Document, chunks: list[Chunk], generation: int) -> list[tuple[Record, str]]:

@@ -24,7 +24,8 @@ _ABBREVIATION = re.compile(
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage: `source_text[start:end] == text`; `paragraph` is the article paragraph it belongs to."""
+    """A passage: `source_text[start:end] == text`; `paragraph` is the article paragraph it belongs to, `item`
+    whether that paragraph is an item of a list."""
 
     id: str
     source_id: str
@@ -32,6 +33,7 @@ class Chunk:
     start: int
     end: int
     paragraph: int
+    item: bool = False
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -82,7 +84,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
         for part, (start, end) in enumerate(_groups(para.text)):
             text = para.text[start:end]
             chunks.append(Chunk(chunk_id(doc.source.id, para.number, part, text), doc.source.id, text,
-                                para.start + start, para.start + end, para.number))
+                                para.start + start, para.start + end, para.number, para.item))
     if len(chunks) > MAX_PASSAGES:
         raise CorpusError(f"the file makes {len(chunks):,} passages, more than the {MAX_PASSAGES:,} a document may "
                           "make; split it into several files")

@@ -72,6 +72,7 @@ class Paragraph:
     start: int
     end: int
     text: str
+    item: bool = False  # an item of a list (a line that opens with a bullet)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def paragraphs(raw: str, title: str | None = None) -> list[Paragraph]:
         bullet = _BULLET.match(line.text)
         if bullet:
             start += bullet.end()
-        found.append(Paragraph(len(found) + 1, start, line.end, raw[start : line.end]))
+        found.append(Paragraph(len(found) + 1, start, line.end, raw[start : line.end], bullet is not None))
     return found
 
 

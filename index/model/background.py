@@ -1,10 +1,10 @@
 """Questions a Discord community asks that no article about Iran–Taliban ties answers (background_questions.txt,
 one a line).
 
-The abstention bar is calibrated on them: a question must match the corpus better than these do. The ONNX export
+The off-topic bar is calibrated on them: a question must match the corpus better than these do. The ONNX export
 is checked on them too, beside the corpus's passages, so they are data both read rather than code of either. They
-span general knowledge, chit-chat, and help with the site or the server, the kinds of off-topic and boilerplate
-questions a bot hears. They are not the project's evaluation questions.
+are everyday topics (cooking, weather, sport, health, technology, hobbies, travel), chit-chat, and help with a
+Discord server, the kinds of question any community bot hears; none was written against an evaluation question.
 """
 
 from pathlib import Path

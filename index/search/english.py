@@ -1,13 +1,14 @@
 """What English lists as ordinary words: a word a dictionary lists in lower case is no name, in any casing.
 
-The dictionary is Hunspell's en_US word list (SCOWL), as the spylls package ships it: it lists "bankroll",
-"panelist" and "dateline" in lower case and "Iran", "Kabul" and "Obama" capitalised. A word counts as listed in
-lower case when it, or the word it inflects (English endings taken off: "bankrolling" is "bankroll" + "ing",
-"surfacing" is "surface" + "ing"; a prefix too: "destabilise" is "de" + "stabilise"), is a lower-case entry, in
-British or American spelling, a hyphenated entry also written as one word ("write-up": "writeup"). Only the entries are read, not Hunspell's affix engine: the word list
-costs a few megabytes, the engine fifty.
+The dictionary is Hunspell's en_US word list (SCOWL), as the spylls package ships it: it lists "smuggler",
+"stockpile" and "ombudsman" in lower case and "Lisbon", "Nairobi" and "Nixon" capitalised. A word counts as listed
+in lower case when it, or the word it inflects (English endings taken off: "stockpiling" is "stockpile" + "ing",
+"smugglers" is "smuggler" + "s"; a prefix too: "reopening" is "re" + "opening"), is a lower-case entry, in British
+or American spelling, a hyphenated entry also written as one word ("write-off": "writeoff"), or two entries written
+as one ("gunrunner", "rollout"). Only the entries are read, not Hunspell's affix engine: the word list costs a few
+megabytes, the engine fifty.
 
-A misspelt common word ("recieved", "goverment") is no name either: a word one edit (two for words of eight letters
+A misspelt common word ("recieved", "tommorow") is no name either: a word one edit (two for words of eight letters
 or more) from a common word that the dictionary lists in lower case, with the same first letter, is taken for a typo
 of it.
 """
@@ -55,14 +56,14 @@ def _lower_case() -> frozenset[str]:
     return frozenset(entries)
 
 
-# Nouns made of a verb and a particle, written as one word: "writeup", "breakup", "takeover".
+# Nouns made of a verb and a particle, written as one word: "drawdown", "rollout", "takeover".
 PARTICLES = ("up", "out", "off", "down", "over", "back", "away")
 COMPOUND_PART = 4  # the shortest part of a compound of two words: shorter ones split too many names
 
 
 def listed_in_lower_case(word: str) -> bool:
     """Whether the dictionary lists the word (lower-cased), an inflection of it, or its other spelling, in lower
-    case; or the word is two such words written as one ("warlord", "writeup")."""
+    case; or the word is two such words written as one ("gunrunner", "rollout")."""
     word = word.lower()
     return _listed(word) or any(
         _listed(word[:i]) and (word[i:] in PARTICLES or (len(word) - i >= COMPOUND_PART and _listed(word[i:])))

@@ -32,8 +32,6 @@ from index.search.terms import (
     WORD,
     figures,
     normalise,
-    spellings,
-    stem,
     times,
 )
 
@@ -183,8 +181,8 @@ def read(question: str) -> Query:
         word = normalise(token)
         word = FULL_MONTHS.get(word, word) if word != "may" else word
         term = Term(token, word, Kind.WORD) if word in MONTHS else _term(token, word)  # a month is a date, no name
-        if word in _CHAT or term.kind is not Kind.ACRONYM and (word in _FILLER or word in NUMBER_WORDS
-                                                               or word in VAGUE_COUNTS or len(word) < 2):
+        if word in _CHAT or (term.kind is not Kind.ACRONYM and (word in _FILLER or word in NUMBER_WORDS
+                                                               or word in VAGUE_COUNTS or len(word) < 2)):
             continue
         parts = [p for p in word.split("-") if p and p not in _FILLER] if "-" in word else [word]
         if term.kind is Kind.ACRONYM or len(parts) == 1:
@@ -224,7 +222,7 @@ def _phrases(text: str) -> Iterator[Term]:
             run = run[1:]
         segment: list[str] = []
         for word in [*run, ""]:
-            if word and (not word[:1].isupper() or listed_in_lower_case(normalise(word)) and not word.isupper()):
+            if word and (not word[:1].isupper() or (listed_in_lower_case(normalise(word)) and not word.isupper())):
                 segment.append(word)
                 continue
             while segment and not segment[-1][:1].isupper():  # "the Border Police of": no joining word at an end

@@ -51,7 +51,6 @@ BAR_SIGMAS = 3.0
 MAX_QUESTION_CHARS = 1000
 NEAR_DUPLICATE = 0.8
 MAX_PASSAGES = 15  # three pages of five: what "More passages" pages through
-LIST_ITEMS = 3
 FIRST_PAGE = 5
 RELATED = 3
 SUBJECT = 0.5  # a term used by this share of the passages is the corpus's own subject, for `compare`
@@ -355,15 +354,20 @@ def _balance(hits: list[Hit], answering: list[str], compare: bool) -> list[Hit]:
 
 
 def leans_on(chunks: list[Chunk]) -> list[int | None]:
-    """The passage each one leans on: the one before it in its source, or the lead-in of a list it is in.
+    """The passage each one leans on: the one before it in its source, or the lead-in of the list it is an item of.
 
-    A passage ending in a colon ("..., including:") introduces the next few (LIST_ITEMS), which are its list.
+    A passage ending in a colon ("..., including:") introduces the list items that follow it, up to the first
+    passage that is no item.
     """
     found: list[int | None] = []
+    lead_in: int | None = None
     for i, chunk in enumerate(chunks):
-        before = [j for j in range(max(0, i - LIST_ITEMS), i) if chunks[j].source_id == chunk.source_id]
-        lead_ins = [j for j in before if _is_lead_in(chunks[j])]
-        found.append(lead_ins[-1] if lead_ins else (before[-1] if before else None))
+        same = i > 0 and chunks[i - 1].source_id == chunk.source_id
+        if not (same and chunk.item):
+            lead_in = None
+        found.append(lead_in if lead_in is not None else (i - 1 if same else None))
+        if _is_lead_in(chunk):
+            lead_in = i
     return found
 
 
@@ -496,7 +500,8 @@ class Searcher:
     @staticmethod
     def _hit(index: LiveIndex, candidate: _Candidate) -> Hit:
         chunk = index.chunks[candidate.position]
-        return index.with_also(Hit(chunk, round(float(probability(candidate.logit)), 4), index.sources[chunk.source_id]))
+        score = round(float(probability(candidate.logit)), 4)
+        return index.with_also(Hit(chunk, score, index.sources[chunk.source_id]))
 
     def evidence(self, raw_question: str) -> tuple[Reading, Candidates]:
         """The question as read against the corpus, and its candidate passages with their features: what the

@@ -96,8 +96,8 @@ class Figure:
 
 # A currency sign before a figure, or a currency word after it: "$190m", "£5", "40 million dollars".
 _CURRENCY_SIGN = re.compile(r"[$£€¥]\s?$")
-_CURRENCY_WORD = re.compile(r"^\s*(?:us\s+)?(?:dollars?|euros?|pounds?|rials?|tomans?|afghanis?|rupees?|roubles?|rubles?|"
-                            r"yuan|usd|eur|gbp)\b", re.IGNORECASE)
+_CURRENCY_WORD = re.compile(r"^\s*(?:us\s+)?(?:dollars?|euros?|pounds?|rials?|tomans?|afghanis?|rupees?|roubles?|"
+                            r"rubles?|yuan|usd|eur|gbp)\b", re.IGNORECASE)
 _APOSTROPHE_YEAR = re.compile(r"['’]$")
 
 
@@ -114,8 +114,8 @@ def _digit_figures(text: str, taken: list[tuple[int, int]]) -> Iterator[Figure]:
         value = float(whole.replace(",", "") + (f".{fraction}" if fraction else ""))
         scale = _ABBREVIATED_SCALES.get((short_scale or "").lower()) or _SCALES.get((long_scale or "").lower(), 1.0)
         plain = scale == 1.0 and fraction is None
-        is_year = plain and (len(whole) == 4 and 1900 <= value <= 2099
-                             or len(whole) == 2 and bool(_APOSTROPHE_YEAR.search(text[: match.start()])))
+        is_year = plain and ((len(whole) == 4 and 1900 <= value <= 2099)
+                             or (len(whole) == 2 and bool(_APOSTROPHE_YEAR.search(text[: match.start()]))))
         money = match.group().lstrip().startswith("$") or _money(text, match.start(), match.end(), scale)
         yield Figure(value * scale, match.group().strip(), is_year, money)
 

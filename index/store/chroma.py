@@ -362,7 +362,7 @@ class Store:
 def _metadata(record: Record) -> dict[str, str | int]:
     c, s = record.chunk, record.source
     packed = {"chunk_id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end,
-              "paragraph": c.paragraph, "title": s.title, "outlet": s.outlet, "author": s.author,
+              "paragraph": c.paragraph, "item": c.item, "title": s.title, "outlet": s.outlet, "author": s.author,
               "published": s.published, "url": s.url, "doc_digest": record.doc_digest,
               "embed_digest": record.embed_digest}
     return {"born": record.born, "died": NEVER, "record": json.dumps(packed, separators=(",", ":"))}
@@ -371,7 +371,8 @@ def _metadata(record: Record) -> dict[str, str | int]:
 def _record(record_id: str, text: str | None, meta: Any) -> Record:
     packed = json.loads(meta["record"])
     chunk = Chunk(id=packed["chunk_id"], source_id=packed["source_id"], text=text or "",
-                  start=packed["start"], end=packed["end"], paragraph=packed["paragraph"])
+                  start=packed["start"], end=packed["end"], paragraph=packed["paragraph"],
+                  item=packed.get("item", False))
     source = Source(id=chunk.source_id, title=packed["title"], outlet=packed["outlet"],
                     author=packed["author"], published=packed["published"], url=packed["url"])
     return Record(record_id, chunk, source, packed["doc_digest"], packed["embed_digest"], int(meta["born"]))
