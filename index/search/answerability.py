@@ -36,7 +36,7 @@ class Reading:
         return any(self.forms[t.key] for t in self.query.naming if t.kind in (Kind.NAME, Kind.ACRONYM, Kind.PHRASE))
 
     def missing_phrases(self) -> tuple[str, ...]:
-        """The missing terms as the question wrote them, names joined when adjacent ("Esmail Qaani")."""
+        """The missing terms as the question wrote them, names joined when adjacent ("Halvard Brennick")."""
         phrases: list[str] = []
         last: Term | None = None
         text = " ".join(self.query.text.split()).lower()

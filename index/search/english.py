@@ -86,7 +86,7 @@ def inflected_from(word: str) -> set[str]:
     return found
 
 
-# Prefixes English puts on a word to make another: "destabilise", "overpromise", "counterstrike".
+# Prefixes English puts on a word to make another: "reopen", "misreport", "counterstrike".
 _PREFIXES = ("anti", "co", "counter", "de", "dis", "inter", "mis", "non", "out", "over", "post", "pre", "re", "sub",
              "super", "un", "under")
 _AFTER_PREFIX = 4  # letters the word after a prefix has at least

@@ -1,13 +1,13 @@
 """What the corpus mentions: every word, acronym, figure and time in it, to find a question's terms in it.
 
 A term is found when the corpus has:
-- its word or its stem, in British or American spelling ("destabilise" finds "destabilize");
+- its word or its stem, in British or American spelling ("modernise" finds "modernize");
 - for a name, a spelling one letter off (two for words of eight letters or more, with the same first letter), as
-  typos and other transliterations are ("Ahmadinejhad" finds "Ahmadinejad");
+  typos and other transliterations are ("Gadaffi" finds "Gaddafi");
 - for an acronym, its words as the corpus writes them: capitalised ("DIA" finds "Defence Intelligence Agency"), or,
   for three letters or more, in lower case too ("NSA" finds "national security adviser");
-- for a short name, a longer word it abbreviates ("Afg" finds "Afghanistan");
-- for a figure, the same value; for a two-digit number, the year it may stand for ('98: 1998).
+- for a short name, a longer word it abbreviates ("Mich" finds "Michigan");
+- for a figure, the same value; for a two-digit number, the year it may stand for ('87: 1987).
 """
 
 import re
@@ -36,7 +36,7 @@ from index.search.terms import (
 )
 
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
-ABBREVIATION = (3, 4)  # the lengths of a name that may abbreviate a longer word: "Afg", "Pak", "Prez"
+ABBREVIATION = (3, 4)  # the lengths of a name that may abbreviate a longer word: "Mich", "Jpn"
 ABBREVIATED = 3  # letters an abbreviation leaves out at least
 
 
@@ -142,7 +142,7 @@ class Lexicon:
         return found
 
     def _near(self, word: str) -> list[str]:
-        """Corpus words spelt nearly as `word` is: a typo, or another transliteration ("Ahmadinejhad")."""
+        """Corpus words spelt nearly as `word` is: a typo, or another transliteration ("Gadaffi")."""
         if len(word) < 5:
             return []
         limit = 1 if len(word) < 8 else 2
@@ -166,7 +166,7 @@ def related_names(name: str) -> set[str]:
 
 
 def _figure_keys(term: Term) -> list[str]:
-    """A figure by its value; a two-digit number also as the years it may stand for ('98, "in 98": 1998)."""
+    """A figure by its value; a two-digit number also as the years it may stand for ('87, "in 87": 1987)."""
     value = term.value or 0.0
     keys = [figure_key(value)]
     if value.is_integer() and 0 <= value < 100 and len(term.text.strip("'’")) == 2:

@@ -2,15 +2,15 @@
 
 A term names something when nothing else can stand in for it, so a corpus that never mentions it cannot answer:
 - a name: a word that English does not list in lower case (index/search/english.py): "Kabul", "Velquist", not
-  "bankrolling", "panelist" or "writeup", in any casing; nor a misspelt common word typed in lower case
-  ("hapened"), nor a short word typed in lower case ("abt", "afg"), which is more often chat shorthand than a name;
+  "stockpiling", "ombudsman" or "rollout", in any casing; nor a misspelt common word typed in lower case
+  ("definitly"), nor a short word typed in lower case ("abt", "gvt"), which is more often chat shorthand than a name;
 - an acronym, written in capitals (UN, DIA);
-- a year or a sum of money ("2016", "'98", "$190m", "two million dollars"). Other figures are terms too ("300
-  fighters", "three of the articles"), but a count is a detail of an answer, or of the question itself, not
+- a year or a sum of money ("2016", "'87", "$40m", "two million dollars"). Other figures are terms too ("300
+  rifles", "two of the reports"), but a count is a detail of an answer, or of the question itself, not
   something the corpus must name;
 - a part of a web page that is not article text (a photo, an ad, the reader comments): the corpus keeps only
   article text, so a question about them has nothing to quote.
-A common word ("guns", "turf") names nothing: the corpus may say the same thing in other words. Code, mentions,
+A common word ("rifles", "territory") names nothing: the corpus may say the same thing in other words. Code, mentions,
 custom emoji and links that members paste are no terms at all.
 """
 

@@ -52,14 +52,14 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
-# British and American endings of one word: destabilise/destabilize, defence/defense, colour/color.
+# British and American endings of one word: modernise/modernize, defence/defense, colour/color.
 _SPELLINGS = (("isation", "ization"), ("ising", "izing"), ("ised", "ized"), ("ises", "izes"), ("ise", "ize"),
               ("yse", "yze"), ("ysed", "yzed"), ("our", "or"), ("ours", "ors"), ("tre", "ter"), ("tres", "ters"),
               ("ence", "ense"), ("ogue", "og"), ("lled", "led"), ("lling", "ling"), ("mme", "m"))
 
 
 def spellings(word: str) -> set[str]:
-    """The word and its other spelling, British or American: "destabilise" → {"destabilise", "destabilize"}."""
+    """The word and its other spelling, British or American: "modernise" → {"modernise", "modernize"}."""
     found = {word}
     for british, american in _SPELLINGS:
         for ending, other in ((british, american), (american, british)):
@@ -86,7 +86,7 @@ def keys(text: str) -> set[str]:
 @dataclass(frozen=True)
 class Figure:
     """A number in a text: its value, the words it was written as, and whether it is a year (1900 to 2099, or two
-    digits after an apostrophe: '98) or a sum of money (a currency sign or word, or millions and billions)."""
+    digits after an apostrophe: '87) or a sum of money (a currency sign or word, or millions and billions)."""
 
     value: float
     text: str

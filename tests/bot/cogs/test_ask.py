@@ -108,7 +108,7 @@ async def test_ask_emphasises_the_best_sentence(gateway: Gateway, searcher: Sear
 async def test_ask_abstains_and_names_the_sources(gateway: Gateway, searcher: Searcher) -> None:
     """An off-topic question gets no quotes: the reply says so and lists what the corpus covers."""
     message = only(await gateway.command("ask", question=OFF_TOPIC), "followup").message
-    assert "The corpus does not cover this." in message["content"]
+    assert "Off topic: the corpus does not cover this." in message["content"]
     listing = message["embeds"][0]["description"]
     assert all(source.title in listing for source, _ in searcher.sources())
     assert "components" not in message or not message["components"]
@@ -117,10 +117,10 @@ async def test_ask_abstains_and_names_the_sources(gateway: Gateway, searcher: Se
 async def test_not_answered_shows_related_cards_unlike_answer_cards(gateway: Gateway, searcher: Searcher) -> None:
     """On topic but unanswerable: the reply names what the corpus never mentions and shows grey cards titled
     "not an answer", each quoting its source verbatim with the source's title and paragraph, and no buttons."""
-    question = "What did Zorvanek say about Iranian weapons for the Taliban?"
+    question = "What did Zorvanek say about Iranian rifles for the Taliban?"
     related = only(await gateway.command("ask", question=question), "followup").message
     answer = only(await gateway.command("ask", question=VISAS), "followup").message
-    assert "The corpus does not answer this. It never mentions Zorvanek." in related["content"]
+    assert "The corpus never mentions Zorvanek." in related["content"]
     assert "not an answer" in related["content"]
     texts = seed_texts()
     titles = {source.title: source.id for source, _ in searcher.sources()}
@@ -140,7 +140,7 @@ async def test_private_ask_is_ephemeral(gateway: Gateway) -> None:
 
 
 HOSTILE = [
-    "@everyone @here what does Iran give the Taliban?",
+    "@everyone @here what does Iran send to the Taliban?",
     "<@&940000000000000001> <@930000000000000001> <@!930000000000000002> Iran and the Taliban?",
     "**bold** `code` ```block``` > quote\n# heading [link](http://x.test) ||spoiler|| -# small Iran Taliban",
     "Iran Taliban " * 400,

@@ -191,7 +191,7 @@ async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy:
     """Moderators see gaps and stats privately, built from what members asked; hostile questions stay inert."""
     gateway = await fake_index_gateway(tmp_path, seeds_copy, **log_backend.settings)
     missing = unanswerable(gateway)
-    hostile = f"{answerable(gateway, 5)} @everyone <@930000000000000001> **Qaani**"
+    hostile = f"{answerable(gateway, 5)} @everyone <@930000000000000001> **Brennick**"
     try:
         for question, who in ((missing, ASKER), (missing.lower(), OTHER_MEMBER), (hostile, ASKER),
                               ("What is the capital of Peru?", ASKER)):
@@ -208,7 +208,7 @@ async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy:
     assert fields[0]["name"] == "1. 3 questions (3 not answered)"
     assert fields[0]["value"].startswith(f"“{markdown(truncate(' '.join(missing.split()), 200))}”")
     assert fields[0]["value"].endswith(f"Missing from the corpus: {MISSING}")
-    assert "\nMissing from the corpus: " in fields[1]["value"] and fields[1]["value"].endswith("Qaani")
+    assert "\nMissing from the corpus: " in fields[1]["value"] and fields[1]["value"].endswith("Brennick")
     assert reply["embeds"][0]["title"] == "Gaps: the last 7 days"
     assert "@everyone" not in json.dumps(reply) and not re.search(r"<@\d", json.dumps(reply))
     assert_safe(gaps + stats)

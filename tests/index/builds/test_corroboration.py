@@ -83,7 +83,7 @@ def test_a_passage_on_the_same_topic_with_another_claim_is_not_corroboration(pla
 @pytest.mark.slow
 def test_every_also_quote_is_verbatim_and_attributed(searcher: Searcher) -> None:
     """Each `also` quote is its source file's text at the passage's place, with the source's own attribution."""
-    questions = ["The US said Iran's military training, financing and weapons for the Taliban were blatant meddling.",
+    questions = ["The US said Iran's training, money and arms for the Taliban were plain meddling.",
                  CLAIMED,
                  "How does Iran support the Taliban?"]
     chunks = {c.text: c for c in searcher.index.chunks}

@@ -21,7 +21,7 @@ from tests.conftest import ROOT, FakeEmbedder, make_settings, on_topic_scorer
 
 NEW_FACT = ("The camel fair at Zaranj drew four thousand traders from both sides of the border this spring, "
             "the governor's office said.")
-QUESTION = "How many traders came to the camel fair at Zaranj?"
+QUESTION = "traders at the Zaranj camel fair"
 
 
 def add_new_source(seeds: Path) -> None:

@@ -21,8 +21,8 @@ def test_quotes_are_verbatim_spans_of_their_source(searcher):
         assert raw[hit.chunk.start : hit.chunk.end] == hit.chunk.text
 
 
-@pytest.mark.parametrize("question", ["How do I make pancakes fluffy?", "Which phone has the best camera?",
-                                      "What is the population of Canada?", "Can someone help me with my homework?"])
+@pytest.mark.parametrize("question", ["How do I make pancakes fluffy?", "What's a good name for a goldfish?",
+                                      "How many moons does Jupiter have?", "Can someone help me with my homework?"])
 def test_off_topic_questions_are_not_answered(searcher, question):
     """Questions the corpus has nothing on get no quote at all, and are told so as off-topic."""
     answer = searcher.search(question)
@@ -44,13 +44,13 @@ def test_on_topic_questions_about_what_the_corpus_never_mentions_are_not_answere
 
 def test_a_how_many_question_is_answered_by_a_passage_with_a_count(searcher):
     """"How many" puts a passage with a count first, not one that only shares the topic."""
-    first = searcher.search("how many iranian diplomats did the taliban kill?").hits[0]
+    first = searcher.search("how many of Iran's diplomats were killed by the taliban?").hits[0]
     assert "nine Iranian diplomats" in first.chunk.text
 
 
 @pytest.mark.parametrize("pasted", [
-    "<@111111111111111111> says Iran trained Taliban fighters in military academies, is that true?",
-    "https://www.nytimes.com/2018/08/19/world/asia/iran-taliban.html Iran trained Taliban fighters in military "
+    "<@111111111111111111> Iran trained Taliban fighters in military academies, is that true?",
+    "https://news.example.org/2018/08/19/world/asia/iran-taliban.html Iran trained Taliban fighters in military "
     "academies, is that true?",
     "Iran trained Taliban fighters in military academies <:think:222222222222222222>, is that true?"])
 def test_a_question_pasted_with_a_mention_a_link_or_an_emoji_gets_the_plain_questions_answer(searcher, pasted):
@@ -70,18 +70,20 @@ def test_who_did_it_is_answered_by_a_body_as_well_as_a_person(searcher):
 
 def test_a_question_comparing_the_sources_gets_each_one_first(searcher):
     """"What does each source say" puts one passage of every source that speaks to it before any second one."""
-    answer = searcher.search("What does each source say about Iran arming the Taliban?", limit=15)
+    answer = searcher.search("What does each source say about weapons Iran sends the Taliban?", limit=15)
     sources = [hit.source.id for hit in answer.hits]
     speaking = len(set(sources))
     assert speaking >= 4 and len(set(sources[:speaking])) == speaking
 
 
 def test_list_items_lean_on_their_lead_in():
-    """A passage ending in a colon introduces the next three of its source; others lean on the one before."""
-    texts = ["Intro.", "Iran did three things, including:", "First item.", "Second item.", "Third item.", "After."]
-    chunks = [Chunk(str(i), "a.txt", t, 0, len(t), i + 1) for i, t in enumerate(texts)] + [
+    """A passage ending in a colon introduces the list items after it, however many, up to the first passage that
+    is no item; others lean on the one before."""
+    texts = ["Intro.", "The council did four things, including:", "First.", "Second.", "Third.", "Fourth.", "After."]
+    items = {2, 3, 4, 5}
+    chunks = [Chunk(str(i), "a.txt", t, 0, len(t), i + 1, i in items) for i, t in enumerate(texts)] + [
         Chunk("x", "b.txt", "Other source.", 0, 13, 1)]
-    assert leans_on(chunks) == [None, 0, 1, 1, 1, 4, None]
+    assert leans_on(chunks) == [None, 0, 1, 1, 1, 1, 5, None]
 
 
 def test_a_lists_items_follow_its_lead_in(tmp_path: Path, embedder):
