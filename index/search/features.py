@@ -10,12 +10,20 @@ Passage features, one row per candidate:
 - `coverage`: the share of the question's content terms the passage mentions (with the one it leans on and its
   source's title, outlet and author);
 - `named`: the same share for its specific terms (names, acronyms, figures) that the corpus mentions, 1 when it
-  has none.
+  has none;
+- `neighbour`: the better cosine of the passages before and after it in its source, less the best passage's: a
+  question about what surrounds a passage it describes ("what else did he say") is answered next to it;
+- `feedback`: the cosine with the question moved towards its best FEEDBACK passages (pseudo-relevance feedback),
+  less the best such cosine;
+- `plain_fusion`: reciprocal-rank fusion of the plain cosine's rank and BM25's over the question's words as
+  written, which keeps what the question reader sets aside in long or pasted questions.
+The neighbours of the best NEAR passages join the candidates, so that a neighbour can be ranked at all.
 
-Question features, one row per question:
-- `margin`: the best dense score less the abstention bar, in standard deviations of the background questions'
-  best scores (index/search/searcher.py): how far the question is on the corpus's topic, whatever the model;
-- `missing`: how many of its names, acronyms and figures the corpus never mentions in any form;
+Question features, one row per question; the question model's probability sets how sure an answer is said to be,
+and whether a question naming what the corpus never mentions is refused (index/search/searcher.py):
+- `margin`: the best dense score less the off-topic bar, in standard deviations of the background questions'
+  best scores: how close the question's wording is to the corpus;
+- `missing`: how many of the things it names (names, acronyms, years, sums) the corpus never mentions in any form;
 - `best_named`: `named` of the passage the passage model ranks first.
 
 Source features, one row per source among the candidates, for whether it answers the question at all (which
@@ -23,9 +31,10 @@ sources the first page shows, and which `compare` lists as addressing a topic):
 - `source_best`: the passage model's score of the source's best passage;
 - `source_gap`: that score less the question's best passage's.
 
-Other features measured and left out (bench/quality.py, README "Answers"): the cosines themselves (plain or
-blended), whether a passage gives the kind of answer asked for (a count, a date, a name), the best passage's score
-itself, and the share of the question's words the corpus never uses.
+Other features measured and left out (bench/quality.py, docs/answers.md): the cosines themselves (plain or blended),
+the best sentence's cosine inside a passage, the question embedded without its chat filler, whether a passage gives
+the kind of answer asked for (a count, a date, a name), how rare in the candidates the names a passage shares are,
+the best passage's score itself, and the share of the question's words the corpus never uses.
 """
 
 from dataclasses import dataclass
@@ -37,7 +46,8 @@ from index.search.answerability import Reading
 from index.search.lexicon import Passage
 from index.search.question import Query
 
-PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named", "neighbour", "feedback")
+PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named", "neighbour", "feedback",
+           "plain_fusion")
 QUESTION = ("margin", "missing", "best_named")
 SOURCE = ("source_best", "source_gap")
 POOL = 50  # candidates from each ranking: far past the fifteen passages a member can page through
@@ -51,6 +61,8 @@ class Evidence(Protocol):
     neighbours: np.ndarray  # each passage's previous and next in its source, -1 for none
 
     def lexical(self, query: Query) -> np.ndarray: ...
+
+    def lexical_as_written(self, query: Query) -> np.ndarray: ...
 
     def passage(self, i: int) -> Passage: ...
 
@@ -97,12 +109,15 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
             named[k] = sum(key in mentioned for key in specific) / len(specific)
     sides = index.neighbours[positions]
     neighbour = np.where(sides >= 0, plain[np.maximum(sides, 0)], -1.0).max(axis=1) - plain.max()
+    plain_rank = _ranks(_top(plain), positions)
+    as_written = index.lexical_as_written(reading.query)
+    written_rank = _ranks(_top(as_written)[: int(np.count_nonzero(as_written))], positions)
     moved = query + index.vectors[by_dense[:FEEDBACK]].mean(axis=0)
     feedback = index.vectors[positions] @ (moved / np.linalg.norm(moved))
     features = np.column_stack([
         plain[positions] - plain.max(), lexical[positions], np.log1p(dense_rank), np.log1p(lexical_rank),
         1 / (RRF_K + dense_rank) + 1 / (RRF_K + lexical_rank), coverage, named, neighbour,
-        feedback - feedback.max()]).astype(np.float64)
+        feedback - feedback.max(), 1 / (RRF_K + plain_rank) + 1 / (RRF_K + written_rank)]).astype(np.float64)
     return Candidates(positions, features, float(dense.max()), tuple(mentions))
 
 

@@ -199,7 +199,17 @@ class LiveIndex:
 
     def lexical(self, query: Query) -> np.ndarray:
         """BM25 scores of every passage for the question's content words (stemmed), scaled by the best one."""
-        words = {stem(part) for t in query.terms if t.kind is not Kind.FIGURE for part in t.key.split("-")}
+        return self._bm25_scores({stem(part) for t in query.terms if t.kind is not Kind.FIGURE
+                                  for part in t.key.split("-")})
+
+    def lexical_as_written(self, query: Query) -> np.ndarray:
+        """BM25 scores for every word of the question as written but English stopwords, as the passages are indexed:
+        a long or pasted question keeps words the question reader sets aside."""
+        tokens = bm25s.tokenize([query.text], stopwords="en", stemmer=_stem_all, return_ids=False,
+                                show_progress=False)[0]
+        return self._bm25_scores(set(tokens))
+
+    def _bm25_scores(self, words: set[str]) -> np.ndarray:
         tokens = [w for w in words if w in self._bm25.vocab_dict]
         if not tokens:
             return np.zeros(len(self.chunks), dtype=np.float32)

@@ -1,5 +1,6 @@
 """Rendering answers for Discord: `pack` at every limit, and quotes that stay verbatim yet cannot ping or break."""
 
+import json
 import random
 import re
 from dataclasses import replace
@@ -20,6 +21,7 @@ from bot.render import (
     TITLE_LIMIT,
     answer_payload,
     best_sentence,
+    compare_payload,
     card,
     context_payloads,
     echo,
@@ -31,7 +33,8 @@ from bot.render import (
 )
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.search.searcher import Answer, Hit, Outcome
+from bot.terminal import UNSURE, answer_json, answer_text, compare_json, compare_text
+from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome
 from tests.bot.harness import NO_PINGS, assert_within_limits
 
 SOURCE = Source(id="a.txt", title="A *title* with `ticks`", outlet="Outlet", author="Au Thor", published="2020-01-02",
@@ -291,3 +294,33 @@ def test_context_shows_the_other_sources_passages_in_full() -> None:
         assert shown["footer"]["text"].endswith(f"¶ {other.chunk.paragraph}")
     for payload in payloads:
         assert_within_limits(payload.to_dict())
+
+
+@pytest.mark.parametrize("confidence", list(Confidence))
+def test_an_unsure_answer_says_so_in_every_interface(confidence: Confidence) -> None:
+    """An answer whose passages are only the closest opens with a line saying the corpus may not answer exactly, on
+    Discord, in the terminal and in JSON; a confident answer has no such line."""
+    answer = Answer("did the council meet?", Outcome.ANSWERED, (hit("The council met in May."),), total=1,
+                    confidence=confidence)
+    says = confidence is Confidence.LOW
+    assert (UNSURE in answer_payload(answer, []).content) is says
+    assert (UNSURE in answer_text(answer)) is says
+    assert json.loads(answer_json(answer))["confidence"] == confidence.value
+
+
+def test_compare_marks_a_closest_passage_and_names_the_silent_sources() -> None:
+    """A source that only comes near the topic has its card marked as such; a silent one is listed as saying
+    nothing, in every interface."""
+    other = replace(SOURCE, id="b.txt", title="Another report")
+    silent = replace(SOURCE, id="c.txt", title="A silent report")
+    said = [OnTopic(SOURCE, hit("The council met in May.")),
+            OnTopic(other, hit("The council was mentioned.", other), Confidence.LOW), OnTopic(silent)]
+    payload = compare_payload("council meetings", said)
+    assert "may not address" not in (payload.embeds[0].author.name or "")
+    assert "may not address" in (payload.embeds[1].author.name or "")
+    assert payload.embeds[-1].title == "Say nothing on this" and "A silent report" in (payload.embeds[-1].description
+                                                                                       or "")
+    text = compare_text("council meetings", said)
+    assert text.count("may not address") == 1 and "(says nothing on this)" in text
+    assert [e["confidence"] for e in json.loads(compare_json("council meetings", said))["sources"]] == \
+        ["high", "low", "high"]

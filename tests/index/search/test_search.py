@@ -1,5 +1,6 @@
 """Search behaviour a reader notices: verbatim quotes, abstention, duplicates collapsed, model checks."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ from index.ingest.chunking import Chunk
 from index.model.embedding import ModelError, verify_weights
 from index.search.searcher import Outcome, Searcher, leans_on
 from index.store.chroma import Store, StoreError
-from tests.conftest import SEEDS, FakeEmbedder, make_settings
+from tests.conftest import ROOT, SEEDS, FakeEmbedder, make_settings
+
+COMPARE_TOPICS = ROOT / "bench" / "data" / "compare_topics.jsonl"
 
 
 def test_quotes_are_verbatim_spans_of_their_source(searcher):
@@ -158,3 +161,38 @@ def test_tampered_weights_are_refused(tmp_path: Path):
     (tmp_path / "model.safetensors").write_bytes(b"not the real weights")
     with pytest.raises(ModelError, match="refusing to load"):
         verify_weights(tmp_path)
+
+
+@pytest.mark.parametrize("question", ["who's Mnuchin?", "Achakzai?", "anything about Nobakht", "what did Lalai say",
+                                      "Tasnim?", "tell me about Mosawi"])
+def test_a_short_question_naming_someone_the_corpus_names_is_never_off_topic(searcher, question):
+    """However short, a question that names a person or body the corpus names is answered with its passages."""
+    answer = searcher.search(question)
+    assert answer.outcome is Outcome.ANSWERED and answer.hits
+
+
+def test_a_question_quoting_a_passage_is_answered_whatever_else_it_names(searcher):
+    """A claim that quotes the corpus is checked against the passage it quotes, though it names someone the corpus
+    never mentions."""
+    answer = searcher.search('A blog says Velquist told reporters "the strongest Taliban here are Iranian Taliban". '
+                             "Who said it?")
+    assert answer.answered
+    assert any("The strongest Taliban here are Iranian Taliban" in hit.chunk.text for hit in answer.hits[:3])
+
+
+def test_a_name_the_corpus_lacks_is_a_refusal_with_the_closest_passages(searcher):
+    """Asked about someone the corpus never names, the answer refuses on that ground and shows related passages."""
+    answer = searcher.search("did velquist fund the taliban?")
+    assert answer.outcome is Outcome.NOT_ANSWERED and answer.missing == ("Velquist",)
+    assert answer.hits == () and answer.related
+
+
+def test_compare_never_calls_a_source_that_addresses_a_topic_silent(searcher):
+    """On the repository's own compare topics, no source that addresses a topic is said to say nothing on it, and
+    on a topic off the corpus's subject every source is."""
+    for line in COMPARE_TOPICS.read_text(encoding="utf-8").splitlines():
+        topic = json.loads(line)
+        said = {s.source.id: s for s in searcher.compare(topic["topic"])}
+        assert all(said[source].hit is not None for source in topic["addressed_by"]), topic["topic"]
+        if not topic["addressed_by"]:
+            assert all(s.hit is None for s in said.values()), topic["topic"]
