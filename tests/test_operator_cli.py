@@ -134,7 +134,8 @@ def test_blank_lines_are_skipped_and_no_answer_lists_what_the_corpus_covers(buil
     visas, peru = result.stdout.strip().split("\n\nQ: ")
     assert visas.startswith("Q: How many Taliban fighters") and "more than 300 visas" in visas
     lines = peru.splitlines()
-    assert lines[2:4] == ["Off topic: the corpus does not cover this.", "It covers these sources; try asking in their terms:"]
+    assert lines[2:4] == ["Off topic: the corpus does not cover this.",
+                          "It covers these sources; try asking in their terms:"]
     assert lines[4:] == [f"  • {title}" for title in SEED_TITLES]
 
 

@@ -21,8 +21,8 @@ from bot.render import (
     TITLE_LIMIT,
     answer_payload,
     best_sentence,
-    compare_payload,
     card,
+    compare_payload,
     context_payloads,
     echo,
     embed_size,
@@ -31,9 +31,9 @@ from bot.render import (
     quote,
     related_card,
 )
+from bot.terminal import UNSURE, answer_json, answer_text, compare_json, compare_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from bot.terminal import UNSURE, answer_json, answer_text, compare_json, compare_text
 from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome
 from tests.bot.harness import NO_PINGS, assert_within_limits
 
