@@ -19,10 +19,11 @@ import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from index import logs
-from index.ingest.sources import MAX_FIELD_CHARS, SourceError, metadata_fields, safe_name
+from index.ingest.sources import MAX_FIELD_CHARS, SourceChange, SourceError, add_source, metadata_fields, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,18 @@ def described(article: Article, given: dict[str, str]) -> str:
         label = "address" if key == "url" else key
         parts.append(f"{label} {shown}" + (" (as given)" if key in given else ""))
     return ", ".join(parts)
+
+
+def write_article(seeds_dir: Path, reading: Reading, article: Article, given: dict[str, str], *, actor: str,
+                  replace: bool) -> SourceChange:
+    """Writes the article into the seeds folder as a .txt source, named after its file, or for a link after its
+    address; what the moderator typed (`given`) wins over what the article says."""
+    if reading.link is not None:
+        source_id = link_name(article.url or reading.link, article.title)
+    else:
+        source_id = upload_name(reading.filename or "")[1]
+    return add_source(seeds_dir, article.text.encode(), source_id, actor=actor, replace=replace,
+                      free_name=reading.link is not None, **{**article.metadata(), **given})
 
 
 def read_in_child(reading: Reading, allow_hosts: list[str], timeout: float) -> Article:
