@@ -81,7 +81,7 @@ def non_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     """What kind of address this is when it is not one on the public internet (\"loopback\", \"private\", …)."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    for kind in ("loopback", "link-local", "multicast", "private", "reserved", "unspecified"):
+    for kind in ("loopback", "link-local", "multicast", "unspecified", "private", "reserved"):
         if getattr(address, f"is_{kind.replace('-', '_')}"):
             return kind
     return None if address.is_global else "non-public"
