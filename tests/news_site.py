@@ -13,7 +13,7 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -133,32 +133,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(BIG_BYTES))
         self.end_headers()
         chunk = b"<p>" + b"filler text " * 5000 + b"</p>\n"
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             while self.site.sent < BIG_BYTES:
                 self.wfile.write(chunk)
                 self.site.sent += len(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         self.close_connection = True
 
     def _slow(self) -> None:
         time.sleep(SLOW_SECONDS)
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):  # the reader gave up meanwhile
             self._page("article.html")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _drip(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             for _ in range(int(SLOW_SECONDS / 0.05)):
                 self.wfile.write(b"<")
                 self.wfile.flush()
                 time.sleep(0.05)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         self.close_connection = True
 
 
