@@ -136,15 +136,16 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
     given = metadata_fields(title=title, outlet=outlet, author=author, published=published, url=url)
     with _locked(seeds_dir):
         table = _read_table(seeds_dir)
+        names = sorted(p.name for p in seeds_dir.glob("*.txt"))
+        if not free_name and source_id not in names and (twin := lookalike(source_id, names)):
+            raise SourceError(f"{source_id} looks like the existing source {twin} but is another name. "
+                              f"Rename the file, or upload it as {twin} with replace: True to replace that one.")
         source_id = _article_id(seeds_dir, table, source_id, text, given.get("url"), replace, free_name)
         path = seeds_dir / source_id
         exists = path.exists()
         if exists and not replace:
             raise SourceExists(f"A source named {source_id} already exists; replace it explicitly, "
                                "or rename the file.")
-        if not exists and (twin := lookalike(source_id, sorted(p.name for p in seeds_dir.glob("*.txt")))):
-            raise SourceError(f"{source_id} looks like the existing source {twin} but is another name. "
-                              f"Rename the file, or upload it as {twin} with replace: True to replace that one.")
         kept = tuple(k for k in table.get(source_id, {}) if k not in given) if exists else ()
         entry = {**table.get(source_id, {}), **given} if exists else given
         doc = make_document(source_id, text, {k: str(v) for k, v in entry.items()})
