@@ -2,6 +2,10 @@
 url:` fetches from a news site on 127.0.0.1 (tests/news_site.py, allowed by FETCH_ALLOW_HOSTS), uploads come from
 Discord's faked CDN, and the reply says what was read."""
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from bot.render import markdown
 from index.builds.pipeline import build
 from index.ingest.corpus import read_metadata
 from index.model.embedding import Embedder
-from index.search.searcher import Searcher
+from index.search.searcher import Outcome, Searcher
 from index.store.chroma import Store
 from tests.bot.cogs.test_sources import Uploads, edits, indexed, snapshot
 from tests.bot.harness import (
@@ -29,7 +33,7 @@ from tests.bot.harness import (
     fake_index_gateway,
     settings_for,
 )
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 from tests.news_site import ARTICLE_PATH, PAGES, NewsSite, serving, two_column_pdf
 
 ADDED = "khaf-herat-freight.txt"
@@ -181,3 +185,42 @@ async def test_an_added_link_answers_ask(tmp_path: Path, seeds_copy: Path, embed
     footer = card["footer"]["text"]
     assert "The Frontier Ledger" in footer and "Parisa Navabi" in footer and "2017" in footer
     assert card["url"] == CANONICAL
+
+
+EXTRACTION = ("trafilatura", "pdfminer", "lxml", "htmldate", "justext", "courlan", "dateparser", "protego", "urllib3")
+BOT_PROCESS = """
+import asyncio, json, sys
+from pathlib import Path
+from bot.client import create_bot
+from bot.settings import Settings
+from index.builds.pipeline import build
+from index.ingest.articles import Reading, read_in_child, write_article
+from index.search.searcher import Outcome, Searcher
+from index.store.chroma import Store
+from tests.conftest import FakeEmbedder, on_topic_scorer
+
+settings = Settings(_env_file=None, seeds_dir=Path(sys.argv[1]), chroma_path=Path(sys.argv[2]))
+build(settings.seeds_dir, Store.open(settings), FakeEmbedder())
+searcher = Searcher.open(settings, FakeEmbedder(), scorer=on_topic_scorer())
+bot = create_bot(settings, searcher)
+asyncio.run(bot._async_setup_hook())
+asyncio.run(bot.load_extension("bot.cogs.moderation"))
+answer = searcher.search("How many Taliban fighters got Iranian visas?")
+article = read_in_child(Reading(link=sys.argv[3]), ["127.0.0.1"], 10.0)
+change = write_article(settings.seeds_dir, Reading(link=sys.argv[3]), article, {}, actor="test", replace=False)
+print(json.dumps({"outcome": answer.outcome.value, "added": change.source.id,
+                  "loaded": sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[4].split(",")))}))
+"""
+
+
+@pytest.mark.slow
+def test_the_bot_never_imports_the_extraction_libraries(site: NewsSite, seeds_copy: Path, tmp_path: Path) -> None:
+    """In a process set up as the bot is, answering a question and adding a link leave trafilatura, pdfminer, lxml
+    and the fetching libraries out of it: the child process that reads the article holds them."""
+    done = subprocess.run([sys.executable, "-c", BOT_PROCESS, str(seeds_copy), str(tmp_path / "chroma"),
+                           site.url(ARTICLE_PATH), ",".join(EXTRACTION)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["outcome"] in {outcome.value for outcome in Outcome}  # the question went all the way through
+    assert (report["added"], report["loaded"]) == (ADDED, [])
