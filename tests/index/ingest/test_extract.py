@@ -1,6 +1,7 @@
 """Extracting the article from news-shaped pages served on 127.0.0.1 and from a two-column PDF: its paragraphs and
 what it says of itself, none of the page's chrome, comments or links to other articles."""
 
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -95,3 +96,29 @@ def test_damaged_or_empty_files_are_refused(data: bytes, says: str) -> None:
     name = "broken.pdf" if data.startswith(b"%PDF") else "empty.html"
     with pytest.raises(SourceError, match=says):
         read_in_child(Reading(filename=name, data=data), [], 10.0)
+
+
+def pdf_bomb(gib: float = 2.5) -> bytes:
+    """A 2.6 MB PDF whose one page's content stream unpacks to `gib` GiB of spaces."""
+    packer = zlib.compressobj(9)
+    chunk = b" " * (64 << 20)
+    stream = b"".join([packer.compress(chunk) for _ in range(int(gib * 16))] + [packer.flush()])
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream)]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+@pytest.mark.slow
+def test_a_pdf_that_unpacks_to_gigabytes_is_refused() -> None:
+    """A small PDF that would unpack to more memory than the reading process may have is refused, not read."""
+    with pytest.raises(SourceError, match="Reading it needs more than 2 GB of memory"):
+        read_in_child(Reading(filename="bomb.pdf", data=pdf_bomb()), [], 10.0)
