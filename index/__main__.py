@@ -220,6 +220,17 @@ def question_file_argument(text: str) -> Path:
     return path
 
 
+def add_arguments(add_cmd: argparse.ArgumentParser) -> None:
+    add_cmd.add_argument("target", metavar="URL|FILE", help="an http(s) link to the article, or a file")
+    for name, what in (("title", "the title"), ("outlet", "the publication"), ("author", "who wrote it"),
+                       ("published", "the date it was published, YYYY-MM-DD")):
+        add_cmd.add_argument(f"--{name}", type=functools.partial(metadata_argument, name),
+                             help=f"{what} (default: what the article says)")
+    add_cmd.add_argument("--replace", action="store_true",
+                         help="replace the source of the same name, or the one that is the same article")
+    add_cmd.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks")
+
+
 def metadata_argument(name: str, text: str) -> str:
     """A metadata field given on the command line, as sources.toml will hold it; refused at once when invalid."""
     try:
@@ -254,16 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "and check it against sentence-transformers")
     export_cmd.add_argument("--check", type=question_file_argument, nargs="+", default=[], metavar="FILE",
                             help="also check on these questions (JSON Lines with a question field, or one a line)")
-    add_cmd = sub.add_parser("add", help="write one article (a link, or an .html, .pdf or .txt file) into SEEDS_DIR "
-                                         "with its sources.toml entry; `build` then indexes it")
-    add_cmd.add_argument("target", metavar="URL|FILE", help="an http(s) link to the article, or a file")
-    for name, what in (("title", "the title"), ("outlet", "the publication"), ("author", "who wrote it"),
-                       ("published", "the date it was published, YYYY-MM-DD")):
-        add_cmd.add_argument(f"--{name}", type=functools.partial(metadata_argument, name),
-                             help=f"{what} (default: what the article says)")
-    add_cmd.add_argument("--replace", action="store_true",
-                         help="replace the source of the same name, or the one that is the same article")
-    add_cmd.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks")
+    add_arguments(sub.add_parser("add", help="write one article (a link, or an .html, .pdf or .txt file) into "
+                                             "SEEDS_DIR with its sources.toml entry; `build` then indexes it"))
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logs.configure(verbose)

@@ -153,9 +153,7 @@ class _Fetch:
         """One GET, to the address checked, naming the host as the link does (Host header, TLS name)."""
         left = self._left(target)
         timeout = urllib3.Timeout(connect=min(CONNECT_SECONDS, left), read=left)
-        default = 443 if target.scheme == "https" else 80
-        headers = {"Host": target.origin.split("://", 1)[1] if target.port != default else target.host,
-                   "User-Agent": USER_AGENT, "Accept": _ACCEPT}
+        headers = {"Host": target.origin.split("://", 1)[1], "User-Agent": USER_AGENT, "Accept": _ACCEPT}
         if target.scheme == "https":
             pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 target.address, target.port, timeout=timeout, retries=False, server_hostname=target.host,
