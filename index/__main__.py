@@ -1,11 +1,15 @@
 """`python -m index build [--json] [--force]`: builds or updates the index from SEEDS_DIR;
 `python -m index rollback [--json]`: makes the previous generation live again;
 `python -m index checks [--json]`: runs the moderators' checks (SEEDS_DIR/checks.toml) against the live index;
-`python -m index export`: exports the embedding model to ONNX for questions."""
+`python -m index export`: exports the embedding model to ONNX for questions;
+`python -m index add URL|FILE [--title T] [--outlet O] [--author A] [--published YYYY-MM-DD] [--replace]`: writes one
+article (fetched from a link, or read from an .html, .pdf or .txt file) into SEEDS_DIR with its sources.toml entry."""
 
 import argparse
+import functools
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +20,9 @@ from index.builds.checks import failure_text, read_checks, run_checks, unknown_s
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
-from index.ingest.corpus import source_paths
+from index.ingest.articles import Reading, described, read_in_child, upload_name, write_article
+from index.ingest.corpus import read_capped, source_paths
+from index.ingest.sources import SourceError, SourceExists, add_source, metadata_fields
 from index.model.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
 from index.model.onnx_model import ExportError, question_embedder
 from index.search.searcher import Searcher
@@ -25,6 +31,8 @@ from index.store.chroma import NothingToRollBack, Pointer, Store
 from index.store.lock import BuildRunning
 
 log = logging.getLogger("index")
+_LINK = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+ADDED_BY = "command line"
 
 
 def _progress_bar() -> ProgressFn:
@@ -141,6 +149,33 @@ def checks(settings: IndexSettings, as_json: bool) -> int:
 
 
 
+def add(args: argparse.Namespace, settings: IndexSettings) -> int:
+    """Writes the article into the seeds folder; 1 with the reason, and nothing written, when it is refused."""
+    given = {key: value for key in ("title", "outlet", "author", "published") if (value := getattr(args, key))}
+    article = None
+    if _LINK.match(args.target):
+        reading, kind = Reading(link=args.target), "link"
+    else:
+        path = Path(args.target)
+        kind = upload_name(path.name)[0]  # a file of another kind is refused before it is read
+        reading = Reading(filename=path.name, data=read_capped(path))
+    try:
+        if kind == "txt":
+            change = add_source(settings.seeds_dir, reading.data, path.name, actor=ADDED_BY, replace=args.replace,
+                                **given)
+        else:
+            say_on_stderr(f"Fetching {args.target} (at most {settings.fetch_timeout_seconds:g} s)…" if reading.link
+                          else f"Reading the article in {reading.filename}…")
+            article = read_in_child(reading, settings.fetch_allow_hosts, settings.fetch_timeout_seconds)
+            change = write_article(settings.seeds_dir, reading, article, given, actor=ADDED_BY, replace=args.replace)
+    except SourceExists as error:
+        raise SourceError(f"{error} Pass --replace to replace it.") from error
+    print(change.message.replace("at the next reindex", "once `python -m index build` has run"))
+    if article is not None:
+        print(f"Read from the article: {described(article, given)}.")
+    return 0
+
+
 def _prepare_questions(settings: IndexSettings, embedder: DeferredEmbedder, say: Callable[[str], None]) -> None:
     """Exports the model to ONNX if it has no export yet, so the bot and `ask` start without torch."""
     if settings.embedding_backend != "onnx":
@@ -185,9 +220,30 @@ def question_file_argument(text: str) -> Path:
     return path
 
 
+def add_arguments(add_cmd: argparse.ArgumentParser) -> None:
+    add_cmd.add_argument("target", metavar="URL|FILE", help="an http(s) link to the article, or a file")
+    for name, what in (("title", "the title"), ("outlet", "the publication"), ("author", "who wrote it"),
+                       ("published", "the date it was published, YYYY-MM-DD")):
+        add_cmd.add_argument(f"--{name}", type=functools.partial(metadata_argument, name),
+                             help=f"{what} (default: what the article says)")
+    add_cmd.add_argument("--replace", action="store_true",
+                         help="replace the source of the same name, or the one that is the same article")
+    add_cmd.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks")
+
+
+def metadata_argument(name: str, text: str) -> str:
+    """A metadata field given on the command line, as sources.toml will hold it; refused at once when invalid."""
+    try:
+        return metadata_fields(**{name: text}).get(name, "")
+    except SourceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.",
-                                     epilog="Exit status: 0 built (or nothing changed), 1 error, 2 bad settings, "
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index, and add "
+                                                                         "articles to its corpus.",
+                                     epilog="Exit status: 0 done (built, nothing changed, added), 1 error or "
+                                            "refusal (add then writes nothing), 2 bad settings or arguments, "
                                             "3 not switched (see --force), 4 checks fail on the live index, "
                                             "69 Chroma server unreachable, "
                                             "70 unexpected error, 75 another build is running.")
@@ -209,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "and check it against sentence-transformers")
     export_cmd.add_argument("--check", type=question_file_argument, nargs="+", default=[], metavar="FILE",
                             help="also check on these questions (JSON Lines with a question field, or one a line)")
+    add_arguments(sub.add_parser("add", help="write one article (a link, or an .html, .pdf or .txt file) into "
+                                             "SEEDS_DIR with its sources.toml entry; `build` then indexes it"))
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logs.configure(verbose)
@@ -221,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             return rollback(settings, args.json)
         if args.command == "checks":
             return checks(settings, args.json)
+        if args.command == "add":
+            return add(args, settings)
         report = run(args, settings)
     except KeyboardInterrupt:
         print("Stopped; the index that was live stays live.", file=sys.stderr)

@@ -22,6 +22,7 @@ from chromadb.errors import ChromaError
 from index.builds.checks import CheckError
 from index.builds.child import BuildFailed
 from index.ingest.corpus import CorpusError
+from index.ingest.sources import SourceError
 from index.model.embedding import ModelError
 from index.settings import IndexSettings, SettingsError
 from index.store.chroma import StoreDamaged, StoreError
@@ -114,7 +115,7 @@ def diagnose(error: BaseException, settings: IndexSettings | None = None) -> Fai
                            "Restart it on an empty --path, then run `python -m index build`.", EXIT_ERROR)
         return Failure(f"The Chroma store at {store} is damaged. Delete that folder and run `python -m index "
                        "build` to rebuild it from SEEDS_DIR.", EXIT_ERROR)
-    if isinstance(error, CorpusError | CheckError | ModelError | StoreError | LockLost | BuildFailed):
+    if isinstance(error, CorpusError | SourceError | CheckError | ModelError | StoreError | LockLost | BuildFailed):
         return Failure(str(error), EXIT_ERROR)
     if isinstance(error, PermissionError):
         return Failure(f"Dossier may not write {error.filename}: give the user running it write access, or "

@@ -4,13 +4,15 @@ Relative paths (SEEDS_DIR, CHROMA_PATH, ONNX_CACHE) and the .env file are taken 
 folder a command is run in, so `python -m bot ask` finds the same index wherever it is started.
 """
 
+import ipaddress
 import logging
+import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from dotenv.parser import parse_stream
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,17 @@ S = TypeVar("S", bound=BaseSettings)
 def project_path(path: Path) -> Path:
     """A setting's path, a relative one taken from the project folder."""
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class SettingsError(Exception):
@@ -48,11 +61,30 @@ class IndexSettings(BaseSettings):
     embedding_backend: Literal["onnx", "sentence-transformers"] = Field(
         default="onnx", description="onnx or sentence-transformers")
     onnx_cache: Path = Field(default=Path("data/onnx"), description="a folder path")
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated host names or addresses, such as wiki.intranet.example,127.0.0.1")
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="a number of seconds over 0, "
+                                                                                 "at most 300")
 
     @field_validator("seeds_dir", "chroma_path", "onnx_cache")
     @classmethod
     def _from_project_folder(cls, path: Path) -> Path:
         return project_path(path)
+
+    @field_validator("fetch_allow_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        """Comma-separated hosts, compared as a link's host is: lower case, an IPv6 address without brackets."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list):
+            return value
+        hosts = [str(host).strip().lower().removeprefix("[").removesuffix("]") for host in value]
+        hosts = [host for host in hosts if host]
+        if not all(_HOST_NAME.fullmatch(host) or _is_address(host) for host in hosts):
+            raise ValueError("not host names")
+        return hosts
 
     @property
     def uses_server(self) -> bool:

@@ -14,7 +14,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import is_moderator
-from bot.errors import GENERIC, ReindexRunning
+from bot.cogs.adding import add_article, check_addition, is_article
+from bot.errors import GENERIC, ReindexRunning, explain_source
 from bot.log import reports
 from bot.log.database import Database, Location, QuestionLogError, open_database
 from bot.log.schema import check_version
@@ -24,16 +25,9 @@ from index.builds.checks import CHECKS_FILE, CheckError, Result, failure_text, r
 from index.builds.child import build_in_child
 from index.builds.pipeline import BuildReport, Progress
 from index.diagnose import diagnose
-from index.ingest.corpus import CorpusError, Source, check_size
-from index.ingest.sources import (
-    SourceChange,
-    SourceError,
-    add_source,
-    metadata_fields,
-    remove_source,
-    safe_name,
-    url_problem,
-)
+from index.ingest.articles import Reading
+from index.ingest.corpus import Source
+from index.ingest.sources import SourceChange, SourceError, add_source, remove_source, url_problem
 from index.store.chroma import Pointer
 from index.store.lock import BuildRunning, LockLost
 
@@ -205,16 +199,6 @@ def source_choices(sources: list[Source], current: str) -> list[app_commands.Cho
             for s in matching[:CHOICES_LIMIT]]
 
 
-def check_upload(file: discord.Attachment, **metadata: str | None) -> None:
-    """Refuses an upload by its name, declared size and metadata, before anything is downloaded."""
-    safe_name(file.filename)
-    try:
-        check_size(file.size)
-    except CorpusError as error:
-        raise SourceError(f"{file.filename}: {error}.") from error
-    metadata_fields(**metadata)
-
-
 async def download(client: discord.Client, file: discord.Attachment) -> bytes:
     """The attachment's bytes, cut off once they pass the size Discord declared; failures are SourceErrors.
 
@@ -275,25 +259,38 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             await interaction.response.defer(ephemeral=True, thinking=True)
             await self._reindex(interaction, force=force)
 
-    @app_commands.command(description="Add a UTF-8 .txt source to the corpus (or replace one), then reindex")
-    @app_commands.describe(file="The article as a UTF-8 .txt file; its name becomes the source id",
-                           title="Shown above every quote (default: the file's first heading)",
+    @app_commands.command(description="Add an article by its link, or as a .txt, .html or .pdf file (or replace "
+                                      "one), then reindex")
+    @app_commands.describe(file="The article as a UTF-8 .txt, an .html page or a .pdf; its name becomes the source id",
+                           title="Shown above every quote (default: what the article says, or its first heading)",
                            outlet="The publication", author="Who wrote it", published="The date, YYYY-MM-DD",
-                           url="The article's https:// address",
-                           replace="Replace the source of the same name (missing fields keep their values)")
+                           url="A link to the article, to fetch it; with a file, the article's https:// address",
+                           replace="Replace the source of the same name, or that is the same article (missing "
+                                   "fields keep their values)")
     @is_moderator()
-    async def add(self, interaction: discord.Interaction, file: discord.Attachment, title: str | None = None,
-                  outlet: str | None = None, author: str | None = None, published: str | None = None,
-                  url: str | None = None, replace: bool = False) -> None:
-        log.info("add of %s (%d bytes, replace=%s) asked for by %s", file.filename, file.size, replace,
-                 who(interaction))
-        check_upload(file, title=title, outlet=outlet, author=author, published=published, url=url)
+    async def add(self, interaction: discord.Interaction, file: discord.Attachment | None = None,
+                  title: str | None = None, outlet: str | None = None, author: str | None = None,
+                  published: str | None = None, url: str | None = None, replace: bool = False) -> None:
+        what = f"{file.filename} ({file.size} bytes)" if file else f"the link {url!r}"
+        log.info("add of %s (replace=%s) asked for by %s", what, replace, who(interaction))
+        given = check_addition(file, url, title=title, outlet=outlet, author=author, published=published)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await download(self.bot, file)
-        change = await asyncio.to_thread(add_source, self.bot.settings.seeds_dir, data, file.filename,
-                                         actor=actor(interaction), title=title, outlet=outlet, author=author,
-                                         published=published, url=url, replace=replace)
-        await self._reindex_for(interaction, change)
+        data = await download(self.bot, file) if file else b""
+        if file is not None and not is_article(file):
+            change = await asyncio.to_thread(add_source, self.bot.settings.seeds_dir, data, file.filename,
+                                             actor=actor(interaction), title=title, outlet=outlet, author=author,
+                                             published=published, url=url, replace=replace)
+            await self._reindex_for(interaction, change)
+            return
+        reading = Reading(link=url) if file is None else Reading(filename=file.filename, data=data)
+        try:
+            change, read = await add_article(self.bot.settings, reading, given, actor=actor(interaction),
+                                             replace=replace, show=lambda text: self._show(interaction, text))
+        except SourceError as error:  # said where the moderator watches the fetch, in place of its progress
+            log.info("add of %s by %s refused: %s", what, who(interaction), error)
+            await self._show(interaction, explain_source(error) or str(error))
+            return
+        await self._reindex_for(interaction, change, read)
 
     @app_commands.command(description="Remove a source from the corpus, then reindex")
     @app_commands.describe(source="The source's id (its file name), as /dossier sources lists it")
@@ -313,15 +310,16 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         listing = await asyncio.to_thread(self.bot.searcher.sources)
         return source_choices([source for source, _ in listing], current)
 
-    async def _reindex_for(self, interaction: discord.Interaction, change: SourceChange) -> None:
-        """Reindexes so an add or remove shows at once; while a reindex runs, the change waits for the next."""
+    async def _reindex_for(self, interaction: discord.Interaction, change: SourceChange, read: str = "") -> None:
+        """Reindexes so an add or remove shows at once; while a reindex runs, the change waits for the next.
+        `read` (what was read from an article) follows the change in every message."""
         if self.reindexing.locked():
             log.info("%s: a reindex is running, so %s waits for the next one", who(interaction), change.source.id)
-            await self._show(interaction, f"{change.message}\nA reindex is running already: run /dossier reindex "
-                                          "when it is done.")
+            await self._show(interaction, "\n".join(filter(None, [
+                change.message, read, "A reindex is running already: run /dossier reindex when it is done."])))
             return
         async with self.reindexing:
-            await self._reindex(interaction, lead=change_text(change))
+            await self._reindex(interaction, lead="\n".join(filter(None, [change_text(change), read])))
 
     async def _reindex(self, interaction: discord.Interaction, lead: str = "", force: bool = False) -> None:
         """Builds with live progress, swaps the new index in, and reports; `lead` heads every message.

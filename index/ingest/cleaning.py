@@ -1,40 +1,40 @@
-"""Finds the article text in a saved web page: the paragraphs worth quoting, as spans of the raw text.
+"""Finds the article text in a .txt source, often a web page saved as text: the paragraphs worth quoting, as
+spans of the raw text. (A link, an HTML page or a PDF is extracted when it is added, by `extract`'s general
+rules; what that writes into the seeds folder is text, read here like any other.)
 
 Pages carry site chrome (ad slots, banner sizes, print and share links, photo captions and credits, section
 labels) and, after the article, a comment box and reader comments. The rules here are general, not per file:
 
 1. The article ends at the first end-of-article marker (a comment box, a comment counter, a "latest news"
-   list, "do you like this article?"); everything after it is dropped, reader comments included. It also
-   ends at the first reader comment, known by its shape when no marker announces it: a name, then when it
-   was posted ("3 hours ago", a date) on the same line or the next, then a few lines of short text. A byline
-   has the same head, but the whole article follows it.
+   list, "do you like this article?"; `end_of_article.toml` lists them, each with where it was seen);
+   everything after it is dropped, reader comments included. It also ends at the first reader comment, known
+   by its shape when no marker announces it: a name, then when it was posted ("3 hours ago", a date) on the
+   same line or the next, then a few lines of short text. A byline has the same head, but the whole article
+   follows it.
 2. A line repeated on the next line is a photo caption rendered twice; a line ending in a bracketed credit
    like "[File]" is a caption. Both are dropped.
 3. What is left is quotable only if it reads as prose: several words and sentence punctuation, or the colon
    that ends a list's lead-in. Bylines, datelines, headings, ad slots and credits are labels, not passages.
 
-An HTML page is not cleaned: `looks_like_html` lets the corpus refuse it, since a quote must be the file's
-own text and a page's paragraphs are wrapped in tags and entities.
+An HTML page saved as .txt is not cleaned: `looks_like_html` lets the corpus refuse it, since a quote must be
+the file's own text and a page's paragraphs are wrapped in tags and entities.
 """
 
 import re
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
-_END_OF_ARTICLE = re.compile(
-    r"""^(?:
-        \d+\s+comments?
-      | comments?(?:\s*\(\d+\))?
-      | (?:be\s+the\s+first\s+to\s+comment|write\s+your\s+comment|leave\s+a\s+(?:comment|reply)
-         |post\s+a\s+comment|add\s+a\s+comment|join\s+the\s+discussion|comment\s+policy)\b.*
-      | (?:do|did)\s+you\s+(?:like|enjoy)\s+this\s+(?:article|story|post)\b.*
-      | was\s+this\s+(?:article|story)\s+helpful\b.*
-      | (?:latest|related|recommended|popular|more|trending)\s+(?:news|articles|stories|posts)
-        (?:\s+(?:and|&)\s+(?:news|articles|stories|posts))?:?
-      | please\s+let\s+us\s+know\s+if\s+you['’]re\s+having\s+issues\s+with\s+commenting\.?
-      | this\s+site\s+uses\s+akismet\b.*
-    )$""",
-    re.IGNORECASE | re.VERBOSE,
-)
+END_OF_ARTICLE_FILE = Path(__file__).with_name("end_of_article.toml")
+
+
+def _end_of_article_markers(path: Path) -> re.Pattern[str]:
+    """One pattern matching a whole line that any marker of the data file matches."""
+    markers = tomllib.loads(path.read_text(encoding="utf-8"))["marker"]
+    return re.compile("^(?:" + "|".join(f"(?:{marker['pattern']})" for marker in markers) + ")$", re.IGNORECASE)
+
+
+_END_OF_ARTICLE = _end_of_article_markers(END_OF_ARTICLE_FILE)
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _CLOCK = r"\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?"
 _DATE = (r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"

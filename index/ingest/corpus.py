@@ -100,8 +100,8 @@ def decode(data: bytes) -> str:
         raise CorpusError(f"the file is not valid UTF-8 (byte {exc.start})") from exc
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if looks_like_html(text):
-        raise CorpusError("the file is an HTML page, not the article's text: save the article as plain text "
-                          "(the browser's Save as… Text, or copy and paste it) and add that .txt instead")
+        raise CorpusError("the file is an HTML page, not the article's text: add it as an .html file (its article "
+                          "is then read out of it), or save the article as plain text and add that .txt")
     return text
 
 

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from index.ingest.chunking import chunk_document
 from index.ingest.confusables import lookalike
 from index.ingest.corpus import METADATA_FILE, CorpusError, Source, decode, make_document, read_table
+from index.ingest.twins import find_twin
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,17 @@ class SourceError(ValueError):
 
 class SourceExists(SourceError):
     """A different source already has this name; adding it again needs `replace=True`."""
+
+
+class SourceDuplicate(SourceExists):
+    """Another source is the same article (the same address, or nearly the same text); `source_id` names it."""
+
+    def __init__(self, message: str, source_id: str) -> None:
+        super().__init__(message)
+        self.source_id = source_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.source_id)
 
 
 class SourceNotFound(SourceError):
@@ -83,17 +95,21 @@ def _kept_note(kept: tuple[str, ...]) -> str:
     return f"It keeps the earlier {fields}, since this upload did not give them: check they still fit."
 
 
-def safe_name(filename: str) -> str:
-    """The source id for an uploaded file name: a plain name ending in .txt, or a SourceError."""
+def safe_name(filename: str, kinds: tuple[str, ...] = ("txt",)) -> str:
+    """The source id for an uploaded file name: a plain name ending in one of `kinds`, as a .txt name; or a
+    SourceError."""
     name = unicodedata.normalize("NFKC", filename).strip()  # NFKC folds look-alikes such as "／" into "/"
     if "/" in name or "\\" in name or "\x00" in name:
         raise SourceError(f"{filename!r} is a path; give a plain file name such as article.txt.")
     stem, dot, extension = name.rpartition(".")
-    if not dot or extension.lower() != "txt":
-        raise SourceError(f"{filename!r} is not a .txt file; only UTF-8 text files can be added.")
+    if not dot or extension.lower() not in kinds:
+        if kinds == ("txt",):
+            raise SourceError(f"{filename!r} is not a .txt file; only UTF-8 text files can be added.")
+        named = ", ".join(f".{kind}" for kind in kinds[:-1])
+        raise SourceError(f"{filename!r} is not a {named} or .{kinds[-1]} file; only those can be added.")
     stem = _UNSAFE_NAME_CHARS.sub("_", stem).strip("._-")
     if not stem:
-        raise SourceError(f"{filename!r} has no usable name before .txt.")
+        raise SourceError(f"{filename!r} has no usable name before .{extension}.")
     name = f"{stem}.txt"
     size = len(name.encode("utf-8"))
     if size > MAX_NAME_BYTES:
@@ -104,11 +120,13 @@ def safe_name(filename: str) -> str:
 
 def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title: str | None = None,
                outlet: str | None = None, author: str | None = None, published: str | None = None,
-               url: str | None = None, replace: bool = False) -> SourceChange:
+               url: str | None = None, replace: bool = False, free_name: bool = False) -> SourceChange:
     """Checks an uploaded text file and its metadata, then writes both into the seeds folder.
 
-    Raises SourceExists when the name is taken and `replace` is false, SourceError for any other bad input.
-    On replace, metadata fields not given keep their earlier values.
+    Raises SourceExists when the name is taken and `replace` is false, SourceDuplicate when another source is the
+    same article (then `replace` replaces that one), SourceError for any other bad input. On replace, metadata
+    fields not given keep their earlier values. With `free_name` (a name Dossier chose, for a link), a name taken
+    by another article gives way to a free one, `-2` added.
     """
     source_id = safe_name(filename)
     try:
@@ -118,14 +136,16 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
     given = metadata_fields(title=title, outlet=outlet, author=author, published=published, url=url)
     with _locked(seeds_dir):
         table = _read_table(seeds_dir)
+        names = sorted(p.name for p in seeds_dir.glob("*.txt"))
+        if not free_name and source_id not in names and (twin := lookalike(source_id, names)):
+            raise SourceError(f"{source_id} looks like the existing source {twin} but is another name. "
+                              f"Rename the file, or upload it as {twin} with replace: True to replace that one.")
+        source_id = _article_id(seeds_dir, table, source_id, text, given.get("url"), replace, free_name)
         path = seeds_dir / source_id
         exists = path.exists()
         if exists and not replace:
             raise SourceExists(f"A source named {source_id} already exists; replace it explicitly, "
                                "or rename the file.")
-        if not exists and (twin := lookalike(source_id, sorted(p.name for p in seeds_dir.glob("*.txt")))):
-            raise SourceError(f"{source_id} looks like the existing source {twin} but is another name. "
-                              f"Rename the file, or upload it as {twin} with replace: True to replace that one.")
         kept = tuple(k for k in table.get(source_id, {}) if k not in given) if exists else ()
         entry = {**table.get(source_id, {}), **given} if exists else given
         doc = make_document(source_id, text, {k: str(v) for k, v in entry.items()})
@@ -148,6 +168,28 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
                                      f"({_size(len(data))}).", _kept_note(kept),
                                      "It becomes searchable at the next reindex."]))
     return SourceChange(action, doc.source, len(data), message, kept)
+
+
+def _article_id(seeds_dir: Path, table: dict[str, dict[str, Any]], source_id: str, text: str, url: str | None,
+                replace: bool, free_name: bool) -> str:
+    """The id to write the article as: the source that already is this article, when replacing it; else the name
+    given, or the first free one after it when Dossier chose it. SourceDuplicate when a twin stands in the way."""
+    twin = find_twin(seeds_dir, table, text, url)
+    if twin is not None and (twin.source_id != source_id or free_name):
+        already = f"This article is already in the corpus as {twin.source_id} ({twin.why})"
+        if not replace:
+            raise SourceDuplicate(f"{already}.", twin.source_id)
+        if (seeds_dir / source_id).exists() and not free_name:
+            raise SourceError(f"{already}, so it cannot also replace {source_id}: remove one of the two first.")
+        return twin.source_id
+    if not free_name:
+        return source_id
+    stem, number = source_id.removesuffix(".txt"), 1
+    names = sorted(p.name for p in seeds_dir.glob("*.txt"))
+    while (seeds_dir / source_id).exists() or lookalike(source_id, names):
+        number += 1
+        source_id = f"{stem[:MAX_NAME_BYTES - 12]}-{number}.txt"
+    return source_id
 
 
 def remove_source(seeds_dir: Path, source_id: str, *, actor: str) -> SourceChange:

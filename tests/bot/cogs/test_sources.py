@@ -224,13 +224,14 @@ async def test_uploaded_article_answers_ask(tmp_path: Path, seeds_copy: Path, em
 @pytest.mark.parametrize(("filename", "data", "size", "says"), [
     ("../../bot/evil.txt", ARTICLE, None, "is a path"),
     ("..\\seeds\\evil.txt", ARTICLE, None, "is a path"),
-    ("notes.pdf", ARTICLE, None, "is not a .txt file"),
-    ("evil.txt.exe", ARTICLE, None, "is not a .txt file"),
+    ("notes.docx", ARTICLE, None, "is not a .txt, .html, .htm or .pdf file"),
+    ("evil.txt.exe", ARTICLE, None, "is not a .txt, .html, .htm or .pdf file"),
     ("huge.txt", ARTICLE, MAX_FILE_BYTES + 1, "over the 5 MB limit"),
 ])
 async def test_refused_before_download(uploads: Uploads, seeds_copy: Path, filename: str, data: bytes,
                                        size: int | None, says: str) -> None:
-    """A path, a name not ending in .txt or a declared size over the limit is refused without downloading."""
+    """A path, a name not ending in .txt, .html or .pdf, or a declared size over the limit is refused without
+    downloading."""
     before = snapshot(seeds_copy)
     requests = await uploads.add(filename, data, size=size)
     text = private_answer(requests)

@@ -1,12 +1,14 @@
 """Cleaning: article paragraphs kept, site chrome and reader comments dropped, on the seeds and made-up pages."""
 
 import json
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from index.ingest.chunking import chunk_document
-from index.ingest.cleaning import first_heading, paragraphs
+from index.ingest.cleaning import END_OF_ARTICLE_FILE, first_heading, paragraphs
 from index.ingest.corpus import load_document, read_metadata, source_paths
 from tests.conftest import SEEDS
 
@@ -116,3 +118,17 @@ def test_end_of_article_markers_cut_reader_comments(marker):
 def test_boilerplate_only_page_has_no_paragraphs():
     """A page of nothing but chrome yields nothing to quote."""
     assert paragraphs("Ad ad ad\n728 x 90\nLatest News and Articles\nWrite your comment\n") == []
+
+
+MARKERS = tomllib.loads(END_OF_ARTICLE_FILE.read_text(encoding="utf-8"))["marker"]
+
+
+@pytest.mark.parametrize("marker", MARKERS, ids=lambda m: m["pattern"][:30])
+def test_each_end_of_article_marker_says_where_it_was_seen_and_is_seen_there(marker):
+    """Every marker in the data file says where it came from: a seed, whose lines it matches, or general use."""
+    assert marker["from"].strip()
+    seeds = [name for name in EXPECTED if name in marker["from"]]
+    assert seeds or marker["from"].startswith("general:")
+    for name in seeds:
+        lines = (SEEDS / name).read_text(encoding="utf-8").splitlines()
+        assert any(re.fullmatch(marker["pattern"], line.strip(), re.IGNORECASE) for line in lines), name

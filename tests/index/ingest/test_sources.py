@@ -1,6 +1,7 @@
 """Adding and removing sources: uploads are checked, written atomically with their metadata, and logged."""
 
 import logging
+import random
 import re
 import threading
 import tomllib
@@ -186,11 +187,26 @@ def test_lookalike_names_are_refused(seeds_copy: Path, existing: str, upload: st
     assert sorted(p.name for p in seeds_copy.iterdir()) == before
 
 
+# Four other articles, so that adding them is not refused as adding the same article twice.
+OTHERS = [b"Dam levels fall\n\nWater in the reservoir fell to its lowest level in a decade after a dry summer.\n",
+          b"Wheat prices\n\nFlour mills in the west raised their prices for the third time since the harvest.\n",
+          b"Road repairs\n\nCrews began resurfacing the mountain pass road, which closes every winter after snow.\n",
+          b"School term\n\nThe provincial education office said the new term would start a week later than planned.\n"]
+
+
+def shuffled_article(seed: int) -> bytes:
+    """An article of its own for each seed: the words of ARTICLE in another order, so no two are the same text."""
+    words = ARTICLE.decode().split()
+    random.Random(seed).shuffle(words)
+    return f"Report\n\n{' '.join(words)}.\n".encode()
+
+
 def test_distinct_names_are_not_lookalikes(seeds_copy: Path):
     """Names that merely share letters, or differ in case, are not refused as look-alikes."""
     add_source(seeds_copy, ARTICLE, "herat.txt", actor="a")
-    for name in ("heart.txt", "Herat.txt", "herat2.txt", "003_eb7467070494d04c.txt"):
-        assert add_source(seeds_copy, ARTICLE, name, actor="a").action == "added"
+    for name, article in zip(("heart.txt", "Herat.txt", "herat2.txt", "003_eb7467070494d04c.txt"), OTHERS,
+                             strict=True):
+        assert add_source(seeds_copy, article, name, actor="a").action == "added"
 
 
 def test_overwriting_needs_the_replace_flag(seeds_copy: Path):
@@ -240,7 +256,7 @@ def test_concurrent_uploads_keep_every_entry(seeds_copy: Path):
 
     def upload(i: int) -> None:
         try:
-            add_source(seeds_copy, ARTICLE, f"upload{i}.txt", actor=f"moderator {i}", outlet=f"Outlet {i}")
+            add_source(seeds_copy, shuffled_article(i), f"upload{i}.txt", actor=f"moderator {i}", outlet=f"Outlet {i}")
         except BaseException as exc:
             errors.append(exc)
 
