@@ -14,7 +14,7 @@ of it.
 """
 
 import logging
-from functools import cache
+from functools import cache, lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -61,6 +61,7 @@ PARTICLES = ("up", "out", "off", "down", "over", "back", "away")
 COMPOUND_PART = 4  # the shortest part of a compound of two words: shorter ones split too many names
 
 
+@lru_cache(maxsize=65536)
 def listed_in_lower_case(word: str) -> bool:
     """Whether the dictionary lists the word (lower-cased), an inflection of it, or its other spelling, in lower
     case; or the word is two such words written as one ("gunrunner", "rollout")."""
@@ -112,6 +113,7 @@ def _common_by_start() -> dict[tuple[str, int], tuple[str, ...]]:
     return {key: tuple(words) for key, words in found.items()}
 
 
+@lru_cache(maxsize=65536)
 def misspelt_common_word(word: str) -> str | None:
     """The common word that `word` is one typo from (two for eight letters or more), or None."""
     word = word.lower()

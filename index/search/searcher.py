@@ -29,6 +29,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
@@ -56,6 +57,8 @@ RELATED = 3
 SUBJECT = 0.5  # a term used by this share of the passages is the corpus's own subject, for `compare`
 PASSAGE_CACHE = 4096  # passages read as evidence, per snapshot: a few hundred questions' candidates
 _TOKEN = re.compile(r"\w+")
+_BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # how bm25s.tokenize splits the passages, stopwords "en"
+_BM25_STOPWORDS = frozenset(STOPWORDS_EN)
 
 
 class QuestionError(ValueError):
@@ -205,9 +208,8 @@ class LiveIndex:
     def lexical_as_written(self, query: Query) -> np.ndarray:
         """BM25 scores for every word of the question as written but English stopwords, as the passages are indexed:
         a long or pasted question keeps words the question reader sets aside."""
-        tokens = bm25s.tokenize([query.text], stopwords="en", stemmer=_stem_all, return_ids=False,
-                                show_progress=False)[0]
-        return self._bm25_scores(set(tokens))
+        words = {w for w in _BM25_TOKEN.findall(query.text.lower()) if w not in _BM25_STOPWORDS}
+        return self._bm25_scores({stem(w) for w in words})
 
     def _bm25_scores(self, words: set[str]) -> np.ndarray:
         tokens = [w for w in words if w in self._bm25.vocab_dict]
