@@ -9,7 +9,8 @@ Passage features, one row per candidate:
 - `fusion`: reciprocal-rank fusion of the two ranks (k = 60, the value of Cormack et al.);
 - `coverage`: the share of the question's content terms the passage mentions (with the one it leans on and its
   source's title, outlet and author);
-- `named`: the same share for its specific terms (names, acronyms, figures) that the corpus mentions, 1 when it
+- `named`: the same share for its specific terms that the corpus mentions (acronyms, figures, and names outside
+  common English: "Velquist", not "Iran", which nearly every passage of a corpus about Iran mentions), 1 when it
   has none;
 - `neighbour`: the better cosine of the passages before and after it in its source, less the best passage's: a
   question about what surrounds a passage it describes ("what else did he say") is answered next to it;
@@ -44,7 +45,7 @@ import numpy as np
 
 from index.search.answerability import Reading
 from index.search.lexicon import Passage
-from index.search.question import Query
+from index.search.question import Kind, Query, common_words
 
 PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named", "neighbour", "feedback",
            "plain_fusion")
@@ -97,7 +98,7 @@ def candidates(index: Evidence, reading: Reading, plain: np.ndarray, dense: np.n
     dense_rank = _ranks(by_dense, positions)
     lexical_rank = _ranks(by_lexical, positions)
     terms = [t.key for t in reading.query.terms]
-    specific = [t.key for t in reading.present_specific]
+    specific = [t.key for t in reading.present_specific if t.kind is not Kind.NAME or t.key not in common_words()]
     coverage, named = np.zeros(len(positions)), np.ones(len(positions))
     mentions = []
     for k, i in enumerate(positions.tolist()):

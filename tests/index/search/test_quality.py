@@ -20,10 +20,10 @@ EVAL = SHARED / "eval"
 FILES = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7")
 # Out of fold (docs/answers.md): hit@3, MRR@10, answered and abstained of each file with a scorer fitted on the other
 # six, less one question's worth, so that a change which costs any file a question's answer fails here.
-PIPELINE_FLOORS = {"dev": (0.92, 0.83, 0.92, 0.75), "dev2": (0.82, 0.73, 0.96, 0.66),
-                   "dev3": (0.91, 0.79, 0.97, 0.50), "dev4": (0.84, 0.72, 0.92, 0.42),
+PIPELINE_FLOORS = {"dev": (0.92, 0.83, 0.92, 0.75), "dev2": (0.82, 0.73, 0.96, 0.61),
+                   "dev3": (0.91, 0.81, 0.97, 0.50), "dev4": (0.88, 0.73, 0.92, 0.42),
                    "dev5": (0.80, 0.75, 0.92, 0.21), "dev6": (0.87, 0.69, 0.96, 0.22),
-                   "dev7": (0.93, 0.86, 0.96, 0.00)}
+                   "dev7": (0.96, 0.87, 0.96, 0.00)}
 
 
 def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
