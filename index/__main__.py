@@ -14,7 +14,7 @@ from pathlib import Path
 from index import logs
 from index.builds.checks import failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
-from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
+from index.diagnose import EXIT_CHECKS_FAILED, EXIT_FILES_UNREAD, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
 from index.diagnose import report as report_failure
 from index.ingest.corpus import source_paths
 from index.model.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.",
                                      epilog="Exit status: 0 built (or nothing changed), 1 error, 2 bad settings, "
                                             "3 not switched (see --force), 4 checks fail on the live index, "
+                                            "5 built, but some files could not be indexed (listed), "
                                             "69 Chroma server unreachable, "
                                             "70 unexpected error, 75 another build is running.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -233,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                               "build_running": isinstance(exc, BuildRunning), **extra}))
         return report_failure(failure, exc, verbose)
     print(json.dumps(report.to_json()) if args.json else _summary(report))
-    return EXIT_NOT_SWITCHED if report.held else 0
+    if report.held:
+        return EXIT_NOT_SWITCHED
+    return EXIT_FILES_UNREAD if report.errors else 0
 
 
 if __name__ == "__main__":

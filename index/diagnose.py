@@ -33,6 +33,7 @@ EXIT_ERROR = 1  # the corpus, the index or the model cannot be used as they are:
 EXIT_SETTINGS = 2  # a setting or the command line is wrong (argparse also exits 2)
 EXIT_NOT_SWITCHED = 3  # a build was made but not switched to, for the reasons it reports; --force switches
 EXIT_CHECKS_FAILED = 4  # `index checks`: the live index fails moderators' checks
+EXIT_FILES_UNREAD = 5  # `index build`: the index is live, but some files could not be indexed (its `errors`)
 EXIT_UNAVAILABLE = 69  # a service (the Chroma server, Discord) cannot be reached: try again once it is up
 EXIT_SOFTWARE = 70  # an unexpected error, a bug: -v shows the traceback
 EXIT_BUILD_RUNNING = 75  # another build holds the store: try again when it is done
