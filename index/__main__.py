@@ -47,7 +47,8 @@ def _progress_bar() -> ProgressFn:
     return show
 
 
-def _summary(report: BuildReport) -> str:
+def build_summary(report: BuildReport) -> str:
+    """What a build did, for a person at a terminal."""
     if report.switched:
         lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
                  f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
@@ -70,7 +71,8 @@ def _summary(report: BuildReport) -> str:
     lines += [f"  warning: {w['source']}: {w['warning']}" for w in report.warnings]
     lines += [f"  error: {e['source']}: {e['error']}" for e in report.errors]
     if report.unattributed:
-        lines.append("  not stated in sources.toml (fill in what the article itself says, and build again):")
+        lines.append("  not stated in sources.toml (fill in what the article itself says and build again, or, where it "
+                     "gives none, list the field in the source's not_stated):")
         lines += [f"    {gap['source']}: {', '.join(gap['missing'])}" for gap in report.unattributed]
     return "\n".join(lines)
 
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": failure.message, "status": failure.status,
                               "build_running": isinstance(exc, BuildRunning), **extra}))
         return report_failure(failure, exc, verbose)
-    print(json.dumps(report.to_json()) if args.json else _summary(report))
+    print(json.dumps(report.to_json()) if args.json else build_summary(report))
     if report.held:
         return EXIT_NOT_SWITCHED
     return EXIT_FILES_UNREAD if report.errors else 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from index.__main__ import build_summary
 from index.builds.pipeline import build
 from index.ingest.chunking import chunk_document
 from index.ingest.corpus import make_document
@@ -163,22 +164,55 @@ def test_a_check_naming_an_unknown_source_is_warned(tmp_path: Path, seeds_copy: 
     assert "expects 001_no_such_source.txt, an unknown source" in warning["warning"]
 
 
+SOURCES_TOML = """
+["001_a36cb266d627397a.txt"]
+title = "Report: Iranian Commanders Fighting Alongside Taliban Inside Afghanistan"
+
+["002_e07d2383dc8947a8.txt"]
+title = "Tehran's support for Afghan Taliban reveals 'dual-track strategy'"
+outlet = "Salaam Times"
+not_stated = ["published", "url"]
+
+["003_eb7467070494d04b.txt"]
+title = "Taliban and Iran: Does the movement pose a threat to the mullah regime?"
+outlet = "The Reference (CEMO Center, Paris)"
+published = "2021-08-17"
+
+["004_9fd61aad6fe509e9.txt"]
+title = "The Iranian regime's ties with Taliban"
+outlet = "PMOI/MEK"
+published = "2019-01-02"
+url = "https://www.example.org/ties"
+"""
+
+
 def test_a_build_lists_the_sources_that_do_not_state_outlet_date_or_url(tmp_path: Path, seeds_copy: Path):
     """`index build` (its JSON report and its summary) names the sources whose outlet, date or url is not in
-    sources.toml, and only those, so that moderators can fill them in."""
-    table = (seeds_copy / "sources.toml").read_text(encoding="utf-8")
-    (seeds_copy / "sources.toml").write_text(
-        table.replace('title = "The Iranian regime\'s ties with Taliban"',
-                      'title = "The Iranian regime\'s ties with Taliban"\nurl = "https://www.example.org/ties"'),
-        encoding="utf-8")
-    settings = make_settings(tmp_path, seeds_copy)
-    report = build(seeds_copy, Store.open(settings), FakeEmbedder())
+    sources.toml, and only those, so that moderators can fill them in; a field marked `not_stated` (the article
+    gives none) is not asked for."""
+    (seeds_copy / "sources.toml").write_text(SOURCES_TOML, encoding="utf-8")
+    report = build(seeds_copy, Store.open(make_settings(tmp_path, seeds_copy)), FakeEmbedder())
     missing = {gap["source"]: gap["missing"] for gap in report.to_json()["unattributed"]}
-    assert "004_9fd61aad6fe509e9.txt" not in missing  # it now states all three
+    assert "004_9fd61aad6fe509e9.txt" not in missing  # it states all three
+    assert "002_e07d2383dc8947a8.txt" not in missing  # the article states no date and no url, as marked
     assert missing["003_eb7467070494d04b.txt"] == ["url"]
     assert missing["001_a36cb266d627397a.txt"] == ["outlet", "published", "url"]
-    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(settings.chroma_path),
-           "EMBEDDING_MODEL": FakeEmbedder().name}
-    summary = run(["index", "build"], env).stdout
+    summary = build_summary(report)
     assert "not stated in sources.toml" in summary and "    001_a36cb266d627397a.txt: outlet, published, url" in summary
-    assert "004_9fd61aad6fe509e9.txt" not in summary
+    assert "004_9fd61aad6fe509e9.txt" not in summary and "002_e07d2383dc8947a8.txt" not in summary
+
+
+def test_the_sources_not_stated_are_listed_once_when_first_built(tmp_path: Path, seeds_copy: Path):
+    """The build that first indexes a source lists what sources.toml lacks for it; a later build lists only the
+    sources it indexes anew (added or changed), so an unchanged corpus is not told the same again."""
+    (seeds_copy / "sources.toml").write_text(SOURCES_TOML, encoding="utf-8")
+    store = Store.open(make_settings(tmp_path, seeds_copy))
+    first = build(seeds_copy, store, FakeEmbedder())
+    assert {gap["source"] for gap in first.unattributed} == {"000_cc1c5ba2909303bf.txt", "001_a36cb266d627397a.txt",
+                                                             "003_eb7467070494d04b.txt"}
+    again = build(seeds_copy, store, FakeEmbedder())
+    assert again.unattributed == [] and "not stated" not in build_summary(again)
+    with (seeds_copy / "001_a36cb266d627397a.txt").open("a", encoding="utf-8") as f:
+        f.write(f"\n{PROSE}\n")
+    changed = build(seeds_copy, store, FakeEmbedder())
+    assert changed.unattributed == [{"source": "001_a36cb266d627397a.txt", "missing": ["outlet", "published", "url"]}]

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 METADATA_FILE = "sources.toml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _FIELDS = ("title", "outlet", "author", "published", "url")
+NOT_STATED = "not_stated"  # an entry's list of the fields its article does not give (see index/builds/pipeline.py)
 
 
 @dataclass(frozen=True)

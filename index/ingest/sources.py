@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from index.ingest.chunking import chunk_document
 from index.ingest.confusables import lookalike
-from index.ingest.corpus import METADATA_FILE, CorpusError, Source, decode, make_document, read_table
+from index.ingest.corpus import METADATA_FILE, NOT_STATED, CorpusError, Source, decode, make_document, read_table
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         if not exists and (twin := lookalike(source_id, sorted(p.name for p in seeds_dir.glob("*.txt")))):
             raise SourceError(f"{source_id} looks like the existing source {twin} but is another name. "
                               f"Rename the file, or upload it as {twin} with replace: True to replace that one.")
-        kept = tuple(k for k in table.get(source_id, {}) if k not in given) if exists else ()
+        kept = tuple(k for k in table.get(source_id, {}) if k not in given and k != NOT_STATED) if exists else ()
         entry = {**table.get(source_id, {}), **given} if exists else given
         doc = make_document(source_id, text, {k: str(v) for k, v in entry.items()})
         try:
