@@ -12,6 +12,7 @@ The server binds 127.0.0.1 only: it tells whoever asks which shards and generati
 """
 
 import asyncio
+import http.client
 import json
 import logging
 import urllib.error
@@ -144,14 +145,20 @@ class HealthServer:
 
 
 def probe(settings: Settings) -> tuple[bool, str]:
-    """Asks the bot on this host (HEALTH_PORT) how it is: healthy or not, and its one line."""
+    """Asks the bot on this host (HEALTH_PORT) how it is: healthy or not, and its one line. Whatever else answers
+    there (nothing, another program) is unhealthy, with what it was."""
     url = f"http://127.0.0.1:{settings.health_port}/health"
     try:
         with urllib.request.urlopen(url, timeout=ASK_SECONDS) as response:
-            said = json.loads(response.read())
+            body = response.read()
     except urllib.error.HTTPError as error:  # 503: unhealthy, with the same JSON
-        said = json.loads(error.read())
-    except (OSError, ValueError) as error:
+        body = error.read()
+    except (OSError, http.client.HTTPException) as error:
         return False, (f"unhealthy: no bot answers at {url} ({getattr(error, 'reason', error)}): it is not running, "
                        "is still starting, or runs with another HEALTH_PORT")
-    return bool(said["healthy"]), str(said["line"])
+    try:
+        said = json.loads(body)
+        return bool(said["healthy"]), str(said["line"])
+    except (ValueError, TypeError, KeyError):
+        return False, (f"unhealthy: what answers at {url} is not Dossier's health check: another program may use "
+                       "HEALTH_PORT, or the bot runs with another")

@@ -14,7 +14,14 @@ from pathlib import Path
 from index import logs
 from index.builds.checks import failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
-from index.diagnose import EXIT_CHECKS_FAILED, EXIT_FILES_UNREAD, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
+from index.diagnose import (
+    EXIT_CHECKS_FAILED,
+    EXIT_FILES_UNREAD,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_SWITCHED,
+    CommandParser,
+    diagnose,
+)
 from index.diagnose import report as report_failure
 from index.ingest.corpus import source_paths
 from index.model.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
@@ -188,7 +195,7 @@ def question_file_argument(text: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index.",
+    parser = CommandParser(prog="python -m index", description="Build Dossier's search index.",
                                      epilog="Exit status: 0 built (or nothing changed), 1 error, 2 bad settings, "
                                             "3 not switched (see --force), 4 checks fail on the live index, "
                                             "5 built, but some files could not be indexed (listed), "

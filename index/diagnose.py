@@ -6,6 +6,7 @@ become one or two lines saying what happened and what to do. Anything else is a 
 to run again with -v, which shows the traceback.
 """
 
+import argparse
 import errno
 import logging
 import os
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chromadb.errors import ChromaError
 
@@ -124,6 +126,17 @@ def diagnose(error: BaseException, settings: IndexSettings | None = None) -> Fai
         return Failure(f"{error.strerror or error}: {error.filename or store}.", EXIT_ERROR)
     return Failure(f"Unexpected error ({type(error).__name__}: {error}). Run the command again with -v to see "
                    "the traceback, and report it.", EXIT_SOFTWARE, expected=False)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command line's parser whose subcommands refuse an argument they do not know with their own usage
+    (`bot ask --jsn` shows how to call `ask`), where argparse would show the top command's."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is None:  # the subcommand's own parser: what it does not know is an error
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def report(failure: Failure, error: BaseException, verbose: bool) -> int:

@@ -8,8 +8,10 @@ would fail to load one, so these tests also show that nothing is loaded before t
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,70 @@ def test_the_sources_not_stated_are_listed_once_when_first_built(tmp_path: Path,
         f.write(f"\n{PROSE}\n")
     changed = build(seeds_copy, store, FakeEmbedder())
     assert changed.unattributed == [{"source": "001_a36cb266d627397a.txt", "missing": ["outlet", "published", "url"]}]
+
+
+def test_an_unknown_option_gets_the_usage_of_its_command(fake_index: dict[str, str]):
+    """`bot ask --jsn` and `index build --jsn` name the option and print that command's usage (exit 2), not the
+    usage of `python -m bot` or `python -m index`."""
+    asked = run(["bot", "ask", "--jsn", "Who trains Taliban fighters?"], fake_index)
+    assert asked.returncode == 2 and asked.stdout == ""
+    assert asked.stderr.startswith("usage: python -m bot ask ") and "unrecognized arguments: --jsn" in asked.stderr
+    built = run(["index", "build", "--jsn"], fake_index)
+    assert built.returncode == 2
+    assert built.stderr.startswith("usage: python -m index build ") and "unrecognized arguments: --jsn" in built.stderr
+
+
+def test_a_folder_as_database_path_is_named_as_such(fake_index: dict[str, str], tmp_path: Path):
+    """DATABASE_PATH naming a folder stops `bot stats` and `bot log migrate` with exit 2, saying it is a folder and
+    what to set instead, not with SQLite's "disk I/O error"."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    env = {**fake_index, "DATABASE_PATH": str(folder)}
+    for command in (["bot", "stats"], ["bot", "log", "migrate"]):
+        result = run(command, env)
+        assert result.returncode == 2, result.stderr
+        assert f"DATABASE_PATH is {folder}, which is a folder" in result.stderr
+        assert "set DATABASE_PATH to a file" in result.stderr and "disk I/O" not in result.stderr
+
+
+def test_a_file_as_chroma_path_is_named_as_such(fake_index: dict[str, str], tmp_path: Path):
+    """CHROMA_PATH naming a file stops `index build` and `bot ask` with exit 2, saying it is a file and what to set
+    instead, rather than that there is no index or that a file exists."""
+    file = tmp_path / "chroma.txt"
+    file.write_text("not a store\n", encoding="utf-8")
+    for command in (["index", "build"], ["bot", "ask", "Who trains Taliban fighters?"]):
+        result = run(command, {**fake_index, "CHROMA_PATH": str(file)})
+        assert result.returncode == 2, result.stderr
+        assert f"CHROMA_PATH is {file}, which is a file, not a folder" in result.stderr
+        assert "File exists" not in result.stderr and "no index" not in result.stderr
+
+
+def test_health_exits_as_the_readme_says(fake_index: dict[str, str]):
+    """`bot health` exits 1 when no bot answers and when what answers on the port is not Dossier's health (an
+    other web server's 404 page, a server that hangs up), 2 without HEALTH_PORT; the README's usage line says so."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith(".venv/bin/python -m bot health"))
+    assert "0 healthy" in line and "1 not" in line and "2 " in line
+    env = {k: v for k, v in fake_index.items() if k != "HEALTH_PORT"}
+    assert run(["bot", "health"], env).returncode == 2
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        listener.listen()
+        nobody = run(["bot", "health"], {**env, "HEALTH_PORT": str(port + 1 if port < 65535 else port - 1)})
+        assert nobody.returncode == 1 and nobody.stdout.startswith("unhealthy: no bot answers")
+
+        def serve(reply: bytes) -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(reply)
+
+        for reply in (b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\n<p>no</p>",
+                      b"garbage\r\n\r\n"):
+            server = threading.Thread(target=serve, args=(reply,))
+            server.start()
+            other = run(["bot", "health"], {**env, "HEALTH_PORT": str(port)})
+            server.join()
+            assert other.returncode == 1, other.stderr
+            assert other.stdout.startswith("unhealthy: ") and "Traceback" not in other.stderr

@@ -251,6 +251,9 @@ class SQLiteDatabase(Database):
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with foreign keys on."""
+    if path.is_dir():
+        raise LogSettingError(f"DATABASE_PATH is {path}, which is a folder: set DATABASE_PATH to a file, such as "
+                              f"{path / 'dossier.sqlite3'} (the bot creates it)")
     connection: sqlite3.Connection | None = None
     try:
         if read_only:

@@ -39,7 +39,7 @@ from chromadb.config import Settings as ChromaSettings
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.model.embedding import ModelError
-from index.settings import IndexSettings
+from index.settings import IndexSettings, SettingsError
 from index.store.lock import BuildLock, file_lock, lease
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,9 @@ class Record:
 def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
     """A client of the Chroma server or the embedded store; a reader (`create=False`) never makes a new store."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if not settings.uses_server and settings.chroma_path.exists() and not settings.chroma_path.is_dir():
+        raise SettingsError(f"CHROMA_PATH is {settings.chroma_path}, which is a file, not a folder: set CHROMA_PATH to "
+                            "the folder of the index (`python -m index build` makes it), or move that file away.")
     try:
         if settings.uses_server:
             return chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=chroma_settings)
