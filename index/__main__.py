@@ -54,12 +54,12 @@ def _progress_bar() -> ProgressFn:
     return show
 
 
-def build_summary(report: BuildReport) -> str:
-    """What a build did, for a person at a terminal."""
+def build_summary(report: BuildReport, force: bool = False) -> str:
+    """What a build did, for a person at a terminal; `force`: --force was given."""
     if report.switched:
         lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
                  f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
-                 f"{report.removed} removed; {report.embedded} passages embedded in {report.seconds:.1f} s"]
+                 f"{report.removed} removed; {report.timing()}"]
         if report.forced:
             lines += [f"  switched with --force despite: {reason.message}" for reason in report.reasons]
     elif report.held:
@@ -69,6 +69,8 @@ def build_summary(report: BuildReport) -> str:
     else:
         lines = [f"Nothing changed: generation {report.generation} stays live with {report.documents} documents, "
                  f"{report.chunks} passages."]
+    if note := report.force_note(force):
+        lines.append(f"  --force {note}")
     if report.checks is not None:
         lines.append(f"  checks: {report.checks.passed} passed, {len(report.checks.failed)} failed")
         lines += [f"  failed: {failure_text(result)}" + (" (passed before)" if result.check in report.checks.regressed
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": failure.message, "status": failure.status,
                               "build_running": isinstance(exc, BuildRunning), **extra}))
         return report_failure(failure, exc, verbose)
-    print(json.dumps(report.to_json()) if args.json else build_summary(report))
+    print(json.dumps(report.to_json()) if args.json else build_summary(report, args.force))
     if report.held:
         return EXIT_NOT_SWITCHED
     return EXIT_FILES_UNREAD if report.errors else 0

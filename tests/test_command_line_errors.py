@@ -7,12 +7,15 @@ would fail to load one, so these tests also show that nothing is loaded before t
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +23,7 @@ from index.__main__ import build_summary
 from index.builds.pipeline import build
 from index.ingest.chunking import chunk_document
 from index.ingest.corpus import make_document
+from index.model.embedding import DeferredEmbedder
 from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
@@ -285,3 +289,60 @@ def test_health_exits_as_the_readme_says(fake_index: dict[str, str]):
             server.join()
             assert other.returncode == 1, other.stderr
             assert other.stdout.startswith("unhealthy: ") and "Traceback" not in other.stderr
+
+
+def slow_loading(seconds: float) -> DeferredEmbedder:
+    """The fake model behind a deferred load that takes `seconds`, as loading the real one takes many."""
+    def load(name: str) -> Any:
+        time.sleep(seconds)
+        return FakeEmbedder(name)
+
+    return DeferredEmbedder(FakeEmbedder().name, load)
+
+
+def test_a_summary_says_what_the_time_went_to(tmp_path: Path, seeds_copy: Path):
+    """A build that embeds nothing but loads the model (a source removed: the new generation is calibrated) says
+    "0 passages embedded" apart from its time, and how much of that time went to loading the model."""
+    store = Store.open(make_settings(tmp_path, seeds_copy))
+    build(seeds_copy, store, FakeEmbedder())
+    (seeds_copy / "004_9fd61aad6fe509e9.txt").unlink()
+    report = build(seeds_copy, store, slow_loading(0.6))
+    assert report.switched and report.embedded == 0 and report.model_seconds >= 0.6
+    summary = build_summary(report)
+    assert "0 passages embedded in" not in summary
+    assert re.search(r"0 passages embedded; the build took \d+\.\d s, (\d+\.\d) s of it loading the embedding model",
+                     summary), summary
+    assert report.to_json()["model_seconds"] >= 0.6
+
+
+def test_force_with_nothing_changed_says_it_forced_nothing(fake_index: dict[str, str]):
+    """`index build --force` with nothing changed says that --force had nothing to force, and the summary of a
+    build without --force does not mention it."""
+    forced = run(["index", "build", "--force"], fake_index)
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.startswith("Nothing changed: generation 1 stays live")
+    assert "--force forced nothing: nothing changed, so there was nothing to switch to" in forced.stdout
+    assert "--force" not in run(["index", "build"], fake_index).stdout
+
+
+def readme_build_keys() -> list[str]:
+    """The keys the README lists for `build --json`, in its paragraph on that object."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("`build --json` ends with one JSON object"):]
+    paragraph = paragraph[: paragraph.index("\n\n")]
+    paragraph = re.sub(r"\([^()]*(?:\([^()]*\)[^()]*)*\)", "", paragraph)  # what is in brackets describes a key
+    return re.findall(r"`(\w+)`", paragraph.split(":", 1)[1])
+
+
+def test_build_json_always_has_the_keys_the_readme_lists(fake_index: dict[str, str], tmp_path: Path):
+    """Every key the README lists for `build --json` is in the object whether the build switched, changed nothing
+    or was held back (null where it has no value), so a script can read them without checking first."""
+    keys = readme_build_keys()
+    assert {"documents", "corroboration", "checks", "errors", "switched", "stages"} <= set(keys), keys
+    nothing = json.loads(run(["index", "build", "--json"], fake_index).stdout.splitlines()[-1])
+    (tmp_path / "empty").mkdir()
+    held = json.loads(run(["index", "build", "--json"], {**fake_index, "SEEDS_DIR": str(tmp_path / "empty")})
+                      .stdout.splitlines()[-1])
+    for report in (nothing, held):
+        assert [key for key in keys if key not in report] == [], report
+        assert report["checks"] is None and report["corroboration"] is None

@@ -72,7 +72,7 @@ def progress_text(progress: Progress | None) -> str:
     return f"Reindexing… {stage}: {progress.done:,} of {progress.total:,}."
 
 
-def report_text(report: BuildReport) -> str:
+def report_text(report: BuildReport, force: bool = False) -> str:
     size = f"{report.documents} documents, {report.chunks} passages"
     if report.held:
         lines = [f"Not switched: generation {report.generation} stays live.",
@@ -84,7 +84,9 @@ def report_text(report: BuildReport) -> str:
             else f"Nothing changed: {size}; generation {report.generation} stays live.")
     lines = [head, *[f"Switched with force despite: {reason.message}" for reason in report.reasons],
              f"Documents: {report.added} added, {report.changed} changed, {report.removed} removed, "
-             f"{report.unchanged} unchanged; {report.embedded} passages embedded in {report.seconds:.1f} s."]
+             f"{report.unchanged} unchanged; {report.timing()}."]
+    if note := report.force_note(force):
+        lines.append(f"force: True {note}.")
     if report.took_over:
         lines.append(f"Note: {report.took_over}.")
     lines += [f"Warning: {w['source']}: {w['warning']}." for w in report.warnings]
@@ -345,7 +347,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             await show(f"Reindex failed: {message}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
-        await show(await self._swap_in(interaction, report))
+        await show(await self._swap_in(interaction, report, force))
 
     async def _build(self, interaction: discord.Interaction, show: Callable[[str], Awaitable[None]],
                      force: bool = False) -> BuildReport:
@@ -363,7 +365,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
                 await show(progress_text(shown))
         return job.result()
 
-    async def _swap_in(self, interaction: discord.Interaction, report: BuildReport) -> str:
+    async def _swap_in(self, interaction: discord.Interaction, report: BuildReport, force: bool = False) -> str:
         """Loads the generation the build switched to, if any; returns the report for the moderator."""
         try:
             if report.switched:
@@ -371,9 +373,9 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         except Exception as error:
             trouble = self._diagnosed(error, logging.ERROR, f"the bot could not load the index that {who(interaction)} "
                                                             "built")
-            return (f"{report_text(report)}\nBut the bot could not load it ({trouble}); it answers from the previous "
-                    "index until it is restarted.")
-        return report_text(report)
+            return (f"{report_text(report, force)}\nBut the bot could not load it ({trouble}); it answers from the "
+                    "previous index until it is restarted.")
+        return report_text(report, force)
 
     def _diagnosed(self, error: BaseException, level: int, what: str) -> str:
         """Logs `what` happened and why (with the traceback for a bug), and returns the why for the moderator:

@@ -102,6 +102,7 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)
     checks: CheckReport | None = None  # None when no checks ran (no checks.toml, or nothing to switch to)
     corroboration: dict[str, Any] | None = None  # {"bar", "passages", "judged"}, once the build found them
+    model_seconds: float = 0.0  # of `seconds`, loading the embedding model (0: not loaded)
 
     @property
     def held(self) -> bool:
@@ -116,12 +117,25 @@ class BuildReport:
                   "generation": self.generation, "switched": self.switched,
                   "reasons": [{"code": r.code, "message": r.message} for r in self.reasons], "forced": self.forced,
                   "took_over": self.took_over, "seconds": round(self.seconds, 3),
-                  "stages": {k: round(v, 3) for k, v in self.stages.items()}}
-        if self.checks is not None:
-            report["checks"] = self.checks.to_json()
-        if self.corroboration is not None:
-            report["corroboration"] = self.corroboration
+                  "model_seconds": round(self.model_seconds, 3),
+                  "stages": {k: round(v, 3) for k, v in self.stages.items()},
+                  "checks": None if self.checks is None else self.checks.to_json(),
+                  "corroboration": self.corroboration}
         return report
+
+    def timing(self) -> str:
+        """How many passages were embedded, and what the build's time went to: "0 passages embedded in 21 s" read
+        as slow embedding, where the model's loading took the time."""
+        took = f"{self.embedded} passages embedded; the build took {self.seconds:.1f} s"
+        return took + (f", {self.model_seconds:.1f} s of it loading the embedding model" if self.model_seconds else "")
+
+    def force_note(self, force: bool) -> str | None:
+        """What `force` changed, when it changed nothing; None when it was not asked for or switched the build."""
+        if not force or self.forced:
+            return None
+        if not self.switched:
+            return "forced nothing: nothing changed, so there was nothing to switch to"
+        return "forced nothing: no reason held this build back"
 
 
 class _Stages:
@@ -151,7 +165,9 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
     """
     checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:
-        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
+        report = _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
+    report.model_seconds = embedder.load_seconds
+    return report
 
 
 def unattributed(source_ids: list[str], metadata: dict[str, dict[str, str]],
