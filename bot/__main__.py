@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="the question, or - to read one question per line from stdin")
     ask_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
                          help="text for people, json for programs (one object per line), "
-                              "discord for the exact message payload the bot would send (one per line)")
+                              "discord for the content and embeds of the message the bot would send, without its "
+                              "buttons (one per line)")
     ask_cmd.add_argument("--top", type=top_argument, default=DEFAULT_TOP,
                          help=f"how many passages to quote at most (default {DEFAULT_TOP}; discord shows 3 per "
                               "page); in the terminal mode, how many `more` shows next")

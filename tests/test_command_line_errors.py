@@ -346,3 +346,14 @@ def test_build_json_always_has_the_keys_the_readme_lists(fake_index: dict[str, s
     for report in (nothing, held):
         assert [key for key in keys if key not in report] == [], report
         assert report["checks"] is None and report["corroboration"] is None
+
+
+def test_the_discord_format_is_described_as_what_it_prints(fake_index: dict[str, str]):
+    """`ask --format discord` prints a message's content, embeds and allowed mentions, not its buttons: its help and
+    the README say so rather than calling it the exact payload."""
+    helped = run(["bot", "ask", "--help"], fake_index).stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith(".venv/bin/python -m bot ask --format discord"))
+    for said in (" ".join(helped.split()), line):
+        assert "content and embeds" in said and "without its buttons" in said, said
+        assert "exact" not in said
