@@ -45,7 +45,8 @@ EXIT_INTERRUPTED = 130  # stopped with Ctrl-C
 # on the store's disk, that is the reason.
 LOW_DISK_BYTES = 64 * 1024 * 1024
 _DAMAGE = ("file is not a database", "malformed", "failed to get segments", "no such table")
-_UNREACHABLE = ("could not connect to a chroma server", "connection refused", "name or service not known")
+_UNREACHABLE = ("could not connect to a chroma server", "connection refused", "name or service not known",
+                "timed out")
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def _disk_full(errors: list[BaseException], settings: IndexSettings | None) -> b
 
 
 def _unreachable(errors: list[BaseException]) -> bool:
-    network = any(type(e).__name__ in ("ConnectError", "ConnectTimeout", "RemoteProtocolError", "ReadError")
+    network = any(type(e).__name__ in ("ConnectError", "ConnectTimeout", "RemoteProtocolError", "ReadError",
+                                       "ReadTimeout")
                   or isinstance(e, ConnectionError) for e in errors)
     return network or _mentions(errors, _UNREACHABLE)
 
@@ -132,7 +134,8 @@ class CommandParser(argparse.ArgumentParser):
     """A command line's parser whose subcommands refuse an argument they do not know with their own usage
     (`bot ask --jsn` shows how to call `ask`), where argparse would show the top command's."""
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]  # argparse's overloads say no more than this
+            self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
         parsed, extras = super().parse_known_args(args, namespace)
         if extras and self._subparsers is None:  # the subcommand's own parser: what it does not know is an error
             self.error(f"unrecognized arguments: {' '.join(extras)}")
