@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import sqlite3
+import stat
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -59,6 +60,8 @@ NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
 SQLITE_FILE = "chroma.sqlite3"
+OWNER_ONLY_FOLDER = 0o700
+OWNER_ONLY_FILE = 0o600
 SERVER_SECONDS = 60.0  # a Chroma server's answer to one request, a build's largest write included
 
 
@@ -116,9 +119,11 @@ def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
         path = settings.chroma_path
         if not create and not (path / SQLITE_FILE).exists():
             raise StoreError(f"There is no index at {path} (CHROMA_PATH) yet: run `python -m index build`.")
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
         check_integrity(path)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        owner_only(path)
+        return client
     except StoreError:
         raise
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError variants
@@ -136,6 +141,15 @@ def _server_client(settings: IndexSettings, chroma_settings: ChromaSettings) -> 
     client = chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=chroma_settings)
     client._server._session.timeout = SERVER_SECONDS  # type: ignore[attr-defined]  # its httpx.Client
     return client
+
+
+def owner_only(path: Path) -> None:
+    """Closes the store's folder and database to other users: the pointer names the moderators who built each
+    generation. A store of another user's, which this one only reads, is left as it is."""
+    for held, allowed in ((path, OWNER_ONLY_FOLDER), (path / SQLITE_FILE, OWNER_ONLY_FILE)):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if stat.S_IMODE(held.stat().st_mode) & ~allowed:
+                held.chmod(allowed)
 
 
 def check_integrity(path: Path) -> None:
