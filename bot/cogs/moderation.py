@@ -449,19 +449,23 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
     async def gaps(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("gaps of %d days shown to %s", days, who(interaction))
         searcher, questions = self.bot.searcher, self.bot.questions
-        model = searcher.embedder.name
+        model, scope = searcher.embedder.name, self.scope(interaction)
         await self._send_report(interaction, lambda database: gaps_payload(reports.gaps(
             database, days, lambda: searcher.embedder, model,
-            remember=lambda vectors: questions.remember_vectors(model, vectors))))
+            remember=lambda vectors: questions.remember_vectors(model, vectors), scope=scope)))
 
     @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
     @app_commands.describe(days=DAYS_HELP)
     @is_moderator()
     async def stats(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("stats of %d days shown to %s", days, who(interaction))
-        searcher = self.bot.searcher
+        searcher, scope = self.bot.searcher, self.scope(interaction)
         await self._send_report(interaction, lambda database: stats_payload(
-            reports.stats(database, days), {source.id: source.title for source, _ in searcher.sources()}))
+            reports.stats(database, days, scope=scope), {source.id: source.title for source, _ in searcher.sources()}))
+
+    def scope(self, interaction: discord.Interaction) -> reports.Scope:
+        """What this home server's moderators may see of the log: not the other home servers' questions."""
+        return reports.Scope.home(interaction.guild_id, self.bot.settings.moderator_guild_ids)
 
     @app_commands.command(description="Delete a member's questions and votes in this server from the question log")
     @app_commands.describe(user="The member to forget")
