@@ -85,7 +85,8 @@ def read_settings(cls: type[S], env_file: Path = ENV_FILE) -> S:
     try:
         return cls(_env_file=env_file)
     except ValidationError as exc:
-        raise SettingsError(_explain(cls, exc, env_file)) from exc
+        # Not chained: pydantic's error repeats each bad value (input_value), secrets included, and -v would print it.
+        raise SettingsError(_explain(cls, exc, env_file)) from None
 
 
 def _warn_bad_env_lines(path: Path) -> None:

@@ -357,3 +357,18 @@ def test_the_discord_format_is_described_as_what_it_prints(fake_index: dict[str,
     for said in (" ".join(helped.split()), line):
         assert "content and embeds" in said and "without its buttons" in said, said
         assert "exact" not in said
+
+
+@pytest.mark.parametrize("name, value", [
+    ("DATABASE_URL", "mysql://dossier:Sup3rS3cretWord@db.internal:5432/dossier"),
+    ("QUESTION_LOG_KEY", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"),
+], ids=["database url", "log key"])
+def test_verbose_shows_no_secret(fake_index: dict[str, str], name: str, value: str):
+    """A malformed DATABASE_URL or QUESTION_LOG_KEY stops `bot -v stats` with exit 2 naming the setting, and neither
+    the line nor the traceback -v adds shows any part of the value."""
+    for verbose in (["-v"], []):
+        result = run(["bot", *verbose, "stats"], {**fake_index, name: value})
+        assert result.returncode == 2, result.stderr
+        assert f"error: {name} must be" in result.stderr
+        secret = value.split(":")[2].split("@")[0] if name == "DATABASE_URL" else value[8:24]
+        assert secret not in result.stderr and "input_value" not in result.stderr, result.stderr
