@@ -74,9 +74,12 @@ class ContextButton(discord.ui.Button["AnswerView"]):
         self.hit = hit
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Reads the index as it is now: a source removed since the answer was given is shown neither as the passage
+        (it is said to be gone) nor among those that also report it."""
         assert self.view is not None
-        chunks = self.view.cog.bot.searcher.context(self.hit.chunk.id)
-        first, *more = context_payloads(self.hit, chunks)
+        searcher = self.view.cog.bot.searcher
+        chunks = searcher.context(self.hit.chunk.id)
+        first, *more = context_payloads(searcher.index.with_also(self.hit), chunks)
         await interaction.response.send_message(**first.send_kwargs(), ephemeral=True)
         for payload in more:
             await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
