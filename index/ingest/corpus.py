@@ -18,6 +18,8 @@ METADATA_FILE = "sources.toml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _FIELDS = ("title", "outlet", "author", "published", "url")
 NOT_STATED = "not_stated"  # an entry's list of the fields its article does not give (see index/builds/pipeline.py)
+# Embeddings, overrides and isolates of the Unicode bidirectional algorithm (LRE…RLO, LRI…PDI).
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,15 @@ def decode(data: bytes) -> str:
 
 
 def make_document(source_id: str, text: str, metadata: dict[str, str]) -> Document:
-    """The document with its metadata; without a title, the page's first heading or the file name stands in."""
-    title = metadata.get("title") or first_heading(text) or Path(source_id).stem
-    fields = {k: metadata.get(k) for k in _FIELDS if k != "title"}
+    """The document with its metadata; without a title, the page's first heading or the file name stands in.
+    Bidirectional controls are taken out of the metadata: a right-to-left override would show a title reversed."""
+    title = _undirected(metadata.get("title") or first_heading(text) or Path(source_id).stem)
+    fields = {k: _undirected(metadata[k]) if metadata.get(k) else None for k in _FIELDS if k != "title"}
     return Document(Source(id=source_id, title=title, **fields), text)
+
+
+def _undirected(value: str) -> str:
+    return value.translate(_BIDI_CONTROLS)
 
 
 def read_capped(path: Path, *, flags: int = 0) -> bytes:
