@@ -200,9 +200,12 @@ def change_text(change: SourceChange) -> str:
 
 
 def source_choices(sources: list[Source], current: str) -> list[app_commands.Choice[str]]:
-    """Autocomplete choices for the sources matching `current`, at most Discord's 25, names within 100."""
+    """Autocomplete choices for the sources matching `current`, at most Discord's 25, names and values within 100
+    (one longer makes Discord refuse them all). A source whose id is longer (a file put in the seeds folder by hand)
+    cannot be a choice, nor be removed from Discord: it is left out."""
     typed = current.casefold().strip()
-    matching = [s for s in sources if typed in s.id.casefold() or typed in s.title.casefold()]
+    matching = [s for s in sources if len(s.id) <= CHOICE_NAME_LIMIT
+                and (typed in s.id.casefold() or typed in s.title.casefold())]
     return [app_commands.Choice(name=truncate(f"{s.title} ({s.id})", CHOICE_NAME_LIMIT), value=s.id)
             for s in matching[:CHOICES_LIMIT]]
 
