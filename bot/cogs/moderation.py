@@ -4,6 +4,7 @@ see what members ask: `/dossier gaps` and `stats`; and have a member forgotten: 
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -52,6 +53,9 @@ EXAMPLE_CHARS = 200
 Days = app_commands.Range[int, 1, reports.MAX_DAYS]
 DAYS_HELP = f"How many days back to look (default {reports.DEFAULT_DAYS})"
 CHOICE_NAME_LIMIT = 100
+# How libpq and psycopg name the server they could not reach: `server at "host" (address), port N`, `server on
+# socket "path"`, `resolve host 'name'`.
+_SERVER_ADDRESS = re.compile(r"""server (?:at|on socket) "[^"]*"(?: \([^)]*\))?(?:, port \d+)?|resolve host '[^']*'""")
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
@@ -248,7 +252,7 @@ async def download(client: discord.Client, file: discord.Attachment) -> bytes:
 
 def for_moderators(text: str, settings: Settings) -> str:
     """An error's text with the server's folders and database named by their settings (SEEDS_DIR, CHROMA_PATH,
-    DATABASE_URL), not paths or addresses."""
+    DATABASE_URL), not paths or addresses: not even those PostgreSQL's own messages give (host, address, port)."""
     for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path),
                        ("DATABASE_PATH", settings.database_path)):
         forms = {str(path.resolve()), str(path)} if len(path.parts) > 1 else {str(path.resolve())}
@@ -256,6 +260,8 @@ def for_moderators(text: str, settings: Settings) -> str:
             text = text.replace(form, name)
     if settings.database_url is not None:
         text = text.replace(str(Location.of(settings)), "DATABASE_URL")
+        text = _SERVER_ADDRESS.sub(lambda found: "resolve DATABASE_URL's host" if found[0].startswith("resolve")
+                                   else "DATABASE_URL's server", text)
     return text
 
 

@@ -6,8 +6,8 @@ Discord's CDN is faked at the same HTTP layer as every other request. Each test 
 
 import asyncio
 import itertools
-import shutil
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
