@@ -19,7 +19,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,16 +87,23 @@ class IndexRead:
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
-        self._pending: Future[Pointer | None] | None = None
+        self._pending: asyncio.Future[Pointer | None] | None = None
 
     async def live(self, store: Store) -> Pointer | None:
         """The live pointer, within CHECK_SECONDS (TimeoutError past them); a replaced store is opened again first."""
         if self._pending is None or self._pending.done():
-            self._pending = self._thread.submit(_live_pointer, store)
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._pending)), CHECK_SECONDS)
+            self._pending = asyncio.wrap_future(self._thread.submit(_live_pointer, store))
+            self._pending.add_done_callback(_seen)
+        return await asyncio.wait_for(asyncio.shield(self._pending), CHECK_SECONDS)
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _seen(read: "asyncio.Future[Pointer | None]") -> None:
+    """Marks a read's failure as seen: the probes that gave up waiting for it said so already."""
+    if not read.cancelled():
+        read.exception()
 
 
 def _live_pointer(store: Store) -> Pointer | None:
