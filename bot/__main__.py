@@ -35,6 +35,7 @@ from index.diagnose import (
     EXIT_INTERRUPTED,
     EXIT_SETTINGS,
     EXIT_UNAVAILABLE,
+    CommandParser,
     Failure,
     diagnose,
     output_closed,
@@ -313,7 +314,7 @@ def configure_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m bot",
         description="Dossier: quote the corpus, with sources. Without a command, runs the Discord bot.",
         epilog=EXIT_STATUS)
@@ -328,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="the question, or - to read one question per line from stdin")
     ask_cmd.add_argument("--format", choices=["text", "json", "discord"], default="text",
                          help="text for people, json for programs (one object per line), "
-                              "discord for the exact message payload the bot would send (one per line)")
+                              "discord for the content and embeds of the message the bot would send, without its "
+                              "buttons (one per line)")
     ask_cmd.add_argument("--top", type=top_argument, default=DEFAULT_TOP,
                          help=f"how many passages to quote at most (default {DEFAULT_TOP}; discord shows 3 per "
                               "page); in the terminal mode, how many `more` shows next")
@@ -353,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         report_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     health_cmd = sub.add_parser("health", epilog=EXIT_STATUS,
                                 help="whether the bot running on this host is healthy (HEALTH_PORT): gateway, index, "
-                                     "question log; exits 0 when it is, else 1")
+                                     "question log; exits 0 when it is, 1 when it is not or no bot answers, 2 "
+                                     "without HEALTH_PORT")
     health_cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                             help="log details and tracebacks")
     log_cmd = sub.add_parser("log", help="the question log's database (DATABASE_URL, else DATABASE_PATH)",

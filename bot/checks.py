@@ -35,8 +35,12 @@ def home_server_refusal(interaction: "discord.Interaction[Dossier]") -> str | No
     """
     homes = interaction.client.settings.moderator_guild_ids
     if not homes:
-        return ("Moderation is off: MODERATOR_GUILD_IDS is not set, so Dossier does not know which server keeps its "
-                "corpus and sees its question log. Whoever runs the bot can make this server that home: put "
+        off = ("Moderation is off: MODERATOR_GUILD_IDS is not set, so Dossier does not know which server keeps its "
+               "corpus and sees its question log.")
+        if interaction.guild_id is None:
+            return (f"{off} This is a direct message: run /dossier in the server that should keep the corpus, "
+                    "which then says how to make it the home.")
+        return (f"{off} Whoever runs the bot can make this server that home: put "
                 f"MODERATOR_GUILD_IDS={interaction.guild_id} in its .env (or environment) and restart it.")
     if interaction.guild_id in homes:
         return None

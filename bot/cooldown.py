@@ -1,8 +1,9 @@
 """A cooldown for searches: `rate` per `per` seconds per member in one place, with a refund for invalid input.
 
-One cooldown covers every search a member sets off in a server (or in DMs): /ask, a mention, and paging an answer.
-It is kept per server because that is what sharding can keep exact: Discord sends all of a server's events to one
-shard, so one process, and all DMs to shard 0 (bot/client.py). A member asking in two servers has a window in each.
+One cooldown covers every search a member sets off in a server (or in DMs): /ask, a mention, and an answer's
+buttons (paging, Context, votes). It is kept per server because that is what sharding can keep exact: Discord sends
+all of a server's events to one shard, so one process, and all DMs to shard 0 (bot/client.py). A member asking in
+two servers has a window in each.
 """
 
 import time

@@ -4,7 +4,9 @@ asks it and prints one line, exiting 0 when healthy and 1 when not (or when no b
 Healthy means all three hold:
 - the gateway is connected: every shard this process runs has an open connection (a reconnect shows as not);
 - the index is readable: the live pointer can be read from the store, now, and which generation the bot answers
-  from (and, when another process switched it a moment ago, the one it is about to load);
+  from (and, when another process switched it a moment ago, or put a new store in place of the one opened, the one
+  it is about to load). The store is read on a thread of health's own, so a store that hangs never holds a thread
+  that answers need;
 - the question log is writable: a write goes through the log's own writer thread, as a question's would (or the
   log is off by QUESTION_LOG=false, which is no fault); with how many entries it lost since the bot started.
 
@@ -12,14 +14,17 @@ The server binds 127.0.0.1 only: it tells whoever asks which shards and generati
 """
 
 import asyncio
+import http.client
 import json
 import logging
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
+from index.store.chroma import Pointer, Store
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0  # each check gives up after this long: a probe must answer whatever hangs
+REQUEST_SECONDS = 5.0  # a client's whole request must arrive within this, or its connection is closed
 ASK_SECONDS = 3 * CHECK_SECONDS + 5
 
 
@@ -75,26 +81,57 @@ def gateway_state(bot: "Dossier") -> tuple[bool, str, dict[str, Any]]:
     return True, "gateway connected", {"shards": [0], "shard_count": 1}
 
 
-async def check(bot: "Dossier") -> Health:
+class IndexRead:
+    """Reads the live pointer for health checks on a thread of its own, never one of the threads answers run on: a
+    store that hangs holds this one thread, and a probe meanwhile waits on the same read rather than another."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+        self._pending: asyncio.Future[Pointer | None] | None = None
+
+    async def live(self, store: Store) -> Pointer | None:
+        """The live pointer, within CHECK_SECONDS (TimeoutError past them); a replaced store is opened again first."""
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.wrap_future(self._thread.submit(_live_pointer, store))
+            self._pending.add_done_callback(_seen)
+        return await asyncio.wait_for(asyncio.shield(self._pending), CHECK_SECONDS)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+def _seen(read: "asyncio.Future[Pointer | None]") -> None:
+    """Marks a read's failure as seen: the probes that gave up waiting for it said so already."""
+    if not read.cancelled():
+        read.exception()
+
+
+def _live_pointer(store: Store) -> Pointer | None:
+    store.reopen_if_replaced()
+    return store.pointer()
+
+
+async def check(bot: "Dossier", reads: IndexRead) -> Health:
     """The bot's health, each check bounded by CHECK_SECONDS."""
     health = Health()
     connected, said, details = gateway_state(bot)
     health.add("gateway", connected, said, **details)
 
-    serving = bot.searcher.index.pointer.generation
+    serving = bot.searcher.index.pointer
     try:
-        live = await asyncio.wait_for(asyncio.to_thread(bot.searcher.store.pointer), CHECK_SECONDS)
+        live = await reads.live(bot.searcher.store)
     except Exception as error:  # whatever keeps the store from being read: the probe says so, in a few words
         health.add("index", False, f"index not readable ({type(error).__name__}: {error}); answering from "
-                                   f"generation {serving} loaded before", generation=serving)
+                                   f"generation {serving.generation} loaded before", generation=serving.generation)
     else:
         if live is None:
             health.add("index", False, f"index not readable (no live generation); answering from generation "
-                                       f"{serving} loaded before", generation=serving)
+                                       f"{serving.generation} loaded before", generation=serving.generation)
         else:
-            coming = f", generation {live.generation} live and loading" if live.generation != serving else ""
-            health.add("index", True, f"index readable, generation {serving}{coming}", generation=serving,
-                       live=live.generation)
+            coming = (f", generation {live.generation} (built {live.built_at}) live and loading" if live != serving
+                      else "")
+            health.add("index", True, f"index readable, generation {serving.generation}{coming}",
+                       generation=serving.generation, live=live.generation)
 
     questions = bot.questions
     lost = f"{questions.lost:,} entries lost since start"
@@ -119,6 +156,7 @@ class HealthServer:
     def __init__(self, bot: "Dossier", port: int) -> None:
         self.bot = bot
         self.port = port
+        self.reads = IndexRead()
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -126,7 +164,8 @@ class HealthServer:
 
         app = web.Application()
         app.router.add_get("/health", self._health)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A connection that has not sent a whole request within REQUEST_SECONDS is closed (aiohttp's default: an hour).
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=REQUEST_SECONDS)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         log.info("health: http://127.0.0.1:%d/health (or python -m bot health)", self.port)
@@ -135,23 +174,30 @@ class HealthServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.reads.close()
 
     async def _health(self, request: "web.Request") -> "web.Response":
         from aiohttp import web
 
-        health = await check(self.bot)
+        health = await check(self.bot, self.reads)
         return web.json_response(health.to_json(), status=200 if health.healthy else 503)
 
 
 def probe(settings: Settings) -> tuple[bool, str]:
-    """Asks the bot on this host (HEALTH_PORT) how it is: healthy or not, and its one line."""
+    """Asks the bot on this host (HEALTH_PORT) how it is: healthy or not, and its one line. Whatever else answers
+    there (nothing, another program) is unhealthy, with what it was."""
     url = f"http://127.0.0.1:{settings.health_port}/health"
     try:
         with urllib.request.urlopen(url, timeout=ASK_SECONDS) as response:
-            said = json.loads(response.read())
+            body = response.read()
     except urllib.error.HTTPError as error:  # 503: unhealthy, with the same JSON
-        said = json.loads(error.read())
-    except (OSError, ValueError) as error:
+        body = error.read()
+    except (OSError, http.client.HTTPException) as error:
         return False, (f"unhealthy: no bot answers at {url} ({getattr(error, 'reason', error)}): it is not running, "
                        "is still starting, or runs with another HEALTH_PORT")
-    return bool(said["healthy"]), str(said["line"])
+    try:
+        said = json.loads(body)
+        return bool(said["healthy"]), str(said["line"])
+    except (ValueError, TypeError, KeyError):
+        return False, (f"unhealthy: what answers at {url} is not Dossier's health check: another program may use "
+                       "HEALTH_PORT, or the bot runs with another")

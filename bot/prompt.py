@@ -24,6 +24,9 @@ HISTORY_LINES = 1000
 READY = ("Ready. Type a question and press Enter; then `more` for further passages, `context N` for the "
          "paragraphs around passage N. The arrow keys edit and recall; Ctrl-D quits.")
 
+CONTEXT_USAGE = ("`context N` shows the paragraphs around passage N of the answer, on screen or not: give its number, "
+                 "such as `context 2`.")
+
 Ask = Callable[[str, int], Answer]  # (question, offset) → the page of the answer starting at that passage
 
 
@@ -35,7 +38,7 @@ class Session:
         self.ask = ask
         self.last: Answer | None = None
         self.offset = 0
-        self.shown: dict[int, Hit] = {}  # the passages on screen, by the number they are shown with
+        self.seen: dict[int, Hit] = {}  # the passages of the last answer fetched so far, by their number
 
     def run(self) -> None:
         """Reads and answers lines until Ctrl-D."""
@@ -55,8 +58,11 @@ class Session:
             return
         if words == ["more"]:
             self.more()
-        elif len(words) == 2 and words[0] == "context" and words[1].isdigit():
-            self.context(int(words[1]))
+        elif words[0] == "context" and len(words) <= 2:  # a longer line starting so is a question
+            if len(words) == 2 and words[1].isdigit():
+                self.context(int(words[1]))
+            else:
+                print(CONTEXT_USAGE, flush=True)
         else:
             self.question(line)
 
@@ -80,19 +86,29 @@ class Session:
         self.show(self.ask(last.question, offset), offset)
 
     def context(self, number: int) -> None:
-        hit = self.shown.get(number)
-        if hit is None:
-            shown = f"passages {min(self.shown)} to {max(self.shown)} are" if self.shown else "no passage is"
-            print(f"There is no passage {number} on screen: {shown}.", flush=True)
+        """The paragraphs around passage `number` of the last answer, on screen or not (fetched if need be)."""
+        last = self.last
+        listed = 0 if last is None else last.total if last.answered else len(last.related)
+        if last is None or not listed:
+            print("`context N` shows the paragraphs around passage N of an answer; ask a question first.", flush=True)
             return
+        if not 1 <= number <= listed:
+            print(f"There is no passage {number}: this answer has passages 1 to {listed}.", flush=True)
+            return
+        if number not in self.seen:  # a page not shown yet: fetched, not shown
+            page = self.ask(last.question, number - 1)
+            self.seen.update(enumerate(page.hits, number))
+        hit = self.seen[number]
         print(context_text(hit, self.searcher.context(hit.chunk.id), text_width()) + "\n", flush=True)
 
     def show(self, answer: Answer, offset: int) -> None:
         width = text_width()
         print(answer_text(answer, covered(self.searcher, answer), width, first=offset + 1), flush=True)
+        if offset == 0:  # a new answer
+            self.seen = {}
         self.last, self.offset = answer, offset
         listed = answer.hits if answer.answered else answer.related
-        self.shown = {number: hit for number, hit in enumerate(listed, offset + 1)}
+        self.seen.update(enumerate(listed, offset + 1))
         if listed:
             print("\n" + textwrap.fill(next_steps(answer, offset), width))
         print(flush=True)

@@ -9,7 +9,7 @@ and `@here` neutralised, so nothing can ping even if allowed_mentions were lost.
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
@@ -46,7 +46,10 @@ _WORD = re.compile(r"\w+")
 _MARKDOWN = re.compile(r"[\\*_~|`\[\]]|^>(?:>>)?\s|^#{1,3}|^\s*-", re.MULTILINE)
 # The `<` that opens Discord's tags: <@id>, <#id>, </name:id>, <t:0:R>, <:name:id>, <a:name:id>, <id:…>, <x:/…>.
 _TAG = re.compile(r"<(?=\S)")
-_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?'\")\]]", re.IGNORECASE)  # trailing punctuation is not the link's
+# A link with its scheme, or an invite that Discord shows as one without (discord.gg/…, discord.com/invite/…); the
+# trailing punctuation is not the link's.
+_URL = re.compile(r"(?:https?://|(?<![\w.])(?=discord\.gg/|discord(?:app)?\.com/invite/))[^\s<>]*[^\s<>.,;:!?'\")\]]",
+                  re.IGNORECASE)
 _STOPWORDS = frozenset({
     "the", "and", "for", "are", "was", "were", "has", "have", "had", "with", "from", "that", "this", "what",
     "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "not", "but", "its",
@@ -170,7 +173,7 @@ def echo(question: str) -> str:
     shows without a preview, so nobody can make an answer carry a page of their choosing."""
     text = truncate(" ".join(question.split()), QUESTION_ECHO_CHARS)
     between = _URL.split(text)
-    links = [f"<{plain(url)}>" for url in _URL.findall(text)] + [""]
+    links = [f"<{plain(url if '://' in url else f'https://{url}')}>" for url in _URL.findall(text)] + [""]
     return "".join(markdown(part) + link for part, link in zip(between, links, strict=True))
 
 
@@ -246,12 +249,12 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0, label
     answers, why, with the closest passages as related cards; or, off the corpus's topic, what the corpus covers."""
     content = f"**{label}:** {echo(answer.question)}"
     if answer.answered:
-        last = offset + len(answer.hits)
         if unsure(answer):
             content += f"\n{markdown(UNSURE)}"
-        content += f"\nPassages {offset + 1}–{last} of {answer.total}, quoted verbatim:"
         cards = [card(hit, answer.question, offset + n) for n, hit in enumerate(answer.hits, 1)]
-        return pack(content, _cards_first(cards))
+        sent = pack("", _cards_first(cards)).embeds  # escaping lengthens quotes: say what fits, not what was found
+        content += f"\nPassages {offset + 1}–{offset + len(sent)} of {answer.total}, quoted verbatim:"
+        return pack(content, sent)
     content += f"\n{markdown(verdict(answer))}"
     if answer.related:
         content += f"\n{markdown(RELATED)}"
@@ -266,7 +269,10 @@ def answer_payload(answer: Answer, covers: Sequence[str], offset: int = 0, label
 def respond(searcher: Searcher, question: str, offset: int = 0, label: str = "Q") -> tuple[Answer, Payload]:
     """Searches and renders one page of the answer: what the bot sends and `ask --format discord` prints."""
     answer = searcher.search(question, limit=CARDS, offset=offset)
-    return answer, answer_payload(answer, covered(searcher, answer), offset, label)
+    payload = answer_payload(answer, covered(searcher, answer), offset, label)
+    if answer.answered:  # the buttons (Context N, More passages) go by the cards the message holds
+        answer = replace(answer, hits=answer.hits[: len(payload.embeds)])
+    return answer, payload
 
 
 def compare_payload(topic: str, sources: Sequence[OnTopic]) -> Payload:

@@ -18,7 +18,14 @@ from pathlib import Path
 from index import logs
 from index.builds.checks import failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
-from index.diagnose import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_NOT_SWITCHED, diagnose
+from index.diagnose import (
+    EXIT_CHECKS_FAILED,
+    EXIT_FILES_UNREAD,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_SWITCHED,
+    CommandParser,
+    diagnose,
+)
 from index.diagnose import report as report_failure
 from index.ingest.articles import Reading, described, read_in_child, upload_name, write_article
 from index.ingest.corpus import read_capped, source_paths
@@ -55,11 +62,12 @@ def _progress_bar() -> ProgressFn:
     return show
 
 
-def _summary(report: BuildReport) -> str:
+def build_summary(report: BuildReport, force: bool = False) -> str:
+    """What a build did, for a person at a terminal; `force`: --force was given."""
     if report.switched:
         lines = [f"Indexed {report.documents} documents, {report.chunks} passages (generation {report.generation}):",
                  f"  {report.added} added, {report.changed} changed, {report.unchanged} unchanged, "
-                 f"{report.removed} removed; {report.embedded} passages embedded in {report.seconds:.1f} s"]
+                 f"{report.removed} removed; {report.timing()}"]
         if report.forced:
             lines += [f"  switched with --force despite: {reason.message}" for reason in report.reasons]
     elif report.held:
@@ -69,6 +77,8 @@ def _summary(report: BuildReport) -> str:
     else:
         lines = [f"Nothing changed: generation {report.generation} stays live with {report.documents} documents, "
                  f"{report.chunks} passages."]
+    if note := report.force_note(force):
+        lines.append(f"  --force {note}")
     if report.checks is not None:
         lines.append(f"  checks: {report.checks.passed} passed, {len(report.checks.failed)} failed")
         lines += [f"  failed: {failure_text(result)}" + (" (passed before)" if result.check in report.checks.regressed
@@ -78,7 +88,8 @@ def _summary(report: BuildReport) -> str:
     lines += [f"  warning: {w['source']}: {w['warning']}" for w in report.warnings]
     lines += [f"  error: {e['source']}: {e['error']}" for e in report.errors]
     if report.unattributed:
-        lines.append("  not stated in sources.toml (fill in what the article itself says, and build again):")
+        lines.append("  not stated in sources.toml (fill in what the article itself says and build again, or, where it "
+                     "gives none, list the field in the source's not_stated):")
         lines += [f"    {gap['source']}: {', '.join(gap['missing'])}" for gap in report.unattributed]
     return "\n".join(lines)
 
@@ -240,13 +251,13 @@ def metadata_argument(name: str, text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index", description="Build Dossier's search index, and add "
-                                                                         "articles to its corpus.",
-                                     epilog="Exit status: 0 done (built, nothing changed, added), 1 error or "
-                                            "refusal (add then writes nothing), 2 bad settings or arguments, "
-                                            "3 not switched (see --force), 4 checks fail on the live index, "
-                                            "69 Chroma server unreachable, "
-                                            "70 unexpected error, 75 another build is running.")
+    parser = CommandParser(prog="python -m index", description="Build Dossier's search index, and add articles to its "
+                                                               "corpus.",
+                           epilog="Exit status: 0 done (built, nothing changed, added), 1 error or refusal (add "
+                                  "then writes nothing), 2 bad settings or arguments, 3 not switched (see --force), "
+                                  "4 checks fail on the live index, 5 built, but some files could not be indexed "
+                                  "(listed), 69 Chroma server unreachable, 70 unexpected error, 75 another build is "
+                                  "running.")
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="build or update the index from SEEDS_DIR")
     build_cmd.add_argument("--json", action="store_true", help="print a JSON summary on the last line of stdout")
@@ -292,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": failure.message, "status": failure.status,
                               "build_running": isinstance(exc, BuildRunning), **extra}))
         return report_failure(failure, exc, verbose)
-    print(json.dumps(report.to_json()) if args.json else _summary(report))
-    return EXIT_NOT_SWITCHED if report.held else 0
+    print(json.dumps(report.to_json()) if args.json else build_summary(report, args.force))
+    if report.held:
+        return EXIT_NOT_SWITCHED
+    return EXIT_FILES_UNREAD if report.errors else 0
 
 
 if __name__ == "__main__":

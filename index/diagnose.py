@@ -6,6 +6,7 @@ become one or two lines saying what happened and what to do. Anything else is a 
 to run again with -v, which shows the traceback.
 """
 
+import argparse
 import errno
 import logging
 import os
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chromadb.errors import ChromaError
 
@@ -34,6 +36,7 @@ EXIT_ERROR = 1  # the corpus, the index or the model cannot be used as they are:
 EXIT_SETTINGS = 2  # a setting or the command line is wrong (argparse also exits 2)
 EXIT_NOT_SWITCHED = 3  # a build was made but not switched to, for the reasons it reports; --force switches
 EXIT_CHECKS_FAILED = 4  # `index checks`: the live index fails moderators' checks
+EXIT_FILES_UNREAD = 5  # `index build`: the index is live, but some files could not be indexed (its `errors`)
 EXIT_UNAVAILABLE = 69  # a service (the Chroma server, Discord) cannot be reached: try again once it is up
 EXIT_SOFTWARE = 70  # an unexpected error, a bug: -v shows the traceback
 EXIT_BUILD_RUNNING = 75  # another build holds the store: try again when it is done
@@ -43,7 +46,8 @@ EXIT_INTERRUPTED = 130  # stopped with Ctrl-C
 # on the store's disk, that is the reason.
 LOW_DISK_BYTES = 64 * 1024 * 1024
 _DAMAGE = ("file is not a database", "malformed", "failed to get segments", "no such table")
-_UNREACHABLE = ("could not connect to a chroma server", "connection refused", "name or service not known")
+_UNREACHABLE = ("could not connect to a chroma server", "connection refused", "name or service not known",
+                "timed out")
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,8 @@ def _disk_full(errors: list[BaseException], settings: IndexSettings | None) -> b
 
 
 def _unreachable(errors: list[BaseException]) -> bool:
-    network = any(type(e).__name__ in ("ConnectError", "ConnectTimeout", "RemoteProtocolError", "ReadError")
+    network = any(type(e).__name__ in ("ConnectError", "ConnectTimeout", "RemoteProtocolError", "ReadError",
+                                       "ReadTimeout")
                   or isinstance(e, ConnectionError) for e in errors)
     return network or _mentions(errors, _UNREACHABLE)
 
@@ -124,6 +129,18 @@ def diagnose(error: BaseException, settings: IndexSettings | None = None) -> Fai
         return Failure(f"{error.strerror or error}: {error.filename or store}.", EXIT_ERROR)
     return Failure(f"Unexpected error ({type(error).__name__}: {error}). Run the command again with -v to see "
                    "the traceback, and report it.", EXIT_SOFTWARE, expected=False)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command line's parser whose subcommands refuse an argument they do not know with their own usage
+    (`bot ask --jsn` shows how to call `ask`), where argparse would show the top command's."""
+
+    def parse_known_args(  # type: ignore[override]  # argparse's overloads say no more than this
+            self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is None:  # the subcommand's own parser: what it does not know is an error
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def report(failure: Failure, error: BaseException, verbose: bool) -> int:

@@ -4,8 +4,10 @@ Relative paths (SEEDS_DIR, CHROMA_PATH, ONNX_CACHE) and the .env file are taken 
 folder a command is run in, so `python -m bot ask` finds the same index wherever it is started.
 """
 
+import difflib
 import ipaddress
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -17,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+LIKENESS = 0.8  # difflib's ratio from which an unknown name is taken for a misspelt setting (SEED_DIR, DISCROD_TOKEN)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = PROJECT_ROOT / ".env"
 DEFAULT_CHROMA_PORT = 8000
@@ -110,10 +113,12 @@ def read_settings(cls: type[S], env_file: Path = ENV_FILE) -> S:
     A .env line that is not NAME=value is reported once, with its file and line, and otherwise ignored.
     """
     _warn_bad_env_lines(env_file)
+    _warn_misspelt(cls, env_file)
     try:
         return cls(_env_file=env_file)
     except ValidationError as exc:
-        raise SettingsError(_explain(cls, exc, env_file)) from exc
+        # Not chained: pydantic's error repeats each bad value (input_value), secrets included, and -v would print it.
+        raise SettingsError(_explain(cls, exc, env_file)) from None
 
 
 def _warn_bad_env_lines(path: Path) -> None:
@@ -125,6 +130,23 @@ def _warn_bad_env_lines(path: Path) -> None:
         return
     for line in bad:
         log.warning("%s, line %d: not a NAME=value setting; the line is ignored", path, line)
+
+
+def _warn_misspelt(cls: type[BaseSettings], env_file: Path) -> None:
+    """Names each variable of the environment or the .env file that is no setting but looks like one, with the
+    setting it probably means: a misspelt name is otherwise ignored without a word."""
+    known = {name.upper() for name in cls.model_fields}
+    found = {name.upper(): "the environment" for name in os.environ}
+    try:
+        with env_file.open(encoding="utf-8") as stream:
+            found.update({binding.key.upper(): str(env_file) for binding in parse_stream(stream) if binding.key})
+    except (OSError, UnicodeDecodeError):
+        pass
+    for name, where in sorted(found.items()):
+        if name in known:
+            continue
+        for meant in difflib.get_close_matches(name, known, n=1, cutoff=LIKENESS):
+            log.warning("%s (in %s) is no setting of Dossier's, so it is ignored: did you mean %s?", name, where, meant)
 
 
 def _explain(cls: type[BaseSettings], exc: ValidationError, env_file: Path) -> str:

@@ -7,16 +7,23 @@ would fail to load one, so these tests also show that nothing is loaded before t
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from index.__main__ import build_summary
 from index.builds.pipeline import build
 from index.ingest.chunking import chunk_document
 from index.ingest.corpus import make_document
+from index.model.embedding import DeferredEmbedder
 from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 
@@ -163,22 +170,205 @@ def test_a_check_naming_an_unknown_source_is_warned(tmp_path: Path, seeds_copy: 
     assert "expects 001_no_such_source.txt, an unknown source" in warning["warning"]
 
 
+SOURCES_TOML = """
+["001_a36cb266d627397a.txt"]
+title = "Report: Iranian Commanders Fighting Alongside Taliban Inside Afghanistan"
+
+["002_e07d2383dc8947a8.txt"]
+title = "Tehran's support for Afghan Taliban reveals 'dual-track strategy'"
+outlet = "Salaam Times"
+not_stated = ["published", "url"]
+
+["003_eb7467070494d04b.txt"]
+title = "Taliban and Iran: Does the movement pose a threat to the mullah regime?"
+outlet = "The Reference (CEMO Center, Paris)"
+published = "2021-08-17"
+
+["004_9fd61aad6fe509e9.txt"]
+title = "The Iranian regime's ties with Taliban"
+outlet = "PMOI/MEK"
+published = "2019-01-02"
+url = "https://www.example.org/ties"
+"""
+
+
 def test_a_build_lists_the_sources_that_do_not_state_outlet_date_or_url(tmp_path: Path, seeds_copy: Path):
     """`index build` (its JSON report and its summary) names the sources whose outlet, date or url is not in
-    sources.toml, and only those, so that moderators can fill them in."""
-    table = (seeds_copy / "sources.toml").read_text(encoding="utf-8")
-    (seeds_copy / "sources.toml").write_text(
-        table.replace('title = "The Iranian regime\'s ties with Taliban"',
-                      'title = "The Iranian regime\'s ties with Taliban"\nurl = "https://www.example.org/ties"'),
-        encoding="utf-8")
-    settings = make_settings(tmp_path, seeds_copy)
-    report = build(seeds_copy, Store.open(settings), FakeEmbedder())
+    sources.toml, and only those, so that moderators can fill them in; a field marked `not_stated` (the article
+    gives none) is not asked for."""
+    (seeds_copy / "sources.toml").write_text(SOURCES_TOML, encoding="utf-8")
+    report = build(seeds_copy, Store.open(make_settings(tmp_path, seeds_copy)), FakeEmbedder())
     missing = {gap["source"]: gap["missing"] for gap in report.to_json()["unattributed"]}
-    assert "004_9fd61aad6fe509e9.txt" not in missing  # it now states all three
+    assert "004_9fd61aad6fe509e9.txt" not in missing  # it states all three
+    assert "002_e07d2383dc8947a8.txt" not in missing  # the article states no date and no url, as marked
     assert missing["003_eb7467070494d04b.txt"] == ["url"]
     assert missing["001_a36cb266d627397a.txt"] == ["outlet", "published", "url"]
-    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(settings.chroma_path),
-           "EMBEDDING_MODEL": FakeEmbedder().name}
-    summary = run(["index", "build"], env).stdout
+    summary = build_summary(report)
     assert "not stated in sources.toml" in summary and "    001_a36cb266d627397a.txt: outlet, published, url" in summary
-    assert "004_9fd61aad6fe509e9.txt" not in summary
+    assert "004_9fd61aad6fe509e9.txt" not in summary and "002_e07d2383dc8947a8.txt" not in summary
+
+
+def test_the_sources_not_stated_are_listed_once_when_first_built(tmp_path: Path, seeds_copy: Path):
+    """The build that first indexes a source lists what sources.toml lacks for it; a later build lists only the
+    sources it indexes anew (added or changed), so an unchanged corpus is not told the same again."""
+    (seeds_copy / "sources.toml").write_text(SOURCES_TOML, encoding="utf-8")
+    store = Store.open(make_settings(tmp_path, seeds_copy))
+    first = build(seeds_copy, store, FakeEmbedder())
+    assert {gap["source"] for gap in first.unattributed} == {"000_cc1c5ba2909303bf.txt", "001_a36cb266d627397a.txt",
+                                                             "003_eb7467070494d04b.txt"}
+    again = build(seeds_copy, store, FakeEmbedder())
+    assert again.unattributed == [] and "not stated" not in build_summary(again)
+    with (seeds_copy / "001_a36cb266d627397a.txt").open("a", encoding="utf-8") as f:
+        f.write(f"\n{PROSE}\n")
+    changed = build(seeds_copy, store, FakeEmbedder())
+    assert changed.unattributed == [{"source": "001_a36cb266d627397a.txt", "missing": ["outlet", "published", "url"]}]
+
+
+def test_an_unknown_option_gets_the_usage_of_its_command(fake_index: dict[str, str]):
+    """`bot ask --jsn` and `index build --jsn` name the option and print that command's usage (exit 2), not the
+    usage of `python -m bot` or `python -m index`."""
+    asked = run(["bot", "ask", "--jsn", "Who trains Taliban fighters?"], fake_index)
+    assert asked.returncode == 2 and asked.stdout == ""
+    assert asked.stderr.startswith("usage: python -m bot ask ") and "unrecognized arguments: --jsn" in asked.stderr
+    built = run(["index", "build", "--jsn"], fake_index)
+    assert built.returncode == 2
+    assert built.stderr.startswith("usage: python -m index build ") and "unrecognized arguments: --jsn" in built.stderr
+
+
+def test_a_folder_as_database_path_is_named_as_such(fake_index: dict[str, str], tmp_path: Path):
+    """DATABASE_PATH naming a folder stops `bot stats` and `bot log migrate` with exit 2, saying it is a folder and
+    what to set instead, not with SQLite's "disk I/O error"."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    env = {**fake_index, "DATABASE_PATH": str(folder)}
+    for command in (["bot", "stats"], ["bot", "log", "migrate"]):
+        result = run(command, env)
+        assert result.returncode == 2, result.stderr
+        assert f"DATABASE_PATH is {folder}, which is a folder" in result.stderr
+        assert "set DATABASE_PATH to a file" in result.stderr and "disk I/O" not in result.stderr
+
+
+def test_a_file_as_chroma_path_is_named_as_such(fake_index: dict[str, str], tmp_path: Path):
+    """CHROMA_PATH naming a file stops `index build` and `bot ask` with exit 2, saying it is a file and what to set
+    instead, rather than that there is no index or that a file exists."""
+    file = tmp_path / "chroma.txt"
+    file.write_text("not a store\n", encoding="utf-8")
+    for command in (["index", "build"], ["bot", "ask", "Who trains Taliban fighters?"]):
+        result = run(command, {**fake_index, "CHROMA_PATH": str(file)})
+        assert result.returncode == 2, result.stderr
+        assert f"CHROMA_PATH is {file}, which is a file, not a folder" in result.stderr
+        assert "File exists" not in result.stderr and "no index" not in result.stderr
+
+
+def test_health_exits_as_the_readme_says(fake_index: dict[str, str]):
+    """`bot health` exits 1 when no bot answers and when what answers on the port is not Dossier's health (an
+    other web server's 404 page, a server that hangs up), 2 without HEALTH_PORT; the README's usage line says so."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith(".venv/bin/python -m bot health"))
+    assert "0 healthy" in line and "1 not" in line and "2 " in line
+    env = {k: v for k, v in fake_index.items() if k != "HEALTH_PORT"}
+    assert run(["bot", "health"], env).returncode == 2
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        listener.listen()
+        nobody = run(["bot", "health"], {**env, "HEALTH_PORT": str(port + 1 if port < 65535 else port - 1)})
+        assert nobody.returncode == 1 and nobody.stdout.startswith("unhealthy: no bot answers")
+
+        def serve(reply: bytes) -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(reply)
+
+        for reply in (b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\n<p>no</p>",
+                      b"garbage\r\n\r\n"):
+            server = threading.Thread(target=serve, args=(reply,))
+            server.start()
+            other = run(["bot", "health"], {**env, "HEALTH_PORT": str(port)})
+            server.join()
+            assert other.returncode == 1, other.stderr
+            assert other.stdout.startswith("unhealthy: ") and "Traceback" not in other.stderr
+
+
+def slow_loading(seconds: float) -> DeferredEmbedder:
+    """The fake model behind a deferred load that takes `seconds`, as loading the real one takes many."""
+    def load(name: str) -> Any:
+        time.sleep(seconds)
+        return FakeEmbedder(name)
+
+    return DeferredEmbedder(FakeEmbedder().name, load)
+
+
+def test_a_summary_says_what_the_time_went_to(tmp_path: Path, seeds_copy: Path):
+    """A build that embeds nothing but loads the model (a source removed: the new generation is calibrated) says
+    "0 passages embedded" apart from its time, and how much of that time went to loading the model."""
+    store = Store.open(make_settings(tmp_path, seeds_copy))
+    build(seeds_copy, store, FakeEmbedder())
+    (seeds_copy / "004_9fd61aad6fe509e9.txt").unlink()
+    report = build(seeds_copy, store, slow_loading(0.6))
+    assert report.switched and report.embedded == 0 and report.model_seconds >= 0.6
+    summary = build_summary(report)
+    assert "0 passages embedded in" not in summary
+    assert re.search(r"0 passages embedded; the build took \d+\.\d s, (\d+\.\d) s of it loading the embedding model",
+                     summary), summary
+    assert report.to_json()["model_seconds"] >= 0.6
+
+
+def test_force_with_nothing_changed_says_it_forced_nothing(fake_index: dict[str, str]):
+    """`index build --force` with nothing changed says that --force had nothing to force, and the summary of a
+    build without --force does not mention it."""
+    forced = run(["index", "build", "--force"], fake_index)
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.startswith("Nothing changed: generation 1 stays live")
+    assert "--force forced nothing: nothing changed, so there was nothing to switch to" in forced.stdout
+    assert "--force" not in run(["index", "build"], fake_index).stdout
+
+
+def readme_build_keys() -> list[str]:
+    """The keys the README lists for `build --json`, in its paragraph on that object."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("`build --json` ends with one JSON object"):]
+    paragraph = paragraph[: paragraph.index("\n\n")]
+    paragraph = re.sub(r"\([^()]*(?:\([^()]*\)[^()]*)*\)", "", paragraph)  # what is in brackets describes a key
+    return re.findall(r"`(\w+)`", paragraph.split(":", 1)[1])
+
+
+def test_build_json_always_has_the_keys_the_readme_lists(fake_index: dict[str, str], tmp_path: Path):
+    """Every key the README lists for `build --json` is in the object whether the build switched, changed nothing
+    or was held back (null where it has no value), so a script can read them without checking first."""
+    keys = readme_build_keys()
+    assert {"documents", "corroboration", "checks", "errors", "switched", "stages"} <= set(keys), keys
+    nothing = json.loads(run(["index", "build", "--json"], fake_index).stdout.splitlines()[-1])
+    (tmp_path / "empty").mkdir()
+    held = json.loads(run(["index", "build", "--json"], {**fake_index, "SEEDS_DIR": str(tmp_path / "empty")})
+                      .stdout.splitlines()[-1])
+    for report in (nothing, held):
+        assert [key for key in keys if key not in report] == [], report
+        assert report["checks"] is None and report["corroboration"] is None
+
+
+def test_the_discord_format_is_described_as_what_it_prints(fake_index: dict[str, str]):
+    """`ask --format discord` prints a message's content, embeds and allowed mentions, not its buttons: its help and
+    the README say so rather than calling it the exact payload."""
+    helped = run(["bot", "ask", "--help"], fake_index).stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith(".venv/bin/python -m bot ask --format discord"))
+    for said in (" ".join(helped.split()), line):
+        assert "content and embeds" in said and "without its buttons" in said, said
+        assert "exact" not in said
+
+
+@pytest.mark.parametrize("name, value", [
+    ("DATABASE_URL", "mysql://dossier:Sup3rS3cretWord@db.internal:5432/dossier"),
+    ("QUESTION_LOG_KEY", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"),
+], ids=["database url", "log key"])
+def test_verbose_shows_no_secret(fake_index: dict[str, str], name: str, value: str):
+    """A malformed DATABASE_URL or QUESTION_LOG_KEY stops `bot -v stats` with exit 2 naming the setting, and neither
+    the line nor the traceback -v adds shows any part of the value."""
+    for verbose in (["-v"], []):
+        result = run(["bot", *verbose, "stats"], {**fake_index, name: value})
+        assert result.returncode == 2, result.stderr
+        assert f"error: {name} must be" in result.stderr
+        secret = value.split(":")[2].split("@")[0] if name == "DATABASE_URL" else value[8:24]
+        assert secret not in result.stderr and "input_value" not in result.stderr, result.stderr

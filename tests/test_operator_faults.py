@@ -189,6 +189,23 @@ def test_a_bad_env_line_is_named_once(tmp_path: Path, caplog: pytest.LogCaptureF
         f"{env}, line 2: not a NAME=value setting; the line is ignored"]
 
 
+def test_a_misspelt_setting_is_named_with_the_one_it_probably_means(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture):
+    """DISCROD_TOKEN in .env and SEED_DIR in the environment are each named, with where they were set and the
+    setting they probably mean; settings spelt right and other programs' variables are not."""
+    env = tmp_path / ".env"
+    env.write_text("DISCROD_TOKEN=not-a-real-token\nCHROMA_PATH=/srv/index\n", encoding="utf-8")
+    monkeypatch.setenv("SEED_DIR", "/srv/corpus")
+    monkeypatch.setenv("EDITOR", "vi")
+    with caplog.at_level(logging.WARNING):
+        settings = read_settings(Settings, env)
+    assert settings.discord_token is None and settings.seeds_dir != Path("/srv/corpus")
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        f"DISCROD_TOKEN (in {env}) is no setting of Dossier's, so it is ignored: did you mean DISCORD_TOKEN?",
+        "SEED_DIR (in the environment) is no setting of Dossier's, so it is ignored: did you mean SEEDS_DIR?"]
+    assert "not-a-real-token" not in caplog.text
+
+
 @pytest.mark.parametrize("kind", [IndexSettings, Settings])
 def test_relative_paths_are_read_from_the_project_folder(kind: type[IndexSettings], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch):

@@ -67,16 +67,21 @@ class Asked:
 
 class ContextButton(discord.ui.Button["AnswerView"]):
     """Shows one card's passage between its neighbouring paragraphs, and in full the passages of other sources that
-    say the same thing, to whoever pressed it, privately."""
+    say the same thing, to whoever pressed it, privately. Like every button of an answer, a press counts against the
+    presser's cooldown."""
 
     def __init__(self, hit: Hit, number: int) -> None:
         super().__init__(label=f"Context {number}", style=discord.ButtonStyle.secondary, row=1)
         self.hit = hit
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Reads the index as it is now: a source removed since the answer was given is shown neither as the passage
+        (it is said to be gone) nor among those that also report it."""
         assert self.view is not None
-        chunks = self.view.cog.bot.searcher.context(self.hit.chunk.id)
-        first, *more = context_payloads(self.hit, chunks)
+        check_cooldown(self.view.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
+        searcher = self.view.cog.bot.searcher
+        chunks = searcher.context(self.hit.chunk.id)
+        first, *more = context_payloads(searcher.index.with_also(self.hit), chunks)
         await interaction.response.send_message(**first.send_kwargs(), ephemeral=True)
         for payload in more:
             await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
@@ -93,6 +98,7 @@ class VoteButton(discord.ui.Button["AnswerView"]):
     async def callback(self, interaction: discord.Interaction) -> None:
         """Answers at once when the vote is stored quickly, as it is unless the database is busy; else defers."""
         assert self.view is not None and self.view.question_id is not None
+        check_cooldown(self.view.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
         voted = asyncio.wrap_future(self.view.cog.bot.questions.vote(self.view.question_id, interaction.user.id,
                                                                      interaction.guild_id, self.helpful))
         try:
@@ -263,9 +269,11 @@ class Ask(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """A message that mentions the bot is a question; the answer is a reply in its channel or thread."""
+        """A message that mentions the bot in its text is a question; the answer is a reply in its channel or thread.
+        A reply to the bot mentions it too (Discord's default reply-ping) without a mention in its text: that is
+        talk, not a question."""
         me = self.bot.user
-        if message.author.bot or me is None or all(user.id != me.id for user in message.mentions):
+        if message.author.bot or me is None or not re.search(rf"<@!?{me.id}>", message.content):
             return
         asked = Asked.by_message(message)
         try:

@@ -4,6 +4,7 @@ see what members ask: `/dossier gaps` and `stats`; and have a member forgotten: 
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -46,6 +47,9 @@ EXAMPLE_CHARS = 200
 Days = app_commands.Range[int, 1, reports.MAX_DAYS]
 DAYS_HELP = f"How many days back to look (default {reports.DEFAULT_DAYS})"
 CHOICE_NAME_LIMIT = 100
+# How libpq and psycopg name the server they could not reach: `server at "host" (address), port N`, `server on
+# socket "path"`, `resolve host 'name'`.
+_SERVER_ADDRESS = re.compile(r"""server (?:at|on socket) "[^"]*"(?: \([^)]*\))?(?:, port \d+)?|resolve host '[^']*'""")
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
@@ -66,7 +70,7 @@ def progress_text(progress: Progress | None) -> str:
     return f"Reindexing… {stage}: {progress.done:,} of {progress.total:,}."
 
 
-def report_text(report: BuildReport) -> str:
+def report_text(report: BuildReport, force: bool = False) -> str:
     size = f"{report.documents} documents, {report.chunks} passages"
     if report.held:
         lines = [f"Not switched: generation {report.generation} stays live.",
@@ -78,7 +82,9 @@ def report_text(report: BuildReport) -> str:
             else f"Nothing changed: {size}; generation {report.generation} stays live.")
     lines = [head, *[f"Switched with force despite: {reason.message}" for reason in report.reasons],
              f"Documents: {report.added} added, {report.changed} changed, {report.removed} removed, "
-             f"{report.unchanged} unchanged; {report.embedded} passages embedded in {report.seconds:.1f} s."]
+             f"{report.unchanged} unchanged; {report.timing()}."]
+    if note := report.force_note(force):
+        lines.append(f"force: True {note}.")
     if report.took_over:
         lines.append(f"Note: {report.took_over}.")
     lines += [f"Warning: {w['source']}: {w['warning']}." for w in report.warnings]
@@ -192,9 +198,12 @@ def change_text(change: SourceChange) -> str:
 
 
 def source_choices(sources: list[Source], current: str) -> list[app_commands.Choice[str]]:
-    """Autocomplete choices for the sources matching `current`, at most Discord's 25, names within 100."""
+    """Autocomplete choices for the sources matching `current`, at most Discord's 25, names and values within 100
+    (one longer makes Discord refuse them all). A source whose id is longer (a file put in the seeds folder by hand)
+    cannot be a choice, nor be removed from Discord: it is left out."""
     typed = current.casefold().strip()
-    matching = [s for s in sources if typed in s.id.casefold() or typed in s.title.casefold()]
+    matching = [s for s in sources if len(s.id) <= CHOICE_NAME_LIMIT
+                and (typed in s.id.casefold() or typed in s.title.casefold())]
     return [app_commands.Choice(name=truncate(f"{s.title} ({s.id})", CHOICE_NAME_LIMIT), value=s.id)
             for s in matching[:CHOICES_LIMIT]]
 
@@ -227,7 +236,7 @@ async def download(client: discord.Client, file: discord.Attachment) -> bytes:
 
 def for_moderators(text: str, settings: Settings) -> str:
     """An error's text with the server's folders and database named by their settings (SEEDS_DIR, CHROMA_PATH,
-    DATABASE_URL), not paths or addresses."""
+    DATABASE_URL), not paths or addresses: not even those PostgreSQL's own messages give (host, address, port)."""
     for name, path in (("SEEDS_DIR", settings.seeds_dir), ("CHROMA_PATH", settings.chroma_path),
                        ("DATABASE_PATH", settings.database_path)):
         forms = {str(path.resolve()), str(path)} if len(path.parts) > 1 else {str(path.resolve())}
@@ -235,6 +244,8 @@ def for_moderators(text: str, settings: Settings) -> str:
             text = text.replace(form, name)
     if settings.database_url is not None:
         text = text.replace(str(Location.of(settings)), "DATABASE_URL")
+        text = _SERVER_ADDRESS.sub(lambda found: "resolve DATABASE_URL's host" if found[0].startswith("resolve")
+                                   else "DATABASE_URL's server", text)
     return text
 
 
@@ -343,7 +354,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
             await show(f"Reindex failed: {message}\nThe previous index stays live.")
             return
         log.info("reindex by %s done: %s", who(interaction), report.to_json())
-        await show(await self._swap_in(interaction, report))
+        await show(await self._swap_in(interaction, report, force))
 
     async def _build(self, interaction: discord.Interaction, show: Callable[[str], Awaitable[None]],
                      force: bool = False) -> BuildReport:
@@ -361,7 +372,7 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
                 await show(progress_text(shown))
         return job.result()
 
-    async def _swap_in(self, interaction: discord.Interaction, report: BuildReport) -> str:
+    async def _swap_in(self, interaction: discord.Interaction, report: BuildReport, force: bool = False) -> str:
         """Loads the generation the build switched to, if any; returns the report for the moderator."""
         try:
             if report.switched:
@@ -369,9 +380,9 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
         except Exception as error:
             trouble = self._diagnosed(error, logging.ERROR, f"the bot could not load the index that {who(interaction)} "
                                                             "built")
-            return (f"{report_text(report)}\nBut the bot could not load it ({trouble}); it answers from the previous "
-                    "index until it is restarted.")
-        return report_text(report)
+            return (f"{report_text(report, force)}\nBut the bot could not load it ({trouble}); it answers from the "
+                    "previous index until it is restarted.")
+        return report_text(report, force)
 
     def _diagnosed(self, error: BaseException, level: int, what: str) -> str:
         """Logs `what` happened and why (with the traceback for a bug), and returns the why for the moderator:
@@ -445,19 +456,23 @@ class Moderation(commands.GroupCog, group_name="dossier", group_description="Kee
     async def gaps(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("gaps of %d days shown to %s", days, who(interaction))
         searcher, questions = self.bot.searcher, self.bot.questions
-        model = searcher.embedder.name
+        model, scope = searcher.embedder.name, self.scope(interaction)
         await self._send_report(interaction, lambda database: gaps_payload(reports.gaps(
             database, days, lambda: searcher.embedder, model,
-            remember=lambda vectors: questions.remember_vectors(model, vectors))))
+            remember=lambda vectors: questions.remember_vectors(model, vectors), scope=scope)))
 
     @app_commands.command(description="Questions per day, share answered and helpful, top sources, answer time")
     @app_commands.describe(days=DAYS_HELP)
     @is_moderator()
     async def stats(self, interaction: discord.Interaction, days: Days = reports.DEFAULT_DAYS) -> None:
         log.info("stats of %d days shown to %s", days, who(interaction))
-        searcher = self.bot.searcher
+        searcher, scope = self.bot.searcher, self.scope(interaction)
         await self._send_report(interaction, lambda database: stats_payload(
-            reports.stats(database, days), {source.id: source.title for source, _ in searcher.sources()}))
+            reports.stats(database, days, scope=scope), {source.id: source.title for source, _ in searcher.sources()}))
+
+    def scope(self, interaction: discord.Interaction) -> reports.Scope:
+        """What this home server's moderators may see of the log: not the other home servers' questions."""
+        return reports.Scope.home(interaction.guild_id, self.bot.settings.moderator_guild_ids)
 
     @app_commands.command(description="Delete a member's questions and votes in this server from the question log")
     @app_commands.describe(user="The member to forget")

@@ -197,6 +197,11 @@ class Database(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def replaced(self) -> bool:
+        """Whether the database this connection writes is no longer the one at its location (a file deleted or
+        put in its place); a server's never is."""
+        return False
+
 
 class SQLiteDatabase(Database):
     """A SQLite file in WAL mode, readable by its owner only. A writer's connection overwrites what it deletes."""
@@ -209,6 +214,7 @@ class SQLiteDatabase(Database):
         assert where.path is not None
         self.path = where.path
         self.connection = _connect(where.path, read_only)
+        self._identity = _identity(where.path)
 
     def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         return self.connection.execute(sql, params)
@@ -248,9 +254,24 @@ class SQLiteDatabase(Database):
     def close(self) -> None:
         self.connection.close()
 
+    def replaced(self) -> bool:
+        return _identity(self.path) != self._identity
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file's device and inode: what tells it from another file made at the same path."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with foreign keys on."""
+    if path.is_dir():
+        raise LogSettingError(f"DATABASE_PATH is {path}, which is a folder: set DATABASE_PATH to a file, such as "
+                              f"{path / 'dossier.sqlite3'} (the bot creates it)")
     connection: sqlite3.Connection | None = None
     try:
         if read_only:

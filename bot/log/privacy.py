@@ -47,7 +47,7 @@ def summary(settings: Settings, guild_id: int | None) -> str:
         return "Dossier keeps no record of the questions it is asked."
     if keeps_words(settings, guild_id):
         return (f"Dossier keeps questions asked here, with their text, for {_days(settings)}; this server's "
-                "moderators see them (private ones without text).")
+                "moderators, and no other server's, see them (private ones without text).")
     return (f"Dossier keeps when questions here are asked and how they are answered, never their text, for "
             f"{_days(settings)}; moderators see only counts.")
 
@@ -66,14 +66,15 @@ def explained(settings: Settings, guild_id: int | None) -> str:
                 "and votes on the answer; and its text (mentions, emoji and links removed) with the words the corpus "
                 "lacked, except for a private question (`private:True`) or a message checked with Check in Dossier, "
                 "of which no word is kept.")
-        who = ("This server's moderators see the text of unanswered questions, grouped by meaning, with "
-               "/dossier gaps; whoever runs the bot can read the log.")
+        who = ("This server's moderators, and no other server's, see the text of unanswered questions, grouped by "
+               "meaning, with /dossier gaps, and counts with /dossier stats; whoever runs the bot can read the log.")
         forget = ("Delete a message that asked Dossier something and its entry goes too. A moderator can delete all "
                   "of yours in this server with /dossier forget.")
     else:
         what = ("For each question: when, how it was answered, the passages quoted, how long it took and votes on "
                 "the answer. Never its text, nor the words it lacked.")
-        who = "The moderators of Dossier's home server see only counts; whoever runs the bot can read the log."
+        who = ("The moderators of Dossier's home servers see only counts of questions asked here, never their text; "
+               "whoever runs the bot can read the log.")
         forget = "Delete a message that asked Dossier something and its entry goes too."
     return "\n".join([summary(settings, guild_id), f"**What:** {what}",
                       "**Who asked:** never your Discord id; a keyed hash of it, different in every server, that "

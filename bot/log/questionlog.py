@@ -40,7 +40,6 @@ from bot.log.database import (
     LogDatabaseError,
     LogUnavailable,
     QuestionLogError,
-    open_database,
 )
 from bot.log.keys import key_path, member_hash, message_hash, scoped_hash
 from bot.log.privacy import scrub
@@ -399,14 +398,20 @@ class QuestionLog:
 
     def _connected(self, last: bool = False) -> Database | None:
         """The writer's connection, made again once the server is back; None while it cannot be reached (`last`:
-        the log is closing, so it is tried once more whenever it was last tried)."""
+        the log is closing, so it is tried once more whenever it was last tried). A SQLite file deleted or replaced
+        while the log writes is made again at its path, where reports read, rather than written on unseen."""
+        if self._database is not None and self._database.replaced():
+            log.warning("question log: %s was deleted or replaced while the bot ran; writing to a new one there",
+                        self.where)
+            self._database.close()
+            self._database, self._retry_at = None, 0.0
         if self._database is not None:
             return self._database
         assert self.where is not None
         if time.monotonic() < self._retry_at and not last:
             return None
         try:
-            self._database = open_database(self.where)
+            self._database, self._key, _ = open_migrated(self.where)
         except QuestionLogError as error:
             waited = time.monotonic() - self._down_since
             self._retry_at = time.monotonic() + min(RECONNECT_SECONDS[1], max(RECONNECT_SECONDS[0], waited / 2))

@@ -7,13 +7,17 @@ the group whose first wording is most similar to it, if that similarity reaches 
 of its own otherwise. Private questions, and those asked outside the home servers, are stored without their text,
 so they are counted, not grouped. A wording logged without an embedding from the model is embedded once, and
 the embedding kept (`remember`), so gaps never embeds it again.
+
+On Discord a report covers what its `Scope` lets the server it is asked in see: its own questions and those asked
+outside every home server, never another home server's (whose members were told their own moderators see them).
+The operator's command line sees every question.
 """
 
 import functools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +38,29 @@ BATCH = 1024
 MAX_GROUP_LEADERS = 2000  # past this many groups, a wording like none of them stays on its own
 EXAMPLES = 2
 MISSING_TERMS = 5
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The questions a report covers: all, or all but those asked in `hidden` servers."""
+
+    hidden: tuple[int, ...] = ()
+
+    @classmethod
+    def home(cls, guild_id: int | None, homes: Collection[int]) -> "Scope":
+        """What the moderators of the home server `guild_id` see: every question but the other home servers'."""
+        return cls(tuple(sorted(set(homes) - {guild_id})))
+
+    def sql(self, table: str = "") -> str:
+        """A condition on the questions (of `table`, an alias) that keeps those in scope; its parameters are
+        `hidden`."""
+        column = f"{table}.guild_id" if table else "guild_id"
+        if not self.hidden:
+            return "1 = 1"
+        return f"({column} IS NULL OR {column} NOT IN ({', '.join('?' * len(self.hidden))}))"
+
+
+EVERYTHING = Scope()
 
 
 @dataclass(frozen=True)
@@ -82,11 +109,11 @@ WITH verdicts AS (
     HAVING count(*) FILTER (WHERE helpful = 0) > count(*) FILTER (WHERE helpful = 1)),
 gap AS (
     SELECT wording_id, question, asked_at, 1 AS unanswered FROM questions
-    WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= ?
+    WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= ? AND {scope}
     UNION ALL
     SELECT q.wording_id, q.question, q.asked_at, 0
     FROM verdicts AS v JOIN questions AS q ON q.id = v.question_id
-    WHERE q.asked_at >= ? AND q.wording_id IS NOT NULL AND q.outcome != 'not_answered'),
+    WHERE q.asked_at >= ? AND q.wording_id IS NOT NULL AND q.outcome != 'not_answered' AND {q_scope}),
 counted AS (
     SELECT wording_id, max(asked_at) AS latest, count(*) AS asked, count(*) FILTER (WHERE unanswered = 1) AS unanswered,
            count(*) FILTER (WHERE unanswered = 0) AS unhelpful
@@ -100,7 +127,7 @@ ORDER BY c.asked DESC, c.latest DESC
 
 _MISSING = """
 SELECT wording_id, missing FROM questions
-WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= ? AND missing != '[]'
+WHERE outcome = 'not_answered' AND wording_id IS NOT NULL AND asked_at >= ? AND missing != '[]' AND {scope}
 """
 
 
@@ -118,16 +145,17 @@ class Wordings:
     lacking: list[int]  # rows with no embedding from the model
 
 
-def wordings(database: Database, start: float, model: str) -> Wordings:
-    """The gap questions since `start`, with each wording's embedding from `model` where one is stored."""
-    rows = database.fetchall(_WORDINGS, (start, start))
+def wordings(database: Database, start: float, model: str, scope: Scope = EVERYTHING) -> Wordings:
+    """The gap questions since `start` in `scope`, with each wording's embedding from `model` where one is stored."""
+    rows = database.fetchall(_WORDINGS.format(scope=scope.sql(), q_scope=scope.sql("q")),
+                             (start, *scope.hidden, start, *scope.hidden))
     stored = [i for i, row in enumerate(rows) if row[5] is not None and row[4] == model]
     dimension = len(rows[stored[0]][5]) if stored else 0  # one byte a number
     vectors = np.zeros((len(rows), dimension), dtype=np.float32)
     if stored:
         vectors[stored] = vectors_from(b"".join(bytes(rows[i][5]) for i in stored), len(stored))
     missing: dict[int, list[str]] = {}
-    for wording_id, terms in database.fetchall(_MISSING, (start,)):
+    for wording_id, terms in database.fetchall(_MISSING.format(scope=scope.sql()), (start, *scope.hidden)):
         missing.setdefault(wording_id, []).append(terms)
     column = lambda n: np.array([row[n] for row in rows], dtype=np.int64)  # noqa: E731
     return Wordings(ids=[row[6] for row in rows], texts=[row[0] for row in rows], counts=column(1),
@@ -171,14 +199,15 @@ Remember = Callable[[list[tuple[int, np.ndarray]]], None]
 
 
 def gaps(database: Database, days: int, embedder: Callable[[], Embedder], model: str,
-         limit: int | None = None, now: float | None = None, remember: Remember | None = None) -> Gaps:
-    """The gaps of the last `days` days, largest group first (at most `limit` groups).
+         limit: int | None = None, now: float | None = None, remember: Remember | None = None,
+         scope: Scope = EVERYTHING) -> Gaps:
+    """The gaps of the last `days` days in `scope`, largest group first (at most `limit` groups).
 
     `model` names the index's model; `embedder` gives it, and is only called for wordings logged without an
     embedding from that model, whose embeddings (by wording id) then go to `remember` to be kept.
     """
     start = since(days, now)
-    found = wordings(database, start, model)
+    found = wordings(database, start, model, scope)
     if found.lacking:
         encoded = embedder().encode([found.texts[i] for i in found.lacking])
         if not found.vectors.shape[1]:
@@ -197,7 +226,8 @@ def gaps(database: Database, days: int, embedder: Callable[[], Embedder], model:
     groups = [_gap(found, rows, terms) for rows in members[:limit]]
     counted = database.fetchone(
         "SELECT count(*) FILTER (WHERE private = 1), count(*) FILTER (WHERE private = 0) FROM questions "
-        "WHERE asked_at >= ? AND outcome = 'not_answered' AND wording_id IS NULL", (start,))
+        f"WHERE asked_at >= ? AND outcome = 'not_answered' AND wording_id IS NULL AND {scope.sql()}",
+        (start, *scope.hidden))
     assert counted is not None
     return Gaps(days, start, groups, int(counted[0]), int(counted[1]))
 
@@ -253,26 +283,29 @@ class Stats:
                 "latency_ms": self.latency_ms}
 
 
-def stats(database: Database, days: int, now: float | None = None) -> Stats:
-    """Questions per day (UTC), outcomes, votes, the most quoted sources and answer latency, since `days` ago."""
+def stats(database: Database, days: int, now: float | None = None, scope: Scope = EVERYTHING) -> Stats:
+    """Questions per day (UTC), outcomes, votes, the most quoted sources and answer latency, since `days` ago, of the
+    questions in `scope`."""
     now = time.time() if now is None else now
     start = since(days, now)
+    asked, q_asked = f"asked_at >= ? AND {scope.sql()}", f"q.asked_at >= ? AND {scope.sql('q')}"
+    params = (start, *scope.hidden)
     counted: dict[str, int] = dict(database.fetchall(f"SELECT {database.day('asked_at')}, count(*) FROM questions "
-                                     "WHERE asked_at >= ? GROUP BY 1", (start,)))
+                                     f"WHERE {asked} GROUP BY 1", params))
     first = datetime.fromtimestamp(start, UTC).date()
     per_day = [(day, counted.get(day, 0)) for day in ((first + timedelta(days=n)).isoformat() for n in range(days))]
-    outcomes: dict[str, int] = dict(database.fetchall("SELECT outcome, count(*) FROM questions WHERE asked_at >= ? "
-                                      "GROUP BY outcome", (start,)))
+    outcomes: dict[str, int] = dict(database.fetchall(f"SELECT outcome, count(*) FROM questions WHERE {asked} "
+                                      "GROUP BY outcome", params))
     votes = database.fetchone(
         "SELECT count(*) FILTER (WHERE v.helpful = 1), count(*) FILTER (WHERE v.helpful = 0) FROM votes AS v "
-        "JOIN questions AS q ON q.id = v.question_id WHERE q.asked_at >= ?", (start,))
+        f"JOIN questions AS q ON q.id = v.question_id WHERE {q_asked}", params)
     assert votes is not None
     sources = database.fetchall(
         "SELECT source_id, count(DISTINCT question_id) AS n FROM quoted JOIN questions AS q ON q.id = question_id "
-        "WHERE q.asked_at >= ? GROUP BY source_id ORDER BY n DESC, source_id", (start,))
+        f"WHERE {q_asked} GROUP BY source_id ORDER BY n DESC, source_id", params)
     latencies = np.array([row[0] for row in database.fetchall(
-        "SELECT latency_ms FROM questions WHERE asked_at >= ? AND latency_ms IS NOT NULL AND outcome != 'refused'",
-        (start,))], dtype=np.float64)
+        f"SELECT latency_ms FROM questions WHERE {asked} AND latency_ms IS NOT NULL AND outcome != 'refused'",
+        params)], dtype=np.float64)
     latency = None
     if len(latencies):
         p50, p95 = np.percentile(latencies, [50, 95])

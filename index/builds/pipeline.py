@@ -35,7 +35,15 @@ import numpy as np
 from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
 from index.builds.corroboration import corroborate, corroboration_key
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
-from index.ingest.corpus import CorpusError, Document, load_document, read_metadata, source_paths
+from index.ingest.corpus import (
+    NOT_STATED,
+    CorpusError,
+    Document,
+    load_document,
+    read_metadata,
+    read_table,
+    source_paths,
+)
 from index.model.embedding import Embedder
 from index.search.searcher import Searcher, calibration_key
 from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
@@ -47,7 +55,8 @@ log = logging.getLogger(__name__)
 EMBED_STEP = 64  # one model batch: progress moves with each
 WRITE_STEP = 500
 PROBE_RESULTS = 10
-# What a quote is shown with that sources.toml may leave out; the build lists the sources that do.
+# What a quote is shown with that sources.toml may leave out; the build lists the sources that do, when it first
+# indexes them, unless their entry's `not_stated` list says the article gives none.
 ATTRIBUTION_FIELDS = ("outlet", "published", "url")
 
 
@@ -93,6 +102,7 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)
     checks: CheckReport | None = None  # None when no checks ran (no checks.toml, or nothing to switch to)
     corroboration: dict[str, Any] | None = None  # {"bar", "passages", "judged"}, once the build found them
+    model_seconds: float = 0.0  # of `seconds`, loading the embedding model (0: not loaded)
 
     @property
     def held(self) -> bool:
@@ -107,12 +117,25 @@ class BuildReport:
                   "generation": self.generation, "switched": self.switched,
                   "reasons": [{"code": r.code, "message": r.message} for r in self.reasons], "forced": self.forced,
                   "took_over": self.took_over, "seconds": round(self.seconds, 3),
-                  "stages": {k: round(v, 3) for k, v in self.stages.items()}}
-        if self.checks is not None:
-            report["checks"] = self.checks.to_json()
-        if self.corroboration is not None:
-            report["corroboration"] = self.corroboration
+                  "model_seconds": round(self.model_seconds, 3),
+                  "stages": {k: round(v, 3) for k, v in self.stages.items()},
+                  "checks": None if self.checks is None else self.checks.to_json(),
+                  "corroboration": self.corroboration}
         return report
+
+    def timing(self) -> str:
+        """How many passages were embedded, and what the build's time went to: "0 passages embedded in 21 s" read
+        as slow embedding, where the model's loading took the time."""
+        took = f"{self.embedded} passages embedded; the build took {self.seconds:.1f} s"
+        return took + (f", {self.model_seconds:.1f} s of it loading the embedding model" if self.model_seconds else "")
+
+    def force_note(self, force: bool) -> str | None:
+        """What `force` changed, when it changed nothing; None when it was not asked for or switched the build."""
+        if not force or self.forced:
+            return None
+        if not self.switched:
+            return "forced nothing: nothing changed, so there was nothing to switch to"
+        return "forced nothing: no reason held this build back"
 
 
 class _Stages:
@@ -142,13 +165,32 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
     """
     checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:
-        return _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
+        report = _build(seeds_dir, store, embedder, lock, built_by, progress or (lambda _: None), checks, force)
+    report.model_seconds = embedder.load_seconds
+    return report
 
 
-def unattributed(paths: list[Path], metadata: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    """The sources whose metadata lacks an outlet, a date or a url, and which: for moderators to fill in."""
-    gaps = [(path.name, [f for f in ATTRIBUTION_FIELDS if f not in metadata.get(path.name, {})]) for path in paths]
+def unattributed(source_ids: list[str], metadata: dict[str, dict[str, str]],
+                 not_stated: dict[str, set[str]]) -> list[dict[str, Any]]:
+    """The sources whose metadata lacks an outlet, a date or a url that the article may give, and which: for
+    moderators to fill in. A field `not_stated` marks for a source (the article gives none) is not lacking."""
+    gaps = [(sid, [f for f in ATTRIBUTION_FIELDS if f not in {*metadata.get(sid, {}), *not_stated.get(sid, ())}])
+            for sid in source_ids]
     return [{"source": source_id, "missing": missing} for source_id, missing in gaps if missing]
+
+
+def read_not_stated(seeds_dir: Path, report: BuildReport) -> dict[str, set[str]]:
+    """Each source's `not_stated` list in sources.toml: the attribution fields its article does not give. A value
+    that names no such field is a warning."""
+    marked: dict[str, set[str]] = {}
+    for source_id, entry in read_table(seeds_dir).items():
+        listed = entry.get(NOT_STATED, [])
+        names = listed if isinstance(listed, list) else [listed]
+        marked[source_id] = {name for name in names if name in ATTRIBUTION_FIELDS}
+        if wrong := [repr(name) for name in names if name not in ATTRIBUTION_FIELDS]:
+            report.warnings.append({"source": source_id, "warning": f"{NOT_STATED} lists {', '.join(wrong)}: it may "
+                                    f"list only {', '.join(ATTRIBUTION_FIELDS)}"})
+    return marked
 
 
 def switch_reasons(seeds_dir: Path, paths: list[Path], live_documents: int, report: BuildReport) -> list[Reason]:
@@ -206,7 +248,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
 
     metadata = read_metadata(seeds_dir)
     paths = source_paths(seeds_dir)
-    report.unattributed = unattributed(paths, metadata)
+    not_stated = read_not_stated(seeds_dir, report)
     report.warnings += [{"source": CHECKS_FILE, "warning": warning}
                         for warning in unknown_sources(checks, {path.name for path in paths})]
     keep: list[Record] = []
@@ -239,6 +281,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
             report.added += 1
         fresh.extend(_records(doc, chunks, generation))
     stages.end("reading")
+    report.unattributed = unattributed(sorted({r.source.id for r, _ in fresh}), metadata, not_stated)
 
     on_disk = {path.name for path in paths}
     report.removed = sum(1 for source_id in live if source_id not in on_disk)

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from index.ingest.chunking import chunk_document
 from index.ingest.confusables import lookalike
-from index.ingest.corpus import METADATA_FILE, CorpusError, Source, decode, make_document, read_table
+from index.ingest.corpus import METADATA_FILE, NOT_STATED, CorpusError, Source, decode, make_document, read_table
 from index.ingest.twins import find_twin
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         if exists and not replace:
             raise SourceExists(f"A source named {source_id} already exists; replace it explicitly, "
                                "or rename the file.")
-        kept = tuple(k for k in table.get(source_id, {}) if k not in given) if exists else ()
+        kept = tuple(k for k in table.get(source_id, {}) if k not in given and k != NOT_STATED) if exists else ()
         entry = {**table.get(source_id, {}), **given} if exists else given
         doc = make_document(source_id, text, {k: str(v) for k, v in entry.items()})
         try:

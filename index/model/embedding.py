@@ -8,6 +8,7 @@ import functools
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,7 @@ class Embedder:
 
     name: str
     dimension: int
+    load_seconds: float = 0.0  # how long loading the model took, for a build's report (a deferred one's, once loaded)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One float32 unit vector per text, in order."""
@@ -127,7 +129,9 @@ class DeferredEmbedder(Embedder):
     def reference(self) -> SentenceTransformerEmbedder:
         """The loaded model, loading it now if need be."""
         if self.loaded is None:
+            started = time.monotonic()
             self.loaded = self._load(self.name)
+            self.load_seconds = time.monotonic() - started
         return self.loaded
 
     def __getattr__(self, attribute: str) -> Any:

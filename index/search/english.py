@@ -4,9 +4,9 @@ The dictionary is Hunspell's en_US word list (SCOWL), as the spylls package ship
 "stockpile" and "ombudsman" in lower case and "Lisbon", "Nairobi" and "Nixon" capitalised. A word counts as listed
 in lower case when it, or the word it inflects (English endings taken off: "stockpiling" is "stockpile" + "ing",
 "smugglers" is "smuggler" + "s"; a prefix too: "reopening" is "re" + "opening"), is a lower-case entry, in British
-or American spelling, a hyphenated entry also written as one word ("write-off": "writeoff"), or two entries written
-as one ("gunrunner", "rollout"). Only the entries are read, not Hunspell's affix engine: the word list costs a few
-megabytes, the engine fifty.
+or American spelling, a hyphenated entry also written as one word ("write-off": "writeoff"), or a verb and a
+particle written as one ("rollout", "drawdown"). Only the entries are read, not Hunspell's affix engine: the word
+list costs a few megabytes, the engine fifty.
 
 A misspelt common word ("recieved", "tommorow") is no name either: a word one edit (two for words of eight letters
 or more) from a common word that the dictionary lists in lower case, with the same first letter, is taken for a typo
@@ -56,19 +56,19 @@ def _lower_case() -> frozenset[str]:
     return frozenset(entries)
 
 
-# Nouns made of a verb and a particle, written as one word: "drawdown", "rollout", "takeover".
+# Nouns made of a verb and a particle, written as one word: "drawdown", "rollout", "takeover". Two nouns written as
+# one are not read this way: too many surnames are made so ("Goldsmith", "Blackwater").
 PARTICLES = ("up", "out", "off", "down", "over", "back", "away")
-COMPOUND_PART = 4  # the shortest part of a compound of two words: shorter ones split too many names
+BEFORE_PARTICLE = 3  # the shortest verb before a particle
 
 
 @lru_cache(maxsize=65536)
 def listed_in_lower_case(word: str) -> bool:
     """Whether the dictionary lists the word (lower-cased), an inflection of it, or its other spelling, in lower
-    case; or the word is two such words written as one ("gunrunner", "rollout")."""
+    case; or the word is such a verb and a particle written as one ("rollout")."""
     word = word.lower()
-    return _listed(word) or any(
-        _listed(word[:i]) and (word[i:] in PARTICLES or (len(word) - i >= COMPOUND_PART and _listed(word[i:])))
-        for i in range(COMPOUND_PART, len(word) - 1))
+    return _listed(word) or any(word.endswith(p) and len(word) - len(p) >= BEFORE_PARTICLE
+                                and _listed(word[: -len(p)]) for p in PARTICLES)
 
 
 # Inflectional endings, and what may stand before them: "tried" is "try", "making" is "make", "stopped" is "stop".

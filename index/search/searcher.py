@@ -457,8 +457,8 @@ class Searcher:
         return index
 
     def reload(self) -> bool:
-        """Loads the live generation if a build moved the pointer; True when it did."""
-        if self.store.pointer() == self.index.pointer:
+        """Loads the live generation if a build moved the pointer, or the store was replaced; True when it did."""
+        if not self.store.reopen_if_replaced() and self.store.pointer() == self.index.pointer:
             return False
         self.store.refresh()  # another process may have built it
         self.index = self._load()

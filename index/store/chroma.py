@@ -21,9 +21,12 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
+import stat
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,11 +38,12 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.model.embedding import ModelError
-from index.settings import IndexSettings
+from index.settings import IndexSettings, SettingsError
 from index.store.lock import BuildLock, file_lock, lease
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,9 @@ NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
 SQLITE_FILE = "chroma.sqlite3"
+OWNER_ONLY_FOLDER = 0o700
+OWNER_ONLY_FILE = 0o600
+SERVER_SECONDS = 60.0  # a Chroma server's answer to one request, a build's largest write included
 
 
 class StoreError(Exception):
@@ -103,21 +110,46 @@ class Record:
 def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
     """A client of the Chroma server or the embedded store; a reader (`create=False`) never makes a new store."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if not settings.uses_server and settings.chroma_path.exists() and not settings.chroma_path.is_dir():
+        raise SettingsError(f"CHROMA_PATH is {settings.chroma_path}, which is a file, not a folder: set CHROMA_PATH to "
+                            "the folder of the index (`python -m index build` makes it), or move that file away.")
     try:
         if settings.uses_server:
-            return chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=chroma_settings)
+            return _server_client(settings, chroma_settings)
         path = settings.chroma_path
         if not create and not (path / SQLITE_FILE).exists():
             raise StoreError(f"There is no index at {path} (CHROMA_PATH) yet: run `python -m index build`.")
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
         check_integrity(path)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        owner_only(path)
+        return client
     except StoreError:
         raise
     except Exception as exc:  # chromadb raises bare ValueError/ConnectionError variants
         where = (f"the Chroma server at {settings.server_address}" if settings.uses_server
                  else f"the Chroma store at {settings.chroma_path}")
         raise StoreError(f"cannot open {where}: {exc}") from exc
+
+
+def _server_client(settings: IndexSettings, chroma_settings: ChromaSettings) -> ClientAPI:
+    """chromadb.HttpClient with a timeout on every request: chromadb sets none, so a server that stops answering
+    would hold the calling thread for ever. Making the client asks the server things already, so its heartbeat is
+    asked first, within the same bound."""
+    with urllib.request.urlopen(f"http://{settings.server_address}/api/v2/heartbeat", timeout=SERVER_SECONDS):
+        pass
+    client = chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=chroma_settings)
+    client._server._session.timeout = SERVER_SECONDS  # type: ignore[attr-defined]  # its httpx.Client
+    return client
+
+
+def owner_only(path: Path) -> None:
+    """Closes the store's folder and database to other users: the pointer names the moderators who built each
+    generation. A store of another user's, which this one only reads, is left as it is."""
+    for held, allowed in ((path, OWNER_ONLY_FOLDER), (path / SQLITE_FILE, OWNER_ONLY_FILE)):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if stat.S_IMODE(held.stat().st_mode) & ~allowed:
+                held.chmod(allowed)
 
 
 def check_integrity(path: Path) -> None:
@@ -164,6 +196,7 @@ class Store:
         self.client = client
         self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
         self._building = threading.RLock()
+        self._identity = self._identity_now()
 
     @classmethod
     def open(cls, settings: IndexSettings, *, create: bool = True) -> "Store":
@@ -194,6 +227,32 @@ class Store:
                                                settings=ChromaSettings(anonymized_telemetry=False))
             self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
             self.client = client
+
+    def _identity_now(self) -> object:
+        """What tells this store from one put in its place: the embedded store's database file (device and inode),
+        or the id of the server's meta collection; None while there is none."""
+        chroma = self.client.get_settings()
+        try:
+            if chroma.is_persistent and chroma.persist_directory:
+                found = os.stat(Path(chroma.persist_directory) / SQLITE_FILE)
+                return found.st_dev, found.st_ino
+            return self.client.get_collection(META_COLLECTION).id
+        except (FileNotFoundError, NotFoundError):
+            return None
+
+    def reopen_if_replaced(self) -> bool:
+        """Opens the store again if another was put in its place since it was opened (the folder deleted and built
+        again, a server restarted on an empty path): a client of the old one goes on reading what was deleted.
+        True when it did."""
+        found = self._identity_now()
+        if found is None or found == self._identity:
+            return False
+        log.warning("the Chroma store was replaced since it was opened (deleted and built again?): opening the new one")
+        self.refresh()
+        with self._building:
+            self._meta = self.client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+            self._identity = found
+        return True
 
     def pointer(self, which: str = POINTER_ID) -> Pointer | None:
         """The live generation's pointer, or (`which=PREVIOUS_ID`) the one live before it."""

@@ -33,7 +33,7 @@ from bot.render import (
 )
 from bot.terminal import UNSURE, answer_json, answer_text, compare_json, compare_text
 from index.ingest.chunking import Chunk
-from index.ingest.corpus import Source
+from index.ingest.corpus import Source, make_document
 from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome
 from tests.bot.harness import NO_PINGS, assert_within_limits
 
@@ -324,3 +324,39 @@ def test_compare_marks_a_closest_passage_and_names_the_silent_sources() -> None:
     assert text.count("may not address") == 1 and "(says nothing on this)" in text
     assert [e["confidence"] for e in json.loads(compare_json("council meetings", said))["sources"]] == \
         ["high", "low", "high"]
+
+
+def test_an_invite_without_a_scheme_is_echoed_without_a_preview() -> None:
+    """An invite typed without https:// (which Discord still turns into an invite card) is echoed as a link in <…>,
+    like any other link, so an answer cannot carry someone's server."""
+    echoed = echo("Is discord.gg/Ab12cd the place, or discord.com/invite/Xy34 or discordapp.com/invite/Zz9?")
+    assert re.findall(r"<[^<>]*>", echoed) == ["<https://discord.gg/Ab12cd>", "<https://discord.com/invite/Xy34>",
+                                               "<https://discordapp.com/invite/Zz9>"]
+    assert not re.search(r"discord(app)?\.(gg|com)/", re.sub(r"<[^<>]*>", "", echoed))
+
+
+def test_a_card_escaping_drops_is_not_counted_as_shown() -> None:
+    """Three quotes whose escaping makes them too long to fit one message together: the text says how many
+    passages the message really shows, never "Passages 1–3" over two cards."""
+    starry = "*" * 1490 + " Iran armed the Taliban."
+    answer = Answer("Who armed the Taliban?", Outcome.ANSWERED, tuple(hit(starry, SOURCE, n) for n in range(1, 4)),
+                    total=7)
+    payload = answer_payload(answer, [])
+    shown = len(payload.embeds)
+    assert shown < 3
+    assert f"Passages 1–{shown} of 7" in payload.content and "Passages 1–3" not in payload.content
+    assert [e.author.name for e in payload.embeds] == [f"Passage {n}" for n in range(1, shown + 1)]
+    assert_within_limits(payload.to_dict())
+
+
+def test_direction_overrides_in_metadata_reach_no_title() -> None:
+    """A right-to-left override (or any bidirectional control) in a source's title, outlet or author, as a
+    hand-edited sources.toml may hold, is taken out when the source is read, so no card (nor text) shows the words
+    reversed."""
+    text = "Iran armed the Taliban, officials in Herat said on Monday, adding that the shipments went on for years."
+    tricky = make_document("r.txt", text, {"title": "Report \u202eeht no\u202c Taliban", "author": "\u202dAu Thor",
+                                           "outlet": "Daily \u2066News\u2069", "published": "2020-01-02"}).source
+    shown = card(hit(text, tricky), "q", 1).to_dict()
+    texts = [shown["title"], shown["footer"]["text"]]
+    assert not any(c in text for text in texts for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "Report eht no Taliban" in unquote(shown["title"])

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.prompt import Session
 from bot.terminal import answer_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.search.searcher import Answer, Hit, Outcome
+from index.search.searcher import Answer, Hit, Outcome, Searcher
 from index.settings import IndexSettings
 from tests.conftest import ROOT, SEEDS
 from tests.pseudo_terminal import LEFT, UP, PseudoTerminal, text
@@ -75,8 +76,8 @@ def test_type_edit_recall_page_and_read_around_in_the_terminal(terminal_env: dic
     around = text(session.expect(PROMPT))
     assert "Context of ¶ 8 in “Taliban and Iranian Alliance against the" in around
     assert "¶ 7\n" in around and "¶ 8 · the quoted passage\n" in around and "¶ 9\n" in around
-    session.type(b"context 7\r")
-    assert "There is no passage 7 on screen: passages 1 to 2 are." in text(session.expect(PROMPT))
+    session.type(b"context 99\r")
+    assert "There is no passage 99: this answer has passages 1 to" in text(session.expect(PROMPT))
     session.type(b"\x04")  # Ctrl-D
     assert session.close() == 0
 
@@ -110,3 +111,50 @@ def test_ask_log_lets_gaps_and_stats_be_tried_without_discord(terminal_env: dict
     assert stats["questions"] == 2 and stats["outcomes"]["answered"] == 1 and stats["answered_share"] == 0.5
     [gap] = report("gaps")["groups"]
     assert gap["examples"] == ["did zorvanek meet the taliban in herat?"] and gap["missing"] == ["Zorvanek"]
+
+
+class Asked:
+    """The searcher's pages of an answer, as `bot ask` gives them to the terminal mode, counting the searches."""
+
+    def __init__(self, searcher: Searcher, top: int = 2) -> None:
+        self.searcher, self.top, self.searches = searcher, top, 0
+
+    def __call__(self, question: str, offset: int) -> Answer:
+        self.searches += 1
+        return self.searcher.search(question, limit=self.top, offset=offset)
+
+
+def test_context_without_a_number_answers_with_its_usage(searcher: Searcher, capsys: pytest.CaptureFixture[str]):
+    """`context` alone, or with a word, says how to use it and searches nothing; before any answer, `context 1`
+    says to ask first."""
+    asked = Asked(searcher)
+    session = Session(searcher, asked)
+    session.handle("context 1")
+    assert "ask a question first" in capsys.readouterr().out
+    session.handle(QUESTION)
+    capsys.readouterr()
+    for line in ("context", "context two", "context  N"):
+        session.handle(line)
+        out = capsys.readouterr().out
+        assert out.startswith("`context N` shows the paragraphs around passage N"), (line, out)
+        assert "Q: " not in out
+    assert asked.searches == 1
+
+
+def test_context_reaches_any_passage_of_the_answer(searcher: Searcher, capsys: pytest.CaptureFixture[str]):
+    """After `more` shows passages 3 and 4, `context 1` still shows the first passage's paragraphs, `context 6`
+    those of a passage not shown yet; only a number past the answer's passages is refused, saying how many."""
+    session = Session(searcher, Asked(searcher))
+    session.handle(QUESTION)
+    assert session.last is not None and session.last.total >= 6
+    first = session.last.hits[0]
+    sixth = searcher.search(QUESTION, limit=1, offset=5).hits[0]
+    session.handle("more")
+    capsys.readouterr()
+    for number, hit in ((1, first), (6, sixth)):
+        session.handle(f"context {number}")
+        shown = " ".join(capsys.readouterr().out.split())
+        assert f"Context of ¶ {hit.chunk.paragraph} in “{hit.source.title}”" in shown, (number, shown)
+    session.handle("context 99")
+    assert capsys.readouterr().out.startswith(f"There is no passage 99: this answer has passages 1 to "
+                                              f"{session.last.total}.")

@@ -1,18 +1,24 @@
 """Members asking: /ask and mentions through the real CommandTree and handlers, over the real seeds index."""
 
 import asyncio
+import json
 import logging
 import re
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from bot.log.questionlog import RememberingEmbedder
 from bot.settings import Settings
-from index.search.searcher import Searcher
+from index.builds.pipeline import build
+from index.model.embedding import Embedder
+from index.search.searcher import Hit, Searcher
 from index.settings import IndexSettings
+from index.store.chroma import Store
 from tests.bot.harness import (
     BOT_ID,
     EPHEMERAL,
@@ -25,7 +31,7 @@ from tests.bot.harness import (
     bot_mention,
     settings_for,
 )
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, make_settings
 
 pytestmark = pytest.mark.slow  # the real model and the real seeds index
 
@@ -307,3 +313,32 @@ async def test_buttons_retire_when_they_time_out(seeds_settings: IndexSettings, 
         assert first.response["id"] in retired.url
     finally:
         await gateway.close()
+
+
+async def test_context_shows_no_source_removed_since_the_answer(tmp_path: Path, seeds_copy: Path,
+                                                                 embedder: Embedder) -> None:
+    """A source removed after an answer was given is not shown by that answer's Context button: the passages of
+    other sources "also reported by" are those of the index as it is when the button is pressed."""
+    index = make_settings(tmp_path, seeds_copy)
+    build(seeds_copy, Store.open(index), embedder)
+    searcher = Searcher.open(index, RememberingEmbedder(embedder))
+    echoed = next(c for c in searcher.index.chunks
+                  if searcher.index.with_also(Hit(c, 1.0, searcher.index.sources[c.source_id])).also)
+    question = " ".join(echoed.text.split()[:40])
+    hits = searcher.search(question, limit=3).hits
+    number, hit = next((n, h) for n, h in enumerate(hits, 1) if h.also)
+    removed = hit.also[0]
+    gateway = await Gateway.connect(settings_for(index), searcher)
+    try:
+        answer = only(await gateway.command("ask", question=question), "followup")
+        before = only(await gateway.press(answer, f"Context {number}"), "reply").message
+        assert unquote(" ".join(removed.chunk.text.split())[:60]) in unquote(json.dumps(before, ensure_ascii=False))
+        (seeds_copy / removed.source.id).unlink()
+        build(seeds_copy, Store.open(index), embedder)
+        assert searcher.reload()
+        pressed = await gateway.press(answer, f"Context {number}")
+    finally:
+        await gateway.close()
+    shown = unquote(json.dumps([r.message for r in pressed], ensure_ascii=False))
+    assert " ".join(removed.chunk.text.split())[:60] not in shown
+    assert removed.source.title not in shown

@@ -229,3 +229,14 @@ async def test_a_home_server_the_bot_is_not_in_is_logged(tmp_path: Path, caplog:
     assert f"could not sync /dossier to the home server {SECOND_GUILD_ID}" in caplog.text
     assert f"commands to the home server {GUILD_ID}" in caplog.text
     assert syncs(http)[f"{APP_ID}/guilds/{GUILD_ID}/commands"] == ["dossier"]
+
+
+async def test_unset_in_a_dm_says_where_to_run_it(unset: Uploads, seeds_copy: Path) -> None:
+    """/dossier in a DM with MODERATOR_GUILD_IDS unset says moderation is off and to run it in the server that
+    should keep the corpus, never "MODERATOR_GUILD_IDS=None", and changes nothing."""
+    before = state(unset, seeds_copy)
+    requests = await unset.gateway.command("dossier status", who=ADMIN, guild_id=None)
+    assert_refused(requests, MODERATION_OFF)
+    said = re.sub(r"\\(.)", r"\1", requests[0].message["content"])
+    assert "None" not in said and "run /dossier in the server that should keep the corpus" in said
+    assert state(unset, seeds_copy) == before

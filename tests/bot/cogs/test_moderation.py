@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -272,3 +273,23 @@ async def test_reindex_on_a_full_disk_says_so(gateway: Gateway,
     last = [r for r in requests if r.kind == "edit"][-1].message["content"]
     assert last.startswith("Reindex failed: The disk holding") and "is full" in last
     assert "previous index stays live" in last and gateway.bot.searcher.index.pointer.generation == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "db-7f3a.invalid"])
+async def test_a_log_server_error_shown_in_discord_names_no_host_or_port(tmp_path: Path, seeds_copy: Path,
+                                                                          host: str) -> None:
+    """A PostgreSQL question log that cannot be reached (nothing listening, or a host name that does not resolve):
+    /dossier gaps and stats say the log is off and why, naming DATABASE_URL, never the server's host or port."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, database_url=f"postgresql://dossier:pw@{host}:{port}/log",
+                                       question_log_key="ab" * 32)
+    try:
+        said = [(await gateway.command(f"dossier {report}", who=MODERATOR))[-1].message["content"]
+                for report in ("gaps", "stats")]
+    finally:
+        await gateway.close()
+    for text in said:
+        assert "question log is off" in text and "DATABASE\\_URL" in text, text
+        assert host not in text and str(port) not in text, text

@@ -298,3 +298,34 @@ async def test_gaps_embeds_each_wording_once(gateway: Gateway) -> None:
     assert between - before == 3 and model.inner.calls == between  # type: ignore[attr-defined]
     assert first.message == second.message and "in 3 groups by meaning" in first.message["content"]
     assert rows(gateway, "SELECT count(*) FROM wordings WHERE vector IS NOT NULL AND model = ?", model.name) == [(3,)]
+
+
+async def test_home_servers_do_not_read_each_others_members(tmp_path: Path, seeds_copy: Path,
+                                                           log_backend: LogBackend) -> None:
+    """With two home servers, /dossier gaps and stats in each show only the questions asked there (and the counts
+    of those asked outside every home server), never the other home's; /privacy says exactly who sees what."""
+    gateway = await fake_index_gateway(tmp_path, seeds_copy, moderator_guild_ids=[GUILD_ID, SECOND_GUILD_ID],
+                                       **log_backend.settings)
+    gateway.join(SECOND_GUILD_ID)
+    try:
+        await gateway.command("ask", question=asking(gateway, "Hometonia"))
+        for nth, name in enumerate(("Roeberta", "Rivalburg"), 1):
+            await gateway.command("ask", who=SECOND_OWNER, guild_id=SECOND_GUILD_ID,
+                                  question=asking(gateway, name, nth))
+        await gateway.command("ask", guild_id=None, question=asking(gateway, "Doefield", 3))
+        shown = {where: [unescaped((await gateway.command(f"dossier {report}", who=who, guild_id=where))[-1])
+                         for report in ("gaps", "stats")]
+                 for where, who in ((GUILD_ID, ADMIN), (SECOND_GUILD_ID, SECOND_OWNER))}
+        told = {where: unescaped((await gateway.command("privacy", guild_id=where))[-1])
+                for where in (GUILD_ID, None)}
+    finally:
+        await gateway.close()
+    (gaps, stats), (other_gaps, other_stats) = shown[GUILD_ID], shown[SECOND_GUILD_ID]
+    assert "Hometonia" in gaps and "Roeberta" not in gaps and "Rivalburg" not in gaps
+    assert "1 question went unanswered" in gaps and "1 question asked outside the home servers" in gaps
+    assert "Roeberta" in other_gaps and "Rivalburg" in other_gaps and "Hometonia" not in other_gaps
+    assert "2 questions went unanswered" in other_gaps
+    questions = lambda text: re.search(r'"name": "Questions", "value": "(\d+)', text)  # noqa: E731
+    assert (questions(stats)[1], questions(other_stats)[1]) == ("2", "3"), (stats, other_stats)  # type: ignore[index]
+    assert "This server's moderators, and no other server's, see" in told[GUILD_ID]
+    assert "The moderators of Dossier's home servers see only counts of questions asked here" in told[None]

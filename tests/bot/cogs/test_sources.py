@@ -7,6 +7,7 @@ Discord's CDN is faked at the same HTTP layer as every other request. Each test 
 import asyncio
 import itertools
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -378,3 +379,18 @@ def test_sharded_setting_builds_an_autoshardedbot(tmp_path: Path, monkeypatch: p
     assert isinstance(sharded._connection, discord.state.AutoShardedConnectionState)
     assert isinstance(plain, commands.Bot) and not isinstance(plain, discord.AutoShardedClient)
     assert sharded.settings.sharded and not plain.settings.sharded
+
+
+async def test_a_long_source_name_does_not_break_autocomplete(uploads: Uploads, seeds_copy: Path) -> None:
+    """A source put in the seeds folder by hand under a 150-character name, with a 150-character title, leaves the
+    choices of /dossier remove within Discord's 100 characters (a longer one makes Discord refuse them all): the
+    others are offered, their names cut; the long id, which no choice can carry, is not."""
+    long_id = "Report_" + "x" * 139 + ".txt"
+    shutil.copy(seeds_copy / REMOVED, seeds_copy / long_id)
+    with (seeds_copy / "sources.toml").open("a", encoding="utf-8") as table:
+        table.write(f'\n["{long_id}"]\ntitle = "{"A very long title " * 8}"\n')
+    await uploads.gateway.command("dossier reindex", who=MODERATOR)
+    assert long_id in indexed(uploads.gateway)
+    choices = await uploads.complete_remove("")
+    assert all(len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices), choices
+    assert len(choices) == 5 and long_id not in {c["value"] for c in choices}

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -71,6 +72,28 @@ def test_the_files_are_the_owners_alone(tmp_path: Path, loose_umask: None) -> No
     database.chmod(0o644)
     QuestionLog.open(database, days=90).close()
     assert mode(database) == 0o600
+
+
+def test_a_log_deleted_under_the_bot_is_made_again_where_reports_read(tmp_path: Path) -> None:
+    """The database deleted while the bot runs (its key left): the health probe and the next questions are written
+    to a new database at DATABASE_PATH, where gaps and stats read, not into the deleted file."""
+    database = tmp_path / "log.sqlite3"
+    questions = QuestionLog.open(database, days=90, homes=[GUILD_ID])
+    try:
+        questions.record(asked("Who armed the Taliban before the deletion?"))
+        questions.flush()
+        for side in ("", "-wal", "-shm"):
+            database.with_name(database.name + side).unlink(missing_ok=True)
+        questions.record(asked("Who armed the Taliban after the deletion?"))
+        questions.probe().result(timeout=10)
+        questions.flush()
+        assert database.exists() and mode(database) == 0o600
+        with contextlib.closing(sqlite3.connect(database)) as reading:
+            kept = [row[0] for row in reading.execute("SELECT question FROM questions")]
+        assert kept == ["Who armed the Taliban after the deletion?"]
+        assert questions.lost == 0
+    finally:
+        questions.close()
 
 
 def test_a_key_others_can_read_is_refused(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Bad source files: each gets a clear error, the rest is indexed, and a good file turned bad stays live."""
 
+import json
 import os
 import subprocess
 import sys
@@ -127,3 +128,54 @@ def test_deeply_nested_sources_toml_is_a_clear_error(tmp_path: Path, seeds_copy:
     assert result.returncode == 1, result.stderr
     assert "error: sources.toml is not valid TOML: it is nested too deeply" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def odd_entries(seeds: Path) -> dict[str, str]:
+    """Puts a dangling link, a looping link, a FIFO and a folder, each named *.txt, in `seeds`; returns the words
+    each one's error must carry."""
+    (seeds / "dangling.txt").symlink_to(seeds / "gone.txt")
+    (seeds / "looping.txt").symlink_to(seeds / "looping.txt")
+    os.mkfifo(seeds / "pipe.txt")
+    (seeds / "folder.txt").mkdir()
+    return {"dangling.txt": "does not exist", "looping.txt": "loop", "pipe.txt": "named pipe",
+            "folder.txt": "a folder"}
+
+
+def test_links_pipes_and_folders_named_txt_are_each_reported(store: Store, seeds_copy: Path) -> None:
+    """A dangling link, a looping link, a FIFO (which must not hang the build) and a folder named *.txt are each
+    listed in `errors` with their reason, and the seeds are indexed."""
+    expected = odd_entries(seeds_copy)
+    report = build(seeds_copy, store, FakeEmbedder())
+    errors = {e["source"]: e["error"] for e in report.errors}
+    assert set(errors) == set(expected)
+    for name, words in expected.items():
+        assert words in errors[name], (name, errors[name])
+    assert report.switched and report.documents == 5
+
+
+def test_a_build_with_unreadable_files_exits_with_its_own_status(store: Store, seeds_copy: Path) -> None:
+    """`python -m index build` with files it could not read indexes the rest, names each file and why, and exits
+    with status 5 (documented), not 0; the same corpus without them exits 0."""
+    build(seeds_copy, store, FakeEmbedder())  # the subprocesses below embed nothing: the fake model is not on disk
+    expected = odd_entries(seeds_copy)
+    (seeds_copy / "binary.txt").write_bytes(bytes(range(256)))
+    (seeds_copy / "utf16.txt").write_bytes("Iran and the Taliban met again in Kabul.".encode("utf-16"))
+    (seeds_copy / "empty.txt").write_bytes(b"")
+    expected.update({"binary.txt": "binary", "utf16.txt": "UTF-16", "empty.txt": "empty"})
+    env = {**os.environ, "SEEDS_DIR": str(seeds_copy), "CHROMA_PATH": str(seeds_copy.parent / "chroma"),
+           "EMBEDDING_MODEL": FakeEmbedder().name}
+    result = subprocess.run([sys.executable, "-m", "index", "build", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 5, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["documents"] == 5 and report["generation"] == 1
+    errors = {e["source"]: e["error"] for e in report["errors"]}
+    assert set(errors) == set(expected)
+    assert all(words in errors[name] for name, words in expected.items()), errors
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "| 5 |" in readme
+    for name in expected:
+        os.unlink(seeds_copy / name) if name != "folder.txt" else (seeds_copy / name).rmdir()
+    again = subprocess.run([sys.executable, "-m", "index", "build"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr

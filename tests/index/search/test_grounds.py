@@ -27,7 +27,7 @@ def missing(question: str) -> tuple[str, ...]:
     "Did the Ombudsman order a Crackdown on the Smugglers?",  # common words with capitals
     "which militia recieved the rifels tommorow?",  # misspelt common words
     "the three reports and both sources: do all three agree on the 300 rifles?",  # counts of the question's parts
-    "was the rollout of the handover a walkout?",  # compounds written as one word
+    "was the rollout of the handover a walkout?",  # a verb and a particle written as one word
     "did the PM reopen the misreported case?",  # an acronym a dictionary lists in lower case; prefixed words
 ])
 def test_common_words_of_every_kind_are_never_missing(question: str):
