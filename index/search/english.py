@@ -1,12 +1,12 @@
 """What English lists as ordinary words: a word a dictionary lists in lower case is no name, in any casing.
 
-The dictionary is Hunspell's en_US word list (SCOWL), as the spylls package ships it: it lists "smuggler",
-"stockpile" and "ombudsman" in lower case and "Lisbon", "Nairobi" and "Nixon" capitalised. A word counts as listed
-in lower case when it, or the word it inflects (English endings taken off: "stockpiling" is "stockpile" + "ing",
-"smugglers" is "smuggler" + "s"; a prefix too: "reopening" is "re" + "opening"), is a lower-case entry, in British
-or American spelling, a hyphenated entry also written as one word ("write-off": "writeoff"), or a verb and a
-particle written as one ("rollout", "drawdown"). Only the entries are read, not Hunspell's affix engine: the word
-list costs a few megabytes, the engine fifty.
+The dictionary is Hunspell's en_US word list (SCOWL) and its affix rules, as the spylls package ships them: it
+lists "smuggler", "stockpile" and "ombudsman" in lower case and "Lisbon", "Nairobi" and "Nixon" capitalised. A word
+counts as listed in lower case when it is a form of a lower-case entry by the dictionary's own rules ("stockpiling",
+"smugglers", "prolong" from "long" and the prefix "pro"), in British or American spelling, with a prefix English
+puts on any word ("overpromising"), a hyphenated form also written as one word ("write-off": "writeoff"), or a verb
+and a particle written as one ("rollout", "drawdown").
+The forms are made once, as a set of about 100,000 words: Hunspell's own engine would take fifty megabytes.
 
 A misspelt common word ("recieved", "tommorow") is no name either: a word one edit (two for words of eight letters
 or more) from a common word that the dictionary lists in lower case, with the same first letter, is taken for a typo
@@ -14,6 +14,8 @@ of it.
 """
 
 import logging
+import re
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -26,91 +28,35 @@ from index.search.terms import spellings
 log = logging.getLogger(__name__)
 
 COMMON_SHARE = 1e-6  # wordfreq's "small" list: words used at least once per million
+# Nouns made of a verb and a particle, written as one word: "drawdown", "rollout", "takeover". Two nouns written as
+# one are not read this way: too many surnames are made so ("Goldsmith", "Blackwater").
+PARTICLES = ("up", "out", "off", "down", "over", "back", "away")
+BEFORE_PARTICLE = 3  # the shortest verb before a particle
+# Prefixes English puts on any word to make another, beyond the few the dictionary's rules know ("re", "un", "pro"):
+# "overpromising", "counterstrike", "non-binding".
+PREFIXES = ("anti", "co", "counter", "inter", "mis", "multi", "non", "out", "over", "post", "pre", "self", "semi",
+            "sub", "super", "under")
+AFTER_PREFIX = 4  # letters the word after a prefix has at least
 
 
 class DictionaryError(RuntimeError):
     """The English word list that tells names from words is missing: the installation is incomplete."""
 
 
-def _word_list() -> Path:
-    spec = find_spec("spylls")
-    found = [Path(p) / "hunspell" / "data" / "en" / "en_US.dic" for p in (spec.submodule_search_locations or [])] \
-        if spec else []
-    if not found or not found[0].is_file():
-        raise DictionaryError("The English word list (en_US.dic of the spylls package) is missing; reinstall "
-                              "Dossier with `bash scripts/setup`.")
-    return found[0]
-
-
-@cache
-def _lower_case() -> frozenset[str]:
-    """The entries listed in lower case."""
-    entries: set[str] = set()
-    lines = _word_list().read_text(encoding="utf-8").splitlines()[1:]  # the first line counts the entries
-    for line in lines:
-        word = line.split("/", 1)[0].strip().replace("’", "'")
-        if word[:1].islower():
-            entries.add(word)
-            if "-" in word:
-                entries.add(word.replace("-", ""))
-    return frozenset(entries)
-
-
-# Nouns made of a verb and a particle, written as one word: "drawdown", "rollout", "takeover". Two nouns written as
-# one are not read this way: too many surnames are made so ("Goldsmith", "Blackwater").
-PARTICLES = ("up", "out", "off", "down", "over", "back", "away")
-BEFORE_PARTICLE = 3  # the shortest verb before a particle
-
-
 @lru_cache(maxsize=65536)
 def listed_in_lower_case(word: str) -> bool:
-    """Whether the dictionary lists the word (lower-cased), an inflection of it, or its other spelling, in lower
-    case; or the word is such a verb and a particle written as one ("rollout")."""
+    """Whether the dictionary lists the word (lower-cased), one of its forms, or its other spelling, in lower case;
+    or the word is such a verb and a particle written as one ("rollout")."""
     word = word.lower()
     return _listed(word) or any(word.endswith(p) and len(word) - len(p) >= BEFORE_PARTICLE
                                 and _listed(word[: -len(p)]) for p in PARTICLES)
 
 
-# Inflectional endings, and what may stand before them: "tried" is "try", "making" is "make", "stopped" is "stop".
-_ENDINGS = (("ies", "y"), ("ied", "y"), ("ier", "y"), ("iest", "y"), ("ily", "y"), ("es", ""), ("s", ""),
-            ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("er", ""), ("er", "e"), ("est", ""), ("est", "e"),
-            ("ly", ""), ("ly", "le"), ("'s", ""))
-
-
-def inflected_from(word: str) -> set[str]:
-    """The word, and the words it may inflect: "stopped" → {"stopped", "stopp", "stop", "stoppe"}."""
-    found = {word}
-    for ending, base in _ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 2:
-            root = word[: -len(ending)]
-            found |= {root + base, root[:-1]} if root[-1:] == root[-2:-1] else {root + base}
-    return found
-
-
-# Prefixes English puts on a word to make another: "reopen", "misreport", "counterstrike".
-_PREFIXES = ("anti", "co", "counter", "de", "dis", "inter", "mis", "non", "out", "over", "post", "pre", "re", "sub",
-             "super", "un", "under")
-_AFTER_PREFIX = 4  # letters the word after a prefix has at least
-
-
 def _listed(word: str) -> bool:
     entries = _lower_case()
-    bare = [word[len(p) :].lstrip("-") for p in _PREFIXES if word.startswith(p)]
-    return any(form in entries for whole in (word, *(b for b in bare if len(b) >= _AFTER_PREFIX))
-               for spelling in spellings(whole) for form in inflected_from(spelling))
-
-
-@cache
-def _common_by_start() -> dict[tuple[str, int], tuple[str, ...]]:
-    """Common words the dictionary lists in lower case, by first letter and length: what a typo is close to. A typo
-    seldom changes a word's first letter."""
-    from wordfreq import get_frequency_dict
-
-    found: dict[tuple[str, int], list[str]] = {}
-    for word, share in get_frequency_dict("en", wordlist="small").items():
-        if share >= COMMON_SHARE and word.isalpha() and _listed(word):
-            found.setdefault((word[0], len(word)), []).append(word)
-    return {key: tuple(words) for key, words in found.items()}
+    bare = [word[len(p) :].lstrip("-") for p in PREFIXES if word.startswith(p)]
+    return any(spelling in entries for whole in (word, *(b for b in bare if len(b) >= AFTER_PREFIX))
+               for spelling in spellings(whole))
 
 
 @lru_cache(maxsize=65536)
@@ -126,3 +72,78 @@ def misspelt_common_word(word: str) -> str | None:
         if found:
             return str(found[0])
     return None
+
+
+@cache
+def _common_by_start() -> dict[tuple[str, int], tuple[str, ...]]:
+    """Common words the dictionary lists in lower case, by first letter and length: what a typo is close to. A typo
+    seldom changes a word's first letter."""
+    from wordfreq import get_frequency_dict
+
+    found: dict[tuple[str, int], list[str]] = {}
+    for word, share in get_frequency_dict("en", wordlist="small").items():
+        if share >= COMMON_SHARE and word.isalpha() and _listed(word):
+            found.setdefault((word[0], len(word)), []).append(word)
+    return {key: tuple(words) for key, words in found.items()}
+
+
+@cache
+def _lower_case() -> frozenset[str]:
+    """Every form of every entry listed in lower case, by the dictionary's own affix rules."""
+    folder = _dictionary()
+    prefixes, suffixes = _affixes((folder / "en_US.aff").read_text(encoding="utf-8").splitlines())
+    entries: set[str] = set()
+    for line in (folder / "en_US.dic").read_text(encoding="utf-8").splitlines()[1:]:  # the first counts the rest
+        word, _, flags = line.strip().replace("’", "'").partition("/")
+        if word[:1].islower():
+            entries |= _forms(word, flags, prefixes, suffixes)
+    entries |= {w.replace("-", "") for w in entries if "-" in w}
+    return frozenset(entries)
+
+
+def _dictionary() -> Path:
+    """The folder of the en_US word list and affix rules that spylls ships."""
+    spec = find_spec("spylls")
+    found = [Path(p) / "hunspell" / "data" / "en" for p in (spec.submodule_search_locations or [])] if spec else []
+    if not found or not (found[0] / "en_US.dic").is_file() or not (found[0] / "en_US.aff").is_file():
+        raise DictionaryError("The English word list (en_US.dic and .aff of the spylls package) is missing; "
+                              "reinstall Dossier with `bash scripts/setup`.")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class _Affix:
+    """One of Hunspell's affix rules: take `strip` off the word's end (its start, for a prefix) and put `add` there,
+    when the word matches `condition`; `cross` when a prefix and a suffix may both apply."""
+
+    strip: str
+    add: str
+    condition: re.Pattern[str]
+    cross: bool
+
+
+def _affixes(lines: list[str]) -> tuple[dict[str, list[_Affix]], dict[str, list[_Affix]]]:
+    """The prefix and suffix rules of an affix file, by flag."""
+    rules: dict[str, dict[str, list[_Affix]]] = {"PFX": {}, "SFX": {}}
+    cross: dict[str, bool] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 4 and parts[0] in rules and parts[2] in ("Y", "N"):
+            cross[parts[1]] = parts[2] == "Y"
+        elif len(parts) >= 5 and parts[0] in rules:
+            kind, flag, strip, add, condition = parts[:5]
+            pattern = f"^{condition}" if kind == "PFX" else f"{condition}$"
+            rules[kind].setdefault(flag, []).append(_Affix("" if strip == "0" else strip, "" if add == "0" else add,
+                                                           re.compile(pattern), cross.get(flag, False)))
+    return rules["PFX"], rules["SFX"]
+
+
+def _forms(word: str, flags: str, prefixes: dict[str, list[_Affix]], suffixes: dict[str, list[_Affix]]) -> set[str]:
+    """The word and every form its flags make of it: "stockpile/DSG" gives "stockpiled", "stockpiles"…"""
+    suffixed = {(word[: len(word) - len(r.strip)] + r.add, r.cross) for f in flags for r in suffixes.get(f, ())
+                if r.condition.search(word)}
+    found = {word, *(form for form, _ in suffixed)}
+    for rule in (r for f in flags for r in prefixes.get(f, ())):
+        bases = [word, *(form for form, cross in suffixed if cross and rule.cross)]
+        found.update(rule.add + base[len(rule.strip):] for base in bases if rule.condition.search(base))
+    return found
