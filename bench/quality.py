@@ -1,7 +1,7 @@
 """Out-of-fold answer quality: each evaluation file scored by a scorer fitted on the other four, then ablations.
 
 Run: .venv/bin/python bench/quality.py [--json] [--only ROW...]   (a few minutes: a temporary index of seeds/,
-questions from ../shared/eval)
+questions from the optional evaluation files: a folder shared/eval next to the repository's folder)
 
 Rows: the floor (plain reciprocal-rank fusion of dense and BM25, always answering), the full pipeline, then the
 full pipeline with one feature or rule taken out and the scorer refitted without it. Every figure is out of
