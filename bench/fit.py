@@ -1,6 +1,7 @@
 """Fits the scorer on all five evaluation files and writes index/search/scorer.json; `--check` refits and compares.
 
-Run: .venv/bin/python bench/fit.py [--check]   (about a minute: a temporary index of seeds/, ../shared/eval)
+Run: .venv/bin/python bench/fit.py [--check]   (about a minute: a temporary index of seeds/, and the
+optional evaluation files: a folder shared/eval next to the repository's folder)
 """
 
 import argparse

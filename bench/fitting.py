@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 EVAL = ROOT.parent / "shared" / "eval"
 FILES = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7")
+if not EVAL.is_dir():
+    sys.exit(f"error: fitting and scoring the answers need the evaluation files, an optional checkout beside the "
+             f"repository (a folder shared/eval next to its folder), and there is no {EVAL}")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

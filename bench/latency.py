@@ -16,8 +16,9 @@ loads the model and encodes one question. Against it, in the same run:
 Also, with the model loaded in this process: the seed build against a bare encode of the seed passages (<= 2x),
 and Searcher.search with the ONNX embedder against a bare sentence-transformers encode (warm, in-process), and
 against a bare encode by the same ONNX embedder (what search, ranking and answerability add to one encode).
-The questions are the ones below, the background questions and, when ../shared/eval is beside the checkout,
-the evaluation questions, read from there at run time; they repeat to make up the thousand.
+The questions are the ones below, the background questions and, when the optional evaluation files are checked
+out beside the repository (a folder shared/eval next to its folder), the evaluation questions, read from there at
+run time; they repeat to make up the thousand.
 """
 
 import itertools

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import psycopg  # noqa: E402
 
 from tests.bot.log.databases import running_cluster  # noqa: E402
+from tests.conftest import copy_of_seeds  # noqa: E402
 from tests.deployment import Deployment, Tally, seeds_without  # noqa: E402
 
 LEVELS = (1, 10, 50)
@@ -135,7 +135,7 @@ async def run(seconds: float) -> None:
     with running_cluster() as cluster, tempfile.TemporaryDirectory() as folder:
         assert cluster is not None, "bench/load.py needs PostgreSQL installed (initdb): apt-get install postgresql"
         tmp = Path(folder)
-        shutil.copytree(ROOT / "seeds", tmp / "seeds")
+        copy_of_seeds(tmp / "seeds")  # without checks.toml: a build that removes a source must switch
         url = cluster.create_database()
         deployment = Deployment(tmp, tmp / "seeds", url, os.urandom(32).hex(), shards=[[0], [1]], shard_count=2,
                                 guilds_per_shard=4, fake_embedder=False)

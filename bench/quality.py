@@ -1,8 +1,8 @@
 """Out-of-fold answer quality: each evaluation file scored by a scorer fitted on the other six, two floors, then
 ablations; and how `compare` tells silent sources from the others, on topics of this repository's own.
 
-Run: .venv/bin/python bench/quality.py [--json] [--only ROW...]   (several minutes: a temporary index of seeds/, the
-evaluation files from the optional checkout beside the repository, ../shared/eval)
+Run: .venv/bin/python bench/quality.py [--json] [--only ROW...]   (several minutes: a temporary index of seeds/,
+questions from the optional evaluation files: a folder shared/eval next to the repository's folder)
 
 Rows:
 - the ranking floor: plain reciprocal-rank fusion of the question's cosine with each passage alone and BM25 over its

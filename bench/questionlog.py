@@ -55,8 +55,11 @@ TOPICS = ["water from the Helmand river", "drone sales", "refugees", "border tra
 
 
 def base_questions() -> list[str]:
-    evaluation = [json.loads(line)["question"] for name in ("dev.jsonl", "dev2.jsonl")
-                  for line in (ROOT.parent / "shared" / "eval" / name).read_text(encoding="utf-8").splitlines()]
+    """The questions the log is filled with: templates and background questions, and the evaluation questions when
+    the optional evaluation files are checked out beside the repository (a folder shared/eval next to its folder)."""
+    files = [ROOT.parent / "shared" / "eval" / name for name in ("dev.jsonl", "dev2.jsonl")]
+    evaluation = [json.loads(line)["question"] for path in files if path.exists()
+                  for line in path.read_text(encoding="utf-8").splitlines()]
     templated = [f"What does {actor} say about {topic}?" for actor in ACTORS for topic in TOPICS]
     return evaluation + list(BACKGROUND_QUESTIONS) + templated
 

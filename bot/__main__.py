@@ -1,6 +1,6 @@
 """`python -m bot`: run the Discord bot; `python -m bot ask` and `compare`: answer in the terminal, no token needed;
-`python -m bot gaps|stats`: what the question log says; `python -m bot log migrate|export|copy`: the question log's
-database, for its operator; `python -m bot health`: whether the running bot is healthy, for a supervisor."""
+`python -m bot gaps|stats`: what the question log says; `python -m bot log migrate|export|import|copy`: the question
+log's database, for its operator; `python -m bot health`: whether the running bot is healthy, for a supervisor."""
 
 import argparse
 import asyncio
@@ -248,13 +248,17 @@ def health(settings: Settings) -> int:
 
 
 def log_command(settings: Settings, args: argparse.Namespace) -> int:
-    """`log migrate`, `log export --json` or `log copy`."""
+    """`log migrate`, `log export --json`, `log import` or `log copy`."""
     from bot.log import cli as logcli
 
     if args.log_command == "migrate":
         return logcli.migrate_command(settings)
     if args.log_command == "export":
         return logcli.export_command(settings)
+    if args.log_command == "import":
+        from bot.log.restore import import_command
+
+        return import_command(settings, args.file, args.json)
     return logcli.copy_command(settings, args.source, args.json)
 
 
@@ -364,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     log_sub = log_cmd.add_subparsers(dest="log_command", required=True)
     for name, what in (("migrate", "bring the schema up to date (the bot does at start), and check the key"),
                        ("export", "print every row as JSON Lines: hashes as stored, never the key"),
+                       ("import", "add the rows of an export to the log (one it holds already stays as it is); the "
+                                  "log must have the exported log's key"),
                        ("copy", "copy a SQLite log (DATABASE_PATH, or --from) into the PostgreSQL log at "
                                 "DATABASE_URL; they must share a key (QUESTION_LOG_KEY)")):
         command = log_sub.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}.",
@@ -373,9 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "export":
             command.add_argument("--json", action="store_true", required=True,
                                  help="JSON Lines, the only format: one object a row")
+        if name == "import":
+            command.add_argument("file", help="the export (`log export --json`), or - to read it from stdin")
         if name == "copy":
             command.add_argument("--from", dest="source", type=Path, default=None,
                                  help="the SQLite file to copy (default DATABASE_PATH)")
+        if name in ("copy", "import"):
             command.add_argument("--json", action="store_true", help="print what was added as one JSON object")
     args = parser.parse_args(argv)
     if args.command == "ask":

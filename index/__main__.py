@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index import logs
-from index.builds.checks import failure_text, read_checks, run_checks, unknown_sources
+from index.builds.checks import CHECKS_FILE, failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import (
     EXIT_CHECKS_FAILED,
@@ -150,11 +150,14 @@ def checks(settings: IndexSettings, as_json: bool) -> int:
         print(json.dumps({"passed": len(results) - len(failed), "failed": [r.to_json() for r in failed],
                           **({"warnings": warnings} if warnings else {})}))
     elif not found:
-        print(f"No checks: {settings.seeds_dir / 'checks.toml'} holds none.")
+        path = settings.seeds_dir / CHECKS_FILE
+        print(f"No checks: {path} holds none." if path.exists() else
+              f"No checks: there is no {path}. docs/discord.md (\"Checks and rollback\") says how to write one.")
     else:
         print(f"Checks: {len(results) - len(failed)} passed, {len(failed)} failed.")
-        print("\n".join([*(f"  failed: {failure_text(result)}" for result in failed),
-                         *(f"  warning: {warning}" for warning in warnings)]))
+        for line in [*(f"  failed: {failure_text(result)}" for result in failed),
+                     *(f"  warning: {warning}" for warning in warnings)]:
+            print(line)
     return EXIT_CHECKS_FAILED if failed else 0
 
 

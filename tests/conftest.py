@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.builds.checks import CHECKS_FILE
 from index.builds.pipeline import BuildReport, Progress, build
 from index.model.background import BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder, SentenceTransformerEmbedder
@@ -25,7 +26,10 @@ from tests.bot.log.databases import Cluster, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
+# The evaluation files are an optional checkout beside the repository: a folder shared/eval next to its folder.
+EVAL = ROOT.parent / "shared" / "eval"
+NO_EVAL = ("the optional evaluation files are not checked out beside the repository (a folder shared/eval next to "
+           "its folder)")
 
 
 def wait_at_gate(gate: Path, timeout: float = 60) -> None:
@@ -99,12 +103,17 @@ def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
+def copy_of_seeds(folder: Path) -> Path:
+    """A writable copy of the seeds at `folder`, without the checks.toml shipped with them: a test that wants checks
+    writes its own, and a build that removes or rewrites a source is not held back by a check of it."""
+    shutil.copytree(SEEDS, folder, ignore=shutil.ignore_patterns(CHECKS_FILE))
+    return folder
+
+
 @pytest.fixture
 def seeds_copy(tmp_path: Path) -> Path:
-    """A writable copy of the seeds folder."""
-    folder = tmp_path / "seeds"
-    shutil.copytree(SEEDS, folder)
-    return folder
+    """A writable copy of the seeds folder, without its checks (see copy_of_seeds)."""
+    return copy_of_seeds(tmp_path / "seeds")
 
 
 def make_settings(tmp: Path, seeds: Path = SEEDS) -> IndexSettings:

@@ -326,8 +326,8 @@ def test_force_with_nothing_changed_says_it_forced_nothing(fake_index: dict[str,
 
 
 def readme_build_keys() -> list[str]:
-    """The keys the README lists for `build --json`, in its paragraph on that object."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The keys the operator's guide lists for `build --json`, in its paragraph on that object."""
+    readme = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
     paragraph = readme[readme.index("`build --json` ends with one JSON object"):]
     paragraph = paragraph[: paragraph.index("\n\n")]
     paragraph = re.sub(r"\([^()]*(?:\([^()]*\)[^()]*)*\)", "", paragraph)  # what is in brackets describes a key
@@ -335,7 +335,7 @@ def readme_build_keys() -> list[str]:
 
 
 def test_build_json_always_has_the_keys_the_readme_lists(fake_index: dict[str, str], tmp_path: Path):
-    """Every key the README lists for `build --json` is in the object whether the build switched, changed nothing
+    """Every key the operator's guide lists for `build --json` is in the object whether the build switched, changed nothing
     or was held back (null where it has no value), so a script can read them without checking first."""
     keys = readme_build_keys()
     assert {"documents", "corroboration", "checks", "errors", "switched", "stages"} <= set(keys), keys

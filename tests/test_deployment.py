@@ -5,7 +5,6 @@ rollback under load, and report their health to a supervisor's probe."""
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -17,7 +16,7 @@ import pytest_asyncio
 
 from tests.bot.fake_discord import shard_of
 from tests.bot.log.databases import NO_POSTGRES, Cluster
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, copy_of_seeds
 from tests.deployment import Deployment, Tally, seeds_without
 from tests.index.builds.test_checks_rollback import HERAT
 
@@ -31,8 +30,7 @@ async def deployment(tmp_path: Path, postgres: Cluster | None) -> AsyncIterator[
     """Two bot processes, shard 0 and shard 1 of 2, each asked to sync the commands at start-up."""
     if postgres is None:
         pytest.skip(NO_POSTGRES)
-    seeds = tmp_path / "seeds"
-    shutil.copytree(SEEDS, seeds)
+    seeds = copy_of_seeds(tmp_path / "seeds")
     url = postgres.create_database()
     deployed = Deployment(tmp_path, seeds, url, "ab" * 32, shards=[[0], [1]], shard_count=2,
                           SYNC_COMMANDS_GLOBALLY="true")

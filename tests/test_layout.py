@@ -40,7 +40,7 @@ def floor(module: str) -> int:
     found = [(len(name), n) for n, names in enumerate(FLOORS) for name in names
              if module == name or (module.startswith(name + ".") and name not in ("index", "bot"))]
     if not found:
-        raise LookupError(f"{module} is on no floor: add it to FLOORS, and to the README's architecture section")
+        raise LookupError(f"{module} is on no floor: add it to FLOORS, and to docs/architecture.md")
     return max(found)[1]
 
 

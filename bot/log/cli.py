@@ -2,9 +2,10 @@
 
 - `migrate` brings the schema of the log the settings name (DATABASE_URL, else DATABASE_PATH) up to date and
   records its key's check: what every bot process does when it starts, done once, on purpose, before they start.
-- `export --json` prints every row, one JSON object a line: first `{"table": "log", "schema", "database",
-  "exported_at"}`, then `{"table": name, column: value, …}` for the wordings, questions, passages quoted and votes.
-  Members and messages are the keyed hashes the log holds; embeddings are base64; the key is never in it.
+- `export --json` prints every row, one JSON object a line, read in one snapshot: first `{"table": "log", "schema",
+  "database", "exported_at", "key_check"}`, then `{"table": name, column: value, …}` for the wordings, questions,
+  passages quoted and votes. Members and messages are the keyed hashes the log holds; embeddings are base64; the key
+  is never in it, only the log's check of it (bot/log/keys.py), which `log import` (bot/log/restore.py) compares.
 - `copy [--from PATH]` copies a SQLite log (DATABASE_PATH by default) into the PostgreSQL one at DATABASE_URL. The
   two must share a key, or the copied hashes would match nobody: QUESTION_LOG_KEY must be the SQLite log's key
   file, in hexadecimal. Rows already there are left as they are, so a copy that was cut off can be run again.
@@ -49,10 +50,12 @@ def migrate_command(settings: Settings) -> int:
 def export_command(settings: Settings) -> int:
     """Prints the log as JSON Lines."""
     where = Location.of(settings)
-    with contextlib.closing(open_database(where, read_only=True)) as database:
+    with contextlib.closing(open_database(where, read_only=True)) as database, database.snapshot():
         check_version(database)
+        key_check = database.fetchone("SELECT value FROM log_meta WHERE name = 'key_check'")
         print(json.dumps({"table": "log", "schema": LATEST, "database": str(where),
-                          "exported_at": datetime.now(UTC).isoformat(timespec="seconds")}))
+                          "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                          "key_check": None if key_check is None else key_check[0]}))
         for table, columns in COLUMNS.items():
             for row in database.fetchall(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {KEYS[table]}"):
                 print(json.dumps({"table": table, **{column: _json(value) for column, value in zip(columns, row,
@@ -82,13 +85,18 @@ def copy_command(settings: Settings, source: Path | None, as_json: bool) -> int:
     with contextlib.closing(open_migrated(Location(path=path))[0]) as sqlite, \
             contextlib.closing(open_migrated(target)[0]) as postgres:
         added = copy_rows(sqlite, postgres)
+    print_added(f"Copied the question log at {path} into {target}", added, as_json, {"from": str(path),
+                                                                                     "to": str(target)})
+    return 0
+
+
+def print_added(done: str, added: dict[str, int], as_json: bool, where: dict[str, str]) -> None:
+    """What a copy or an import added: one line, or one JSON object with `where` it went."""
     if as_json:
-        print(json.dumps({"from": str(path), "to": str(target), "added": added}))
+        print(json.dumps({**where, "added": added}, ensure_ascii=False))
     else:
         counts = ", ".join(f"{count:,} {name}" for name, count in added.items())
-        print(f"Copied the question log at {path} into {target}: added {counts}. Rows it held already were left "
-              "as they were.")
-    return 0
+        print(f"{done}: added {counts}. Rows it held already were left as they were.")
 
 
 def copy_rows(source: Database, target: Database) -> dict[str, int]:

@@ -149,6 +149,16 @@ class Database(ABC):
             yield
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in the block see the database as it was at its first read, whatever is written meanwhile."""
+        with self._run_block():
+            self._execute(self._snapshot_sql, ())
+            try:
+                yield
+            finally:
+                self._execute("COMMIT", ())
+
+    @contextlib.contextmanager
     def _run_block(self) -> Iterator[None]:
         try:
             yield
@@ -162,6 +172,7 @@ class Database(ABC):
             raise self._translated(error) from error
 
     _tables_sql: str
+    _snapshot_sql: str
     _driver_error: type[Exception] | tuple[type[Exception], ...]
 
     @abstractmethod
@@ -207,6 +218,7 @@ class SQLiteDatabase(Database):
     """A SQLite file in WAL mode, readable by its owner only. A writer's connection overwrites what it deletes."""
 
     _tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    _snapshot_sql = "BEGIN"  # deferred: WAL readers keep the snapshot of their first read
     _driver_error = sqlite3.Error
 
     def __init__(self, where: Location, read_only: bool = False) -> None:

@@ -44,6 +44,7 @@ class PostgresDatabase(Database):
     """A connection to the log's PostgreSQL database; a read-only one for reports."""
 
     _tables_sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    _snapshot_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ"
     _driver_error = psycopg.Error
 
     def __init__(self, where: Location, read_only: bool = False) -> None:

@@ -180,6 +180,10 @@ class OnnxEmbedder(Embedder):
         self._vocabulary = folder / VOCABULARY_FILE
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # One thread: a question is too small to share, and the pool's idle threads spin. At load 6 on 2 cores the
+        # default pool of two took 25-28 ms of CPU an encode against 12 ms, and a slower median (28-43 ms against
+        # 17-22 ms; docs/development.md, "Timings").
+        options.intra_op_num_threads = 1
         try:
             self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
             self._session = onnxruntime.InferenceSession(str(folder / GRAPH_FILE), options,

@@ -18,9 +18,8 @@ from index.model.embedding import SentenceTransformerEmbedder, bundled_model_pat
 from index.model.onnx_export import MIN_COSINE, corpus_passages, ensure_export, question_file
 from index.model.onnx_model import OnnxEmbedder, export_folder, pool, question_embedder, read_manifest
 from index.settings import IndexSettings
-from tests.conftest import ROOT, SEEDS, SHARED
+from tests.conftest import EVAL, NO_EVAL, ROOT, SEEDS
 
-EVAL = SHARED / "eval"
 HEAVY = ("torch", "transformers", "sentence_transformers")
 QUESTION = "How many Taliban fighters got Iranian visas?"
 
@@ -62,7 +61,7 @@ def onnx_embedder(embedder: SentenceTransformerEmbedder) -> OnnxEmbedder:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not EVAL.exists(), reason="../shared/eval is not beside the checkout")
+@pytest.mark.skipif(not EVAL.exists(), reason=NO_EVAL)
 def test_onnx_matches_sentence_transformers(embedder: SentenceTransformerEmbedder,
                                             onnx_embedder: OnnxEmbedder) -> None:
     """On every seed passage and dev question, alone or in a batch, cosine with sentence-transformers ≥ 0.9999."""
@@ -198,11 +197,12 @@ def answers_by_backend(seeds_settings: IndexSettings, onnx_embedder: OnnxEmbedde
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not EVAL.exists(), reason="../shared/eval is not beside the checkout")
+@pytest.mark.skipif(not EVAL.exists(), reason=NO_EVAL)
 @pytest.mark.parametrize("questions", SCORED)
 def test_scorer_figures_are_the_same_as_with_sentence_transformers(
         answers_by_backend: dict[str, list[str]], tmp_path: Path, questions: str) -> None:
-    """The shared scorer prints the same figures for answers through ONNX as through sentence-transformers."""
+    """The evaluation files' scorer prints the same figures for answers through ONNX as through
+    sentence-transformers."""
     start = sum(len(question_file(EVAL / name)) for name in SCORED[:SCORED.index(questions)])
     count = len(question_file(EVAL / questions))
     scores = {}

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from index.settings import IndexSettings
-from tests.conftest import ROOT, SEEDS, SHARED
+from tests.conftest import EVAL, NO_EVAL, ROOT, SEEDS
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (SHARED / "eval" / "score.py").exists(),
-                                 reason="../shared/eval is not beside the checkout")]
+              pytest.mark.skipif(not (EVAL / "score.py").exists(), reason=NO_EVAL)]
 
-EVAL = SHARED / "eval"
 FILES = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7")
 # Out of fold (docs/answers.md): hit@3, MRR@10, answered and abstained of each file with a scorer fitted on the other
 # six, less one question's worth, so that a change which costs any file a question's answer fails here.

@@ -97,7 +97,7 @@ def test_ask_from_stdin_answers_from_a_generation_built_while_it_runs(tmp_path: 
 
 def test_a_bot_on_the_embedded_store_follows_builds_and_rollbacks_from_other_processes(tmp_path: Path,
                                                                                       seeds_copy: Path):
-    """What docs/deployment.md supports: the bot answers from an embedded store while a build in another process
+    """What docs/scale.md supports: the bot answers from an embedded store while a build in another process
     adds a source, answers from that build once it is live, and goes back after `python -m index rollback`."""
     root = tmp_path / "root"
     root.mkdir()
