@@ -335,8 +335,8 @@ def readme_build_keys() -> list[str]:
 
 
 def test_build_json_always_has_the_keys_the_readme_lists(fake_index: dict[str, str], tmp_path: Path):
-    """Every key the operator's guide lists for `build --json` is in the object whether the build switched, changed nothing
-    or was held back (null where it has no value), so a script can read them without checking first."""
+    """Every key the operator's guide lists for `build --json` is in the object whether the build switched, changed
+    nothing or was held back (null where it has no value), so a script can read them without checking first."""
     keys = readme_build_keys()
     assert {"documents", "corroboration", "checks", "errors", "switched", "stages"} <= set(keys), keys
     nothing = json.loads(run(["index", "build", "--json"], fake_index).stdout.splitlines()[-1])
