@@ -48,15 +48,26 @@ class IndexSettings(BaseSettings):
     embedding_backend: Literal["onnx", "sentence-transformers"] = Field(
         default="onnx", description="onnx or sentence-transformers")
     onnx_cache: Path = Field(default=Path("data/onnx"), description="a folder path")
+    generations_path: Path | None = Field(default=None, description="a folder path")
 
-    @field_validator("seeds_dir", "chroma_path", "onnx_cache")
+    @field_validator("seeds_dir", "chroma_path", "onnx_cache", "generations_path")
     @classmethod
-    def _from_project_folder(cls, path: Path) -> Path:
-        return project_path(path)
+    def _from_project_folder(cls, path: Path | None) -> Path | None:
+        return project_path(path) if path is not None else None
 
     @property
     def uses_server(self) -> bool:
         return bool(self.chroma_host or self.chroma_port)
+
+    @property
+    def generations(self) -> Path:
+        """Where this host keeps the generations' files (index/store/copies.py): GENERATIONS_PATH, else beside the
+        embedded store's folder, else under data/ for a Chroma server."""
+        if self.generations_path is not None:
+            return self.generations_path
+        if self.uses_server:
+            return project_path(Path("data/generations"))
+        return self.chroma_path.with_name(self.chroma_path.name + ".generations")
 
     @property
     def server_host(self) -> str:

@@ -33,11 +33,15 @@ from typing import Any
 import numpy as np
 
 from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
-from index.builds.corroboration import corroborate, corroboration_key
+from index.builds.corroboration import corroboration_key
+from index.builds.files import assemble, background_vectors, judged, live_vectors
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.model.embedding import Embedder
+from index.search import snapshot
+from index.search.making import fill, make
 from index.search.searcher import Searcher, calibration_key
+from index.search.snapshot import Snapshot
 from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 from index.store.lock import BuildLock
 from index.store.partners import Corroboration
@@ -260,33 +264,44 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if report.reasons and not force:
         return _held(report, old_generation, started)
 
-    reusable = {r.embed_digest: r.record_id for records in live.values() for r in records}
-    vectors = _vectors(store, collection, embedder, fresh, reusable, report, tell)
+    live_files = _live_files(store, pointer) if same_model and (keep or fresh) else None
+    dimension = pointer.dimension if same_model and pointer is not None else embedder.dimension
+    reusable = {r.embed_digest: r.chunk.id for records in live.values() for r in records}
+    vectors = _vectors(embedder, fresh, reusable, live_vectors(live_files), dimension, report, tell)
     stages.end("embedding")
 
     new_records = [record for record, _ in fresh]
     _write(store, collection, new_records, vectors, replaced, generation, tell)
     stages.end("writing")
 
-    tell(Progress("validating", 0, 1))
-    _validate(store, collection, generation, report.chunks, new_records, keep, vectors)
-    built_at = datetime.now(UTC).isoformat(timespec="seconds")
-    new = Pointer(collection=name, generation=generation, model=embedder.name, dimension=embedder.dimension,
-                  built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
-    searcher = Searcher(store, embedder, new)  # it reads as every searcher will, and computes the bar once for all
-    if math.isfinite(searcher.index.bar):
-        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
-                      bar_key=calibration_key(embedder.name))
-    tell(Progress("validating", 1, 1))
-    stages.end("validating")
     tell(Progress("corroborating", 0, 1))
+    assembled = assemble(keep, new_records, vectors, live_files, dimension)
     previous_sources = {source: frozenset(r.chunk.id for r in records) for source, records in live.items()}
-    found = corroborate(searcher.index.chunks, searcher.index.vectors, key, live_corroboration, previous_sources)
+    found, also = judged(assembled, key, live_corroboration, previous_sources)
     store.write_pages(generation, found.pages())
     report.corroboration = {"bar": round(found.bar, 4) if math.isfinite(found.bar) else None,
                             "passages": len(found.partners), "judged": found.judged}
     tell(Progress("corroborating", 1, 1))
     stages.end("corroborating")
+
+    built_at = datetime.now(UTC).isoformat(timespec="seconds")
+    new = Pointer(collection=name, generation=generation, model=embedder.name, dimension=dimension,
+                  built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
+    make(store.copies, new, assembled.chunks, assembled.sources, assembled.vectors, also,
+         previous=live_files.folder if live_files is not None else None,
+         progress=lambda done, total: tell(Progress("saving", done, total)))
+    stages.end("saving")
+
+    tell(Progress("validating", 0, 1))
+    _validate(store, collection, generation, report.chunks, new_records, keep, vectors)
+    background = background_vectors(store, embedder) if assembled.chunks else None
+    # It reads the new generation's files as every searcher will, and computes the bar once for all.
+    searcher = Searcher(store, embedder, new, background=background)
+    if math.isfinite(searcher.index.bar):
+        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
+                      bar_key=calibration_key(embedder.name))
+    tell(Progress("validating", 1, 1))
+    stages.end("validating")
     if checks:
         report.checks = _run_checks(checks, store, embedder, searcher, pointer, tell)
         stages.end("checking")
@@ -349,17 +364,25 @@ def _records(doc: Document, chunks: list[Chunk], generation: int) -> list[tuple[
             for c in chunks]
 
 
-def _vectors(store: Store, collection: Any, embedder: Embedder, fresh: list[tuple[Record, str]],
-             reusable: dict[str, str], report: BuildReport, tell: ProgressFn) -> np.ndarray:
-    """Embeddings for the new records: copied from a stored passage with the same text, else computed."""
-    kept = store.embeddings(collection, [reusable[r.embed_digest] for r, _ in fresh
-                                         if r.embed_digest in reusable])
-    vectors = np.zeros((len(fresh), embedder.dimension), dtype=np.float32)
+def _live_files(store: Store, pointer: Pointer | None) -> Snapshot | None:
+    """The live generation's files on this host (made from Chroma first if they are not), whose vectors, tokens
+    and lexicons the new generation reuses."""
+    if pointer is None:
+        return None
+    return snapshot.read(store.copies, pointer) or fill(store, pointer, check=False)
+
+
+def _vectors(embedder: Embedder, fresh: list[tuple[Record, str]], reusable: dict[str, str],
+             live: Callable[[str], np.ndarray | None], dimension: int, report: BuildReport,
+             tell: ProgressFn) -> np.ndarray:
+    """Embeddings for the new records: copied from a live passage with the same text, else computed."""
+    vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
     todo = []
     for i, (record, text) in enumerate(fresh):
-        old = reusable.get(record.embed_digest)
-        if old is not None and old in kept:
-            vectors[i] = kept[old]
+        chunk_id = reusable.get(record.embed_digest)
+        known = live(chunk_id) if chunk_id is not None else None
+        if known is not None:
+            vectors[i] = known
         else:
             todo.append((i, text))
     # Steps of similar length waste little on padding, as one encode over all the texts would.

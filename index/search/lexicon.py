@@ -77,10 +77,25 @@ class Lexicon:
         for initials, phrase in initialisms(text):
             if len(initials) >= 3:
                 lexicon.phrases[initials].add(phrase)
-        for word in lexicon.keys:
-            if len(word) >= 4 and word.isalpha():
-                lexicon.by_initial[word[0]].append(word)
+        lexicon._index_initials()
         return lexicon
+
+    @classmethod
+    def merged(cls, parts: Iterable["Lexicon"]) -> "Lexicon":
+        """The lexicon of the texts of all the parts together (each built from some of them): nothing in it spans
+        two passages, so it is their union."""
+        lexicon = cls()
+        for part in parts:
+            lexicon.keys |= part.keys
+            for initials, phrases in part.phrases.items():
+                lexicon.phrases[initials] |= phrases
+        lexicon._index_initials()
+        return lexicon
+
+    def _index_initials(self) -> None:
+        for word in self.keys:
+            if len(word) >= 4 and word.isalpha():
+                self.by_initial[word[0]].append(word)
 
     def forms(self, term: Term) -> frozenset[str]:
         """The keys and phrases under which the corpus mentions the term; empty when it never does."""

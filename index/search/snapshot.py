@@ -1,0 +1,160 @@
+"""A generation as a searcher holds it, and its files on this host (index/store/copies.py).
+
+What a process opens without parsing: the passages' vectors, and each blended with the passage it leans on, as
+.npy files it maps read-only (the pages are the page cache's, shared by every process of the host, and a generation
+no longer held is gone with its mapping); the passages' texts in one file with their offsets and fields; the
+passage each leans on; each passage's corroborating partners as positions; the BM25 index as bm25s saves it; the
+corpus's lexicon. A build also reads, from the live generation's files, each passage's BM25 tokens and each
+source's lexicon, and tokenises and reads again only the passages and sources that changed (`make`).
+
+Tokens and lexicons depend on how words are read (index/search/terms.py, question.py, lexicon.py, bm25s): files
+made by other code (TEXT_KEY) are not reused.
+"""
+
+import hashlib
+import json
+import logging
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from index.ingest.chunking import Chunk
+from index.ingest.corpus import Source
+from index.search.lexicon import Lexicon
+from index.search.terms import stem
+from index.store.copies import Copies
+from index.store.partners import SHOWN, Corroboration
+from index.store.pointer import Pointer
+
+log = logging.getLogger(__name__)
+
+LIST_ITEMS = 3
+BM25_FOLDER = "bm25"
+Also = tuple[np.ndarray, np.ndarray, np.ndarray]  # start (n + 1), partners, cosines: see `also_arrays`
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A generation's passages, vectors and partners, read from its folder (which also holds BM25 and lexicon)."""
+
+    pointer: Pointer
+    chunks: list[Chunk]
+    sources: dict[str, Source]
+    vectors: np.ndarray
+    blended: np.ndarray
+    leaning: list[int | None]
+    also: Also
+    folder: Path
+
+
+@cache
+def text_key() -> str:
+    """What tokens and lexicons depend on: the code that reads words, and bm25s's version."""
+    digest = hashlib.sha256(bm25s.__version__.encode())
+    here = Path(__file__).parent
+    for module in (Path(__file__), here / "terms.py", here / "question.py", here / "lexicon.py"):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def leans_on(chunks: Sequence[Chunk]) -> list[int | None]:
+    """The passage each one leans on: the one before it in its source, or the lead-in of a list it is in.
+
+    A passage ending in a colon ("..., including:") introduces the next few (LIST_ITEMS), which are its list.
+    """
+    found: list[int | None] = []
+    for i, chunk in enumerate(chunks):
+        before = [j for j in range(max(0, i - LIST_ITEMS), i) if chunks[j].source_id == chunk.source_id]
+        lead_ins = [j for j in before if _is_lead_in(chunks[j])]
+        found.append(lead_ins[-1] if lead_ins else (before[-1] if before else None))
+    return found
+
+
+def _is_lead_in(chunk: Chunk) -> bool:
+    return chunk.text.rstrip().endswith(":")
+
+
+def lists(chunks: Sequence[Chunk], leaning: Sequence[int | None]) -> dict[int, list[int]]:
+    """Each lead-in's items, in reading order."""
+    found: dict[int, list[int]] = {}
+    for i, j in enumerate(leaning):
+        if j is not None and _is_lead_in(chunks[j]):
+            found.setdefault(j, []).append(i)
+    return found
+
+
+def blend_with_previous(vectors: np.ndarray, leaning: Sequence[int | None]) -> np.ndarray:
+    """Each passage's vector plus the one it leans on, normalised: what a passage says with what it follows."""
+    blended = np.array(vectors, dtype=np.float32)
+    rows = np.array([i for i, j in enumerate(leaning) if j is not None], dtype=np.int64)
+    if len(rows):
+        blended[rows] = vectors[np.array([leaning[i] for i in rows], dtype=np.int64)] + vectors[rows]
+    norms = np.linalg.norm(blended, axis=1, keepdims=True)
+    return np.asarray(blended / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+def also_arrays(chunks: Sequence[Chunk], corroboration: Corroboration | None) -> Also:
+    """The SHOWN closest partners of each passage, as positions: passage i's are partners[start[i]:start[i + 1]],
+    with their cosines. Arrays hold them in a few bytes each, where tuples of ids would take a hundred."""
+    position = {c.id: i for i, c in enumerate(chunks)}
+    found = [[(j, cosine) for other, cosine in corroboration.of(chunk.id)
+              if (j := position.get(other)) is not None][:SHOWN] if corroboration else []
+             for chunk in chunks]
+    start = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum([len(f) for f in found], out=start[1:])
+    partners = np.array([j for f in found for j, _ in f], dtype=np.int32)
+    cosines = np.array([cosine for f in found for _, cosine in f], dtype=np.float32)
+    return start, partners, cosines
+
+
+def stem_all(words: list[str]) -> list[str]:
+    return [stem(w) for w in words]
+
+
+def tokenize(texts: list[str]) -> bm25s.tokenization.Tokenized:
+    """Each text's BM25 tokens: its words, English stopwords left out, stemmed."""
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stem_all, show_progress=False)
+
+
+def bm25_of(texts: list[str]) -> bm25s.BM25:
+    """A BM25 index of the texts, made whole (for an index built in memory)."""
+    found = bm25s.BM25()
+    if texts:  # bm25s cannot index nothing; an empty index is searched by nobody
+        found.index(tokenize(texts), show_progress=False)
+    return found
+
+
+def read(copies: Copies, pointer: Pointer) -> Snapshot | None:
+    """The generation's snapshot from its files on this host; None when they are missing or damaged."""
+    folder = copies.open(pointer)
+    if folder is None:
+        return None
+    text = (folder / "text.txt").read_text(encoding="utf-8")
+    ends = np.load(folder / "text_ends.npy").tolist()
+    ids = (folder / "ids.txt").read_text(encoding="utf-8").split("\x00") if ends else []
+    sources = [Source(**s) for s in json.loads((folder / "sources.json").read_text(encoding="utf-8"))]
+    chunks = [Chunk(id=chunk_id, source_id=sources[source].id, text=text[begin:end], start=start, end=stop,
+                    paragraph=paragraph)
+              for chunk_id, begin, end, (start, stop, paragraph, source)
+              in zip(ids, [0, *ends[:-1]][: len(ends)], ends, np.load(folder / "fields.npy").tolist(), strict=True)]
+    leaning = [None if j < 0 else j for j in np.load(folder / "leaning.npy").tolist()]
+    also = (np.load(folder / "also_start.npy"), np.load(folder / "also_partners.npy"),
+            np.load(folder / "also_cosines.npy"))
+    return Snapshot(pointer, chunks, {s.id: s for s in sources}, np.load(folder / "vectors.npy", mmap_mode="r"),
+                    np.load(folder / "blended.npy", mmap_mode="r"), leaning, also, folder)
+
+
+def read_bm25(folder: Path) -> bm25s.BM25:
+    """The generation's BM25 index, its arrays mapped read-only."""
+    return bm25s.BM25.load(folder / BM25_FOLDER, mmap=True)
+
+
+def read_lexicon(folder: Path) -> Lexicon:
+    with (folder / "lexicon.pickle").open("rb") as f:
+        found: Lexicon = pickle.load(f)  # written by this module, and checked against its hash on opening
+    return found
