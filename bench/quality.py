@@ -21,7 +21,7 @@ from unittest import mock
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from fitting import FILES, Example, OutOfFold, examples, fit, out_of_fold, seed_index
 
-from index.search import lexicon, question, searcher
+from index.search import lexicon, question, searcher, snapshot
 from index.search.features import PASSAGE, QUESTION, SOURCE
 from index.search.scorer import Linear, Scorer
 from index.search.searcher import LiveIndex, Searcher
@@ -46,7 +46,7 @@ def no_lists() -> Iterator[None]:
     """Passages lean only on the one before them, and a lead-in is ranked without its items."""
     def previous_only(chunks: list) -> list[int | None]:
         return [i - 1 if i and chunks[i - 1].source_id == c.source_id else None for i, c in enumerate(chunks)]
-    with mock.patch.object(searcher, "leans_on", previous_only), mock.patch.object(searcher, "_lists", lambda *a: {}):
+    with mock.patch.object(snapshot, "leans_on", previous_only), mock.patch.object(snapshot, "lists", lambda *a: {}):
         yield
 
 
@@ -88,7 +88,7 @@ RULE_ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]
 }
 ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]] = {
     "plain fusion (floor)": (fusion_floor, patched((searcher, "_balance", lambda hits, *rest: hits),
-                                                   (searcher, "_lists", lambda *a: {}),
+                                                   (snapshot, "lists", lambda *a: {}),
                                                    (LiveIndex, "dense", lambda self, q: self.vectors @ q))),
     "full pipeline": (fit, nullcontext),
     **FEATURE_ROWS,

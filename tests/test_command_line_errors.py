@@ -146,6 +146,19 @@ def test_a_build_with_nothing_changed_never_imports_torch(fake_index: dict[str, 
     assert done == {"status": 0, "heavy": []}, errors
 
 
+def test_a_build_that_only_removes_a_source_never_imports_torch(fake_index: dict[str, str]):
+    """A build whose only change is a removed source (what `/dossier remove` makes) switches without loading the
+    model: the passages it keeps have their vectors in the live generation's files, and the background questions'
+    vectors, which set the new abstention bar, are kept in the store."""
+    (Path(fake_index["SEEDS_DIR"]) / "004_9fd61aad6fe509e9.txt").unlink()
+    done = subprocess.run([sys.executable, "-c", ASK_LOADING, "index", "build", "--json"], capture_output=True,
+                          text=True, env=fake_index, cwd=ROOT, timeout=300)
+    *_, report, loaded = done.stdout.splitlines()
+    assert json.loads(loaded) == {"status": 0, "heavy": []}, done.stderr
+    assert {k: json.loads(report)[k] for k in ("removed", "embedded", "switched")} == {
+        "removed": 1, "embedded": 0, "switched": True}
+
+
 def test_a_two_word_first_line_is_the_title():
     """Without metadata, a first line of two words ("Zaranj shootout") is the title, as the README says."""
     document = make_document("zaranj.txt", f"Zaranj shootout\n\n{PROSE}\n", {})

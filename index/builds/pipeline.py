@@ -275,7 +275,10 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     stages.end("writing")
 
     tell(Progress("corroborating", 0, 1))
-    assembled = assemble(keep, new_records, vectors, live_files, dimension)
+    # The vectors as Chroma keeps them (its cosine space moves their last bits): what a copy made from it would hold.
+    stored = store.embeddings(collection, [r.record_id for r in new_records])
+    kept_as = np.array([stored[r.record_id] for r in new_records], dtype=np.float32).reshape(-1, dimension)
+    assembled = assemble(keep, new_records, kept_as, live_files, dimension)
     previous_sources = {source: frozenset(r.chunk.id for r in records) for source, records in live.items()}
     found, also = judged(assembled, key, live_corroboration, previous_sources)
     store.write_pages(generation, found.pages())
@@ -318,6 +321,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if store.pointer() != pointer:
         raise StoreError("another build switched the index while this one ran; keeping its index")
     store.switch(new, previous=pointer)
+    store.copies.keep_only([new, pointer])  # the files of the generation before the previous one go now
     report.generation, report.switched = generation, True
     report.seconds = time.monotonic() - started
     log.info("built generation %d: %s", generation, report.to_json())
