@@ -180,6 +180,12 @@ class OnnxEmbedder(Embedder):
         self._vocabulary = folder / VOCABULARY_FILE
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # One thread: a question's few tokens make matrices too small to share out, and the host's other processes
+        # (another bot, a build) need the other cores more than this encode does.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        # No arena: each run's activations go back to malloc, rather than stay held at the longest batch's size.
+        options.enable_cpu_mem_arena = False
         try:
             self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
             self._session = onnxruntime.InferenceSession(str(folder / GRAPH_FILE), options,
