@@ -20,7 +20,7 @@ from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.model.background import BACKGROUND_FILE, BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder
-from index.search.snapshot import Snapshot, also_arrays
+from index.search.snapshot import Vectors, also_arrays
 from index.store.chroma import Record, Store
 from index.store.partners import Corroboration
 
@@ -38,18 +38,17 @@ class Assembled:
     vectors: np.ndarray
 
 
-def live_vectors(live: Snapshot | None) -> Callable[[str], np.ndarray | None]:
+def live_vectors(live: Vectors | None) -> Callable[[str], np.ndarray | None]:
     """The vector of a live passage, by chunk id; None for one the live generation does not hold."""
-    position = {c.id: i for i, c in enumerate(live.chunks)} if live is not None else {}
 
     def vector(chunk_id: str) -> np.ndarray | None:
-        i = position.get(chunk_id)
+        i = live.position.get(chunk_id) if live is not None else None
         return None if i is None or live is None else np.asarray(live.vectors[i])
 
     return vector
 
 
-def assemble(keep: Sequence[Record], fresh: Sequence[Record], fresh_vectors: np.ndarray, live: Snapshot | None,
+def assemble(keep: Sequence[Record], fresh: Sequence[Record], fresh_vectors: np.ndarray, live: Vectors | None,
              dimension: int) -> Assembled:
     """The kept records (their vectors from the live generation's files) and the new ones, in reading order."""
     rows = sorted([(r.chunk.source_id, r.chunk.start, k, r) for k, r in enumerate(keep)]
@@ -59,8 +58,7 @@ def assemble(keep: Sequence[Record], fresh: Sequence[Record], fresh_vectors: np.
     kept = [(n, k) for n, (_, _, k, _) in enumerate(rows) if k < len(keep)]
     if kept:
         assert live is not None, "kept passages come from the live generation"
-        position = {c.id: i for i, c in enumerate(live.chunks)}
-        vectors[[n for n, _ in kept]] = live.vectors[[position[keep[k].chunk.id] for _, k in kept]]
+        vectors[[n for n, _ in kept]] = live.vectors[[live.position[keep[k].chunk.id] for _, k in kept]]
     made = [(n, k - len(keep)) for n, (_, _, k, _) in enumerate(rows) if k >= len(keep)]
     if made:
         vectors[[n for n, _ in made]] = fresh_vectors[[k for _, k in made]]

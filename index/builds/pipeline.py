@@ -41,7 +41,7 @@ from index.model.embedding import Embedder
 from index.search import snapshot
 from index.search.making import fill, make
 from index.search.searcher import Searcher, calibration_key
-from index.search.snapshot import Snapshot
+from index.search.snapshot import Vectors
 from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 from index.store.lock import BuildLock
 from index.store.partners import Corroboration
@@ -368,12 +368,15 @@ def _records(doc: Document, chunks: list[Chunk], generation: int) -> list[tuple[
             for c in chunks]
 
 
-def _live_files(store: Store, pointer: Pointer | None) -> Snapshot | None:
+def _live_files(store: Store, pointer: Pointer | None) -> Vectors | None:
     """The live generation's files on this host (made from Chroma first if they are not), whose vectors, tokens
     and lexicons the new generation reuses."""
     if pointer is None:
         return None
-    return snapshot.read(store.copies, pointer) or fill(store, pointer, check=False)
+    found = snapshot.read_vectors(store.copies, pointer)
+    if found is None and (filled := fill(store, pointer, check=False)) is not None:
+        found = Vectors.of(filled)
+    return found
 
 
 def _vectors(embedder: Embedder, fresh: list[tuple[Record, str]], reusable: dict[str, str],

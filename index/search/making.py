@@ -14,14 +14,22 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.search import snapshot
 from index.search.lexicon import Lexicon
-from index.search.snapshot import BM25_FOLDER, Also, Snapshot, also_arrays, blend_with_previous, text_key, tokenize
+from index.search.snapshot import (
+    BM25_FOLDER,
+    Also,
+    Snapshot,
+    also_arrays,
+    blend_with_previous,
+    bm25_of_tokens,
+    text_key,
+    tokenize,
+)
 from index.store.chroma import Store
 from index.store.copies import Copies
 from index.store.partners import Corroboration
@@ -41,11 +49,7 @@ def make(copies: Copies, pointer: Pointer, chunks: Sequence[Chunk], sources: dic
     reusable = _reusable(previous)
     flat, ends, vocab = _tokens(chunks, reusable)
     lexicons = _lexicons(chunks, sources, reusable)
-    index = bm25s.BM25()
-    if chunks:  # bm25s cannot index nothing
-        ids = [flat[a:b].tolist() for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-        index.index(bm25s.tokenization.Tokenized(ids=ids, vocab={token: i for i, token in enumerate(vocab)}),
-                    show_progress=False)
+    index = bm25_of_tokens(flat, ends, vocab)
     order = list(dict.fromkeys(c.source_id for c in chunks))
     number = {source_id: n for n, source_id in enumerate(order)}
     fields = np.array([(c.start, c.end, c.paragraph, number[c.source_id]) for c in chunks], dtype=np.int64)
@@ -132,28 +136,31 @@ def _tokens(chunks: Sequence[Chunk], reusable: _Reusable | None) -> Tokens:
     """Each passage's BM25 tokens, as ids into a vocabulary of the tokens used: those of passages the previous
     generation had (by chunk id) read from it, the others tokenised now."""
     known = reusable.position if reusable is not None else {}
-    fresh = [i for i, c in enumerate(chunks) if c.id not in known]
-    tokenized = tokenize([chunks[i].text for i in fresh]) if fresh else None
+    previous = np.array([known.get(c.id, -1) for c in chunks], dtype=np.int64)
+    fresh = np.flatnonzero(previous < 0)
+    tokenized = tokenize([chunks[int(i)].text for i in fresh]) if len(fresh) else None
     old_vocab = reusable.vocab if reusable is not None else []
     words = {word: i for i, word in enumerate(old_vocab)}
-    new_words = [w for w in (tokenized.vocab if tokenized else {}) if w not in words]
-    words.update({w: len(old_vocab) + k for k, w in enumerate(new_words)})
-    fresh_ids = {i: ids for i, ids in zip(fresh, tokenized.ids if tokenized else [], strict=True)}
+    added = [w for w in (tokenized.vocab if tokenized else {}) if w not in words]
+    words.update({w: len(old_vocab) + k for k, w in enumerate(added)})
     remap = np.zeros(len(tokenized.vocab) if tokenized else 0, dtype=np.int64)
     for word, i in (tokenized.vocab if tokenized else {}).items():
         remap[i] = words[word]
-    parts = []
-    for i, chunk in enumerate(chunks):
-        if i in fresh_ids:
-            parts.append(remap[np.asarray(fresh_ids[i], dtype=np.int64)])
-        else:
-            assert reusable is not None
-            k = reusable.position[chunk.id]
-            parts.append(np.asarray(reusable.flat[reusable.starts[k]:reusable.ends[k]], dtype=np.int64))
-    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    # One pool of tokens, the previous generation's then the new passages', and each passage's span in it.
+    old_flat = np.asarray(reusable.flat, dtype=np.int64) if reusable is not None else np.zeros(0, np.int64)
+    new_ids = tokenized.ids if tokenized else []
+    pool = np.concatenate([old_flat, remap[np.array([t for ids in new_ids for t in ids], dtype=np.int64)]])
+    new_ends = len(old_flat) + np.cumsum([len(ids) for ids in new_ids], dtype=np.int64)
+    starts, stops = np.zeros(len(chunks), np.int64), np.zeros(len(chunks), np.int64)
+    kept = previous >= 0
+    if reusable is not None:
+        starts[kept], stops[kept] = reusable.starts[previous[kept]], reusable.ends[previous[kept]]
+    starts[fresh], stops[fresh] = np.concatenate([[len(old_flat)], new_ends[:-1]]), new_ends
+    lengths = stops - starts
+    ends = np.cumsum(lengths, dtype=np.int64)
+    flat = pool[np.arange(int(ends[-1]) if len(ends) else 0) + np.repeat(starts - (ends - lengths), lengths)]
     used, compact = np.unique(flat, return_inverse=True)
-    every = [*old_vocab, *new_words]
-    ends = np.cumsum([len(p) for p in parts], dtype=np.int64)
+    every = [*old_vocab, *added]
     return compact.astype(np.int32), ends, [every[u] for u in used.tolist()]
 
 

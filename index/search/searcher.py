@@ -195,7 +195,7 @@ class LiveIndex:
             self.bar, self.spread = pointer.bar, pointer.spread
             return
         vectors = background if background is not None else embedder.encode(list(BACKGROUND_QUESTIONS))
-        tops = [float(np.max(self.dense(v))) for v in vectors]
+        tops = np.max(self.dense(np.asarray(vectors, dtype=np.float32).T), axis=0).tolist()  # all in one product
         self.spread = float(np.std(tops)) or 1.0
         self.bar = float(np.mean(tops)) + BAR_SIGMAS * self.spread
         log.info("abstention bar %.3f (background mean %.3f, max %.3f)", self.bar, np.mean(tops), max(tops))

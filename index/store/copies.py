@@ -57,6 +57,7 @@ class Copies:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._written: set[Path] = set()  # folders this process wrote and hashed: opening them checks no hash again
 
     def folder(self, pointer: Pointer) -> Path:
         return self.root / folder_name(pointer)
@@ -79,6 +80,7 @@ class Copies:
             with contextlib.suppress(FileNotFoundError):
                 target.rename(self.root / f"{STAGING}{os.getpid()}-damaged-{uuid.uuid4().hex[:8]}")
             staging.rename(target)
+            self._written.add(target)
             return target
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -91,7 +93,7 @@ class Copies:
         folder = self.folder(pointer)
         if not folder.is_dir():
             return None
-        problem = self.check(folder)
+        problem = self.check(folder) if folder not in self._written else None
         if problem is not None:
             log.warning("the files of generation %d at %s are damaged (%s): making them again from Chroma",
                         pointer.generation, folder, problem)
