@@ -51,18 +51,18 @@ def live_vectors(live: Vectors | None) -> Callable[[str], np.ndarray | None]:
 def assemble(keep: Sequence[Record], fresh: Sequence[Record], fresh_vectors: np.ndarray, live: Vectors | None,
              dimension: int) -> Assembled:
     """The kept records (their vectors from the live generation's files) and the new ones, in reading order."""
-    rows = sorted([(r.chunk.source_id, r.chunk.start, k, r) for k, r in enumerate(keep)]
-                  + [(r.chunk.source_id, r.chunk.start, len(keep) + k, r) for k, r in enumerate(fresh)],
-                  key=lambda row: (row[0], row[1]))
-    vectors = np.zeros((len(rows), dimension), dtype=np.float32)
-    kept = [(n, k) for n, (_, _, k, _) in enumerate(rows) if k < len(keep)]
+    records = [*keep, *fresh]
+    order = [k for *_, k in sorted((r.chunk.source_id, r.chunk.start, k) for k, r in enumerate(records))]
+    vectors = np.zeros((len(order), dimension), dtype=np.float32)
+    kept = [(n, k) for n, k in enumerate(order) if k < len(keep)]
     if kept:
         assert live is not None, "kept passages come from the live generation"
         vectors[[n for n, _ in kept]] = live.vectors[[live.position[keep[k].chunk.id] for _, k in kept]]
-    made = [(n, k - len(keep)) for n, (_, _, k, _) in enumerate(rows) if k >= len(keep)]
+    made = [(n, k - len(keep)) for n, k in enumerate(order) if k >= len(keep)]
     if made:
         vectors[[n for n, _ in made]] = fresh_vectors[[k for _, k in made]]
-    return Assembled([r.chunk for *_, r in rows], {r.source.id: r.source for *_, r in rows}, vectors)
+    return Assembled([records[k].chunk for k in order], {records[k].source.id: records[k].source for k in order},
+                     vectors)
 
 
 def judged(new: Assembled, key: str, live: Corroboration | None, live_sources: dict[str, frozenset[str]]

@@ -45,7 +45,8 @@ def make(copies: Copies, pointer: Pointer, chunks: Sequence[Chunk], sources: dic
     """Writes the generation's files and returns their folder. `chunks` are in reading order (by source, then
     offset), `vectors` theirs; `previous` is the folder of a generation whose tokens and lexicons may be reused;
     `progress` hears (files written, files) as they are written."""
-    leaning = snapshot.leans_on(chunks)  # through the module: bench/quality.py measures other rules
+    # Through the module: bench/quality.py measures other rules of leaning.
+    leaning = np.array([-1 if j is None else j for j in snapshot.leans_on(chunks)], dtype=np.int64)
     reusable = _reusable(previous)
     flat, ends, vocab = _tokens(chunks, reusable)
     lexicons = _lexicons(chunks, sources, reusable)
@@ -56,7 +57,7 @@ def make(copies: Copies, pointer: Pointer, chunks: Sequence[Chunk], sources: dic
     steps: list[Callable[[Path], object]] = [
         lambda f: np.save(f / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32)),
         lambda f: np.save(f / "blended.npy", blend_with_previous(vectors, leaning)),
-        lambda f: np.save(f / "leaning.npy", np.array([-1 if j is None else j for j in leaning], dtype=np.int32)),
+        lambda f: np.save(f / "leaning.npy", leaning.astype(np.int32)),
         lambda f: (f / "text.txt").write_text("".join(c.text for c in chunks), encoding="utf-8"),
         lambda f: np.save(f / "text_ends.npy", np.cumsum([len(c.text) for c in chunks], dtype=np.int64)),
         lambda f: (f / "ids.txt").write_text("\x00".join(c.id for c in chunks), encoding="utf-8"),

@@ -81,11 +81,21 @@ def leans_on(chunks: Sequence[Chunk]) -> list[int | None]:
 
     A passage ending in a colon ("..., including:") introduces the next few (LIST_ITEMS), which are its list.
     """
-    found: list[int | None] = []
-    for i, chunk in enumerate(chunks):
-        before = [j for j in range(max(0, i - LIST_ITEMS), i) if chunks[j].source_id == chunk.source_id]
-        lead_ins = [j for j in before if _is_lead_in(chunks[j])]
-        found.append(lead_ins[-1] if lead_ins else (before[-1] if before else None))
+    return [None if j < 0 else j for j in leaning_array(chunks).tolist()]
+
+
+def leaning_array(chunks: Sequence[Chunk]) -> np.ndarray:
+    """`leans_on` as an array, -1 for none, computed on arrays: the latest lead-in among the LIST_ITEMS passages
+    before in the same source, else the passage before in it."""
+    source_of: dict[str, int] = {}
+    source = np.array([source_of.setdefault(c.source_id, len(source_of)) for c in chunks], dtype=np.int64)
+    lead_in = np.array([_is_lead_in(c) for c in chunks], dtype=bool)
+    found = np.full(len(chunks), -1, dtype=np.int64)
+    position = np.arange(len(chunks))
+    for back, only_lead_ins in [(1, False), *((b, True) for b in range(LIST_ITEMS, 0, -1))]:  # nearest lead-in last
+        j = position[back:] - back
+        leans = (source[back:] == source[j]) & (lead_in[j] if only_lead_ins else True)
+        found[back:][leans] = j[leans]
     return found
 
 
@@ -102,12 +112,12 @@ def lists(chunks: Sequence[Chunk], leaning: Sequence[int | None]) -> dict[int, l
     return found
 
 
-def blend_with_previous(vectors: np.ndarray, leaning: Sequence[int | None]) -> np.ndarray:
-    """Each passage's vector plus the one it leans on, normalised: what a passage says with what it follows."""
+def blend_with_previous(vectors: np.ndarray, leaning: np.ndarray) -> np.ndarray:
+    """Each passage's vector plus the one it leans on (`leaning_array`), normalised: what a passage says with what
+    it follows."""
     blended = np.array(vectors, dtype=np.float32)
-    rows = np.array([i for i, j in enumerate(leaning) if j is not None], dtype=np.int64)
-    if len(rows):
-        blended[rows] = vectors[np.array([leaning[i] for i in rows], dtype=np.int64)] + vectors[rows]
+    rows = np.flatnonzero(leaning >= 0)
+    blended[rows] = vectors[leaning[rows]] + vectors[rows]
     norms = np.linalg.norm(blended, axis=1, keepdims=True)
     return np.asarray(blended / np.where(norms == 0, 1, norms), dtype=np.float32)
 
