@@ -179,6 +179,8 @@ class Store:
     def open_live(cls, settings: IndexSettings) -> Store:
         """The store, to read the live index: never created, and refused at once when EMBEDDING_MODEL is not the
         model the index was built with."""
+        if not settings.uses_server:
+            check_integrity(settings.chroma_path)  # as opening it would, before anything else reads it
         store = cls(settings)
         check_model(store.pointer(), settings.embedding_model)
         return store

@@ -66,7 +66,10 @@ class Pointer:
 def read_pointers(settings: IndexSettings, *which: str) -> dict[str, Pointer | None]:
     """The pointer records named (POINTER_ID, PREVIOUS_ID), read without chromadb; None for one not written."""
     documents = _from_server(settings, which) if settings.uses_server else _from_file(settings, which)
-    return {name: Pointer.parse(documents.get(name)) for name in which}
+    try:
+        return {name: Pointer.parse(documents.get(name)) for name in which}
+    except (ValueError, TypeError) as exc:
+        raise StoreDamaged(f"the live pointer in {settings.chroma_path} cannot be read ({exc})") from exc
 
 
 def _from_file(settings: IndexSettings, which: tuple[str, ...]) -> dict[str, str]:
@@ -80,7 +83,7 @@ def _from_file(settings: IndexSettings, which: tuple[str, ...]) -> dict[str, str
         if "locked" in str(exc) or "busy" in str(exc):
             raise StoreError(f"the Chroma store at {settings.chroma_path} stayed busy; try again") from exc
         raise StoreDamaged(f"the Chroma store at {settings.chroma_path} cannot be read ({exc})") from exc
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise StoreDamaged(f"the Chroma store at {settings.chroma_path} is damaged ({exc})") from exc
     return {str(name): str(document) for name, document in rows}
 
