@@ -34,14 +34,14 @@ import numpy as np
 
 from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
 from index.builds.corroboration import corroboration_key
-from index.builds.files import assemble, background_vectors, judged, live_vectors
+from index.builds.files import Assembled, assemble, background_vectors, judged, live_vectors
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import CorpusError, Document, load_document, read_metadata, source_paths
 from index.model.embedding import Embedder
 from index.search import snapshot
 from index.search.making import fill, make
 from index.search.searcher import Searcher, calibration_key
-from index.search.snapshot import Vectors
+from index.search.snapshot import Also, Vectors
 from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 from index.store.lock import BuildLock
 from index.store.partners import Corroboration
@@ -213,35 +213,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     report.unattributed = unattributed(paths, metadata)
     report.warnings += [{"source": CHECKS_FILE, "warning": warning}
                         for warning in unknown_sources(checks, {path.name for path in paths})]
-    keep: list[Record] = []
-    fresh: list[tuple[Record, str]] = []
-    for done, path in enumerate(paths, 1):
-        tell(Progress("reading", done, len(paths)))
-        previous = live.get(path.name, [])
-        try:
-            doc = load_document(path, metadata.get(path.name, {}))
-            chunks = chunk_document(doc)
-            if not chunks:
-                raise CorpusError("no article text found: only site chrome, captions or comments")
-            warning = layout_warning(chunks)
-            if warning:
-                report.warnings.append({"source": path.name, "warning": warning})
-        except (CorpusError, OSError) as exc:
-            error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
-            report.errors.append({"source": path.name, "error": error})
-            if previous:
-                log.warning("%s: %s; its last good version stays live", path.name, error)
-                keep.extend(previous)
-            continue
-        if previous and _unchanged(previous, doc, chunks):
-            report.unchanged += 1
-            keep.extend(previous)
-            continue
-        if previous:
-            report.changed += 1
-        else:
-            report.added += 1
-        fresh.extend(_records(doc, chunks, generation))
+    keep, fresh = _read(paths, metadata, live, generation, report, tell)
     stages.end("reading")
 
     on_disk = {path.name for path in paths}
@@ -274,17 +246,9 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     _write(store, collection, new_records, vectors, replaced, generation, tell)
     stages.end("writing")
 
-    tell(Progress("corroborating", 0, 1))
-    # The vectors as Chroma keeps them (its cosine space moves their last bits): what a copy made from it would hold.
-    stored = store.embeddings(collection, [r.record_id for r in new_records])
-    kept_as = np.array([stored[r.record_id] for r in new_records], dtype=np.float32).reshape(-1, dimension)
-    assembled = assemble(keep, new_records, kept_as, live_files, dimension)
     previous_sources = {source: frozenset(r.chunk.id for r in records) for source, records in live.items()}
-    found, also = judged(assembled, key, live_corroboration, previous_sources)
-    store.write_pages(generation, found.pages())
-    report.corroboration = {"bar": round(found.bar, 4) if math.isfinite(found.bar) else None,
-                            "passages": len(found.partners), "judged": found.judged}
-    tell(Progress("corroborating", 1, 1))
+    assembled, also = _corroborate(store, collection, generation, keep, new_records, live_files, dimension,
+                                   (key, live_corroboration, previous_sources), report, tell)
     stages.end("corroborating")
 
     built_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -297,12 +261,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
 
     tell(Progress("validating", 0, 1))
     _validate(store, collection, generation, report.chunks, new_records, keep, vectors)
-    background = background_vectors(store, embedder) if assembled.chunks else None
-    # It reads the new generation's files as every searcher will, and computes the bar once for all.
-    searcher = Searcher(store, embedder, new, background=background)
-    if math.isfinite(searcher.index.bar):
-        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
-                      bar_key=calibration_key(embedder.name))
+    searcher, new = _validated_files(store, embedder, new, bool(assembled.chunks))
     tell(Progress("validating", 1, 1))
     stages.end("validating")
     if checks:
@@ -366,6 +325,73 @@ def _unchanged(previous: list[Record], doc: Document, chunks: list[Chunk]) -> bo
 def _records(doc: Document, chunks: list[Chunk], generation: int) -> list[tuple[Record, str]]:
     return [(Record(f"g{generation}:{c.id}", c, doc.source, doc.digest, _digest(c.text), generation), c.text)
             for c in chunks]
+
+
+def _read(paths: list[Path], metadata: dict[str, dict[str, str]], live: dict[str, list[Record]], generation: int,
+          report: BuildReport, tell: ProgressFn) -> tuple[list[Record], list[tuple[Record, str]]]:
+    """Reads every source: the live records it keeps (unchanged, or a last good version of one that can no longer
+    be read), and the new records of the others, with their texts. Counts each in the report."""
+    keep: list[Record] = []
+    fresh: list[tuple[Record, str]] = []
+    for done, path in enumerate(paths, 1):
+        tell(Progress("reading", done, len(paths)))
+        previous = live.get(path.name, [])
+        try:
+            doc = load_document(path, metadata.get(path.name, {}))
+            chunks = chunk_document(doc)
+            if not chunks:
+                raise CorpusError("no article text found: only site chrome, captions or comments")
+            warning = layout_warning(chunks)
+            if warning:
+                report.warnings.append({"source": path.name, "warning": warning})
+        except (CorpusError, OSError) as exc:
+            error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
+            report.errors.append({"source": path.name, "error": error})
+            if previous:
+                log.warning("%s: %s; its last good version stays live", path.name, error)
+                keep.extend(previous)
+            continue
+        if previous and _unchanged(previous, doc, chunks):
+            report.unchanged += 1
+            keep.extend(previous)
+            continue
+        if previous:
+            report.changed += 1
+        else:
+            report.added += 1
+        fresh.extend(_records(doc, chunks, generation))
+    return keep, fresh
+
+
+def _corroborate(store: Store, collection: Any, generation: int, keep: list[Record], new_records: list[Record],
+                 live_files: Vectors | None, dimension: int,
+                 live: tuple[str, Corroboration | None, dict[str, frozenset[str]]], report: BuildReport,
+                 tell: ProgressFn) -> tuple[Assembled, Also]:
+    """The new generation's passages and vectors, in reading order, and their partners (kept in the store, and
+    returned as positions for its files). `live` is the code key, and the live generation's partners and its
+    passages per source, which the partners of unchanged sources are kept from."""
+    tell(Progress("corroborating", 0, 1))
+    # The vectors as Chroma keeps them (its cosine space moves their last bits): what a copy made from it would hold.
+    stored = store.embeddings(collection, [r.record_id for r in new_records])
+    kept_as = np.array([stored[r.record_id] for r in new_records], dtype=np.float32).reshape(-1, dimension)
+    assembled = assemble(keep, new_records, kept_as, live_files, dimension)
+    found, also = judged(assembled, *live)
+    store.write_pages(generation, found.pages())
+    report.corroboration = {"bar": round(found.bar, 4) if math.isfinite(found.bar) else None,
+                            "passages": len(found.partners), "judged": found.judged}
+    tell(Progress("corroborating", 1, 1))
+    return assembled, also
+
+
+def _validated_files(store: Store, embedder: Embedder, new: Pointer, any_passage: bool) -> tuple[Searcher, Pointer]:
+    """A searcher over the new generation's files, read back as every searcher will read them, and its pointer with
+    the abstention bar, computed once for all from the background questions' vectors the store keeps."""
+    background = background_vectors(store, embedder) if any_passage else None
+    searcher = Searcher(store, embedder, new, background=background)
+    if math.isfinite(searcher.index.bar):
+        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
+                      bar_key=calibration_key(embedder.name))
+    return searcher, new
 
 
 def _live_files(store: Store, pointer: Pointer | None) -> Vectors | None:
