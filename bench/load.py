@@ -140,8 +140,11 @@ async def level(deployment: Deployment, askers: int, seconds: float, asked: list
 
 async def switching(deployment: Deployment, asked: list[str], count: int) -> dict[int, list[int]]:
     """The bots' resident memory after 1, 5 and `count` switches of generation (a build removing a source, then a
-    rollback, in turn), each followed by a few seconds of ten askers, so that each generation's caches fill."""
+    rollback, in turn). After each, every bench question is asked once, one after another, in the servers of both
+    shards in turn: each generation's caches fill, and few new answers (each holds its buttons for
+    BUTTONS_TIMEOUT_SECONDS) add to what the levels left, so what grows is what switching leaves behind."""
     memory: dict[int, list[int]] = {}
+    servers = list(deployment.guilds)
     for switch in range(1, count + 1):
         if switch % 2:
             with seeds_without(deployment.seeds, REMOVED):
@@ -149,11 +152,9 @@ async def switching(deployment: Deployment, asked: list[str], count: int) -> dic
         else:
             await asyncio.to_thread(deployment.rollback)
         await deployment.serving(deployment.generation())
-        stop, tally = asyncio.Event(), Tally()
-        asking = asyncio.create_task(deployment.ask_for(asked, 10, stop, tally, seed=switch))
-        await asyncio.sleep(3)
-        stop.set()
-        await asking
+        for n, question in enumerate(asked):
+            answer = await deployment.discord.ask(servers[n % len(servers)], 940000000000000000 + n, question)
+            assert answer.message is not None, f"no answer to {question!r} after switch {switch}"
         if switch in (1, 5, count):
             memory[switch] = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
             say(f"  after {switch} switches: bots at {memory[switch]} MB resident")
@@ -218,7 +219,7 @@ async def run(seconds: float, switches: int) -> None:
                       "bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
                       "chroma_mb": round(memory_mb(deployment.chroma.pid)),
                       "postgres_mb": round(postgres_mb(cluster.folder))}
-            say(f"{switches} switches of generation, ten askers after each…")
+            say(f"{switches} switches of generation, each question asked once after each…")
             memory["after_switches_mb"] = await switching(deployment, asked, switches)
             costs = await asyncio.to_thread(question_costs, deployment, asked)
         finally:
