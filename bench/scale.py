@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -268,6 +269,7 @@ def main() -> None:
         "index_mb": round(index_mb), "answered_mb": round(answered_mb), "fill_seconds": round(fill_seconds, 1),
         "rebuild_stages": {k: round(v, 3) for k, v in stage_medians(rebuild_stages).items()},
         "load": [round(load_start[0], 2), round(load[0], 2)]}))
+    shutil.rmtree(tmp, ignore_errors=True)  # about a gigabyte: the store, the generations' files, the corpus
 
 
 if __name__ == "__main__":
