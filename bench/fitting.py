@@ -14,6 +14,7 @@ nothing is tuned to the questions but the coefficients and the threshold.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -203,12 +204,18 @@ def fit(train: Sequence[Example], index: LiveIndex, passage_names: Sequence[str]
 @contextmanager
 def seed_index() -> Iterator[Callable[[], Searcher]]:
     """A temporary index of seeds/, and a way to open searchers on it that embed questions as the bot and
-    `bot ask` do (each question once per process)."""
+    `bot ask` do (each question once per process). Each searcher makes the generation's files afresh from Chroma, so
+    that a rule bench/quality.py turns off is off in them too."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=Path(tmp) / "chroma")
         build(settings.seeds_dir, Store.open(settings), SentenceTransformerEmbedder.load())
         embedder = Remembering(question_embedder(settings))
-        yield lambda: Searcher.open(settings, embedder)
+
+        def open_searcher() -> Searcher:
+            shutil.rmtree(settings.generations, ignore_errors=True)
+            return Searcher.open(settings, embedder)
+
+        yield open_searcher
 
 
 class Remembering(Embedder):

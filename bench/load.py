@@ -14,8 +14,10 @@ simulated member asks without pause.
 
 Reported per level: questions answered per second, the latency a member sees (from the interaction sent to the
 answer received), p50/p95/p99, answers lost (no answer, or an error instead) and log rows lost (questions asked
-minus rows the log gained); then each process's memory: the bots' resident set (now and at its peak), the Chroma
-and PostgreSQL servers' proportional set size. Progress goes to stderr, the table and a JSON line to stdout.
+minus rows the log gained), and what the latency is made of (the bot's acknowledgement, then the answer); then each
+process's memory: the bots' resident set (now and at its peak), the Chroma and PostgreSQL servers' proportional set
+size, and the bots' after 1, 5 and 20 switches of generation (`switching`); and what one question costs a bot's CPU
+alone. Progress goes to stderr, the tables and a JSON line to stdout.
 """
 
 import argparse
@@ -121,16 +123,72 @@ async def level(deployment: Deployment, askers: int, seconds: float, asked: list
     await load
     elapsed = time.monotonic() - started
     answered = tally.answered
-    latencies = [answer.seconds * 1000 for answer in tally.answers if answer.message is not None]
+    done = [answer for answer in tally.answers if answer.message is not None]
+    latencies = [answer.seconds * 1000 for answer in done]
+    deferring = [answer.deferred * 1000 for answer in done if answer.deferred is not None]
+    after = [(answer.seconds - answer.deferred) * 1000 for answer in done if answer.deferred is not None]
     return {"askers": askers, "questions": tally.asked, "seconds": round(elapsed, 1),
             "per_second": round(answered / elapsed, 1), "p50_ms": round(percentile(latencies, 0.50), 1),
             "p95_ms": round(percentile(latencies, 0.95), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+            "defer_p50_ms": round(percentile(deferring, 0.50), 1),
+            "defer_p95_ms": round(percentile(deferring, 0.95), 1),
+            "answer_p50_ms": round(percentile(after, 0.50), 1), "answer_p95_ms": round(percentile(after, 0.95), 1),
             "answers_lost": len(tally.lost), "window": (began, time.time()),
             "generations": [built, start_generation], "switch_seconds": [round(s, 1) for s in switches]}
 
 
-async def run(seconds: float) -> None:
+async def switching(deployment: Deployment, asked: list[str], count: int) -> dict[int, list[int]]:
+    """The bots' resident memory after 1, 5 and `count` switches of generation (a build removing a source, then a
+    rollback, in turn). After each, every bench question is asked once, one after another, in the servers of both
+    shards in turn: each generation's caches fill, and few new answers (each holds its buttons for
+    BUTTONS_TIMEOUT_SECONDS) add to what the levels left, so what grows is what switching leaves behind."""
+    memory: dict[int, list[int]] = {}
+    servers = list(deployment.guilds)
+    for switch in range(1, count + 1):
+        if switch % 2:
+            with seeds_without(deployment.seeds, REMOVED):
+                await asyncio.to_thread(deployment.build)
+        else:
+            await asyncio.to_thread(deployment.rollback)
+        await deployment.serving(deployment.generation())
+        for n, question in enumerate(asked):
+            answer = await deployment.discord.ask(servers[n % len(servers)], 940000000000000000 + n, question)
+            assert answer.message is not None, f"no answer to {question!r} after switch {switch}"
+        if switch in (1, 5, count):
+            memory[switch] = [round(resident_mb(bot.process.pid)[0]) for bot in deployment.bots]
+            say(f"  after {switch} switches: bots at {memory[switch]} MB resident")
+    return memory
+
+
+def question_costs(deployment: Deployment, asked: list[str]) -> dict[str, float]:
+    """What one question costs a bot's CPU, alone (median over the bench's questions, in this process, with the
+    bots' model and index): encoding it, searching (its encode included), and rendering the Discord payload."""
+    from bot.render import CARDS, answer_payload
+    from bot.terminal import covered
+    from index.model.onnx_model import question_embedder
+    from index.search.searcher import Searcher
+    from index.store.chroma import Store
+
+    settings = deployment.index_settings
+    embedder = question_embedder(settings)
+    searcher = Searcher(Store.open_live(settings), embedder)
+    parts: dict[str, list[float]] = {"encode_ms": [], "search_ms": [], "render_ms": []}
+    for question in asked * 3:
+        start = time.perf_counter()
+        embedder.encode([question])
+        encoded = time.perf_counter()
+        answer = searcher.search(question, limit=CARDS)
+        searched = time.perf_counter()
+        answer_payload(answer, covered(searcher, answer))
+        rendered = time.perf_counter()
+        parts["encode_ms"].append((encoded - start) * 1000)
+        parts["search_ms"].append((searched - encoded) * 1000)
+        parts["render_ms"].append((rendered - searched) * 1000)
+    return {name: round(statistics.median(values), 2) for name, values in parts.items()}
+
+
+async def run(seconds: float, switches: int) -> None:
     asked = questions()
     with running_cluster() as cluster, tempfile.TemporaryDirectory() as folder:
         assert cluster is not None, "bench/load.py needs PostgreSQL installed (initdb): apt-get install postgresql"
@@ -161,14 +219,18 @@ async def run(seconds: float) -> None:
                       "bots_mb": [[round(mb) for mb in resident_mb(bot.process.pid)] for bot in deployment.bots],
                       "chroma_mb": round(memory_mb(deployment.chroma.pid)),
                       "postgres_mb": round(postgres_mb(cluster.folder))}
+            say(f"{switches} switches of generation, each question asked once after each…")
+            memory["after_switches_mb"] = await switching(deployment, asked, switches)
+            costs = await asyncio.to_thread(question_costs, deployment, asked)
         finally:
             await deployment.stop()
         for result in results:
             result["log_rows_lost"] = result["questions"] - logged(url, *result.pop("window"))
-    print_table(results, memory, seconds)
+    print_table(results, memory, costs, seconds)
 
 
-def print_table(results: list[dict[str, Any]], memory: dict[str, Any], seconds: float) -> None:
+def print_table(results: list[dict[str, Any]], memory: dict[str, Any], costs: dict[str, float],
+                seconds: float) -> None:
     cpus = os.cpu_count()
     load = os.getloadavg()[0]
     print(f"Dossier load test: 2 bot processes (shards 0 and 1 of 2), a Chroma server, PostgreSQL; {seconds:.0f} s a "
@@ -185,14 +247,27 @@ def print_table(results: list[dict[str, Any]], memory: dict[str, Any], seconds: 
           f"a warm-up at 50 askers without a switch, {bots} at the end (after {2 * len(results)} switches of "
           f"generation); Chroma server {memory['chroma_mb']} MB and PostgreSQL {memory['postgres_mb']} MB "
           "(proportional set size, all its processes)")
-    print(json.dumps({"levels": results, "memory": memory, "cpus": cpus, "load": round(load, 2)}))
+    print("what a member waits for, p50 / p95: | askers | the bot acknowledging (gateway, event loop, the deferral "
+          "request) | then the answer (waiting for a thread, encode, search, rendering, the follow-up request) |")
+    for r in results:
+        print(f"| {r['askers']} | {r['defer_p50_ms']:.0f} / {r['defer_p95_ms']:.0f} ms | "
+              f"{r['answer_p50_ms']:.0f} / {r['answer_p95_ms']:.0f} ms |")
+    print(f"one question alone, in a bot's CPU (median): encode {costs['encode_ms']:.1f} ms, the search (its encode "
+          f"included) {costs['search_ms']:.1f} ms, rendering {costs['render_ms']:.1f} ms")
+    switched = memory["after_switches_mb"]
+    first, last = switched[min(switched)], switched[max(switched)]
+    growth = max((b - a) / a for a, b in zip(first, last, strict=True)) * 100
+    print("memory after switches of generation: " + "; ".join(f"{n}: {mb} MB" for n, mb in sorted(switched.items()))
+          + f" (bot processes; after {max(switched)} against after 1: {growth:+.1f} % at most, target within 10 %)")
+    print(json.dumps({"levels": results, "memory": memory, "costs": costs, "cpus": cpus, "load": round(load, 2)}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each level runs (default 30)")
+    parser.add_argument("--switches", type=int, default=20, help="switches of generation for the memory figure")
     args = parser.parse_args()
-    asyncio.run(run(args.seconds))
+    asyncio.run(run(args.seconds, args.switches))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import numpy as np
 from fitting import FILES, ROOT, Example, OutOfFold, examples, fit, out_of_fold, questions, score, seed_index
 
 from bot.terminal import answer_json
-from index.search import english, features, lexicon, question, searcher
+from index.search import english, features, lexicon, question, searcher, snapshot
 from index.search.features import PASSAGE, QUESTION, RRF_K
 from index.search.scorer import Scorer
 from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question
@@ -63,7 +63,7 @@ def no_lists() -> Iterator[None]:
     """Passages lean only on the one before them, and a lead-in is ranked without its items."""
     def previous_only(chunks: list) -> list[int | None]:
         return [i - 1 if i and chunks[i - 1].source_id == c.source_id else None for i, c in enumerate(chunks)]
-    with mock.patch.object(searcher, "leans_on", previous_only), mock.patch.object(searcher, "_lists", lambda *a: {}):
+    with mock.patch.object(snapshot, "leans_on", previous_only), mock.patch.object(snapshot, "lists", lambda *a: {}):
         yield
 
 

@@ -35,13 +35,26 @@ CLOSE_WAIT_SECONDS = 10.0  # on SIGTERM, answers under way get this long to go o
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 
+def intents() -> discord.Intents:
+    """The events the bot reads: servers (their channels and roles), and messages, for mentions (which carry their
+    content without the privileged intent) and deletions (a deleted message's log row goes). No reactions,
+    typing, presences, voice, emoji or invites: Discord sends none of them, and the client caches none."""
+    return discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+
+
 class Dossier(commands.Bot):
-    """Slash commands and mentions only: no prefix commands, no privileged intents, no pings."""
+    """Slash commands and mentions only: no prefix commands, no privileged intents, no pings.
+
+    No message or member cache: a mention is answered from its own event, deletions come as raw events, and a
+    moderator's rights come with the interaction, so neither cache would ever be read.
+    """
 
     def __init__(self, settings: Settings, searcher: Searcher, questions: QuestionLog | None = None,
                  **options: Any) -> None:
-        super().__init__(command_prefix=(), help_command=None, intents=discord.Intents.default(),
-                         allowed_mentions=discord.AllowedMentions.none(), **options)
+        super().__init__(command_prefix=(), help_command=None, intents=intents(),
+                         allowed_mentions=discord.AllowedMentions.none(), max_messages=None,
+                         member_cache_flags=discord.MemberCacheFlags.none(), chunk_guilds_at_startup=False,
+                         **options)
         self.settings = settings
         self.searcher = searcher
         self.questions = questions or QuestionLog.disabled("the bot was started without one")

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chromadb.errors import ChromaError
-
 from index.builds.checks import CheckError
 from index.builds.child import BuildFailed
 from index.ingest.corpus import CorpusError
@@ -86,10 +84,16 @@ def _disk_full(errors: list[BaseException], settings: IndexSettings | None) -> b
         return True
     if _mentions(errors, ("no space left", "disk is full", "database or disk is full")):
         return True
-    if settings is None or settings.uses_server or not any(isinstance(e, ChromaError) for e in errors):
+    if settings is None or settings.uses_server or not any(_is_chroma_error(e) for e in errors):
         return False
     free = _free_bytes(settings.chroma_path)
     return free is not None and free < LOW_DISK_BYTES
+
+
+def _is_chroma_error(error: BaseException) -> bool:
+    """Whether chromadb raised it; a process that never imported chromadb has none."""
+    chroma = sys.modules.get("chromadb.errors")
+    return chroma is not None and isinstance(error, chroma.ChromaError)
 
 
 def _unreachable(errors: list[BaseException]) -> bool:

@@ -69,11 +69,12 @@ class IndexSettings(BaseSettings):
         description="comma-separated host names or addresses, such as wiki.intranet.example,127.0.0.1")
     fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="a number of seconds over 0, "
                                                                                  "at most 300")
+    generations_path: Path | None = Field(default=None, description="a folder path")
 
-    @field_validator("seeds_dir", "chroma_path", "onnx_cache")
+    @field_validator("seeds_dir", "chroma_path", "onnx_cache", "generations_path")
     @classmethod
-    def _from_project_folder(cls, path: Path) -> Path:
-        return project_path(path)
+    def _from_project_folder(cls, path: Path | None) -> Path | None:
+        return project_path(path) if path is not None else None
 
     @field_validator("fetch_allow_hosts", mode="before")
     @classmethod
@@ -92,6 +93,16 @@ class IndexSettings(BaseSettings):
     @property
     def uses_server(self) -> bool:
         return bool(self.chroma_host or self.chroma_port)
+
+    @property
+    def generations(self) -> Path:
+        """Where this host keeps the generations' files (index/store/copies.py): GENERATIONS_PATH, else beside the
+        embedded store's folder, else under data/ for a Chroma server."""
+        if self.generations_path is not None:
+            return self.generations_path
+        if self.uses_server:
+            return project_path(Path("data/generations"))
+        return self.chroma_path.with_name(self.chroma_path.name + ".generations")
 
     @property
     def server_host(self) -> str:

@@ -129,8 +129,10 @@ def seeds_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
 
 
 def copy_of_seed_index(seeds_settings: IndexSettings, folder: Path) -> Path:
-    """A copy of the session's seed index at folder/chroma, for a test that writes to its index."""
+    """A copy of the session's seed index at folder/chroma, with its generation's files beside it, for a test that
+    writes to its index."""
     shutil.copytree(seeds_settings.chroma_path, folder / "chroma")
+    shutil.copytree(seeds_settings.generations, folder / "chroma.generations")
     return folder / "chroma"
 
 

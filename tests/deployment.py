@@ -119,7 +119,7 @@ class Deployment:
                     "DISCORD_TOKEN": "a-token-for-the-fake-discord",
                     "MODERATOR_GUILD_IDS": ",".join(map(str, self.homes)),
                     "SHARD_COUNT": str(shard_count), "ASK_COOLDOWN_SECONDS": "0", "INDEX_CHECK_SECONDS": "0.5",
-                    "HF_HUB_OFFLINE": "1", **settings}
+                    "GENERATIONS_PATH": str(folder / "generations"), "HF_HUB_OFFLINE": "1", **settings}
         if fake_embedder:
             self.env["EMBEDDING_MODEL"] = FakeEmbedder().name
         self.shards = shards
@@ -130,7 +130,7 @@ class Deployment:
     @property
     def index_settings(self) -> IndexSettings:
         return IndexSettings(_env_file=None, seeds_dir=self.seeds, chroma_host="127.0.0.1",  # type: ignore[call-arg]
-                             chroma_port=self.chroma_port)
+                             chroma_port=self.chroma_port, generations_path=self.folder / "generations")
 
     async def start(self) -> None:
         self.chroma = self._stack.enter_context(chroma_server(self.folder / "chroma", self.chroma_port))

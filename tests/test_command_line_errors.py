@@ -153,6 +153,19 @@ def test_a_build_with_nothing_changed_never_imports_torch(fake_index: dict[str, 
     assert done == {"status": 0, "heavy": []}, errors
 
 
+def test_a_build_that_only_removes_a_source_never_imports_torch(fake_index: dict[str, str]):
+    """A build whose only change is a removed source (what `/dossier remove` makes) switches without loading the
+    model: the passages it keeps have their vectors in the live generation's files, and the background questions'
+    vectors, which set the new abstention bar, are kept in the store."""
+    (Path(fake_index["SEEDS_DIR"]) / "004_9fd61aad6fe509e9.txt").unlink()
+    done = subprocess.run([sys.executable, "-c", ASK_LOADING, "index", "build", "--json"], capture_output=True,
+                          text=True, env=fake_index, cwd=ROOT, timeout=300)
+    *_, report, loaded = done.stdout.splitlines()
+    assert json.loads(loaded) == {"status": 0, "heavy": []}, done.stderr
+    assert {k: json.loads(report)[k] for k in ("removed", "embedded", "switched")} == {
+        "removed": 1, "embedded": 0, "switched": True}
+
+
 def test_a_two_word_first_line_is_the_title():
     """Without metadata, a first line of two words ("Zaranj shootout") is the title, as the README says."""
     document = make_document("zaranj.txt", f"Zaranj shootout\n\n{PROSE}\n", {})
@@ -301,18 +314,23 @@ def slow_loading(seconds: float) -> DeferredEmbedder:
 
 
 def test_a_summary_says_what_the_time_went_to(tmp_path: Path, seeds_copy: Path):
-    """A build that embeds nothing but loads the model (a source removed: the new generation is calibrated) says
-    "0 passages embedded" apart from its time, and how much of that time went to loading the model."""
+    """A build's summary says how many passages it embedded apart from its time, and how much of that time went to
+    loading the model; a build that only removes a source loads none and says nothing of it."""
     store = Store.open(make_settings(tmp_path, seeds_copy))
     build(seeds_copy, store, FakeEmbedder())
     (seeds_copy / "004_9fd61aad6fe509e9.txt").unlink()
-    report = build(seeds_copy, store, slow_loading(0.6))
-    assert report.switched and report.embedded == 0 and report.model_seconds >= 0.6
-    summary = build_summary(report)
-    assert "0 passages embedded in" not in summary
-    assert re.search(r"0 passages embedded; the build took \d+\.\d s, (\d+\.\d) s of it loading the embedding model",
-                     summary), summary
-    assert report.to_json()["model_seconds"] >= 0.6
+    removed = build(seeds_copy, store, slow_loading(0.6))
+    assert removed.switched and removed.embedded == 0 and removed.model_seconds == 0
+    assert "loading the embedding model" not in build_summary(removed)
+    (seeds_copy / "005_new.txt").write_text("A new report\n\nThe border council met twice this spring to discuss the "
+                                            "crossing, officials said on Monday.\n", encoding="utf-8")
+    added = build(seeds_copy, store, slow_loading(0.6))
+    assert added.switched and added.embedded > 0 and added.model_seconds >= 0.6
+    summary = build_summary(added)
+    assert f"{added.embedded} passages embedded in" not in summary
+    assert re.search(rf"{added.embedded} passages embedded; the build took \d+\.\d s, (\d+\.\d) s of it loading "
+                     r"the embedding model", summary), summary
+    assert added.to_json()["model_seconds"] >= 0.6
 
 
 def test_force_with_nothing_changed_says_it_forced_nothing(fake_index: dict[str, str]):

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import chromadb
@@ -222,14 +222,16 @@ def test_relative_paths_are_read_from_the_project_folder(kind: type[IndexSetting
     assert settings.server_address == "db.internal:8000"
 
 
-def test_an_unreachable_chroma_server_says_where_and_what_to_do(tmp_path: Path):
-    """A Chroma server that is not there: the message names host and port (never ":None") and how to start it."""
+@pytest.mark.parametrize("opening", [Store.open, Store.open_live], ids=["for a build", "for questions"])
+def test_an_unreachable_chroma_server_says_where_and_what_to_do(tmp_path: Path, opening: Callable[..., Store]):
+    """A Chroma server that is not there: the message names host and port (never ":None") and how to start it,
+    whether the process opens the store through chromadb (a build) or only reads its pointer (a question process)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
     settings = IndexSettings(_env_file=None, chroma_host="127.0.0.1", chroma_port=port)  # type: ignore[call-arg]
     with pytest.raises(Exception) as raised:
-        Store.open(settings)
+        opening(settings)
     failure = diagnose(raised.value, settings)
     assert failure.status == EXIT_UNAVAILABLE
     assert failure.message.startswith(f"Cannot reach the Chroma server at 127.0.0.1:{port}. Start it")

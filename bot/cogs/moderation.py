@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGES = {"reading": "reading documents", "embedding": "embedding passages", "writing": "writing passages",
-          "validating": "validating the new index", "corroborating": "finding what other sources also report",
-          "checking": "running the moderators' checks"}
+          "corroborating": "finding what other sources also report", "saving": "saving the new index's files",
+          "validating": "validating the new index", "checking": "running the moderators' checks"}
 CHOICES_LIMIT = 25
 GAPS_SHOWN = 10
 DAYS_SHOWN = 31  # questions per day, in Discord: a longer list is in `python -m bot stats`

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
-from index.builds.corroboration import corroborate, corroboration_key
+from index.builds.corroboration import corroboration_key
+from index.builds.files import Assembled, assemble, background_vectors, judged, live_vectors
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import (
     NOT_STATED,
@@ -45,7 +46,10 @@ from index.ingest.corpus import (
     source_paths,
 )
 from index.model.embedding import Embedder
+from index.search import snapshot
+from index.search.making import fill, make
 from index.search.searcher import Searcher, calibration_key
+from index.search.snapshot import Also, Vectors
 from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name, live_filter
 from index.store.lock import BuildLock
 from index.store.partners import Corroboration
@@ -251,35 +255,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     not_stated = read_not_stated(seeds_dir, report)
     report.warnings += [{"source": CHECKS_FILE, "warning": warning}
                         for warning in unknown_sources(checks, {path.name for path in paths})]
-    keep: list[Record] = []
-    fresh: list[tuple[Record, str]] = []
-    for done, path in enumerate(paths, 1):
-        tell(Progress("reading", done, len(paths)))
-        previous = live.get(path.name, [])
-        try:
-            doc = load_document(path, metadata.get(path.name, {}))
-            chunks = chunk_document(doc)
-            if not chunks:
-                raise CorpusError("no article text found: only site chrome, captions or comments")
-            warning = layout_warning(chunks)
-            if warning:
-                report.warnings.append({"source": path.name, "warning": warning})
-        except (CorpusError, OSError) as exc:
-            error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
-            report.errors.append({"source": path.name, "error": error})
-            if previous:
-                log.warning("%s: %s; its last good version stays live", path.name, error)
-                keep.extend(previous)
-            continue
-        if previous and _unchanged(previous, doc, chunks):
-            report.unchanged += 1
-            keep.extend(previous)
-            continue
-        if previous:
-            report.changed += 1
-        else:
-            report.added += 1
-        fresh.extend(_records(doc, chunks, generation))
+    keep, fresh = _read(paths, metadata, live, generation, report, tell)
     stages.end("reading")
     report.unattributed = unattributed(sorted({r.source.id for r, _ in fresh}), metadata, not_stated)
 
@@ -303,33 +279,34 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if report.reasons and not force:
         return _held(report, old_generation, started)
 
-    reusable = {r.embed_digest: r.record_id for records in live.values() for r in records}
-    vectors = _vectors(store, collection, embedder, fresh, reusable, report, tell)
+    live_files = _live_files(store, pointer) if same_model and (keep or fresh) else None
+    dimension = pointer.dimension if same_model and pointer is not None else embedder.dimension
+    reusable = {r.embed_digest: r.chunk.id for records in live.values() for r in records}
+    vectors = _vectors(embedder, fresh, reusable, live_vectors(live_files), dimension, report, tell)
     stages.end("embedding")
 
     new_records = [record for record, _ in fresh]
     _write(store, collection, new_records, vectors, replaced, generation, tell)
     stages.end("writing")
 
+    previous_sources = {source: frozenset(r.chunk.id for r in records) for source, records in live.items()}
+    assembled, also = _corroborate(store, collection, generation, keep, new_records, live_files, dimension,
+                                   (key, live_corroboration, previous_sources), report, tell)
+    stages.end("corroborating")
+
+    built_at = datetime.now(UTC).isoformat(timespec="seconds")
+    new = Pointer(collection=name, generation=generation, model=embedder.name, dimension=dimension,
+                  built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
+    make(store.copies, new, assembled.chunks, assembled.sources, assembled.vectors, also,
+         previous=live_files.folder if live_files is not None else None,
+         progress=lambda done, total: tell(Progress("saving", done, total)))
+    stages.end("saving")
+
     tell(Progress("validating", 0, 1))
     _validate(store, collection, generation, report.chunks, new_records, keep, vectors)
-    built_at = datetime.now(UTC).isoformat(timespec="seconds")
-    new = Pointer(collection=name, generation=generation, model=embedder.name, dimension=embedder.dimension,
-                  built_at=built_at, built_by=built_by, documents=documents, chunks=report.chunks, format=FORMAT)
-    searcher = Searcher(store, embedder, new)  # it reads as every searcher will, and computes the bar once for all
-    if math.isfinite(searcher.index.bar):
-        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
-                      bar_key=calibration_key(embedder.name))
+    searcher, new = _validated_files(store, embedder, new, bool(assembled.chunks))
     tell(Progress("validating", 1, 1))
     stages.end("validating")
-    tell(Progress("corroborating", 0, 1))
-    previous_sources = {source: frozenset(r.chunk.id for r in records) for source, records in live.items()}
-    found = corroborate(searcher.index.chunks, searcher.index.vectors, key, live_corroboration, previous_sources)
-    store.write_pages(generation, found.pages())
-    report.corroboration = {"bar": round(found.bar, 4) if math.isfinite(found.bar) else None,
-                            "passages": len(found.partners), "judged": found.judged}
-    tell(Progress("corroborating", 1, 1))
-    stages.end("corroborating")
     if checks:
         report.checks = _run_checks(checks, store, embedder, searcher, pointer, tell)
         stages.end("checking")
@@ -346,6 +323,7 @@ def _build(seeds_dir: Path, store: Store, embedder: Embedder, lock: BuildLock, b
     if store.pointer() != pointer:
         raise StoreError("another build switched the index while this one ran; keeping its index")
     store.switch(new, previous=pointer)
+    store.copies.keep_only([new, pointer])  # the files of the generation before the previous one go now
     report.generation, report.switched = generation, True
     report.seconds = time.monotonic() - started
     log.info("built generation %d: %s", generation, report.to_json())
@@ -392,17 +370,95 @@ def _records(doc: Document, chunks: list[Chunk], generation: int) -> list[tuple[
             for c in chunks]
 
 
-def _vectors(store: Store, collection: Any, embedder: Embedder, fresh: list[tuple[Record, str]],
-             reusable: dict[str, str], report: BuildReport, tell: ProgressFn) -> np.ndarray:
-    """Embeddings for the new records: copied from a stored passage with the same text, else computed."""
-    kept = store.embeddings(collection, [reusable[r.embed_digest] for r, _ in fresh
-                                         if r.embed_digest in reusable])
-    vectors = np.zeros((len(fresh), embedder.dimension), dtype=np.float32)
+def _read(paths: list[Path], metadata: dict[str, dict[str, str]], live: dict[str, list[Record]], generation: int,
+          report: BuildReport, tell: ProgressFn) -> tuple[list[Record], list[tuple[Record, str]]]:
+    """Reads every source: the live records it keeps (unchanged, or a last good version of one that can no longer
+    be read), and the new records of the others, with their texts. Counts each in the report."""
+    keep: list[Record] = []
+    fresh: list[tuple[Record, str]] = []
+    for done, path in enumerate(paths, 1):
+        tell(Progress("reading", done, len(paths)))
+        previous = live.get(path.name, [])
+        try:
+            doc = load_document(path, metadata.get(path.name, {}))
+            chunks = chunk_document(doc)
+            if not chunks:
+                raise CorpusError("no article text found: only site chrome, captions or comments")
+            warning = layout_warning(chunks)
+            if warning:
+                report.warnings.append({"source": path.name, "warning": warning})
+        except (CorpusError, OSError) as exc:
+            error = str(exc) if isinstance(exc, CorpusError) else f"cannot read the file: {exc.strerror}"
+            report.errors.append({"source": path.name, "error": error})
+            if previous:
+                log.warning("%s: %s; its last good version stays live", path.name, error)
+                keep.extend(previous)
+            continue
+        if previous and _unchanged(previous, doc, chunks):
+            report.unchanged += 1
+            keep.extend(previous)
+            continue
+        if previous:
+            report.changed += 1
+        else:
+            report.added += 1
+        fresh.extend(_records(doc, chunks, generation))
+    return keep, fresh
+
+
+def _corroborate(store: Store, collection: Any, generation: int, keep: list[Record], new_records: list[Record],
+                 live_files: Vectors | None, dimension: int,
+                 live: tuple[str, Corroboration | None, dict[str, frozenset[str]]], report: BuildReport,
+                 tell: ProgressFn) -> tuple[Assembled, Also]:
+    """The new generation's passages and vectors, in reading order, and their partners (kept in the store, and
+    returned as positions for its files). `live` is the code key, and the live generation's partners and its
+    passages per source, which the partners of unchanged sources are kept from."""
+    tell(Progress("corroborating", 0, 1))
+    # The vectors as Chroma keeps them (its cosine space moves their last bits): what a copy made from it would hold.
+    stored = store.embeddings(collection, [r.record_id for r in new_records])
+    kept_as = np.array([stored[r.record_id] for r in new_records], dtype=np.float32).reshape(-1, dimension)
+    assembled = assemble(keep, new_records, kept_as, live_files, dimension)
+    found, also = judged(assembled, *live)
+    store.write_pages(generation, found.pages())
+    report.corroboration = {"bar": round(found.bar, 4) if math.isfinite(found.bar) else None,
+                            "passages": len(found.partners), "judged": found.judged}
+    tell(Progress("corroborating", 1, 1))
+    return assembled, also
+
+
+def _validated_files(store: Store, embedder: Embedder, new: Pointer, any_passage: bool) -> tuple[Searcher, Pointer]:
+    """A searcher over the new generation's files, read back as every searcher will read them, and its pointer with
+    the abstention bar, computed once for all from the background questions' vectors the store keeps."""
+    background = background_vectors(store, embedder) if any_passage else None
+    searcher = Searcher(store, embedder, new, background=background)
+    if math.isfinite(searcher.index.bar):
+        new = replace(new, bar=searcher.index.bar, spread=searcher.index.spread,
+                      bar_key=calibration_key(embedder.name))
+    return searcher, new
+
+
+def _live_files(store: Store, pointer: Pointer | None) -> Vectors | None:
+    """The live generation's files on this host (made from Chroma first if they are not), whose vectors, tokens
+    and lexicons the new generation reuses."""
+    if pointer is None:
+        return None
+    found = snapshot.read_vectors(store.copies, pointer)
+    if found is None and (filled := fill(store, pointer, check=False)) is not None:
+        found = Vectors.of(filled)
+    return found
+
+
+def _vectors(embedder: Embedder, fresh: list[tuple[Record, str]], reusable: dict[str, str],
+             live: Callable[[str], np.ndarray | None], dimension: int, report: BuildReport,
+             tell: ProgressFn) -> np.ndarray:
+    """Embeddings for the new records: copied from a live passage with the same text, else computed."""
+    vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
     todo = []
     for i, (record, text) in enumerate(fresh):
-        old = reusable.get(record.embed_digest)
-        if old is not None and old in kept:
-            vectors[i] = kept[old]
+        chunk_id = reusable.get(record.embed_digest)
+        known = live(chunk_id) if chunk_id is not None else None
+        if known is not None:
+            vectors[i] = known
         else:
             todo.append((i, text))
     # Steps of similar length waste little on padding, as one encode over all the texts would.

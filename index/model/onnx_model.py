@@ -184,6 +184,9 @@ class OnnxEmbedder(Embedder):
         # default pool of two took 25-28 ms of CPU an encode against 12 ms, and a slower median (28-43 ms against
         # 17-22 ms; docs/development.md, "Timings").
         options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        # No arena: each run's activations go back to malloc, rather than stay held at the longest batch's size.
+        options.enable_cpu_mem_arena = False
         try:
             self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
             self._session = onnxruntime.InferenceSession(str(folder / GRAPH_FILE), options,

@@ -90,11 +90,28 @@ class Lexicon:
         for initials, phrase in initialisms(text):
             lexicon.phrases[initials].add(phrase)
         lexicon.initials = lower_case_initials(text, STOPWORDS)
-        for word in lexicon.keys:
-            if len(word) >= 4 and word.isalpha():
-                lexicon.by_initial[word[0]].append(word)
-        lexicon.words = tuple(sorted(w for w in lexicon.keys if w.isalpha()))
+        lexicon._index_words()
         return lexicon
+
+    @classmethod
+    def merged(cls, parts: Iterable["Lexicon"]) -> "Lexicon":
+        """The lexicon of the texts of all the parts together (each built from some of them): nothing in it spans
+        two passages, so it is their union."""
+        lexicon = cls()
+        for part in parts:
+            lexicon.keys |= part.keys
+            for initials, phrases in part.phrases.items():
+                lexicon.phrases[initials] |= phrases
+            lexicon.initials |= part.initials
+        lexicon._index_words()
+        return lexicon
+
+    def _index_words(self) -> None:
+        """The words by first letter, for near spellings, and in order, for the words a short name abbreviates."""
+        for word in self.keys:
+            if len(word) >= 4 and word.isalpha():
+                self.by_initial[word[0]].append(word)
+        self.words = tuple(sorted(w for w in self.keys if w.isalpha()))
 
     def forms(self, term: Term) -> frozenset[str]:
         """The keys and phrases under which the corpus mentions the term; empty when it never does."""

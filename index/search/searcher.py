@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
 import bm25s
@@ -35,16 +35,18 @@ from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.model.background import BACKGROUND_FILE, BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder, ModelError
+from index.search import snapshot
 from index.search.answerability import Reading
 from index.search.features import Candidates, candidates, question_features, source_features
 from index.search.lexicon import Lexicon, Passage
+from index.search.making import fill
 from index.search.question import Kind, Query, plain_words, read, without_markup
 from index.search.scorer import Scorer, probability
 from index.search.scorer import load as load_scorer
+from index.search.snapshot import Snapshot
 from index.search.terms import stem
 from index.settings import IndexSettings
 from index.store.chroma import FORMAT, Pointer, Store, StoreError
-from index.store.partners import SHOWN, Corroboration
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ FIRST_PAGE = 5
 RELATED = 3
 SUBJECT = 0.5  # a term used by this share of the passages is the corpus's own subject, for `compare`
 PASSAGE_CACHE = 4096  # passages read as evidence, per snapshot: a few hundred questions' candidates
+LOAD_ATTEMPTS = 3
 _TOKEN = re.compile(r"\w+")
 _BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # how bm25s.tokenize splits the passages, stopwords "en"
 _BM25_STOPWORDS = frozenset(STOPWORDS_EN)
@@ -128,68 +131,56 @@ def is_mostly_latin(text: str) -> bool:
 
 
 class LiveIndex:
-    """An immutable snapshot of one generation: passages and their vectors, and, built when first needed (see
-    `prepare`), the lexicon and the BM25 index that reading and ranking a question use."""
+    """An immutable snapshot of one generation (index/search/snapshot.py): passages, and their vectors mapped from the
+    generation's files; read when first needed (see `prepare`), the lexicon and the BM25 index that reading and
+    ranking a question use. Nothing in it refers back to it, so the last reference gone, it is gone at once."""
 
-    def __init__(self, pointer: Pointer, chunks: list[Chunk], sources: dict[str, Source],
-                 vectors: np.ndarray, corroboration: Corroboration | None = None) -> None:
-        self.pointer = pointer
-        self.chunks = chunks
-        self.sources = sources
-        self.vectors = vectors
-        self.leaning = leans_on(chunks)
-        self.neighbours = _neighbours(chunks)
-        self.lists = _lists(chunks, self.leaning)
-        self.blended = _blend_with_previous(chunks, vectors, self.leaning)
-        self._position = {c.id: i for i, c in enumerate(chunks)}
-        self._also = self._also_arrays(corroboration)
-        self._passage = lru_cache(maxsize=PASSAGE_CACHE)(self._read_passage)
+    def __init__(self, found: Snapshot) -> None:
+        self.pointer = found.pointer
+        self.chunks = found.chunks
+        self.sources = found.sources
+        self.vectors = found.vectors
+        self.blended = found.blended
+        self.leaning = found.leaning
+        self.lists = snapshot.lists(self.chunks, self.leaning)
+        self.neighbours = snapshot.neighbours(self.chunks)
+        self._position = {c.id: i for i, c in enumerate(self.chunks)}
+        self._also = found.also
+        self._folder = found.folder
+        # A cache of a function of the passages, not of a method: a bound method would make a cycle through self.
+        self._passage = lru_cache(maxsize=PASSAGE_CACHE)(partial(_read_passage, self.chunks, self.leaning,
+                                                                 self.sources))
         self.bar = float("inf")
         self.spread = 1.0
 
     @cached_property
     def lexicon(self) -> Lexicon:
-        """Every word, stem, figure and acronym phrase of the corpus. Built the first time a question is read
+        """Every word, stem, figure and acronym phrase of the corpus. Read the first time a question is read
         (see `prepare`): a build's own snapshot, which only calibrates and corroborates, never needs it."""
-        labels = {label for s in self.sources.values() for label in (s.title, s.outlet, s.author) if label}
-        return Lexicon.build((c.text for c in self.chunks), labels)
+        return snapshot.read_lexicon(self._folder)
 
     @cached_property
     def _bm25(self) -> bm25s.BM25:
-        found = bm25s.BM25()
-        if self.chunks:  # bm25s cannot index nothing; an empty index is searched by nobody
-            found.index(bm25s.tokenize([c.text for c in self.chunks], stopwords="en", stemmer=_stem_all,
-                                       show_progress=False), show_progress=False)
-        return found
+        return snapshot.read_bm25(self._folder) if self.chunks else bm25s.BM25()
 
     def prepare(self) -> None:
-        """Builds what reading and ranking a question need, so that the first question does not wait for it."""
+        """Reads what reading and ranking a question need, so that the first question does not wait for it."""
         _ = self.lexicon, self._bm25
 
     @classmethod
     def load(cls, store: Store, generation: Pointer | None = None) -> "LiveIndex":
-        """The live generation, or the one `generation` names (a build's, before it goes live)."""
-        for _ in range(3):
+        """The live generation, or the one `generation` names (a build's, before it goes live): from its files on
+        this host, made first from Chroma when they are missing or damaged."""
+        for _ in range(LOAD_ATTEMPTS):
             pointer = generation or store.pointer()
             if pointer is None:
                 raise StoreError("The index is empty: run `python -m index build` first.")
             if pointer.format != FORMAT:
                 raise StoreError("The index was built by an older Dossier; rebuild it: `python -m index build`.")
-            collection = store.chunks_collection(pointer.collection)
-            pairs = list(store.records(collection, pointer.generation, with_embeddings=True))
-            # A build that switched, or cleaned up after a switch, while we read makes us read again.
-            if len(pairs) == pointer.chunks and (generation is not None or store.pointer() == pointer):
-                break
-        else:
-            raise StoreError("The index kept changing while it was read; try again when the build is done.")
-        pairs.sort(key=lambda p: (p[0].chunk.source_id, p[0].chunk.start))
-        chunks = [record.chunk for record, _ in pairs]
-        sources = {record.source.id: record.source for record, _ in pairs}
-        dim = pointer.dimension
-        vectors = np.stack([v for _, v in pairs if v is not None]) if pairs else np.zeros((0, dim), np.float32)
-        pages = store.read_pages(pointer.generation)
-        corroboration = Corroboration.from_pages(pages) if pages else None
-        return cls(pointer, chunks, sources, vectors.astype(np.float32), corroboration)
+            found = snapshot.read(store.copies, pointer) or fill(store, pointer, check=generation is None)
+            if found is not None:
+                return cls(found)
+        raise StoreError("The index kept changing while it was read; try again when the build is done.")
 
     def dense(self, query: np.ndarray) -> np.ndarray:
         """Each passage's cosine with the question: alone or blended with the one it leans on, the higher."""
@@ -225,34 +216,23 @@ class LiveIndex:
             return 0.0
         return float(np.count_nonzero(self._bm25.get_scores(words))) / len(self.chunks)
 
-    def calibrate(self, embedder: Embedder) -> None:
+    def calibrate(self, embedder: Embedder, background: np.ndarray | None = None) -> None:
         """Sets the abstention bar: the one kept in the pointer when it was computed as this code would, else
-        from background questions (see the module docstring)."""
+        from background questions (see the module docstring), given as `background` vectors or encoded now."""
         if not self.chunks:
             return
         pointer = self.pointer
         if pointer.bar is not None and pointer.spread and pointer.bar_key == calibration_key(pointer.model):
             self.bar, self.spread = pointer.bar, pointer.spread
             return
-        tops = [float(np.max(self.dense(v))) for v in embedder.encode(list(BACKGROUND_QUESTIONS))]
+        vectors = background if background is not None else embedder.encode(list(BACKGROUND_QUESTIONS))
+        tops = np.max(self.dense(np.asarray(vectors, dtype=np.float32).T), axis=0).tolist()  # all in one product
         self.spread = float(np.std(tops)) or 1.0
         self.bar = float(np.mean(tops)) + BAR_SIGMAS * self.spread
         log.info("abstention bar %.3f (background mean %.3f, max %.3f)", self.bar, np.mean(tops), max(tops))
 
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
-
-    def _also_arrays(self, corroboration: Corroboration | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The SHOWN closest partners of each passage, as positions: passage i's are partners[start[i]:start[i + 1]],
-        with their cosines. Arrays hold them in a few bytes each, where tuples of ids would take a hundred."""
-        found = [[(j, cosine) for other, cosine in corroboration.of(chunk.id)
-                  if (j := self._position.get(other)) is not None][:SHOWN] if corroboration else []
-                 for chunk in self.chunks]
-        start = np.zeros(len(self.chunks) + 1, dtype=np.int64)
-        np.cumsum([len(f) for f in found], out=start[1:])
-        partners = np.array([j for f in found for j, _ in f], dtype=np.int32)
-        cosines = np.array([cosine for f in found for _, cosine in f], dtype=np.float32)
-        return start, partners, cosines
 
     def with_also(self, hit: Hit) -> Hit:
         """The hit with the closest passages of other sources that say the same thing: looked up, not computed."""
@@ -269,13 +249,14 @@ class LiveIndex:
         in the snapshot itself, so that a reload drops the old snapshot's cache with it."""
         return self._passage(i)
 
-    def _read_passage(self, i: int) -> Passage:
-        chunk = self.chunks[i]
-        j = self.leaning[i]
-        before = self.chunks[j].text if j is not None else ""
-        source = self.sources[chunk.source_id]
-        labels = "\n".join(label for label in (source.title, source.outlet, source.author) if label)
-        return Passage(chunk.text, before, labels)
+
+def _read_passage(chunks: list[Chunk], leaning: list[int | None], sources: dict[str, Source], i: int) -> Passage:
+    chunk = chunks[i]
+    j = leaning[i]
+    before = chunks[j].text if j is not None else ""
+    source = sources[chunk.source_id]
+    labels = "\n".join(label for label in (source.title, source.outlet, source.author) if label)
+    return Passage(chunk.text, before, labels)
 
 
 @dataclass(frozen=True)
@@ -365,59 +346,6 @@ def _balance(hits: list[Hit], answering: list[str], compare: bool) -> list[Hit]:
     return ordered + remaining
 
 
-def leans_on(chunks: list[Chunk]) -> list[int | None]:
-    """The passage each one leans on: the one before it in its source, or the lead-in of the list it is an item of.
-
-    A passage ending in a colon ("..., including:") introduces the list items that follow it, up to the first
-    passage that is no item.
-    """
-    found: list[int | None] = []
-    lead_in: int | None = None
-    for i, chunk in enumerate(chunks):
-        same = i > 0 and chunks[i - 1].source_id == chunk.source_id
-        if not (same and chunk.item):
-            lead_in = None
-        found.append(lead_in if lead_in is not None else (i - 1 if same else None))
-        if _is_lead_in(chunk):
-            lead_in = i
-    return found
-
-
-def _neighbours(chunks: list[Chunk]) -> np.ndarray:
-    """Each passage's previous and next passage in its source (chunks are in reading order), -1 where none."""
-    found = np.full((len(chunks), 2), -1, dtype=np.int64)
-    for i in range(1, len(chunks)):
-        if chunks[i - 1].source_id == chunks[i].source_id:
-            found[i, 0], found[i - 1, 1] = i - 1, i
-    return found
-
-
-def _is_lead_in(chunk: Chunk) -> bool:
-    return chunk.text.rstrip().endswith(":")
-
-
-def _lists(chunks: list[Chunk], leaning: list[int | None]) -> dict[int, list[int]]:
-    """Each lead-in's items, in reading order."""
-    lists: dict[int, list[int]] = {}
-    for i, j in enumerate(leaning):
-        if j is not None and _is_lead_in(chunks[j]):
-            lists.setdefault(j, []).append(i)
-    return lists
-
-
-def _stem_all(words: list[str]) -> list[str]:
-    return [stem(w) for w in words]
-
-
-def _blend_with_previous(chunks: list[Chunk], vectors: np.ndarray, leaning: list[int | None]) -> np.ndarray:
-    blended = vectors.copy()
-    for i, j in enumerate(leaning):
-        if j is not None:
-            blended[i] = vectors[j] + vectors[i]
-    norms = np.linalg.norm(blended, axis=1, keepdims=True)
-    return np.asarray(blended / np.where(norms == 0, 1, norms), dtype=np.float32)
-
-
 @lru_cache(maxsize=8)
 def calibration_key(model: str) -> str:
     """What the bar depends on besides the passages: the model, and this module and the background questions,
@@ -433,24 +361,24 @@ class Searcher:
     `generation`, it is a build's searcher over that generation before it goes live."""
 
     def __init__(self, store: Store, embedder: Embedder, generation: Pointer | None = None,
-                 scorer: Scorer | None = None) -> None:
+                 scorer: Scorer | None = None, background: np.ndarray | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.scorer = scorer  # None: the fitted scorer in index/search/scorer.json, read when first needed
-        self.index = self._load(generation)
+        self.index = self._load(generation, background)
 
     @classmethod
     def open(cls, settings: IndexSettings, embedder: Embedder, scorer: Scorer | None = None) -> "Searcher":
         return cls(Store.open(settings), embedder, scorer=scorer)
 
-    def _load(self, generation: Pointer | None = None) -> LiveIndex:
+    def _load(self, generation: Pointer | None = None, background: np.ndarray | None = None) -> LiveIndex:
         index = LiveIndex.load(self.store, generation)
         if index.pointer.model != self.embedder.name:
             raise ModelError(
                 f"The index was built with the embedding model {index.pointer.model!r}, but EMBEDDING_MODEL is "
                 f"{self.embedder.name!r}. Rebuild it with `python -m index build`, or set EMBEDDING_MODEL back."
             )
-        index.calibrate(self.embedder)
+        index.calibrate(self.embedder, background)
         if generation is None:  # a build's snapshot (see Searcher) reads a question only if the build has checks
             index.prepare()
             read("Warming up")  # the word lists a question is read with, loaded now rather than on the first question
@@ -462,6 +390,7 @@ class Searcher:
             return False
         self.store.refresh()  # another process may have built it
         self.index = self._load()
+        self.store.forget_old_copies()
         return True
 
     def search(self, raw_question: str, limit: int = 5, offset: int = 0) -> Answer:

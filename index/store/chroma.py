@@ -17,6 +17,8 @@ the rest. Chroma reads metadata one key per row, so packing what is never filter
 passages several times faster. FORMAT names this layout; an index in another layout is rebuilt, not read.
 """
 
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import json
@@ -30,69 +32,50 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import chromadb
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
-from chromadb.api.shared_system_client import SharedSystemClient
-from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.model.embedding import ModelError
-from index.settings import IndexSettings, SettingsError
+from index.settings import IndexSettings
+from index.store.copies import Copies
 from index.store.lock import BuildLock, file_lock, lease
+from index.store.pointer import (
+    META_COLLECTION,
+    POINTER_ID,
+    PREVIOUS_ID,
+    SQLITE_FILE,
+    Pointer,
+    StoreDamaged,
+    StoreError,
+    check_folder,
+    read_pointers,
+)
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 
-META_COLLECTION = "dossier_meta"
 CHUNKS_PREFIX = "dossier_chunks_"
-POINTER_ID = "live"
-PREVIOUS_ID = "previous"  # the generation that was live before, which a rollback returns to
 HIGHEST_ID = "highest"  # the highest generation ever switched to: a build after a rollback numbers past it
 PAGE_GENERATION = "also_generation"  # metadata of a corroboration page: its generation, its number, and the body
 PAGE_NUMBER = "also_page"
 PAGE_BODY = "also_body"
+BLOB = "blob"
 NEVER = 2**62
 PAGE = 2000
 FORMAT = 2
-SQLITE_FILE = "chroma.sqlite3"
 OWNER_ONLY_FOLDER = 0o700
 OWNER_ONLY_FILE = 0o600
 SERVER_SECONDS = 60.0  # a Chroma server's answer to one request, a build's largest write included
 
 
-class StoreError(Exception):
-    """The store is unreachable, empty or was built differently; the message says what to do."""
-
-
-class StoreDamaged(StoreError):
-    """The embedded store's files are damaged: it has to be deleted and rebuilt."""
-
-
 class NothingToRollBack(StoreError):
     """There is no earlier generation to return to: the message says why."""
-
-
-@dataclass(frozen=True)
-class Pointer:
-    """What the live index is: which collection and generation, built how, when and by whom."""
-
-    collection: str
-    generation: int
-    model: str
-    dimension: int
-    built_at: str
-    built_by: str
-    documents: int
-    chunks: int
-    format: int = 1  # pointers written before FORMAT existed lack it
-    bar: float | None = None  # the abstention bar, computed by the build (index/search/searcher.py calibration)
-    spread: float | None = None  # the standard deviation of the background scores the bar was computed from
-    bar_key: str | None = None  # how the bar was computed; a searcher that would compute it otherwise ignores it
 
 
 @dataclass(frozen=True)
@@ -108,20 +91,18 @@ class Record:
 
 
 def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
-    """A client of the Chroma server or the embedded store; a reader (`create=False`) never makes a new store."""
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if not settings.uses_server and settings.chroma_path.exists() and not settings.chroma_path.is_dir():
-        raise SettingsError(f"CHROMA_PATH is {settings.chroma_path}, which is a file, not a folder: set CHROMA_PATH to "
-                            "the folder of the index (`python -m index build` makes it), or move that file away.")
+    """A client of the Chroma server or the embedded store; a reader (`create=False`) never makes a new store.
+    chromadb is imported here, the first time a process needs more of the store than the pointer."""
+    check_folder(settings)
     try:
         if settings.uses_server:
-            return _server_client(settings, chroma_settings)
+            return _server_client(settings)
         path = settings.chroma_path
         if not create and not (path / SQLITE_FILE).exists():
             raise StoreError(f"There is no index at {path} (CHROMA_PATH) yet: run `python -m index build`.")
         path.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
         check_integrity(path)
-        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        client = _persistent_client(path)
         owner_only(path)
         return client
     except StoreError:
@@ -132,13 +113,15 @@ def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
         raise StoreError(f"cannot open {where}: {exc}") from exc
 
 
-def _server_client(settings: IndexSettings, chroma_settings: ChromaSettings) -> ClientAPI:
+def _server_client(settings: IndexSettings) -> ClientAPI:
     """chromadb.HttpClient with a timeout on every request: chromadb sets none, so a server that stops answering
     would hold the calling thread for ever. Making the client asks the server things already, so its heartbeat is
     asked first, within the same bound."""
+    import chromadb
+
     with urllib.request.urlopen(f"http://{settings.server_address}/api/v2/heartbeat", timeout=SERVER_SECONDS):
         pass
-    client = chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=chroma_settings)
+    client = chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=_chroma_settings())
     client._server._session.timeout = SERVER_SECONDS  # type: ignore[attr-defined]  # its httpx.Client
     return client
 
@@ -150,6 +133,18 @@ def owner_only(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             if stat.S_IMODE(held.stat().st_mode) & ~allowed:
                 held.chmod(allowed)
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+def _persistent_client(path: Path) -> ClientAPI:
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
 def check_integrity(path: Path) -> None:
@@ -190,25 +185,48 @@ def live_filter(generation: int) -> dict[str, Any]:
 
 
 class Store:
-    """Reads and writes passages and the live pointer; Discord-free and synchronous."""
+    """Reads and writes passages and the live pointer; Discord-free and synchronous.
 
-    def __init__(self, client: ClientAPI) -> None:
-        self.client = client
-        self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+    The Chroma client is opened when first needed: a store opened by `open_live` reads the pointer without it (see
+    index/store/pointer.py), so a question process whose generation's files are on disk never imports chromadb.
+    """
+
+    def __init__(self, settings: IndexSettings, client: ClientAPI | None = None) -> None:
+        self.settings = settings
+        self.copies = Copies(settings.generations)
+        self._client = client
+        self._meta_collection: Collection | None = None
         self._building = threading.RLock()
         self._identity = self._identity_now()
 
     @classmethod
-    def open(cls, settings: IndexSettings, *, create: bool = True) -> "Store":
-        return cls(connect(settings, create=create))
+    def open(cls, settings: IndexSettings, *, create: bool = True) -> Store:
+        store = cls(settings, connect(settings, create=create))
+        _ = store._meta  # a new store gets its meta collection now
+        return store
 
     @classmethod
-    def open_live(cls, settings: IndexSettings) -> "Store":
+    def open_live(cls, settings: IndexSettings) -> Store:
         """The store, to read the live index: never created, and refused at once when EMBEDDING_MODEL is not the
         model the index was built with."""
-        store = cls.open(settings, create=False)
+        if not settings.uses_server:
+            check_folder(settings)
+            check_integrity(settings.chroma_path)  # as opening it would, before anything else reads it
+        store = cls(settings)
         check_model(store.pointer(), settings.embedding_model)
         return store
+
+    @property
+    def client(self) -> ClientAPI:
+        if self._client is None:
+            self._client = connect(self.settings, create=False)
+        return self._client
+
+    @property
+    def _meta(self) -> Collection:
+        if self._meta_collection is None:
+            self._meta_collection = self.client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+        return self._meta_collection
 
     def refresh(self) -> None:
         """Opens an embedded store afresh, so that it sees what other processes wrote since it was opened.
@@ -216,28 +234,34 @@ class Store:
         Chroma's embedded client keeps each collection's vectors in memory and does not read them again, so
         a passage another process added is not found ("Error finding id"). A new client, made after
         Chroma's per-path client cache is cleared, reads the store from disk; whoever still holds the old
-        one can go on using it. Waits while this store is building, and does nothing for a Chroma server.
+        one can go on using it. Waits while this store is building, and does nothing for a Chroma server or a
+        client not opened yet.
         """
-        chroma = self.client.get_settings()
-        if not (chroma.is_persistent and chroma.persist_directory):
+        if self._client is None or self.settings.uses_server:
             return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
         with self._building:
             SharedSystemClient.clear_system_cache()
-            client = chromadb.PersistentClient(path=chroma.persist_directory,
-                                               settings=ChromaSettings(anonymized_telemetry=False))
-            self._meta = client.get_or_create_collection(META_COLLECTION, embedding_function=None)
-            self.client = client
+            self._client = _persistent_client(self.settings.chroma_path)
+            self._meta_collection = None
 
     def _identity_now(self) -> object:
         """What tells this store from one put in its place: the embedded store's database file (device and inode),
-        or the id of the server's meta collection; None while there is none."""
-        chroma = self.client.get_settings()
+        or the id of the server's meta collection once the client is open; None while there is none."""
+        if not self.settings.uses_server:
+            try:
+                found = os.stat(self.settings.chroma_path / SQLITE_FILE)
+            except FileNotFoundError:
+                return None
+            return found.st_dev, found.st_ino
+        if self._client is None:
+            return None
+        from chromadb.errors import NotFoundError
+
         try:
-            if chroma.is_persistent and chroma.persist_directory:
-                found = os.stat(Path(chroma.persist_directory) / SQLITE_FILE)
-                return found.st_dev, found.st_ino
-            return self.client.get_collection(META_COLLECTION).id
-        except (FileNotFoundError, NotFoundError):
+            return self._client.get_collection(META_COLLECTION).id
+        except NotFoundError:
             return None
 
     def reopen_if_replaced(self) -> bool:
@@ -245,22 +269,32 @@ class Store:
         again, a server restarted on an empty path): a client of the old one goes on reading what was deleted.
         True when it did."""
         found = self._identity_now()
-        if found is None or found == self._identity:
+        if found is None or found == self._identity or self._identity is None:
+            self._identity = self._identity if found is None else found
             return False
         log.warning("the Chroma store was replaced since it was opened (deleted and built again?): opening the new one")
         self.refresh()
         with self._building:
-            self._meta = self.client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+            self._meta_collection = None
             self._identity = found
         return True
 
     def pointer(self, which: str = POINTER_ID) -> Pointer | None:
-        """The live generation's pointer, or (`which=PREVIOUS_ID`) the one live before it."""
-        got = self._meta.get(ids=[which], include=["documents"])
-        documents = got["documents"] or []
-        if not documents or not documents[0]:
-            return None
-        return Pointer(**json.loads(documents[0]))
+        """The live generation's pointer, or (`which=PREVIOUS_ID`) the one live before it; read without chromadb
+        while the client is not open."""
+        if self._client is None:
+            return read_pointers(self.settings, which)[which]
+        documents = self._meta.get(ids=[which], include=["documents"])["documents"] or []
+        return Pointer.parse(documents[0] if documents else None)
+
+    def forget_old_copies(self) -> None:
+        """Deletes this host's files of generations older than the live and the previous one (a build on this host
+        may be writing a newer one)."""
+        kept = read_pointers(self.settings, POINTER_ID, PREVIOUS_ID) if self._client is None else {
+            which: self.pointer(which) for which in (POINTER_ID, PREVIOUS_ID)}
+        numbers = [p.generation for p in kept.values() if p is not None]
+        if numbers:
+            self.copies.keep_only(kept.values(), below=min(numbers))
 
     def highest_generation(self) -> int:
         """The highest generation ever switched to (0: none, or none since stores kept this record)."""
@@ -294,6 +328,15 @@ class Store:
         got = self._meta.get(where={PAGE_GENERATION: generation}, include=["metadatas"])
         pages = sorted((int(str(m[PAGE_NUMBER])), str(m[PAGE_BODY])) for m in got["metadatas"] or [])
         return [body for _, body in pages]
+
+    def read_blob(self, record_id: str) -> str | None:
+        """A text kept beside the pointer (index/builds/files.py keeps the background questions' vectors so), in
+        metadata, which Chroma does not index for full-text search."""
+        got = self._meta.get(ids=[record_id], include=["metadatas"])["metadatas"] or []
+        return str(got[0][BLOB]) if got and got[0] and BLOB in got[0] else None
+
+    def write_blob(self, record_id: str, text: str) -> None:
+        self._meta.upsert(ids=[record_id], embeddings=np.zeros((1, 1), np.float32), metadatas=[{BLOB: text}])
 
     def rollback(self, owner: str) -> Pointer:
         """Makes the previous generation live again, under the build lock; returns its pointer.
@@ -334,9 +377,8 @@ class Store:
     @contextlib.contextmanager
     def build_lock(self, owner: str) -> Iterator[BuildLock]:
         """The one-writer lock: a file lock for an embedded store, a lease record on a Chroma server."""
-        chroma = self.client.get_settings()
-        if chroma.is_persistent and chroma.persist_directory:
-            held = file_lock(Path(chroma.persist_directory), owner)
+        if not self.settings.uses_server:
+            held = file_lock(self.settings.chroma_path, owner)
         else:
             held = lease(self._meta, owner)
         with held as lock, self._building:
@@ -391,6 +433,7 @@ class Store:
         """Removes what neither the live generation nor the previous one (kept for a rollback) needs: an
         interrupted or held-back build's writes, a rolled-back generation, and dead records."""
         pointer, previous = self.pointer(), self.pointer(PREVIOUS_ID)
+        self.copies.keep_only([pointer, previous])
         kept = {p.collection for p in (pointer, previous) if p is not None}
         generations = {p.generation for p in (pointer, previous) if p is not None}
         # Not a `$nin` filter: Chroma matches it on records without the key too, the pointer among them.

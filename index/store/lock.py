@@ -25,10 +25,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from chromadb.api.models.Collection import Collection
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ def _running(holder: Holder | None) -> BuildRunning:
 class _Lease:
     """A lease record in the meta collection, renewed in a background thread until released."""
 
-    def __init__(self, meta: Collection, owner: str) -> None:
+    def __init__(self, meta: "Collection", owner: str) -> None:
         self._meta = meta
         self._token = uuid.uuid4().hex
         self._holder = _holder(owner, token=self._token)
@@ -200,7 +202,7 @@ class _Lease:
 
 
 @contextlib.contextmanager
-def lease(meta: Collection, owner: str) -> Iterator[BuildLock]:
+def lease(meta: "Collection", owner: str) -> Iterator[BuildLock]:
     held = _Lease(meta, owner)
     held.acquire()
     renewer = threading.Thread(target=held.renew_until_released, name="build-lease", daemon=True)

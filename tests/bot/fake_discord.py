@@ -48,11 +48,13 @@ def guild_payload(guild_id: int, channel_id: int) -> dict[str, Any]:
 
 @dataclass
 class Answer:
-    """What a simulated member got: the follow-up message (None if none came in time) and how long it took."""
+    """What a simulated member got: the follow-up message (None if none came in time) and how long it took; and how
+    long the bot took to acknowledge the interaction (its deferral), None if it never did."""
 
     message: dict[str, Any] | None
     seconds: float
     shard: int
+    deferred: float | None = None
 
 
 @dataclass
@@ -73,6 +75,7 @@ class FakeDiscord:
     shards: dict[int, Shard] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(970000000000000001))
     _waiting: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    _deferred: dict[str, float] = field(default_factory=dict)  # token → when the interaction's callback came
     _connected: dict[int, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     _runner: web.AppRunner | None = None
 
@@ -177,7 +180,8 @@ class FakeDiscord:
             message = None
         finally:
             self._waiting.pop(payload["token"], None)
-        return Answer(message, time.monotonic() - started, shard)
+        deferred = self._deferred.pop(payload["token"], None)
+        return Answer(message, time.monotonic() - started, shard, None if deferred is None else deferred - started)
 
     # The REST API
 
@@ -204,6 +208,8 @@ class FakeDiscord:
         if path.endswith("/commands"):
             return []
         if path.endswith("/callback"):
+            if path.split("/")[2] in self._waiting:
+                self._deferred[path.split("/")[2]] = time.monotonic()
             return {"interaction": {"id": path.split("/")[1], "type": 2}}
         if path.startswith("webhooks/") or "/messages" in path:
             message = self.message(body if isinstance(body, dict) else {})

@@ -28,6 +28,14 @@ async def test_client_sends_no_pings(dev_settings: Settings) -> None:
     assert bot.intents.message_content is False
 
 
+async def test_client_keeps_no_caches_it_never_reads(dev_settings: Settings) -> None:
+    """The client asks Discord only for servers and messages, and keeps no message or member cache: a bot in many
+    servers does not grow with their traffic."""
+    bot = Dossier(dev_settings, _NoSearcher())  # type: ignore[arg-type]
+    assert {name for name, on in bot.intents if on} == {"guilds", "guild_messages", "dm_messages"}
+    assert bot._connection.max_messages is None and bot._connection.member_cache_flags.value == 0
+
+
 async def test_sync_only_to_the_dev_guild(dev_settings: Settings) -> None:
     """With DEV_GUILD_ID, start-up copies the commands to that guild and syncs there, and nowhere else."""
     gateway = await Gateway.connect(dev_settings, _NoSearcher())  # type: ignore[arg-type]

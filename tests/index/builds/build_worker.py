@@ -3,7 +3,7 @@
 `python -m tests.index.builds.build_worker build ROOT [--pause STAGE:DONE]` builds ROOT/seeds into ROOT/chroma with the
 fake embedder and prints the report as JSON; with --pause it prints PAUSED and sleeps once the build reports
 DONE or more at STAGE, so a test can SIGKILL it at a known point. `ask ROOT QUESTION...` prints what the live
-index answers; `state ROOT` prints the pointer and what the store holds.
+index answers; `state ROOT` prints the pointer, what the store holds and the generations' folders on this host.
 """
 
 import argparse
@@ -59,7 +59,8 @@ def run(*argv: str) -> str:
     for record, _ in store.records(collection, pointer.generation):
         live.setdefault(record.source.id, []).append(record.chunk.id)
     return json.dumps({"generation": pointer.generation, "chunks": pointer.chunks, "stored": collection.count(),
-                       "live": {k: sorted(v) for k, v in sorted(live.items())}})
+                       "live": {k: sorted(v) for k, v in sorted(live.items())},
+                       "files": sorted(entry.name for entry in config.generations.iterdir())})
 
 
 if __name__ == "__main__":

@@ -71,7 +71,10 @@ def change_corpus(seeds: Path) -> None:
     ("embedding", 1),      # some passages embedded, nothing written
     ("writing", 1),        # the first 500 new records added
     ("writing", 1000),     # all new records added, the first removal marks written
-    ("validating", 0),     # everything written, the pointer not yet switched
+    ("corroborating", 0),  # every record written, the partners not yet judged
+    ("saving", 1),         # the new generation's first file written
+    ("saving", 9),         # half its files written
+    ("validating", 0),     # everything written, the files in place, the pointer not yet switched
 ])
 def test_killed_build_leaves_previous_answers_and_next_build_completes(baseline, tmp_path: Path, stage: str,
                                                                        done: int):
@@ -95,6 +98,7 @@ def test_killed_build_leaves_previous_answers_and_next_build_completes(baseline,
     assert worker("ask", str(root), *questions) == answers_before
     state = worker("state", str(root))
     assert (state["generation"], state["live"]) == (state_before["generation"], state_before["live"])
+    assert state["files"] == state_before["files"] or stage in ("saving", "validating")
 
     report = worker("build", str(root))
     assert (report["changed"], report["added"], report["removed"], report["unchanged"]) == (4, 1, 1, 1)
@@ -109,6 +113,8 @@ def test_killed_build_leaves_previous_answers_and_next_build_completes(baseline,
     assert after[3]["hits"][0] == answers_before[3]["hits"][0]  # the unchanged document's passage still answers
     retired = {chunk for name in [*CHANGED, REMOVED] for chunk in state_before["live"][name]}
     assert not {chunk for answer in after for chunk, _ in answer["hits"]} & retired
+    # The files on this host: the new generation's and the previous one's, none of the killed build's.
+    assert len(state["files"]) == 2 and state_before["files"][0] in state["files"]
 
 
 def test_failed_build_keeps_the_previous_index_and_the_next_one_cleans_up(tmp_path: Path, seeds_copy: Path,

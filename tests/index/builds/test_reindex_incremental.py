@@ -145,6 +145,6 @@ def test_report_json_keeps_the_contract(store: Store, seeds_copy: Path):
     for key in ("documents", "chunks", "embedded", "removed", "unchanged"):
         assert isinstance(data[key], int)
     assert data["errors"] == [] and data["switched"] is True
-    assert set(data["stages"]) == {"index", "reading", "embedding", "writing", "validating", "corroborating"}
+    assert set(data["stages"]) == {"index", "reading", "embedding", "writing", "corroborating", "saving", "validating"}
     assert set(data["corroboration"]) == {"bar", "passages", "judged"}
     assert data["corroboration"]["judged"] == data["chunks"]

@@ -18,12 +18,12 @@ from tests.conftest import ROOT, FakeEmbedder, make_settings
 
 
 def test_the_build_reports_progress_through_every_stage(tmp_path: Path, seeds_copy: Path):
-    """Each stage reports counts that rise to its total, in the order reading, embedding, writing, validating,
-    corroborating."""
+    """Each stage reports counts that rise to its total, in the order reading, embedding, writing, corroborating,
+    saving (the new generation's files), validating."""
     seen: list[Progress] = []
     build(seeds_copy, Store.open(make_settings(tmp_path, seeds_copy)), FakeEmbedder(), progress=seen.append)
     stages = list(dict.fromkeys(p.stage for p in seen))
-    assert stages == ["reading", "embedding", "writing", "validating", "corroborating"]
+    assert stages == ["reading", "embedding", "writing", "corroborating", "saving", "validating"]
     for stage in stages:
         counts = [p.done for p in seen if p.stage == stage]
         assert counts == sorted(counts) and counts[-1] == next(p.total for p in seen if p.stage == stage)

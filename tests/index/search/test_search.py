@@ -8,7 +8,8 @@ import pytest
 from index.builds.pipeline import build
 from index.ingest.chunking import Chunk
 from index.model.embedding import ModelError, verify_weights
-from index.search.searcher import Outcome, Searcher, leans_on
+from index.search.searcher import Outcome, Searcher
+from index.search.snapshot import leans_on
 from index.store.chroma import Store, StoreError
 from tests.conftest import ROOT, SEEDS, FakeEmbedder, make_settings
 

@@ -78,7 +78,7 @@ def test_build_and_ask_work_against_a_chroma_server(server: int, seeds_copy: Pat
     """`index build --json` and `bot ask --format json` run as subprocesses against the server, not a folder."""
     unused = tmp_path / "embedded-store"
     env = {**os.environ, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server), "SEEDS_DIR": str(seeds_copy),
-           "CHROMA_PATH": str(unused), "HF_HUB_OFFLINE": "1"}
+           "CHROMA_PATH": str(unused), "GENERATIONS_PATH": str(tmp_path / "generations"), "HF_HUB_OFFLINE": "1"}
     env.pop("DISCORD_TOKEN", None)
     first = run(["index", "build", "--json"], env)
     assert first.returncode == 0, first.stderr
@@ -105,7 +105,7 @@ def test_build_and_ask_work_against_a_chroma_server(server: int, seeds_copy: Pat
 def test_the_lease_keeps_builds_on_two_clients_apart(server: int, seeds_copy: Path):
     """Two processes' clients of one server: the second build is refused while the first holds the lease."""
     settings = IndexSettings(_env_file=None, seeds_dir=seeds_copy, chroma_host="127.0.0.1",  # type: ignore[call-arg]
-                             chroma_port=server)
+                             chroma_port=server, generations_path=seeds_copy.parent / "generations")
     first_store, second_store = Store.open(settings), Store.open(settings)
     with build_held_open(seeds_copy, first_store, "moderator Ana") as results, \
             pytest.raises(BuildRunning, match="already running by moderator Ana"):
@@ -118,9 +118,10 @@ def test_the_lease_keeps_builds_on_two_clients_apart(server: int, seeds_copy: Pa
 
 def test_two_bots_on_one_server_follow_a_rollback(server: int, seeds_copy: Path, tmp_path: Path) -> None:
     """Two bot processes answer from a new build once they see it, and both go back to the previous generation's
-    answers, byte for byte, after `python -m index rollback`."""
+    answers, byte for byte, after `python -m index rollback`. Each is a host of its own, which makes its copy of
+    each generation's files from the server the first time it loads it."""
     settings = IndexSettings(_env_file=None, seeds_dir=seeds_copy, chroma_host="127.0.0.1",  # type: ignore[call-arg]
-                             chroma_port=server)
+                             chroma_port=server, generations_path=tmp_path / "builder")
     store = Store.open(settings)
     build(seeds_copy, store, FakeEmbedder())
     question = next(c.text for c in Searcher(store, FakeEmbedder()).index.chunks
@@ -128,7 +129,8 @@ def test_two_bots_on_one_server_follow_a_rollback(server: int, seeds_copy: Path,
     env = {**os.environ, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server), "SEEDS_DIR": str(seeds_copy),
            "EMBEDDING_MODEL": FakeEmbedder().name, "INDEX_CHECK_SECONDS": "0.5", "ASK_COOLDOWN_SECONDS": "0",
            "HF_HUB_OFFLINE": "1"}
-    bots = [BotProcess({**env, "DATABASE_PATH": str(tmp_path / f"log-{n}.sqlite3")}, question) for n in range(2)]
+    bots = [BotProcess({**env, "DATABASE_PATH": str(tmp_path / f"log-{n}.sqlite3"),
+                        "GENERATIONS_PATH": str(tmp_path / f"host-{n}")}, question) for n in range(2)]
     try:
         first = [bot.next() for bot in bots]
         assert [seen["generation"] for seen in first] == [1, 1] and first[0]["answer"] == first[1]["answer"]
@@ -145,6 +147,8 @@ def test_two_bots_on_one_server_follow_a_rollback(server: int, seeds_copy: Path,
             bot.stop()
     assert [seen["generation"] for seen in back] == [1, 1]
     assert [json.dumps(seen) for seen in back] == [json.dumps(seen) for seen in first]
+    for n in range(2):
+        assert len([p for p in (tmp_path / f"host-{n}").iterdir() if p.name.startswith("g")]) == 2
 
 
 def test_a_server_killed_mid_build_is_one_line_and_the_next_build_takes_over_its_lease(tmp_path: Path,
@@ -153,7 +157,7 @@ def test_a_server_killed_mid_build_is_one_line_and_the_next_build_takes_over_its
     served, and the next build takes over the dead build's lease and says so."""
     port, data = free_port(), tmp_path / "server-data"
     env = {**os.environ, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port), "SEEDS_DIR": str(seeds_copy),
-           "HF_HUB_OFFLINE": "1"}
+           "GENERATIONS_PATH": str(tmp_path / "generations"), "HF_HUB_OFFLINE": "1"}
     env.pop("DISCORD_TOKEN", None)
     questions = "Why did Iran support the Taliban?\nWhat is the capital of Peru?\n"
     with chroma_server(data, port) as process:
