@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 QUESTION = "How many Taliban fighters got Iranian visas?"
 QUESTIONS = [
     QUESTION,
-    "What took Iran to the brink of war with Afghanistan in 1998?",
-    "What did the Taliban say when Soleimani was killed?",
+    "Which Iranian unit did the US Treasury sanction?",
+    "What did the Taliban's office in Qatar say about Soleimani?",
     "Who trains Taliban fighters in Iran?",
     "What is the capital of Peru?",
     "Did Russia help the Taliban?",

@@ -51,7 +51,7 @@ def say(text: str) -> None:
 
 ACTORS = ["Iran", "the Taliban", "the IRGC", "Pakistan", "Russia", "the United States"]
 TOPICS = ["water from the Helmand river", "weapons for the Taliban", "Afghan refugees", "trade at the border",
-          "the killing of diplomats in Mazar-i-Sharif", "ISIS-K", "the Hazaras", "Soleimani", "training camps"]
+          "the killing of Iranian diplomats", "ISIS-K", "the Hazaras", "Soleimani", "training camps"]
 ASIDES = ["What is the capital of Peru?", "who won the football last night", "Is Iran closer to the Taliban now?",
           "When did Tehran start talking to the Taliban?", "Does the IRGC pay Taliban fighters?"]
 
