@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import psycopg  # noqa: E402
 
-from tests.bot.log.databases import running_cluster  # noqa: E402
+from tests.bot.questionlog.databases import running_cluster  # noqa: E402
 from tests.conftest import copy_of_seeds  # noqa: E402
 from tests.deployment import Deployment, Tally, seeds_without  # noqa: E402
 

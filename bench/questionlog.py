@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.cogs.ask import Asked  # noqa: E402
-from bot.log import reports  # noqa: E402
-from bot.log.database import Location, open_database  # noqa: E402
-from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
+from bot.questionlog import reports  # noqa: E402
+from bot.questionlog.database import Location, open_database  # noqa: E402
+from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
 from index.builds.pipeline import build  # noqa: E402
 from index.model.background import BACKGROUND_QUESTIONS  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
@@ -42,7 +42,7 @@ from index.model.onnx_model import question_embedder  # noqa: E402
 from index.search.searcher import Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402
 from index.store.chroma import Store  # noqa: E402
-from tests.bot.log.databases import running_cluster  # noqa: E402
+from tests.bot.questionlog.databases import running_cluster  # noqa: E402
 
 LOGGED = 100_000
 WRITES = 5_000

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.log import reports
-from bot.log.database import (
+from bot.prompt import Ask, Session
+from bot.questionlog import reports
+from bot.questionlog.database import (
     Location,
     LogDatabaseError,
     LogSettingError,
@@ -23,10 +24,9 @@ from bot.log.database import (
     QuestionLogError,
     open_database,
 )
-from bot.log.questionlog import RememberingEmbedder, store_vectors
-from bot.log.schema import check_version
-from bot.log.terminal import TerminalLog
-from bot.prompt import Ask, Session
+from bot.questionlog.questionlog import RememberingEmbedder, store_vectors
+from bot.questionlog.schema import check_version
+from bot.questionlog.terminal import TerminalLog
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from index import logs
@@ -249,14 +249,14 @@ def health(settings: Settings) -> int:
 
 def log_command(settings: Settings, args: argparse.Namespace) -> int:
     """`log migrate`, `log export --json`, `log import` or `log copy`."""
-    from bot.log import cli as logcli
+    from bot.questionlog import cli as logcli
 
     if args.log_command == "migrate":
         return logcli.migrate_command(settings)
     if args.log_command == "export":
         return logcli.export_command(settings)
     if args.log_command == "import":
-        from bot.log.restore import import_command
+        from bot.questionlog.restore import import_command
 
         return import_command(settings, args.file, args.json)
     return logcli.copy_command(settings, args.source, args.json)

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.health import HealthServer
-from bot.log.questionlog import QuestionLog, RememberingEmbedder, open_question_log
+from bot.questionlog.questionlog import QuestionLog, RememberingEmbedder, open_question_log
 from bot.settings import Settings
 from index.diagnose import diagnose
 from index.model.onnx_model import question_embedder

@@ -22,7 +22,7 @@ from index.search.scorer import Linear, Scorer
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store
-from tests.bot.log.databases import Cluster, running_cluster
+from tests.bot.questionlog.databases import Cluster, running_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tests.bot.fake_discord import shard_of
-from tests.bot.log.databases import NO_POSTGRES, Cluster
+from tests.bot.questionlog.databases import NO_POSTGRES, Cluster
 from tests.conftest import ROOT, copy_of_seeds
 from tests.deployment import Deployment, Tally, seeds_without
 from tests.index.builds.test_checks_rollback import HERAT

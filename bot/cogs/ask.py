@@ -22,8 +22,8 @@ from bot.checks import ask_cooldown, check_cooldown
 from bot.cooldown import Who
 from bot.errors import reply_ephemeral, user_message
 from bot.help import help_payload
-from bot.log import privacy
-from bot.log.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
+from bot.questionlog import privacy
+from bot.questionlog.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
 from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload
 from index.search.searcher import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 

@@ -17,9 +17,9 @@ from discord.ext import commands
 from bot.checks import is_moderator
 from bot.cogs.adding import add_article, check_addition, is_article
 from bot.errors import GENERIC, ReindexRunning, explain_source
-from bot.log import reports
-from bot.log.database import Database, Location, QuestionLogError, open_database
-from bot.log.schema import check_version
+from bot.questionlog import reports
+from bot.questionlog.database import Database, Location, QuestionLogError, open_database
+from bot.questionlog.schema import check_version
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
 from index.builds.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks

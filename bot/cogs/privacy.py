@@ -7,7 +7,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.log import privacy
+from bot.questionlog import privacy
 from bot.render import pack
 
 if TYPE_CHECKING:

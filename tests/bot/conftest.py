@@ -10,7 +10,7 @@ import pytest_asyncio
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.bot.harness import Gateway, fake_index_gateway, settings_for
-from tests.bot.log.databases import NO_POSTGRES, LogBackend
+from tests.bot.questionlog.databases import NO_POSTGRES, LogBackend
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

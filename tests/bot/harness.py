@@ -17,7 +17,7 @@ import pytest
 
 from bot.client import Dossier, create_bot
 from bot.help import CHECK
-from bot.log.questionlog import RememberingEmbedder, open_question_log
+from bot.questionlog.questionlog import RememberingEmbedder, open_question_log
 from bot.render import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.log.privacy import notice
+from bot.questionlog.privacy import notice
 from bot.render import markdown
 from bot.settings import Settings
 from index.search.searcher import Searcher

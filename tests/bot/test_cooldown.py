@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bot.cooldown import Cooldowns
 from tests.bot.harness import GUILD_ID, SECOND_GUILD_ID, fake_index_gateway
-from tests.bot.log.test_question_log import OFF_TOPIC
+from tests.bot.questionlog.test_question_log import OFF_TOPIC
 
 
 class Clock:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.log.questionlog import RememberingEmbedder
+from bot.questionlog.questionlog import RememberingEmbedder
 from bot.settings import Settings
 from index.builds.pipeline import build
 from index.model.embedding import Embedder

@@ -14,7 +14,7 @@ from tests.bot.harness import (
     bot_mention,
     fake_index_gateway,
 )
-from tests.bot.log.test_question_log import answerable
+from tests.bot.questionlog.test_question_log import answerable
 
 
 @pytest_asyncio.fixture(loop_scope="function")

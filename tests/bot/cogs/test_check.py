@@ -21,7 +21,7 @@ from tests.bot.harness import (
     assert_safe,
     settings_for,
 )
-from tests.bot.log.test_question_log import rows
+from tests.bot.questionlog.test_question_log import rows
 
 pytestmark = pytest.mark.slow  # the real model and the real seeds index
 

@@ -12,8 +12,8 @@ from tests.bot.harness import (
     Request,
     assert_safe,
 )
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswerable
+from tests.bot.questionlog.databases import LogBackend
+from tests.bot.questionlog.test_question_log import OFF_TOPIC, answerable, labels, rows, unanswerable
 
 
 async def vote(gateway: Gateway, answer: Request, label: str, who: dict[str, object]) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import bot.log.questionlog
-from bot.log.database import Location, open_database
-from bot.log.questionlog import Entry, row_key
+import bot.questionlog.questionlog
+from bot.questionlog.database import Location, open_database
+from bot.questionlog.questionlog import Entry, row_key
 from tests.bot.harness import (
     ADMIN,
     ASKER,
@@ -40,8 +40,8 @@ from tests.bot.harness import (
     bot_mention,
     fake_index_gateway,
 )
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_question_log import answerable, labels
+from tests.bot.questionlog.databases import LogBackend
+from tests.bot.questionlog.test_question_log import answerable, labels
 
 NOTICE_HOME = "Dossier keeps questions asked here, with their text, for 90 days"
 NOTICE_ELSEWHERE = "Dossier keeps when questions here are asked and how they are answered, never their text"
@@ -269,7 +269,7 @@ async def test_a_writer_fault_leaves_votes_answered_and_later_writes_working(
         def fails(*_: object) -> None:
             raise RuntimeError("a bug in the vote")
 
-        monkeypatch.setattr(bot.log.questionlog, "_vote", fails)
+        monkeypatch.setattr(bot.questionlog.questionlog, "_vote", fails)
         lost = await asyncio.wait_for(gateway.press(answer, "Not helpful"), 30)
         monkeypatch.undo()
     assert lost[-1].message["content"] == "Your vote could not be recorded just now; please try again later."

@@ -1,16 +1,16 @@
 """The question log: what members ask and how Dossier answered, for moderators' gaps and stats. In SQLite at
-DATABASE_PATH by default, or in PostgreSQL at DATABASE_URL for bot processes on several hosts (bot/log/database.py); the
-guarantees below hold on both.
+DATABASE_PATH by default, or in PostgreSQL at DATABASE_URL for bot processes on several hosts
+(bot/questionlog/database.py); the guarantees below hold on both.
 
 A row per question asked on Discord: when, the server (and, in a home server, the channel), how it went
 (`answered`, `not_answered`, `off_topic`, `refused`), the passages quoted, the index generation and how long the
-answer took. Words are kept only where members were told they are (see bot/log/privacy.py): the question's text, the
-key terms the corpus lacks and the embedding of its wording (to group questions by meaning) only for a question
-asked in a home server, not private and not refused, and only once mentions, emoji and links are taken out.
+answer took. Words are kept only where members were told they are (see bot/questionlog/privacy.py): the question's
+text, the key terms the corpus lacks and the embedding of its wording (to group questions by meaning) only for a
+question asked in a home server, not private and not refused, and only once mentions, emoji and links are taken out.
 
 A row's key is random, never a Discord id. A member is stored only as a keyed hash of their id, scoped to the
 server (one member's rows in two servers do not match), and the message that asked or answered as a keyed hash of
-its id, so deleting it deletes the row (bot/log/keys.py says where the key is kept). Rows older than
+its id, so deleting it deletes the row (bot/questionlog/keys.py says where the key is kept). Rows older than
 QUESTION_LOG_DAYS are deleted.
 
 Every write goes through one thread with its own connection: the event loop only puts an entry on a queue, and a
@@ -34,16 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from bot.log.database import (
+from bot.questionlog.database import (
     Database,
     Location,
     LogDatabaseError,
     LogUnavailable,
     QuestionLogError,
 )
-from bot.log.keys import key_path, member_hash, message_hash, scoped_hash
-from bot.log.privacy import scrub
-from bot.log.schema import open_migrated, row_key, wording, wording_id
+from bot.questionlog.keys import key_path, member_hash, message_hash, scoped_hash
+from bot.questionlog.privacy import scrub
+from bot.questionlog.schema import open_migrated, row_key, wording, wording_id
 from bot.settings import Settings
 from index.model.embedding import Embedder
 
@@ -332,7 +332,8 @@ class QuestionLog:
             self.lost += count
 
     def _insert(self, database: Database, entry: Entry) -> None:
-        """Writes the entry, with its words only where members were told they are kept (see bot/log/privacy.py)."""
+        """Writes the entry, with its words only where members were told they are kept (see
+        bot/questionlog/privacy.py)."""
         hashed = None if entry.message_id is None else message_hash(self._key, entry.message_id)
         if hashed is not None and hashed in self._deleted:
             return  # its message was deleted before the entry was written

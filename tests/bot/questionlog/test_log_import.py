@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.log.questionlog import key_path
-from bot.log.schema import LATEST
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_log_operations import fill
+from bot.questionlog.questionlog import key_path
+from bot.questionlog.schema import LATEST
+from tests.bot.questionlog.databases import LogBackend
+from tests.bot.questionlog.test_log_operations import fill
 
 ADDED = {"questions": 3, "votes": 1, "passages quoted": 2, "wordings": 2}
 NOTHING = dict.fromkeys(ADDED, 0)

@@ -23,7 +23,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from bot.log.database import Database, Location, LogSettingError, QuestionLogError
+from bot.questionlog.database import Database, Location, LogSettingError, QuestionLogError
 
 KEY_BYTES = 32
 HASH_CHARS = 32

@@ -5,7 +5,8 @@
 - `export --json` prints every row, one JSON object a line, read in one snapshot: first `{"table": "log", "schema",
   "database", "exported_at", "key_check"}`, then `{"table": name, column: value, …}` for the wordings, questions,
   passages quoted and votes. Members and messages are the keyed hashes the log holds; embeddings are base64; the key
-  is never in it, only the log's check of it (bot/log/keys.py), which `log import` (bot/log/restore.py) compares.
+  is never in it, only the log's check of it (bot/questionlog/keys.py), which `log import`
+  (bot/questionlog/restore.py) compares.
 - `copy [--from PATH]` copies a SQLite log (DATABASE_PATH by default) into the PostgreSQL one at DATABASE_URL. The
   two must share a key, or the copied hashes would match nobody: QUESTION_LOG_KEY must be the SQLite log's key
   file, in hexadecimal. Rows already there are left as they are, so a copy that was cut off can be run again.
@@ -19,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.log.database import Database, Location, LogSettingError, QuestionLogError, open_database
-from bot.log.keys import key_path, read_key, shared_key
-from bot.log.schema import LATEST, check_version, open_migrated
+from bot.questionlog.database import Database, Location, LogSettingError, QuestionLogError, open_database
+from bot.questionlog.keys import key_path, read_key, shared_key
+from bot.questionlog.schema import LATEST, check_version, open_migrated
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bot.log.database
-import bot.log.questionlog
-from bot.log.database import Location, open_database
-from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
-from bot.log.schema import LATEST
+import bot.questionlog.database
+import bot.questionlog.questionlog
+from bot.questionlog.database import Location, open_database
+from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
+from bot.questionlog.schema import LATEST
 from tests.bot.harness import (
     ADMIN,
     BOT_ID,
@@ -31,7 +31,7 @@ from tests.bot.harness import (
     bot_mention,
     fake_index_gateway,
 )
-from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, wait_for
+from tests.bot.questionlog.databases import NO_POSTGRES, Cluster, LogBackend, wait_for
 
 OFF_TOPIC = "What is the capital of Peru?"
 MISSING = "Kaftarzadeh"  # a name the corpus never mentions
@@ -150,12 +150,12 @@ def test_schema_is_versioned_and_a_newer_one_refused(log_backend: LogBackend) ->
     """A new database gets every migration (and, SQLite, WAL mode); one written by a newer Dossier is refused."""
     QuestionLog.open(log_backend.location, days=90).close()
     with contextlib.closing(log_backend.open()) as database:
-        assert database.schema_version() == LATEST == len(bot.log.schema.MIGRATIONS)
+        assert database.schema_version() == LATEST == len(bot.questionlog.schema.MIGRATIONS)
         if not log_backend.postgres:
             assert database.fetchone("PRAGMA journal_mode") == ("wal",)
         with database.transaction():
             database.set_schema_version(LATEST + 1)
-    with pytest.raises(bot.log.questionlog.QuestionLogError, match="newer Dossier"):
+    with pytest.raises(bot.questionlog.questionlog.QuestionLogError, match="newer Dossier"):
         QuestionLog.open(log_backend.location, days=90)
 
 
@@ -184,7 +184,7 @@ async def test_a_locked_database_delays_the_row_not_the_answer(gateway: Gateway,
 def short_lock_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """A write gives up on a locked database after 3 s here, not 2 s: long enough for an answer to go out first
     on a busy machine, short enough for the test."""
-    monkeypatch.setattr(bot.log.database, "LOCK_WAIT_SECONDS", 3.0)
+    monkeypatch.setattr(bot.questionlog.database, "LOCK_WAIT_SECONDS", 3.0)
 
 
 def unusable(backend: LogBackend, folder: Path) -> dict[str, object]:
@@ -196,7 +196,7 @@ def unusable(backend: LogBackend, folder: Path) -> dict[str, object]:
         return {"database_path": database}
     from pydantic import SecretStr
 
-    from tests.bot.log.databases import free_port
+    from tests.bot.questionlog.databases import free_port
 
     return {**backend.settings,
             "database_url": SecretStr(f"postgresql://dossier:hunter2@127.0.0.1:{free_port()}/nowhere")}
@@ -248,7 +248,7 @@ def test_a_stuck_database_drops_entries_with_one_error_not_a_flood(log_backend: 
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     """Past QUEUE_LIMIT waiting writes, new entries are dropped: one error as it starts, one count when it ends, and
     every entry is either written or counted."""
-    monkeypatch.setattr(bot.log.questionlog, "QUEUE_LIMIT", 3)
+    monkeypatch.setattr(bot.questionlog.questionlog, "QUEUE_LIMIT", 3)
     questions = QuestionLog.open(log_backend.location, days=90)
     questions.flush()
     with caplog.at_level(logging.ERROR, logger="bot"):
@@ -274,7 +274,7 @@ def test_a_server_that_goes_down_costs_only_the_entries_that_cannot_wait(postgre
     if postgres is None:
         pytest.skip(NO_POSTGRES)
     backend = LogBackend("postgresql", tmp_path, postgres, postgres.create_database())
-    monkeypatch.setattr(bot.log.questionlog, "QUEUE_LIMIT", 5)
+    monkeypatch.setattr(bot.questionlog.questionlog, "QUEUE_LIMIT", 5)
     questions = QuestionLog.open(backend.location, days=90, homes=[GUILD_ID])
     questions.record(entry(1, time.time()))
     questions.flush()
@@ -284,7 +284,7 @@ def test_a_server_that_goes_down_costs_only_the_entries_that_cannot_wait(postgre
             for question_id in range(2, 10):
                 questions.record(entry(question_id, time.time()))
             started = time.monotonic()
-            with pytest.raises(bot.log.questionlog.QuestionLogError):
+            with pytest.raises(bot.questionlog.questionlog.QuestionLogError):
                 questions.vote(1, MEMBER_ID, GUILD_ID, helpful=True).result(timeout=10)
             assert time.monotonic() - started < 5
             questions.flush()  # returns while the server is away: what waits for it is not lost

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
 
-from bot.log.database import (
+from bot.questionlog.database import (
     LOCK_WAIT_SECONDS,
     Database,
     Location,

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.log import reports
-from bot.log.database import Location, open_database
-from bot.log.questionlog import Entry, QuestionLog, key_path, row_key
-from bot.log.schema import LATEST
+from bot.questionlog import reports
+from bot.questionlog.database import Location, open_database
+from bot.questionlog.questionlog import Entry, QuestionLog, key_path, row_key
+from bot.questionlog.schema import LATEST
 from tests.bot.harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
-from tests.bot.log.databases import NO_POSTGRES, Cluster, LogBackend, free_port
-from tests.bot.log.test_question_log_files import version_one
+from tests.bot.questionlog.databases import NO_POSTGRES, Cluster, LogBackend, free_port
+from tests.bot.questionlog.test_question_log_files import version_one
 from tests.conftest import ROOT, FakeEmbedder
 
 

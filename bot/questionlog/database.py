@@ -4,7 +4,7 @@ PostgreSQL (DATABASE_URL, for bot processes on several hosts), so that the log's
 SQL is written with `?` parameters, in what both engines speak: ON CONFLICT upserts, FILTER on aggregates, window
 functions, and the type names INTEGER, REAL, BLOB and TEXT, which the PostgreSQL dialect maps to its own. What
 else differs is a dialect's: how the schema version is kept, how a migration excludes another process, and the
-SQL of a calendar day. psycopg is imported only when DATABASE_URL names PostgreSQL (bot/log/postgres.py).
+SQL of a calendar day. psycopg is imported only when DATABASE_URL names PostgreSQL (bot/questionlog/postgres.py).
 
 Errors of either driver come out as LogDatabaseError, which says whether one row broke a constraint (`conflict`),
 the transaction may simply be run again (`retry`), or the server could not be reached (`unreachable`).
@@ -344,7 +344,7 @@ def open_database(where: Location, *, read_only: bool = False) -> Database:
     """A connection to the log's database; read-only ones are for reports. Raises QuestionLogError (or
     LogUnavailable when a server cannot be reached)."""
     if where.url is not None:
-        from bot.log.postgres import PostgresDatabase  # psycopg only for a log on PostgreSQL
+        from bot.questionlog.postgres import PostgresDatabase  # psycopg only for a log on PostgreSQL
 
         return PostgresDatabase(where, read_only)
     return SQLiteDatabase(where, read_only)

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from bot.log.questionlog import TERMINAL, Entry, QuestionLog, RememberingEmbedder, open_question_log, row_key
+from bot.questionlog.questionlog import TERMINAL, Entry, QuestionLog, RememberingEmbedder, open_question_log, row_key
 from bot.settings import Settings
 from index.search.searcher import Answer, Searcher
 

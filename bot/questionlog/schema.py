@@ -12,9 +12,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.log.database import Database, Location, LogDatabaseError, QuestionLogError, open_database
-from bot.log.keys import check_key, log_key, message_hash, scoped_hash
-from bot.log.privacy import scrub
+from bot.questionlog.database import Database, Location, LogDatabaseError, QuestionLogError, open_database
+from bot.questionlog.keys import check_key, log_key, message_hash, scoped_hash
+from bot.questionlog.privacy import scrub
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def wording_id(database: Database, text: str) -> int:
     return int(found[0])
 
 
-# Version 3: the check of the key the members' hashes were made with (bot/log/keys.py), and what else the log
+# Version 3: the check of the key the members' hashes were made with (bot/questionlog/keys.py), and what else the log
 # records of itself.
 VERSION_3 = """
 CREATE TABLE log_meta (

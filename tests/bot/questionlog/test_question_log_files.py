@@ -18,18 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.log.database import LogSettingError
-from bot.log.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
-from bot.log.schema import LATEST, VERSION_1
+from bot.questionlog.database import LogSettingError
+from bot.questionlog.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
+from bot.questionlog.schema import LATEST, VERSION_1
 from bot.settings import Settings
 from tests.bot.harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
-from tests.bot.log.databases import LogBackend
+from tests.bot.questionlog.databases import LogBackend
 from tests.conftest import ROOT
 
 OPEN_AT_ONCE = """
 import sys, time
-from bot.log.database import Location
-from bot.log.questionlog import QuestionLog
+from bot.questionlog.database import Location
+from bot.questionlog.questionlog import QuestionLog
 from bot.settings import Settings
 print("ready", flush=True)
 start = float(sys.stdin.readline())

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.log import reports
-from bot.log.database import Database, open_database
-from bot.log.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
+from bot.questionlog import reports
+from bot.questionlog.database import Database, open_database
+from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
 from bot.render import markdown, truncate
 from index.model.embedding import Embedder
 from tests.bot.harness import (
@@ -32,8 +32,8 @@ from tests.bot.harness import (
     bot_mention,
     fake_index_gateway,
 )
-from tests.bot.log.databases import LogBackend
-from tests.bot.log.test_question_log import MISSING, answerable, unanswerable
+from tests.bot.questionlog.databases import LogBackend
+from tests.bot.questionlog.test_question_log import MISSING, answerable, unanswerable
 from tests.conftest import ROOT, SEEDS
 
 NOW = time.time()
