@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.prompt import Ask, Session
 from bot.questionlog import reports
+from bot.questionlog.at_terminal import TerminalLog
 from bot.questionlog.database import (
     Location,
     LogDatabaseError,
@@ -26,7 +27,6 @@ from bot.questionlog.database import (
 )
 from bot.questionlog.questionlog import RememberingEmbedder, store_vectors
 from bot.questionlog.schema import check_version
-from bot.questionlog.terminal import TerminalLog
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from index import logs

@@ -2,6 +2,6 @@
 
 questionlog writes entries from a thread of its own; database, postgres and schema are the two engines and their
 one schema; keys hashes members and messages; privacy says what is kept and tells members; reports computes gaps
-and stats; cli is `python -m bot log …`, restore its `log import`; terminal logs `bot ask --log`. It imports
-bot.settings and index, never the Discord side.
+and stats; cli is `python -m bot log …`, restore its `log import`; at_terminal logs the questions of
+`bot ask --log`. It imports bot.settings and index, never the Discord side.
 """
