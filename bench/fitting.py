@@ -36,7 +36,7 @@ if not EVAL.is_dir():
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.terminal import answer_json  # noqa: E402
+from bot.text import answer_json  # noqa: E402
 from index.builds.pipeline import build  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from index.model.onnx_model import question_embedder  # noqa: E402

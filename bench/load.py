@@ -165,7 +165,7 @@ def question_costs(deployment: Deployment, asked: list[str]) -> dict[str, float]
     """What one question costs a bot's CPU, alone (median over the bench's questions, in this process, with the
     bots' model and index): encoding it, searching (its encode included), and rendering the Discord payload."""
     from bot.render import CARDS, answer_payload
-    from bot.terminal import covered
+    from bot.text import covered
     from index.model.onnx_model import question_embedder
     from index.search.searcher import Searcher
     from index.store.chroma import Store

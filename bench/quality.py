@@ -32,7 +32,7 @@ import bm25s
 import numpy as np
 from fitting import FILES, ROOT, Example, OutOfFold, examples, fit, out_of_fold, questions, score, seed_index
 
-from bot.terminal import answer_json
+from bot.text import answer_json
 from index.search import english, features, lexicon, question, searcher, snapshot
 from index.search.features import PASSAGE, QUESTION, RRF_K
 from index.search.scorer import Scorer

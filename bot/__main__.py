@@ -28,7 +28,7 @@ from bot.questionlog.database import (
 from bot.questionlog.questionlog import RememberingEmbedder, store_vectors
 from bot.questionlog.schema import check_version
 from bot.settings import Settings
-from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
+from bot.text import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from index import logs
 from index.diagnose import (
     EXIT_ERROR,

@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.terminal import answer_text, context_text, covered, text_width
+from bot.text import answer_text, context_text, covered, text_width
 from index.search.searcher import Answer, Hit, QuestionError, Searcher
 
 log = logging.getLogger(__name__)

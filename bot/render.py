@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.terminal import CLOSEST, RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
+from bot.text import CLOSEST, RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
 from index.ingest.chunking import Chunk, sentence_spans
 from index.ingest.corpus import Source
 from index.ingest.sources import url_problem

@@ -31,7 +31,7 @@ from bot.render import (
     quote,
     related_card,
 )
-from bot.terminal import UNSURE, answer_json, answer_text, compare_json, compare_text
+from bot.text import UNSURE, answer_json, answer_text, compare_json, compare_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source, make_document
 from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome

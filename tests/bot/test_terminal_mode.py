@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.prompt import Session
-from bot.terminal import answer_text
+from bot.text import answer_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.search.searcher import Answer, Hit, Outcome, Searcher

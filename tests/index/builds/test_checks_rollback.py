@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.terminal import answer_json
+from bot.text import answer_json
 from index.builds.checks import MAX_CHECKS, CheckError, read_checks
 from index.builds.pipeline import build
 from index.search.searcher import Searcher

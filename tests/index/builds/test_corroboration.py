@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.terminal import answer_json, answer_text
+from bot.text import answer_json, answer_text
 from index.builds.corroboration import Anchors, agree
 from index.builds.pipeline import build
 from index.model.embedding import Embedder

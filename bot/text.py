@@ -1,4 +1,5 @@
-"""Answers rendered for a terminal (`text`) and for other programs (`json`, one object per line).
+"""Answers as text for a terminal and as JSON for other programs (one object per line), and the wording every
+interface uses for a refusal, which the Discord cards (bot/render.py) take from here.
 
 Every interface says the same things: the passages that answer, led by a line saying so when they are only the
 closest ones and may not answer exactly; or a refusal on the ground it stands on: that the corpus never mentions
