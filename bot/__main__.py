@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.prompt import Ask, Session
 from bot.questionlog import reports
 from bot.questionlog.at_terminal import TerminalLog
 from bot.questionlog.database import (
@@ -27,6 +26,7 @@ from bot.questionlog.database import (
 )
 from bot.questionlog.questionlog import RememberingEmbedder, store_vectors
 from bot.questionlog.schema import check_version
+from bot.repl import Ask, Session
 from bot.settings import Settings
 from bot.text import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from index import logs
@@ -116,7 +116,7 @@ def discord_line(searcher: Searcher, question: str, page: Ask) -> str:
 
 
 def ask(settings: Settings, questions: list[str], fmt: str, top: int, log_questions: bool = False) -> int:
-    """Answers the question, or each line of stdin; on a terminal, the terminal mode (bot/prompt.py)."""
+    """Answers the question, or each line of stdin; on a terminal, the terminal mode (bot/repl.py)."""
     if fmt == "discord":
         from bot.render import CARDS  # discord is imported only when a payload is asked for
 

@@ -20,7 +20,7 @@ FLOORS = [
     ("index.diagnose", "index.__main__"),
     ("bot", "bot.settings"),
     ("bot.questionlog",),
-    ("bot.cooldown", "bot.text", "bot.render", "bot.errors", "bot.help", "bot.prompt", "bot.health", "bot.client",
+    ("bot.cooldown", "bot.text", "bot.render", "bot.errors", "bot.help", "bot.repl", "bot.health", "bot.client",
      "bot.checks"),
     ("bot.cogs",),
     ("bot.__main__",),

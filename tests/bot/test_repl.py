@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.prompt import Session
+from bot.repl import Session
 from bot.text import answer_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
