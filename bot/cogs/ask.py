@@ -18,10 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ask_cooldown, check_cooldown
 from bot.cooldown import Who
 from bot.errors import reply_ephemeral, user_message
 from bot.help import help_payload
+from bot.permissions import ask_cooldown, check_cooldown
 from bot.questionlog import privacy
 from bot.questionlog.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
 from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload

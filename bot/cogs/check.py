@@ -15,10 +15,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import check_cooldown
 from bot.cogs.ask import AnswerView, Ask, Asked
 from bot.errors import reply_ephemeral
 from bot.help import CHECK
+from bot.permissions import check_cooldown
 from index.search.claims import claim_of
 from index.search.searcher import MAX_QUESTION_CHARS, QuestionError, clean_question
 

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ask_cooldown
+from bot.permissions import ask_cooldown
 from bot.render import compare_payload
 from index.search.searcher import MAX_QUESTION_CHARS, QuestionError, clean_question
 

@@ -14,9 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import is_moderator
 from bot.cogs.adding import add_article, check_addition, is_article
 from bot.errors import GENERIC, ReindexRunning, explain_source
+from bot.permissions import is_moderator
 from bot.questionlog import reports
 from bot.questionlog.database import Database, Location, QuestionLogError, open_database
 from bot.questionlog.schema import check_version

@@ -1,4 +1,5 @@
-"""Checks on slash commands, named by intent: `is_moderator()` and `ask_cooldown()`."""
+"""Who may run a slash command, and how often: `is_moderator()` (a moderator of a home server) and
+`ask_cooldown()` (a member's searches per window), checks named by intent."""
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
