@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bot.cogs.ask import Asked  # noqa: E402
 from bot.questionlog import reports  # noqa: E402
 from bot.questionlog.database import Location, open_database  # noqa: E402
-from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, RememberingEmbedder  # noqa: E402
+from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, VectorKeepingEmbedder  # noqa: E402
 from index.builds.pipeline import build  # noqa: E402
 from index.model.background import BACKGROUND_QUESTIONS  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
@@ -115,7 +115,7 @@ def main() -> None:
         tmp = Path(folder)
         index = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=tmp / "chroma")  # type: ignore[call-arg]
         build(index.seeds_dir, Store.open(index), embedder)
-        remembering = RememberingEmbedder(question_embedder(index))  # the bot embeds questions so
+        remembering = VectorKeepingEmbedder(question_embedder(index))  # the bot embeds questions so
         searcher = Searcher.open(index, remembering)
 
         question = "How many Taliban fighters got Iranian visas?"

@@ -24,7 +24,7 @@ from bot.questionlog.database import (
     QuestionLogError,
     open_database,
 )
-from bot.questionlog.questionlog import RememberingEmbedder, store_vectors
+from bot.questionlog.questionlog import VectorKeepingEmbedder, store_vectors
 from bot.questionlog.schema import check_version
 from bot.repl import Ask, Session
 from bot.settings import Settings
@@ -91,17 +91,17 @@ class IndexFollower:
                         diagnose(exc).message)
 
 
-def open_searcher(settings: Settings, remembering: bool = False) -> Searcher:
+def open_searcher(settings: Settings, keep_vectors: bool = False) -> Searcher:
     """The searcher over the live index; it never creates a store, and says so while the model loads.
 
     The index's model is checked before the configured one is loaded: a changed EMBEDDING_MODEL is told at once,
-    not after a load or a download. `remembering` keeps the questions' vectors for the question log.
+    not after a load or a download. `keep_vectors` keeps the questions' vectors for the question log.
     """
     if sys.stderr.isatty():
         print("Loading the model…", file=sys.stderr, flush=True)
     store = Store.open_live(settings)
     embedder = question_embedder(settings)
-    return Searcher(store, RememberingEmbedder(embedder) if remembering else embedder)
+    return Searcher(store, VectorKeepingEmbedder(embedder) if keep_vectors else embedder)
 
 
 def discord_line(searcher: Searcher, question: str, page: Ask) -> str:
@@ -121,7 +121,7 @@ def ask(settings: Settings, questions: list[str], fmt: str, top: int, log_questi
         from bot.render import CARDS  # discord is imported only when a payload is asked for
 
         top = CARDS  # a page of the answer, as the bot sends it
-    searcher = open_searcher(settings, remembering=log_questions)
+    searcher = open_searcher(settings, keep_vectors=log_questions)
     follow = IndexFollower(searcher, settings.index_check_seconds)
     asked = TerminalLog.open(settings, searcher) if log_questions else None
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.health import HealthServer
-from bot.questionlog.questionlog import QuestionLog, RememberingEmbedder, open_question_log
+from bot.questionlog.questionlog import QuestionLog, VectorKeepingEmbedder, open_question_log
 from bot.settings import Settings
 from index.diagnose import diagnose
 from index.model.onnx_model import question_embedder
@@ -173,7 +173,7 @@ def create_bot(settings: Settings, searcher: Searcher, questions: QuestionLog | 
 async def main(settings: Settings, token: SecretStr) -> None:
     """Loads the model and the index, then runs the bot until it is stopped (Ctrl-C or SIGTERM)."""
     store = await asyncio.to_thread(Store.open_live, settings)  # a changed EMBEDDING_MODEL is refused before it loads
-    embedder = RememberingEmbedder(await asyncio.to_thread(question_embedder, settings))
+    embedder = VectorKeepingEmbedder(await asyncio.to_thread(question_embedder, settings))
     searcher = await asyncio.to_thread(Searcher, store, embedder)
     pointer = searcher.index.pointer
     log.info("index loaded: %d documents, %d passages, built %s by %s",

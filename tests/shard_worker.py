@@ -17,7 +17,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.__main__ import configure_logging
 from bot.client import main, run
-from bot.questionlog.questionlog import RememberingEmbedder
+from bot.questionlog.questionlog import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.search.searcher import Searcher
 from index.settings import read_settings
@@ -26,7 +26,7 @@ from tests.conftest import FakeEmbedder, on_topic_scorer
 
 async def fake_embedder_bot(settings: Settings) -> None:
     assert settings.discord_token is not None
-    searcher = Searcher.open(settings, RememberingEmbedder(FakeEmbedder()), scorer=on_topic_scorer())
+    searcher = Searcher.open(settings, VectorKeepingEmbedder(FakeEmbedder()), scorer=on_topic_scorer())
     await run(settings, settings.discord_token, searcher)
 
 

@@ -23,7 +23,7 @@ from bot.errors import reply_ephemeral, user_message
 from bot.help import help_payload
 from bot.permissions import ask_cooldown, check_cooldown
 from bot.questionlog import privacy
-from bot.questionlog.questionlog import Entry, QuestionLogError, RememberingEmbedder, row_key
+from bot.questionlog.questionlog import Entry, QuestionLogError, VectorKeepingEmbedder, row_key
 from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload
 from index.search.searcher import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
@@ -251,7 +251,7 @@ class Ask(commands.Cog):
         """Queues the question for the log; whatever goes wrong there, the member has their answer."""
         try:
             embedder = self.bot.searcher.embedder
-            vector = embedder.recall(answer.question) if isinstance(embedder, RememberingEmbedder) else None
+            vector = embedder.recall(answer.question) if isinstance(embedder, VectorKeepingEmbedder) else None
             quoted = tuple((hit.chunk.id, hit.source.id) for hit in answer.hits)
             latency = (time.monotonic() - asked.started) * 1000
             self.bot.questions.record(asked.entry(answer.question, answer.outcome.value, quoted=quoted,

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from bot.questionlog.questionlog import TERMINAL, Entry, QuestionLog, RememberingEmbedder, open_question_log, row_key
+from bot.questionlog.questionlog import TERMINAL, Entry, QuestionLog, VectorKeepingEmbedder, open_question_log, row_key
 from bot.settings import Settings
 from index.search.searcher import Answer, Searcher
 
@@ -31,7 +31,7 @@ class TerminalLog:
 
     def record(self, answer: Answer, started: float) -> None:
         embedder = self.searcher.embedder
-        vector = embedder.recall(answer.question) if isinstance(embedder, RememberingEmbedder) else None
+        vector = embedder.recall(answer.question) if isinstance(embedder, VectorKeepingEmbedder) else None
         self.questions.record(Entry(
             id=row_key(), asked_at=time.time(), guild_id=None, channel_id=None, user_id=os.getuid(), via=TERMINAL,
             question=answer.question, private=False, outcome=answer.outcome.value,

@@ -49,7 +49,7 @@ from index.model.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DAY_SECONDS", "Entry", "QuestionLog", "QuestionLogError", "RememberingEmbedder", "key_path",
+__all__ = ["DAY_SECONDS", "Entry", "QuestionLog", "QuestionLogError", "VectorKeepingEmbedder", "key_path",
            "open_question_log", "row_key", "wording"]
 
 OUTCOMES = ("answered", "not_answered", "off_topic", "refused")
@@ -60,7 +60,7 @@ TRANSACTION_TRIES = 5  # a transaction that lost a deadlock to another process i
 RECONNECT_SECONDS = (0.25, 5.0)  # the first wait before reconnecting to a server, and the longest
 PURGE_EVERY_SECONDS = 3600.0
 DAY_SECONDS = 86_400
-REMEMBERED = 256  # question embeddings kept for the log: the searches of the last moments
+KEPT_VECTORS = 256  # question embeddings kept for the log: the searches of the last moments
 DELETES_REMEMBERED = 1024  # deleted messages whose entry, still queued, must not be written after all
 
 TERMINAL = "terminal"  # `bot ask --log`: the operator's own questions, kept with their words like a home server's
@@ -88,9 +88,9 @@ class Entry:
     message_id: int | None = None  # the mention that asked, or the message that answered /ask
 
 
-class RememberingEmbedder(Embedder):
-    """The searcher's embedder, remembering the vectors of the last questions it embedded one at a time, so the
-    log stores a question's meaning without embedding it again."""
+class VectorKeepingEmbedder(Embedder):
+    """The searcher's embedder, keeping the vectors of the last questions it embedded one at a time (`recall`), so
+    the log stores a question's meaning without embedding it again."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
@@ -108,7 +108,7 @@ class RememberingEmbedder(Embedder):
             with self._lock:
                 self._recent[texts[0]] = vectors[0]
                 self._recent.move_to_end(texts[0])
-                while len(self._recent) > REMEMBERED:
+                while len(self._recent) > KEPT_VECTORS:
                     self._recent.popitem(last=False)
         return vectors
 

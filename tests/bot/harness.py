@@ -17,7 +17,7 @@ import pytest
 
 from bot.client import Dossier, create_bot
 from bot.help import CHECK
-from bot.questionlog.questionlog import RememberingEmbedder, open_question_log
+from bot.questionlog.questionlog import VectorKeepingEmbedder, open_question_log
 from bot.render import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,
@@ -430,5 +430,5 @@ async def fake_index_gateway(tmp_path: Path, seeds: Path, **overrides: Any) -> G
     index = make_settings(tmp_path, seeds)
     embedder = FakeEmbedder()
     build(index.seeds_dir, Store.open(index), embedder)
-    searcher = Searcher.open(index, RememberingEmbedder(embedder), scorer=on_topic_scorer())
+    searcher = Searcher.open(index, VectorKeepingEmbedder(embedder), scorer=on_topic_scorer())
     return await Gateway.connect(settings_for(index, **overrides), searcher)

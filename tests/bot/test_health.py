@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.questionlog.questionlog import RememberingEmbedder
+from bot.questionlog.questionlog import VectorKeepingEmbedder
 from index.builds.child import build_in_child
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
@@ -98,7 +98,7 @@ async def test_a_hung_chroma_server_and_many_probes_do_not_stop_answers(proxied_
                           chroma_host="127.0.0.1", chroma_port=proxied_server.port)
     embedder = FakeEmbedder()
     build(seeds_copy, Store.open(index), embedder)
-    searcher = Searcher.open(index, RememberingEmbedder(embedder), scorer=on_topic_scorer())
+    searcher = Searcher.open(index, VectorKeepingEmbedder(embedder), scorer=on_topic_scorer())
     health_port = free_port()
     gateway = await Gateway.connect(settings_for(index, health_port=health_port, chroma_host="127.0.0.1",
                                                  chroma_port=proxied_server.port, index_check_seconds=0), searcher)

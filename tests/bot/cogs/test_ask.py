@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.questionlog.questionlog import RememberingEmbedder
+from bot.questionlog.questionlog import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.builds.pipeline import build
 from index.model.embedding import Embedder
@@ -321,7 +321,7 @@ async def test_context_shows_no_source_removed_since_the_answer(tmp_path: Path, 
     other sources "also reported by" are those of the index as it is when the button is pressed."""
     index = make_settings(tmp_path, seeds_copy)
     build(seeds_copy, Store.open(index), embedder)
-    searcher = Searcher.open(index, RememberingEmbedder(embedder))
+    searcher = Searcher.open(index, VectorKeepingEmbedder(embedder))
     echoed = next(c for c in searcher.index.chunks
                   if searcher.index.with_also(Hit(c, 1.0, searcher.index.sources[c.source_id])).also)
     question = " ".join(echoed.text.split()[:40])

@@ -122,7 +122,7 @@ async def start(self, token, *, reconnect=True):
     answer = await asyncio.to_thread(self.searcher.search, sys.argv[1])
     report = await asyncio.to_thread(build_in_child, self.settings, self.searcher.embedder.recipe(), built_by="test")
     print(json.dumps({"answered": answer.answered, "cogs": sorted(self.cogs), "rebuilt": report.documents,
-                      "embedder": type(self.searcher.embedder.inner).__name__,  # inside the log's RememberingEmbedder
+                      "embedder": type(self.searcher.embedder.inner).__name__,  # inside the log's VectorKeepingEmbedder
                       "heavy": sorted(m for m in sys.modules if m.split(".")[0] in {heavy})}))
 
 client.Dossier.start = start  # everything `python -m bot` does but connecting to Discord
