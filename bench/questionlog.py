@@ -33,7 +33,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.cogs.ask import Asked  # noqa: E402
 from bot.questionlog import reports  # noqa: E402
-from bot.questionlog.database import Location, open_database  # noqa: E402
+from bot.questionlog.connect import open_database  # noqa: E402
+from bot.questionlog.database import Location  # noqa: E402
 from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, VectorKeepingEmbedder  # noqa: E402
 from index.builds.pipeline import build  # noqa: E402
 from index.model.background import BACKGROUND_QUESTIONS  # noqa: E402

@@ -16,14 +16,8 @@ import numpy as np
 
 from bot.questionlog import reports
 from bot.questionlog.at_terminal import TerminalLog
-from bot.questionlog.database import (
-    Location,
-    LogDatabaseError,
-    LogSettingError,
-    LogUnavailable,
-    QuestionLogError,
-    open_database,
-)
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Location, LogDatabaseError, LogSettingError, LogUnavailable, QuestionLogError
 from bot.questionlog.questionlog import VectorKeepingEmbedder, store_vectors
 from bot.questionlog.schema import check_version
 from bot.repl import Ask, Session

@@ -18,7 +18,8 @@ from bot.cogs.adding import add_article, check_addition, is_article
 from bot.errors import GENERIC, ReindexRunning, explain_source
 from bot.permissions import is_moderator
 from bot.questionlog import reports
-from bot.questionlog.database import Database, Location, QuestionLogError, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Database, Location, QuestionLogError
 from bot.questionlog.schema import check_version
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings

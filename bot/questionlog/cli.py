@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.questionlog.database import Database, Location, LogSettingError, QuestionLogError, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Database, Location, LogSettingError, QuestionLogError
 from bot.questionlog.keys import key_path, read_key, shared_key
 from bot.questionlog.schema import LATEST, check_version, open_migrated
 from bot.settings import Settings

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.questionlog.cli import COLUMNS, copy_rows, print_added
-from bot.questionlog.database import Location, LogDatabaseError, LogSettingError, QuestionLogError, SQLiteDatabase
+from bot.questionlog.database import Location, LogDatabaseError, LogSettingError, QuestionLogError
 from bot.questionlog.keys import key_check, key_path, read_key, shared_key
 from bot.questionlog.schema import LATEST, migrate, open_migrated
+from bot.questionlog.sqlite import SQLiteDatabase
 from bot.settings import Settings
 
 INTEGER, REAL, TEXT, BLOB = int, float, str, bytes

@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.questionlog.database import Database, Location, LogDatabaseError, QuestionLogError, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Database, Location, LogDatabaseError, QuestionLogError
 from bot.questionlog.keys import check_key, log_key, message_hash, scoped_hash
 from bot.questionlog.privacy import scrub
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import bot.questionlog.questionlog
-from bot.questionlog.database import Location, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Location
 from bot.questionlog.questionlog import Entry, row_key
 from tests.bot.harness import (
     ADMIN,

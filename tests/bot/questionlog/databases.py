@@ -22,7 +22,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.questionlog.database import Database, Location, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Database, Location
 
 NO_POSTGRES = ("PostgreSQL is not installed here (no initdb on PATH or in /usr/lib/postgresql/*/bin), so the question "
                "log's PostgreSQL tests are skipped; `apt-get install postgresql` (as .ci/run does) runs them")

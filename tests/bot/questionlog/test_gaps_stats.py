@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.questionlog import reports
-from bot.questionlog.database import Database, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Database
 from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
 from bot.render import markdown, truncate
 from index.model.embedding import Embedder

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from bot.questionlog import reports
-from bot.questionlog.database import Location, open_database
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Location
 from bot.questionlog.questionlog import Entry, QuestionLog, key_path, row_key
 from bot.questionlog.schema import LATEST
 from tests.bot.harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bot.questionlog.database
 import bot.questionlog.questionlog
-from bot.questionlog.database import Location, open_database
+import bot.questionlog.sqlite
+from bot.questionlog.connect import open_database
+from bot.questionlog.database import Location
 from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
 from bot.questionlog.schema import LATEST
 from tests.bot.harness import (
@@ -184,7 +185,7 @@ async def test_a_locked_database_delays_the_row_not_the_answer(gateway: Gateway,
 def short_lock_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """A write gives up on a locked database after 3 s here, not 2 s: long enough for an answer to go out first
     on a busy machine, short enough for the test."""
-    monkeypatch.setattr(bot.questionlog.database, "LOCK_WAIT_SECONDS", 3.0)
+    monkeypatch.setattr(bot.questionlog.sqlite, "LOCK_WAIT_SECONDS", 3.0)
 
 
 def unusable(backend: LogBackend, folder: Path) -> dict[str, object]:
