@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.settings import Settings
 from index.store.chroma import Pointer, Store
@@ -29,13 +29,28 @@ from index.store.chroma import Pointer, Store
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from bot.client import Dossier
+    from bot.questionlog.questionlog import QuestionLog
+    from index.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0  # each check gives up after this long: a probe must answer whatever hangs
 REQUEST_SECONDS = 5.0  # a client's whole request must arrive within this, or its connection is closed
 ASK_SECONDS = 3 * CHECK_SECONDS + 5
+
+
+class Watched(Protocol):
+    """What health reads of the bot (bot.client's Dossier, which starts the health server): named here, so that
+    health imports nothing of the client."""
+
+    settings: Settings
+    searcher: "Searcher"
+    questions: "QuestionLog"
+    ws: Any
+
+    def is_closed(self) -> bool: ...
+
+    def is_ready(self) -> bool: ...
 
 
 @dataclass
@@ -62,7 +77,7 @@ class Health:
                 **{name: {"ok": self.passed[name], **self.details[name]} for name in self.passed}}
 
 
-def gateway_state(bot: "Dossier") -> tuple[bool, str, dict[str, Any]]:
+def gateway_state(bot: Watched) -> tuple[bool, str, dict[str, Any]]:
     """Whether every shard of this process has an open gateway connection."""
     from discord.ext import commands
 
@@ -111,7 +126,7 @@ def _live_pointer(store: Store) -> Pointer | None:
     return store.pointer()
 
 
-async def check(bot: "Dossier", reads: IndexRead) -> Health:
+async def check(bot: Watched, reads: IndexRead) -> Health:
     """The bot's health, each check bounded by CHECK_SECONDS."""
     health = Health()
     connected, said, details = gateway_state(bot)
@@ -153,7 +168,7 @@ async def check(bot: "Dossier", reads: IndexRead) -> Health:
 class HealthServer:
     """`GET /health` on 127.0.0.1:port: the checks as JSON, status 200 when healthy and 503 when not."""
 
-    def __init__(self, bot: "Dossier", port: int) -> None:
+    def __init__(self, bot: Watched, port: int) -> None:
         self.bot = bot
         self.port = port
         self.reads = IndexRead()
