@@ -35,7 +35,10 @@ from bot.cogs.ask import Asked  # noqa: E402
 from bot.questionlog import reports  # noqa: E402
 from bot.questionlog.connect import open_database  # noqa: E402
 from bot.questionlog.database import Location  # noqa: E402
-from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, VectorKeepingEmbedder  # noqa: E402
+from bot.questionlog.entry import Entry  # noqa: E402
+from bot.questionlog.questionlog import QuestionLog  # noqa: E402
+from bot.questionlog.retention import DAY_SECONDS  # noqa: E402
+from bot.questionlog.vectors import VectorKeepingEmbedder  # noqa: E402
 from index.builds.pipeline import build  # noqa: E402
 from index.model.background import BACKGROUND_QUESTIONS  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402

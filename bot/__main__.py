@@ -18,8 +18,8 @@ from bot.questionlog import reports
 from bot.questionlog.at_terminal import TerminalLog
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Location, LogDatabaseError, LogSettingError, LogUnavailable, QuestionLogError
-from bot.questionlog.questionlog import VectorKeepingEmbedder, store_vectors
 from bot.questionlog.schema import check_version
+from bot.questionlog.vectors import VectorKeepingEmbedder, store_vectors
 from bot.repl import Ask, Session
 from bot.settings import Settings
 from bot.text import answer_json, answer_text, compare_json, compare_text, covered, text_width

@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from bot.cooldown import Cooldowns
 from bot.errors import on_app_command_error
 from bot.health import HealthServer
-from bot.questionlog.questionlog import QuestionLog, VectorKeepingEmbedder, open_question_log
+from bot.questionlog.questionlog import QuestionLog, open_question_log
+from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.diagnose import diagnose
 from index.model.onnx_model import question_embedder

@@ -17,7 +17,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.__main__ import configure_logging
 from bot.client import main, run
-from bot.questionlog.questionlog import VectorKeepingEmbedder
+from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.search.searcher import Searcher
 from index.settings import read_settings

@@ -9,7 +9,10 @@ import os
 import sys
 import time
 
-from bot.questionlog.questionlog import TERMINAL, Entry, QuestionLog, VectorKeepingEmbedder, open_question_log, row_key
+from bot.questionlog.entry import TERMINAL, Entry
+from bot.questionlog.questionlog import QuestionLog, open_question_log
+from bot.questionlog.schema import row_key
+from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.search.searcher import Answer, Searcher
 

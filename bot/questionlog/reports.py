@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bot.questionlog.database import Database
-from bot.questionlog.questionlog import vectors_from
+from bot.questionlog.vectors import vectors_from
 from index.model.embedding import Embedder
 
 # With all-MiniLM-L6-v2, rewordings of one question score 0.81–0.96 against each other, and different questions

@@ -17,7 +17,8 @@ import pytest
 
 from bot.client import Dossier, create_bot
 from bot.help import CHECK
-from bot.questionlog.questionlog import VectorKeepingEmbedder, open_question_log
+from bot.questionlog.questionlog import open_question_log
+from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.render import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,

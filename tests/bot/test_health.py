@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.questionlog.questionlog import VectorKeepingEmbedder
+from bot.questionlog.vectors import VectorKeepingEmbedder
 from index.builds.child import build_in_child
 from index.builds.pipeline import build
 from index.search.searcher import Searcher

@@ -21,7 +21,8 @@ import pytest
 import bot.questionlog.questionlog
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Location
-from bot.questionlog.questionlog import Entry, row_key
+from bot.questionlog.entry import Entry
+from bot.questionlog.schema import row_key
 from tests.bot.harness import (
     ADMIN,
     ASKER,

@@ -17,7 +17,10 @@ import pytest
 from bot.questionlog import reports
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Database
-from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
+from bot.questionlog.entry import Entry
+from bot.questionlog.questionlog import QuestionLog
+from bot.questionlog.retention import DAY_SECONDS
+from bot.questionlog.schema import wording
 from bot.render import markdown, truncate
 from index.model.embedding import Embedder
 from tests.bot.harness import (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.questionlog.questionlog import key_path
+from bot.questionlog.keys import key_path
 from bot.questionlog.schema import LATEST
 from tests.bot.questionlog.databases import LogBackend
 from tests.bot.questionlog.test_log_operations import fill

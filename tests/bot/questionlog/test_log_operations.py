@@ -17,8 +17,10 @@ import pytest
 from bot.questionlog import reports
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Location
-from bot.questionlog.questionlog import Entry, QuestionLog, key_path, row_key
-from bot.questionlog.schema import LATEST
+from bot.questionlog.entry import Entry
+from bot.questionlog.keys import key_path
+from bot.questionlog.questionlog import QuestionLog
+from bot.questionlog.schema import LATEST, row_key
 from tests.bot.harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
 from tests.bot.questionlog.databases import NO_POSTGRES, Cluster, LogBackend, free_port
 from tests.bot.questionlog.test_question_log_files import version_one

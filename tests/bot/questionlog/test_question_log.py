@@ -12,12 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bot.questionlog.questionlog
 import bot.questionlog.sqlite
+import bot.questionlog.writer
 from bot.questionlog.connect import open_database
-from bot.questionlog.database import Location
-from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, key_path, wording
-from bot.questionlog.schema import LATEST
+from bot.questionlog.database import Location, QuestionLogError
+from bot.questionlog.entry import Entry
+from bot.questionlog.keys import key_path
+from bot.questionlog.questionlog import QuestionLog
+from bot.questionlog.retention import DAY_SECONDS
+from bot.questionlog.schema import LATEST, wording
 from tests.bot.harness import (
     ADMIN,
     BOT_ID,
@@ -156,7 +159,7 @@ def test_schema_is_versioned_and_a_newer_one_refused(log_backend: LogBackend) ->
             assert database.fetchone("PRAGMA journal_mode") == ("wal",)
         with database.transaction():
             database.set_schema_version(LATEST + 1)
-    with pytest.raises(bot.questionlog.questionlog.QuestionLogError, match="newer Dossier"):
+    with pytest.raises(QuestionLogError, match="newer Dossier"):
         QuestionLog.open(log_backend.location, days=90)
 
 
@@ -249,7 +252,7 @@ def test_a_stuck_database_drops_entries_with_one_error_not_a_flood(log_backend: 
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     """Past QUEUE_LIMIT waiting writes, new entries are dropped: one error as it starts, one count when it ends, and
     every entry is either written or counted."""
-    monkeypatch.setattr(bot.questionlog.questionlog, "QUEUE_LIMIT", 3)
+    monkeypatch.setattr(bot.questionlog.writer, "QUEUE_LIMIT", 3)
     questions = QuestionLog.open(log_backend.location, days=90)
     questions.flush()
     with caplog.at_level(logging.ERROR, logger="bot"):
@@ -275,7 +278,7 @@ def test_a_server_that_goes_down_costs_only_the_entries_that_cannot_wait(postgre
     if postgres is None:
         pytest.skip(NO_POSTGRES)
     backend = LogBackend("postgresql", tmp_path, postgres, postgres.create_database())
-    monkeypatch.setattr(bot.questionlog.questionlog, "QUEUE_LIMIT", 5)
+    monkeypatch.setattr(bot.questionlog.writer, "QUEUE_LIMIT", 5)
     questions = QuestionLog.open(backend.location, days=90, homes=[GUILD_ID])
     questions.record(entry(1, time.time()))
     questions.flush()
@@ -285,7 +288,7 @@ def test_a_server_that_goes_down_costs_only_the_entries_that_cannot_wait(postgre
             for question_id in range(2, 10):
                 questions.record(entry(question_id, time.time()))
             started = time.monotonic()
-            with pytest.raises(bot.questionlog.questionlog.QuestionLogError):
+            with pytest.raises(QuestionLogError):
                 questions.vote(1, MEMBER_ID, GUILD_ID, helpful=True).result(timeout=10)
             assert time.monotonic() - started < 5
             questions.flush()  # returns while the server is away: what waits for it is not lost

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.questionlog.database import LogSettingError
-from bot.questionlog.questionlog import Entry, QuestionLog, QuestionLogError, key_path, open_question_log, row_key
-from bot.questionlog.schema import LATEST, VERSION_1
+from bot.questionlog.database import LogSettingError, QuestionLogError
+from bot.questionlog.entry import Entry
+from bot.questionlog.keys import key_path
+from bot.questionlog.questionlog import QuestionLog, open_question_log
+from bot.questionlog.schema import LATEST, VERSION_1, row_key
 from bot.settings import Settings
 from tests.bot.harness import CHANNEL_ID, GUILD_ID, MEMBER_ID, SECOND_GUILD_ID
 from tests.bot.questionlog.databases import LogBackend
