@@ -1,2 +1,3 @@
-"""The Discord side of Dossier, above index: settings; log (the question log and its reports, which never import
-the Discord side); rendering, the client and its guards; cogs (one command a file); and `python -m bot`."""
+"""The Discord side of Dossier, above index: settings; questionlog (the question log and its reports, which never
+import the Discord side); rendering, the client and its guards; cogs (one command a file); and `python -m bot`,
+whose commands are in commands."""

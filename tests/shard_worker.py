@@ -15,8 +15,8 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.__main__ import configure_logging
 from bot.client import main, run
+from bot.commands.serving import configure_logging
 from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.search.searcher import Searcher

@@ -23,6 +23,7 @@ FLOORS = [
     ("bot.cooldown", "bot.text", "bot.render", "bot.errors", "bot.help", "bot.repl", "bot.health", "bot.client",
      "bot.permissions"),
     ("bot.cogs",),
+    ("bot.commands",),
     ("bot.__main__",),
 ]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import configure_logging
+from bot.commands.serving import configure_logging
 from tests.bot.harness import BOT_ID, MODERATOR, bot_mention, fake_index_gateway
 
 TOKEN_IN_URL = re.compile(r"/(?:interactions/\d+|webhooks/\d+)/([^/]+)")
