@@ -50,6 +50,7 @@ from tests.bot.questionlog.databases import running_cluster  # noqa: E402
 
 LOGGED = 100_000
 WRITES = 5_000
+QUESTION = "How many Taliban fighters got Iranian visas?"
 ACTORS = ["Iran", "the Taliban", "the IRGC", "Pakistan", "China", "Russia", "the United States", "India",
           "Tajikistan", "the UN"]
 TOPICS = ["water from the Helmand river", "drone sales", "refugees", "border trade", "the Herat consulate",
@@ -120,53 +121,8 @@ def main() -> None:
         index = IndexSettings(_env_file=None, seeds_dir=ROOT / "seeds", chroma_path=tmp / "chroma")  # type: ignore[call-arg]
         build(index.seeds_dir, Store.open(index), embedder)
         remembering = VectorKeepingEmbedder(question_embedder(index))  # the bot embeds questions so
-        searcher = Searcher.open(index, remembering)
-
-        question = "How many Taliban fighters got Iranian visas?"
-        on = QuestionLog.open(tmp / "loop.sqlite3", days=90, homes=[1])
-        off = QuestionLog.disabled("off")
-        figures: dict[str, tuple[list[float], list[float]]] = {"on": ([], []), "off": ([], [])}
-        for n in range(600):  # alternating, so both see the same machine
-            name, log = ("on", on) if n % 2 else ("off", off)
-            asked = Asked(1, 2, 3, "slash")
-            start = time.perf_counter()
-            answer = searcher.search(question, limit=3)
-            searched = time.perf_counter()
-            log.record(asked.entry(answer.question, "answered",
-                                   quoted=tuple((h.chunk.id, h.source.id) for h in answer.hits),
-                                   generation=1, latency_ms=10.0, vector=remembering.recall(answer.question),
-                                   model=remembering.name))
-            done = time.perf_counter()
-            figures[name][0].append(done - searched)
-            figures[name][1].append(done - start)
-        on.close()
-        for name, (logging_times, totals) in figures.items():
-            print(f"log {name}: the logging step {statistics.median(logging_times) * 1e3:.3f} ms median, "
-                  f"{sorted(logging_times)[int(len(logging_times) * 0.99)] * 1e3:.3f} ms p99; search and logging "
-                  f"{statistics.mean(totals) * 1e3:.2f} ms mean, {statistics.median(totals) * 1e3:.2f} ms median")
-
-        vector = vectors[0]
-        entries = [Entry(id=n + 1, asked_at=time.time(), guild_id=1, channel_id=2, user_id=n, via="slash",
-                         question=f"{question} {n}", private=False, outcome="answered",
-                         quoted=(("a", "1"), ("b", "2"), ("c", "3")), generation=1, latency_ms=10.0,
-                         vector=vector, model="m") for n in range(WRITES)]
-        one = QuestionLog.open(tmp / "one.sqlite3", days=90, homes=[1])
-        start = time.perf_counter()
-        for entry in entries:
-            one.record(entry)
-            one.flush()
-        single = (time.perf_counter() - start) / WRITES
-        one.close()
-        burst = QuestionLog.open(tmp / "burst.sqlite3", days=90, homes=[1])
-        start = time.perf_counter()
-        for entry in entries:
-            burst.record(entry)
-        burst.flush(timeout=120)
-        batched = (time.perf_counter() - start) / WRITES
-        burst.close()
-        print(f"in the writer thread, per question: {single * 1e3:.3f} ms one at a time (a transaction each), "
-              f"{batched * 1e3:.3f} ms in a burst of {WRITES:,}")
-
+        on_the_loop(Searcher.open(index, remembering), remembering, tmp)
+        in_the_writer(vectors[0], tmp)
         for name, all_gaps in (("realistic mix", False), ("every question a gap", True)):
             path = tmp / f"{name}.sqlite3"
             reports_of(Location(path=path), f"SQLite, {name}", bases, vectors, embedder, all_gaps)
@@ -175,6 +131,55 @@ def main() -> None:
                     assert cluster is not None, "--postgres needs PostgreSQL installed (initdb)"
                     where = Location(url=SecretStr(cluster.create_database()), key=SecretStr("ab" * 32))
                     reports_of(where, f"PostgreSQL, {name}", bases, vectors, embedder, all_gaps)
+
+
+def on_the_loop(searcher: Searcher, remembering: VectorKeepingEmbedder, tmp: Path) -> None:
+    """The logging step after a warm search, as the Ask cog takes it on the event loop, with the log on and off."""
+    on = QuestionLog.open(tmp / "loop.sqlite3", days=90, homes=[1])
+    off = QuestionLog.disabled("off")
+    figures: dict[str, tuple[list[float], list[float]]] = {"on": ([], []), "off": ([], [])}
+    for n in range(600):  # alternating, so both see the same machine
+        name, log = ("on", on) if n % 2 else ("off", off)
+        asked = Asked(1, 2, 3, "slash")
+        start = time.perf_counter()
+        answer = searcher.search(QUESTION, limit=3)
+        searched = time.perf_counter()
+        log.record(asked.entry(answer.question, "answered",
+                               quoted=tuple((h.chunk.id, h.source.id) for h in answer.hits),
+                               generation=1, latency_ms=10.0, vector=remembering.recall(answer.question),
+                               model=remembering.name))
+        done = time.perf_counter()
+        figures[name][0].append(done - searched)
+        figures[name][1].append(done - start)
+    on.close()
+    for name, (logging_times, totals) in figures.items():
+        print(f"log {name}: the logging step {statistics.median(logging_times) * 1e3:.3f} ms median, "
+              f"{sorted(logging_times)[int(len(logging_times) * 0.99)] * 1e3:.3f} ms p99; search and logging "
+              f"{statistics.mean(totals) * 1e3:.2f} ms mean, {statistics.median(totals) * 1e3:.2f} ms median")
+
+
+def in_the_writer(vector: np.ndarray, tmp: Path) -> None:
+    """The writer thread's time per question: one transaction each, and a burst of WRITES."""
+    entries = [Entry(id=n + 1, asked_at=time.time(), guild_id=1, channel_id=2, user_id=n, via="slash",
+                     question=f"{QUESTION} {n}", private=False, outcome="answered",
+                     quoted=(("a", "1"), ("b", "2"), ("c", "3")), generation=1, latency_ms=10.0,
+                     vector=vector, model="m") for n in range(WRITES)]
+    one = QuestionLog.open(tmp / "one.sqlite3", days=90, homes=[1])
+    start = time.perf_counter()
+    for entry in entries:
+        one.record(entry)
+        one.flush()
+    single = (time.perf_counter() - start) / WRITES
+    one.close()
+    burst = QuestionLog.open(tmp / "burst.sqlite3", days=90, homes=[1])
+    start = time.perf_counter()
+    for entry in entries:
+        burst.record(entry)
+    burst.flush(timeout=120)
+    batched = (time.perf_counter() - start) / WRITES
+    burst.close()
+    print(f"in the writer thread, per question: {single * 1e3:.3f} ms one at a time (a transaction each), "
+          f"{batched * 1e3:.3f} ms in a burst of {WRITES:,}")
 
 
 def reports_of(where: Location, name: str, bases: list[str], vectors: np.ndarray, embedder: Embedder,
