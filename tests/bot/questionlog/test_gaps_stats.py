@@ -219,4 +219,4 @@ async def test_dossier_gaps_and_stats_for_moderators(tmp_path: Path, seeds_copy:
     figures = {f["name"]: f["value"] for f in stats[1].message["embeds"][0]["fields"]}
     assert figures["Questions"] == "5" and figures["Answered"] == "0% of 5 questions searched"
     assert figures["Questions per day (UTC)"].splitlines()[-2].endswith("  5")
-    assert re.fullmatch(r"p50 \d+ ms, p95 \d+ ms, max \d+ ms", figures["Answer time"])
+    assert re.fullmatch(r"p50 [\d,]+ ms, p95 [\d,]+ ms, max [\d,]+ ms", figures["Answer time"])
