@@ -1,22 +1,18 @@
 """The question log: a row per question asked on Discord, members as keyed hashes, private questions without text,
-retention, and answers that go out whatever happens to the database. Through the real CommandTree and handlers,
-over an index built with the fast fake embedder, with a real SQLite file and a real PostgreSQL database (each test
-runs on both, with the same assertions)."""
+retention, the schema's version, and QUESTION_LOG=false. Through the real CommandTree and handlers, over an index
+built with the fast fake embedder, with a real SQLite file and a real PostgreSQL database (each test runs on both,
+with the same assertions)."""
 
 import contextlib
 import hmac
-import logging
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import bot.questionlog.sqlite
-import bot.questionlog.writer
-from bot.questionlog.connect import open_database
-from bot.questionlog.database import Location, QuestionLogError
-from bot.questionlog.entry import Entry
+import bot.questionlog.schema
+from bot.questionlog.database import QuestionLogError
 from bot.questionlog.keys import key_path
 from bot.questionlog.questionlog import QuestionLog
 from bot.questionlog.retention import DAY_SECONDS
@@ -31,40 +27,16 @@ from tests.bot.harness import (
     OTHER_MEMBER,
     THREAD_ID,
     Gateway,
-    Request,
     bot_mention,
     fake_index_gateway,
 )
-from tests.bot.questionlog.databases import NO_POSTGRES, Cluster, LogBackend, wait_for
-
-OFF_TOPIC = "What is the capital of Peru?"
-MISSING = "Kaftarzadeh"  # a name the corpus never mentions
-
-
-def answerable(gateway: Gateway, nth: int = 0) -> str:
-    """A question the fake embedder answers for sure: the words of a passage of the index."""
-    return [c.text for c in gateway.bot.searcher.index.chunks if 200 < len(c.text) < 900][nth]
-
-
-def unanswerable(gateway: Gateway, nth: int = 0) -> str:
-    """A question on the corpus's subject that it does not answer: a passage's words and a name it lacks."""
-    return f"{answerable(gateway, nth)} {MISSING}"
-
-
-def rows(gateway: Gateway, sql: str, *args: object) -> list[tuple[object, ...]]:
-    """What the log's database holds, once the bot's writes are done."""
-    gateway.bot.questions.flush()
-    with contextlib.closing(open_database(Location.of(gateway.bot.settings), read_only=True)) as database:
-        return database.fetchall(sql, args)
+from tests.bot.questionlog.asking import MISSING, OFF_TOPIC, answerable, entry, labels, rows, unanswerable
+from tests.bot.questionlog.databases import LogBackend
 
 
 def log_key(backend: LogBackend) -> bytes:
     """The key the log hashes with: the key file beside a SQLite log, QUESTION_LOG_KEY for PostgreSQL."""
     return bytes.fromhex(backend.key) if backend.postgres else key_path(backend.path).read_bytes()
-
-
-def labels(request: Request) -> list[str]:
-    return [c["label"] for row in request.message.get("components", []) for c in row["components"]]
 
 
 async def test_a_row_per_question_with_hashed_members_and_no_private_text(gateway: Gateway,
@@ -125,13 +97,6 @@ async def test_refused_questions_are_logged_as_refused(tmp_path: Path, seeds_cop
                          ("mention", None, "refused", None)]
 
 
-def entry(question_id: int, asked_at: float, **details: object) -> Entry:
-    values: dict[str, object] = {"id": question_id, "asked_at": asked_at, "guild_id": GUILD_ID,
-                                 "channel_id": CHANNEL_ID, "user_id": MEMBER_ID, "via": "slash",
-                                 "question": f"question {question_id}", "private": False, "outcome": "answered"}
-    return Entry(**{**values, **details})  # type: ignore[arg-type]
-
-
 def test_retention_deletes_old_rows_with_their_votes(log_backend: LogBackend) -> None:
     """Rows older than QUESTION_LOG_DAYS go when the log opens, with their passages, votes and embeddings."""
     database = log_backend.location
@@ -163,72 +128,6 @@ def test_schema_is_versioned_and_a_newer_one_refused(log_backend: LogBackend) ->
         QuestionLog.open(log_backend.location, days=90)
 
 
-async def test_a_locked_database_delays_the_row_not_the_answer(gateway: Gateway, log_backend: LogBackend,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
-    """While another connection holds the database locked, the answer goes out at once; the row is written when
-    the lock is gone, or, if it lasts too long, the error is logged and the next question is recorded again."""
-    gateway.bot.questions.flush()
-    with log_backend.locked():
-        requests = await gateway.command("ask", question=OFF_TOPIC)
-        assert [r.kind for r in requests] == ["defer", "followup"]
-    assert rows(gateway, "SELECT question FROM questions") == [(OFF_TOPIC,)]
-
-    with caplog.at_level(logging.ERROR, logger="bot"), log_backend.locked():
-        requests = await gateway.command("ask", question="Lost while locked?")
-        assert [r.kind for r in requests] == ["defer", "followup"]
-        gateway.bot.questions.flush(timeout=30)
-    assert "question log: could not write the question" in caplog.text and "lock" in caplog.text
-    assert gateway.bot.questions.lost == 1
-    await gateway.command("ask", question="Recorded again?")
-    assert [r[0] for r in rows(gateway, "SELECT question FROM questions ORDER BY asked_at")] == [
-        OFF_TOPIC, "Recorded again?"]
-
-
-@pytest.fixture(autouse=True)
-def short_lock_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write gives up on a locked database after 3 s here, not 2 s: long enough for an answer to go out first
-    on a busy machine, short enough for the test."""
-    monkeypatch.setattr(bot.questionlog.sqlite, "LOCK_WAIT_SECONDS", 3.0)
-
-
-def unusable(backend: LogBackend, folder: Path) -> dict[str, object]:
-    """Settings for a log that cannot be opened: a file that is not SQLite, or a PostgreSQL server that is not
-    there (a port nothing listens on)."""
-    if not backend.postgres:
-        database = folder / "broken.sqlite3"
-        database.write_bytes(b"this is not a database, " * 200)
-        return {"database_path": database}
-    from pydantic import SecretStr
-
-    from tests.bot.questionlog.databases import free_port
-
-    return {**backend.settings,
-            "database_url": SecretStr(f"postgresql://dossier:hunter2@127.0.0.1:{free_port()}/nowhere")}
-
-
-async def test_a_database_that_cannot_be_opened_leaves_answers_alone(tmp_path: Path, seeds_copy: Path,
-                                                                     log_backend: LogBackend,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    """A database file that is not SQLite, or a PostgreSQL server that is down when the bot starts, turns the log
-    off, says so in the bot's log (never with the database password), and members are answered."""
-    broken = unusable(log_backend, tmp_path)
-    with caplog.at_level(logging.ERROR, logger="bot"):
-        gateway = await fake_index_gateway(tmp_path, seeds_copy, **broken)
-    try:
-        why = "cannot reach the question log's database" if log_backend.postgres else "not a database"
-        assert "the question log is off" in caplog.text and why in caplog.text and "hunter2" not in caplog.text
-        question = answerable(gateway)
-        requests = await gateway.command("ask", question=question)
-        assert [r.kind for r in requests] == ["defer", "followup"] and requests[1].message["embeds"]
-        assert "Helpful" not in labels(requests[1])
-        mention = await gateway.say(f"<@{BOT_ID}> {OFF_TOPIC}", mentions=[bot_mention()])
-        assert "does not cover this" in mention[0].message["content"]
-    finally:
-        await gateway.close()
-    if not log_backend.postgres:
-        assert Path(str(broken["database_path"])).read_bytes() == b"this is not a database, " * 200
-
-
 async def test_question_log_false_records_nothing(tmp_path: Path, seeds_copy: Path, log_backend: LogBackend) -> None:
     """QUESTION_LOG=false: no database file or table, no vote buttons, and /dossier gaps says the log is off."""
     gateway = await fake_index_gateway(tmp_path, seeds_copy, question_log=False, **log_backend.settings)
@@ -245,62 +144,3 @@ async def test_question_log_false_records_nothing(tmp_path: Path, seeds_copy: Pa
         assert not log_backend.path.exists() and not key_path(log_backend.path).exists()
     assert reply.message["flags"] & EPHEMERAL and "The question log is off: QUESTION\\_LOG is false" in (
         reply.message["content"])
-
-
-def test_a_stuck_database_drops_entries_with_one_error_not_a_flood(log_backend: LogBackend,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    """Past QUEUE_LIMIT waiting writes, new entries are dropped: one error as it starts, one count when it ends, and
-    every entry is either written or counted."""
-    monkeypatch.setattr(bot.questionlog.writer, "QUEUE_LIMIT", 3)
-    questions = QuestionLog.open(log_backend.location, days=90)
-    questions.flush()
-    with caplog.at_level(logging.ERROR, logger="bot"):
-        with log_backend.locked():
-            for question_id in range(1, 11):
-                questions.record(entry(question_id, time.time()))
-        questions.flush(timeout=30)
-    questions.close()
-    assert sum("new entries are dropped" in r.getMessage() for r in caplog.records) == 1
-    dropped = [int(r.getMessage().split("dropped ")[1].split()[0]) for r in caplog.records
-               if "entries while" in r.getMessage()]
-    (written,) = log_backend.rows("SELECT count(*) FROM questions")[0]
-    assert len(dropped) == 1 and dropped[0] > 0 and written + dropped[0] == 10
-    assert questions.lost == dropped[0]
-
-
-def test_a_server_that_goes_down_costs_only_the_entries_that_cannot_wait(postgres: Cluster | None, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
-    """PostgreSQL stops while questions are logged: a vote is told at once that it was not recorded, entries wait
-    in memory and are written once the server is back, and those past QUEUE_LIMIT are dropped and counted (none
-    lost otherwise); the log says so, without the password."""
-    if postgres is None:
-        pytest.skip(NO_POSTGRES)
-    backend = LogBackend("postgresql", tmp_path, postgres, postgres.create_database())
-    monkeypatch.setattr(bot.questionlog.writer, "QUEUE_LIMIT", 5)
-    questions = QuestionLog.open(backend.location, days=90, homes=[GUILD_ID])
-    questions.record(entry(1, time.time()))
-    questions.flush()
-    with caplog.at_level(logging.INFO, logger="bot"):
-        postgres.stop_server()
-        try:
-            for question_id in range(2, 10):
-                questions.record(entry(question_id, time.time()))
-            started = time.monotonic()
-            with pytest.raises(QuestionLogError):
-                questions.vote(1, MEMBER_ID, GUILD_ID, helpful=True).result(timeout=10)
-            assert time.monotonic() - started < 5
-            questions.flush()  # returns while the server is away: what waits for it is not lost
-        finally:
-            postgres.start_server()
-        wait_for(lambda: questions.reachable, what="the writer reconnecting")
-        questions.flush()
-    written = backend.rows("SELECT count(*) FROM questions")[0][0]
-    lost = questions.lost
-    questions.close()
-    assert written + lost == 9 and 0 < lost <= 4
-    assert "lost the connection to postgresql://dossier:***@127.0.0.1" in caplog.text
-    assert "can be reached again" in caplog.text and "new entries are dropped" in caplog.text
-    assert postgres.password not in caplog.text
-    backend.drop()
