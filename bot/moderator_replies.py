@@ -8,9 +8,11 @@ from datetime import datetime
 import discord
 from discord import app_commands
 
+from bot.payload import Payload, pack, truncate
 from bot.questionlog import reports
 from bot.questionlog.database import Location
-from bot.render import COLOUR, Payload, markdown, pack, truncate
+from bot.quoting import markdown
+from bot.render import COLOUR
 from bot.settings import Settings
 from bot.text import attribution
 from index.builds.checks import CHECKS_FILE, Result, failure_text

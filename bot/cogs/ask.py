@@ -21,10 +21,12 @@ from discord.ext import commands
 from bot.cooldown import Who
 from bot.errors import reply_ephemeral, user_message
 from bot.help import help_payload
+from bot.payload import Payload
 from bot.permissions import ask_cooldown, check_cooldown
 from bot.questionlog import privacy
 from bot.questionlog.questionlog import Entry, QuestionLogError, VectorKeepingEmbedder, row_key
-from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload
+from bot.quoting import markdown
+from bot.render import CARDS, context_payloads, respond, text_payload
 from index.search.searcher import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
 
 if TYPE_CHECKING:

@@ -25,13 +25,14 @@ from bot.moderator_replies import (
     status_payload,
     who,
 )
+from bot.payload import Payload
 from bot.permissions import is_moderator
 from bot.questionlog import reports
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Database, Location, QuestionLogError
 from bot.questionlog.schema import check_version
 from bot.reindexing import Reindexer
-from bot.render import Payload, text_payload
+from bot.render import text_payload
 from index.builds.checks import CheckError, read_checks, run_checks
 from index.ingest.articles import Reading
 from index.ingest.sources import SourceError, add_source, remove_source

@@ -17,8 +17,7 @@ import pytest
 
 from bot.client import Dossier, create_bot
 from bot.help import CHECK
-from bot.questionlog.questionlog import VectorKeepingEmbedder, open_question_log
-from bot.render import (
+from bot.payload import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -30,6 +29,7 @@ from bot.render import (
     FOOTER_LIMIT,
     TITLE_LIMIT,
 )
+from bot.questionlog.questionlog import VectorKeepingEmbedder, open_question_log
 from bot.settings import Settings
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
@@ -396,7 +396,7 @@ def bot_mention() -> dict[str, Any]:
 
 
 def assert_within_limits(message: dict[str, Any]) -> None:
-    """Every Discord message limit, counted independently of bot.render."""
+    """Every Discord message limit, counted independently of bot.payload."""
     assert len(message.get("content") or "") <= CONTENT_LIMIT
     embeds = message.get("embeds") or []
     assert len(embeds) <= EMBEDS_LIMIT

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.payload import truncate
 from bot.questionlog import reports
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Database
 from bot.questionlog.questionlog import DAY_SECONDS, Entry, QuestionLog, wording
-from bot.render import markdown, truncate
+from bot.quoting import markdown
 from index.model.embedding import Embedder
 from tests.bot.harness import (
     ADMIN,
