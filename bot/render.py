@@ -127,8 +127,6 @@ def context_payloads(hit: Hit, chunks: Sequence[Chunk]) -> list[Payload]:
     return pack_all(f"Context of ¶ {hit.chunk.paragraph}:", embeds)
 
 
-
-
 def text_payload(text: str) -> Payload:
     """A short plain message (errors, refusals), escaped and inside the limits."""
     return pack(markdown(text))

@@ -65,7 +65,6 @@ async def download(client: discord.Client, file: discord.Attachment) -> bytes:
     return bytes(data)
 
 
-
 async def add_article(settings: Settings, reading: Reading, given: dict[str, str], *, actor: str, replace: bool,
                       show: Show) -> tuple[SourceChange, str]:
     """Reads the article, saying so, and writes it into the seeds folder; returns the change and what was read."""
