@@ -1,6 +1,6 @@
 """What each of Dossier's commands does, in three lines: the reply to /help and to a bare mention of the bot."""
 
-from bot.render import Payload, pack
+from bot.payload import Payload, pack
 
 CHECK = "Check in Dossier"  # the message command's name, as members see it under Apps
 LINES = (

@@ -21,7 +21,7 @@ FLOORS = [
     ("bot", "bot.settings"),
     ("bot.questionlog",),
     ("bot.cooldown", "bot.text", "bot.render", "bot.errors", "bot.help", "bot.repl", "bot.health", "bot.client",
-     "bot.permissions"),
+     "bot.permissions", "bot.moderator_replies", "bot.reindexing", "bot.payload", "bot.quoting", "bot.answer_view"),
     ("bot.cogs",),
     ("bot.commands",),
     ("bot.__main__",),

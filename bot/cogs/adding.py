@@ -1,10 +1,12 @@
 """What `/dossier add` does with a link, an HTML page or a PDF: checked before anything is fetched or downloaded,
-read in a child process (index.ingest.articles) off the event loop, then written as a .txt upload is."""
+read in a child process (index.ingest.articles) off the event loop, then written as a .txt upload is; and the
+download of an attached file, cut off past the size Discord declared."""
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import discord
 
 from bot.settings import Settings
@@ -15,6 +17,7 @@ from index.ingest.sources import SourceChange, SourceError, metadata_fields
 log = logging.getLogger(__name__)
 
 Show = Callable[[str], Awaitable[None]]
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
 def check_addition(file: discord.Attachment | None, link: str | None, **metadata: str | None) -> dict[str, str]:
@@ -34,6 +37,32 @@ def check_addition(file: discord.Attachment | None, link: str | None, **metadata
 def is_article(file: discord.Attachment | None) -> bool:
     """Whether the addition is read as an article (a link, an HTML page, a PDF) rather than taken as text."""
     return file is None or upload_name(file.filename)[0] != "txt"
+
+
+async def download(client: discord.Client, file: discord.Attachment) -> bytes:
+    """The attachment's bytes, cut off once they pass the size Discord declared; failures are SourceErrors.
+
+    Attachment.read() takes a download whole, however large it grows, so this streams it through discord.py's
+    own HTTP session (the one Attachment.read() uses) instead.
+    """
+    session = client.http._HTTPClient__session  # type: ignore[attr-defined]
+    data = bytearray()
+    try:
+        async with session.get(file.url) as response:
+            if response.status != 200:
+                log.warning("could not download %s: HTTP %s", file.filename, response.status)
+                raise SourceError(f"Discord would not hand over {file.filename} (HTTP {response.status}); "
+                                  "upload it again.")
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
+                data += chunk
+                if len(data) > file.size:
+                    log.warning("download of %s passed its declared %d bytes; stopped", file.filename, file.size)
+                    raise SourceError(f"{file.filename} grew past the {file.size:,} bytes Discord declared for "
+                                      "it while downloading, so the download was stopped.")
+    except aiohttp.ClientError as error:
+        log.warning("could not download %s: %s", file.filename, error)
+        raise SourceError(f"The download of {file.filename} broke off; upload it again.") from error
+    return bytes(data)
 
 
 async def add_article(settings: Settings, reading: Reading, given: dict[str, str], *, actor: str, replace: bool,

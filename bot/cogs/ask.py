@@ -1,5 +1,5 @@
-"""Members ask: `/ask question:<text>` or a mention of the bot; the reply quotes the corpus, with buttons. A mention
-with nothing else in it gets what each command does (bot/help.py).
+"""Members ask: `/ask question:<text>` or a mention of the bot; the reply quotes the corpus, with buttons
+(bot/answer_view.py). A mention with nothing else in it gets what each command does (bot/help.py).
 
 The first public answer in each server (since the bot started) carries a line saying what the question log keeps
 of questions asked there; /ask's description says it too, in a few words.
@@ -18,21 +18,25 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answer_view import AnswerView
 from bot.cooldown import Who
-from bot.errors import reply_ephemeral, user_message
+from bot.errors import user_message
 from bot.help import help_payload
+from bot.payload import Payload
 from bot.permissions import ask_cooldown, check_cooldown
 from bot.questionlog import privacy
-from bot.questionlog.questionlog import Entry, QuestionLogError, VectorKeepingEmbedder, row_key
-from bot.render import CARDS, Payload, context_payloads, markdown, respond, text_payload
-from index.search.searcher import MAX_QUESTION_CHARS, Answer, Hit, QuestionError, clean_question
+from bot.questionlog.entry import Entry
+from bot.questionlog.schema import row_key
+from bot.questionlog.vectors import VectorKeepingEmbedder
+from bot.quoting import markdown
+from bot.render import respond, text_payload
+from index.search.searcher import MAX_QUESTION_CHARS, Answer, QuestionError, clean_question
 
 if TYPE_CHECKING:
     from bot.client import Dossier
 
 log = logging.getLogger(__name__)
 
-VOTE_QUICK_SECONDS = 1.0  # a vote stored within this is acknowledged at once; else the reply is deferred
 RefusedQuestion = app_commands.CommandOnCooldown | QuestionError  # logged with the outcome "refused"
 
 
@@ -63,123 +67,6 @@ class Asked:
         return Entry(id=self.id, asked_at=self.at, guild_id=self.guild_id, channel_id=self.channel_id,
                      user_id=self.user_id, via=self.via, question=question, private=self.private, outcome=how,
                      message_id=self.message_id, **details)
-
-
-class ContextButton(discord.ui.Button["AnswerView"]):
-    """Shows one card's passage between its neighbouring paragraphs, and in full the passages of other sources that
-    say the same thing, to whoever pressed it, privately. Like every button of an answer, a press counts against the
-    presser's cooldown."""
-
-    def __init__(self, hit: Hit, number: int) -> None:
-        super().__init__(label=f"Context {number}", style=discord.ButtonStyle.secondary, row=1)
-        self.hit = hit
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Reads the index as it is now: a source removed since the answer was given is shown neither as the passage
-        (it is said to be gone) nor among those that also report it."""
-        assert self.view is not None
-        check_cooldown(self.view.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
-        searcher = self.view.cog.bot.searcher
-        chunks = searcher.context(self.hit.chunk.id)
-        first, *more = context_payloads(searcher.index.with_also(self.hit), chunks)
-        await interaction.response.send_message(**first.send_kwargs(), ephemeral=True)
-        for payload in more:
-            await interaction.followup.send(**payload.send_kwargs(), ephemeral=True)
-
-
-class VoteButton(discord.ui.Button["AnswerView"]):
-    """"Helpful" or "Not helpful": one vote per member per answer, which a second press changes."""
-
-    def __init__(self, helpful: bool) -> None:
-        super().__init__(label="Helpful" if helpful else "Not helpful", row=2,
-                         style=discord.ButtonStyle.success if helpful else discord.ButtonStyle.secondary)
-        self.helpful = helpful
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Answers at once when the vote is stored quickly, as it is unless the database is busy; else defers."""
-        assert self.view is not None and self.view.question_id is not None
-        check_cooldown(self.view.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
-        voted = asyncio.wrap_future(self.view.cog.bot.questions.vote(self.view.question_id, interaction.user.id,
-                                                                     interaction.guild_id, self.helpful))
-        try:
-            try:
-                before = await asyncio.wait_for(asyncio.shield(voted), VOTE_QUICK_SECONDS)
-            except TimeoutError:
-                await interaction.response.defer(ephemeral=True, thinking=True)
-                before = await voted
-        except QuestionLogError as error:
-            log.warning("could not record a vote on question %s: %s", self.view.question_id, error)
-            await reply_ephemeral(interaction, "Your vote could not be recorded just now; please try again later.")
-            return
-        await reply_ephemeral(interaction, vote_text(self.helpful, before))
-
-
-def vote_text(helpful: bool, before: bool | None) -> str:
-    """The private acknowledgement of a vote, saying whether it was new, changed or the same."""
-    said = "helpful" if helpful else "not helpful"
-    if before is None:
-        return f"Thanks: your vote ({said}) is recorded. The moderators see which answers help."
-    if before == helpful:
-        return f"You had already voted {said}; your vote stays as it was."
-    return f"Your vote is changed to {said}."
-
-
-class AnswerView(discord.ui.View):
-    """Buttons under an answer: page through further passages (the asker only), show a card's context, and,
-    while the question log records, vote on the answer."""
-
-    def __init__(self, cog: "Ask", answer: Answer, offset: int, asker_id: int,
-                 question_id: int | None = None, label: str = "Q") -> None:
-        super().__init__(timeout=cog.bot.settings.buttons_timeout_seconds)
-        self.cog = cog
-        self.question = answer.question
-        self.label = label  # what the reply calls the question: "Q", or "Claim" for a checked message
-        self.offset = offset
-        self.asker_id = asker_id
-        self.question_id = question_id
-        self.message: discord.Message | discord.WebhookMessage | None = None
-        if offset == 0:
-            self.remove_item(self.previous)
-        if offset + len(answer.hits) >= answer.total:
-            self.remove_item(self.more)
-        for number, hit in enumerate(answer.hits, offset + 1):
-            self.add_item(ContextButton(hit, number))
-        if question_id is not None and answer.answered and cog.bot.questions.enabled:
-            self.add_item(VoteButton(helpful=True))
-            self.add_item(VoteButton(helpful=False))
-
-    def send_kwargs(self) -> dict[str, Any]:
-        """`view=self` when there is a button to show; nothing otherwise."""
-        return {"view": self} if self.children else {}
-
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, row=0)
-    async def previous(self, interaction: discord.Interaction, _: discord.ui.Button["AnswerView"]) -> None:
-        await self.turn(interaction, max(0, self.offset - CARDS))
-
-    @discord.ui.button(label="More passages", style=discord.ButtonStyle.primary, row=0)
-    async def more(self, interaction: discord.Interaction, _: discord.ui.Button["AnswerView"]) -> None:
-        await self.turn(interaction, self.offset + CARDS)
-
-    async def turn(self, interaction: discord.Interaction, offset: int) -> None:
-        """Replaces the cards with the page of results starting at `offset`: a search, so it costs a cooldown."""
-        if interaction.user.id != self.asker_id:
-            await reply_ephemeral(interaction, "Only the asker can page this answer. Ask your own with /ask.")
-            return
-        check_cooldown(self.cog.bot.cooldowns, (interaction.guild_id, interaction.user.id))
-        await interaction.response.defer()
-        answer, payload = await self.cog.answer(self.question, offset, self.label)
-        view = AnswerView(self.cog, answer, offset, self.asker_id, self.question_id, self.label)
-        view.message = await interaction.edit_original_response(**payload.send_kwargs(), view=view)
-        self.stop()
-
-    async def on_timeout(self) -> None:
-        if self.message is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await self.message.edit(view=None)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception,
-                       item: discord.ui.Item[Any]) -> None:
-        await reply_ephemeral(interaction, user_message(error, f"the {type(item).__name__} of an answer"))
 
 
 class Ask(commands.Cog):

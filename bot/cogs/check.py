@@ -15,7 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.ask import AnswerView, Ask, Asked
+from bot.answer_view import AnswerView
+from bot.cogs.ask import Ask, Asked
 from bot.errors import reply_ephemeral
 from bot.help import CHECK
 from bot.permissions import check_cooldown

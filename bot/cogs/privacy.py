@@ -7,8 +7,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.payload import pack
 from bot.questionlog import privacy
-from bot.render import pack
 
 if TYPE_CHECKING:
     from bot.client import Dossier

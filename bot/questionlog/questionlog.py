@@ -33,14 +33,11 @@ from bot.questionlog.keys import member_hash, message_hash, scoped_hash
 from bot.questionlog.privacy import scrub
 from bot.questionlog.retention import delete_questions, forget_member, keep_words_at_home
 from bot.questionlog.schema import open_migrated, row_key, wording_id
-from bot.questionlog.vectors import VectorKeepingEmbedder, store_vectors, vector_bytes
+from bot.questionlog.vectors import store_vectors, vector_bytes
 from bot.questionlog.writer import LogWriter, Op
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# The names the cogs import from here.
-__all__ = ["Entry", "QuestionLog", "QuestionLogError", "VectorKeepingEmbedder", "open_question_log", "row_key"]
 
 DELETES_REMEMBERED = 1024  # deleted messages whose entry, still queued, must not be written after all
 

@@ -17,9 +17,7 @@ import pytest
 
 from bot.client import Dossier, create_bot
 from bot.help import CHECK
-from bot.questionlog.questionlog import open_question_log
-from bot.questionlog.vectors import VectorKeepingEmbedder
-from bot.render import (
+from bot.payload import (
     AUTHOR_LIMIT,
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -31,6 +29,8 @@ from bot.render import (
     FOOTER_LIMIT,
     TITLE_LIMIT,
 )
+from bot.questionlog.questionlog import open_question_log
+from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.settings import Settings
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
@@ -397,7 +397,7 @@ def bot_mention() -> dict[str, Any]:
 
 
 def assert_within_limits(message: dict[str, Any]) -> None:
-    """Every Discord message limit, counted independently of bot.render."""
+    """Every Discord message limit, counted independently of bot.payload."""
     assert len(message.get("content") or "") <= CONTENT_LIMIT
     embeds = message.get("embeds") or []
     assert len(embeds) <= EMBEDS_LIMIT

@@ -12,7 +12,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.questionlog.privacy import notice
-from bot.render import markdown
+from bot.quoting import markdown
 from bot.settings import Settings
 from index.search.searcher import Searcher
 from index.settings import IndexSettings

@@ -3,7 +3,7 @@
 A passage, its source's title, outlet and author, and the questions members ask are full of mentions, masked
 links, slash-command, channel, timestamp and custom-emoji syntax; every body the bot sends must show them as
 typed. The checker below reads each body the way Discord's parser does (a backslash escapes the next
-character), independently of bot.render.
+character), independently of bot.quoting.
 """
 
 import re

@@ -1,153 +1,26 @@
-"""Rendering answers for Discord: `pack` at every limit, and quotes that stay verbatim yet cannot ping or break."""
+"""Rendering answers for Discord: cards that attribute their source, replies that say what they show, and what
+the corpus covers when nothing answers."""
 
 import json
-import random
-import re
 from dataclasses import replace
 
-import discord
 import pytest
 
-from bot.render import (
-    AUTHOR_LIMIT,
-    CONTENT_LIMIT,
-    DESCRIPTION_LIMIT,
-    EMBEDS_LIMIT,
-    EMBEDS_TOTAL_LIMIT,
-    FIELD_NAME_LIMIT,
-    FIELD_VALUE_LIMIT,
-    FIELDS_LIMIT,
-    FOOTER_LIMIT,
-    TITLE_LIMIT,
-    answer_payload,
-    best_sentence,
-    card,
-    compare_payload,
-    context_payloads,
-    echo,
-    embed_size,
-    markdown,
-    pack,
-    quote,
-    related_card,
-)
+from bot.payload import EMBEDS_TOTAL_LIMIT, embed_size
+from bot.render import answer_payload, card, compare_payload, context_payloads, related_card
 from bot.text import UNSURE, answer_json, answer_text, compare_json, compare_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source, make_document
 from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome
-from tests.bot.harness import NO_PINGS, assert_within_limits
+from tests.bot.harness import assert_within_limits
+from tests.bot.test_quoting import unquote
 
 SOURCE = Source(id="a.txt", title="A *title* with `ticks`", outlet="Outlet", author="Au Thor", published="2020-01-02",
                 url="https://example.test/a")
-HOSTILE = ("@everyone and @here, see <@123456789012345678>, <@!123456789012345678> and <@&123456789012345678>. "
-           "**Not bold** `not code` ||no spoiler|| [not a link](https://evil.test) ~~kept~~ __kept__ \\ too.\n"
-           "> not a nested quote\n# not a heading\n-# not small\n```not a block```")
 
 
 def hit(text: str, source: Source = SOURCE, paragraph: int = 3) -> Hit:
     return Hit(Chunk(f"{source.id}#p{paragraph}", source.id, text, 0, len(text), paragraph), 0.9, source)
-
-
-def unquote(description: str) -> str:
-    text = description.removeprefix("> ").replace("**", "")
-    return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
-
-
-def embed(**parts: str) -> discord.Embed:
-    made = discord.Embed(title=parts.get("title"), description=parts.get("description"))
-    if "footer" in parts:
-        made.set_footer(text=parts["footer"])
-    if "author" in parts:
-        made.set_author(name=parts["author"])
-    return made
-
-
-@pytest.mark.parametrize("size", [CONTENT_LIMIT - 1, CONTENT_LIMIT, CONTENT_LIMIT + 1, 10 * CONTENT_LIMIT])
-def test_pack_content_at_the_limit(size: int) -> None:
-    """Content up to 2000 characters is kept whole; longer content is cut to exactly 2000, ending in …."""
-    content = pack("x" * size).content
-    assert len(content) == min(size, CONTENT_LIMIT)
-    assert content.endswith("…") == (size > CONTENT_LIMIT)
-
-
-@pytest.mark.parametrize(("part", "limit"), [("title", TITLE_LIMIT), ("description", DESCRIPTION_LIMIT),
-                                             ("footer", FOOTER_LIMIT), ("author", AUTHOR_LIMIT)])
-@pytest.mark.parametrize("over", [0, 1])
-def test_pack_each_embed_part_at_its_limit(part: str, limit: int, over: int) -> None:
-    """Each embed part is kept at exactly its limit and cut to it one character over."""
-    packed = pack(embeds=[embed(**{part: "y" * (limit + over)})]).embeds[0]
-    value = {"title": packed.title, "description": packed.description, "footer": packed.footer.text,
-             "author": packed.author.name}[part] or ""
-    assert len(value) == limit
-    assert value.endswith("…") == bool(over)
-
-
-def test_pack_fields_at_their_limits() -> None:
-    """At most 25 fields survive, names cut to 256 and values to 1024."""
-    made = discord.Embed()
-    for _ in range(FIELDS_LIMIT + 1):
-        made.add_field(name="n" * (FIELD_NAME_LIMIT + 1), value="v" * FIELD_VALUE_LIMIT)
-    data = pack(embeds=[made]).embeds[0].to_dict()
-    assert_within_limits({"embeds": [data]})
-    fields = data.get("fields", [])
-    assert fields and all(len(f["name"]) == FIELD_NAME_LIMIT and len(f["value"]) == FIELD_VALUE_LIMIT
-                          for f in fields)
-
-
-def test_pack_keeps_ten_embeds() -> None:
-    """Ten small embeds pass; an eleventh is dropped."""
-    assert len(pack(embeds=[embed(title="t")] * EMBEDS_LIMIT).embeds) == EMBEDS_LIMIT
-    assert len(pack(embeds=[embed(title="t")] * (EMBEDS_LIMIT + 1)).embeds) == EMBEDS_LIMIT
-
-
-def test_pack_total_exactly_6000_is_kept() -> None:
-    """Embeds totalling exactly 6000 characters are kept whole; one more character drops the last embed."""
-    exact = [embed(description="d" * 3000), embed(description="d" * 3000)]
-    assert [embed_size(e.to_dict()) for e in pack(embeds=exact).embeds] == [3000, 3000]  # type: ignore[arg-type]
-    over = [embed(description="d" * 3000), embed(description="d" * 3001)]
-    assert len(pack(embeds=over).embeds) == 1
-
-
-def test_pack_cuts_a_lone_embed_over_6000_keeping_its_attribution() -> None:
-    """One embed over 6000 in total is cut in its text, not in its title, author or footer."""
-    big = embed(title="t" * TITLE_LIMIT, description="d" * DESCRIPTION_LIMIT, footer="f" * FOOTER_LIMIT,
-                author="a" * AUTHOR_LIMIT)
-    data = pack(embeds=[big]).embeds[0].to_dict()
-    assert embed_size(data) == EMBEDS_TOTAL_LIMIT  # type: ignore[arg-type]
-    assert data["title"] == "t" * TITLE_LIMIT and data["footer"]["text"] == "f" * FOOTER_LIMIT
-    assert data["description"].endswith("…")
-
-
-def test_pack_random_messages_fit() -> None:
-    """Whatever is thrown at it, pack's output is inside every limit."""
-    rng = random.Random(7)
-    for _ in range(200):
-        embeds = []
-        for _ in range(rng.randint(0, 14)):
-            made = embed(title="t" * rng.randint(1, 400), description="d" * rng.randint(1, 6000),
-                         footer="f" * rng.randint(1, 3000), author="a" * rng.randint(1, 400))
-            for _ in range(rng.randint(0, 30)):
-                made.add_field(name="n" * rng.randint(1, 300), value="v" * rng.randint(1, 1200))
-            embeds.append(made)
-        payload = pack("c" * rng.randint(0, 4000), embeds)
-        assert_within_limits(payload.to_dict())
-
-
-def test_payload_allows_no_mentions() -> None:
-    """Every payload, as sent and as printed, carries allowed_mentions that parse nothing."""
-    payload = pack("hi")
-    assert payload.to_dict()["allowed_mentions"] == NO_PINGS
-    assert payload.send_kwargs()["allowed_mentions"].to_dict() == NO_PINGS
-
-
-def test_hostile_quote_stays_verbatim_and_inert() -> None:
-    """Mentions and markdown in a passage are neutralised, its words all kept, and it stays one block quote."""
-    description = quote(HOSTILE)
-    assert description.startswith("> ") and "\n" not in description
-    assert unquote(description) == " ".join(HOSTILE.split())
-    assert "@everyone" not in description and "@here" not in description
-    assert not re.search(r"<@[!&]?\d", description)
-    assert not re.search(r"(?<!\\)(\*\*Not|`not|\|\||\[not a link\]|~~|__)", description)
 
 
 def test_card_attributes_and_links_the_source() -> None:
@@ -165,15 +38,6 @@ def test_card_leaves_off_a_url_discord_would_refuse() -> None:
     assert "url" not in card(hit("Text.", source), "q", 1).to_dict()
 
 
-def test_every_masked_link_and_tag_is_broken() -> None:
-    """Several masked links on one line all lose their link, and Discord's <…> syntax shows as typed."""
-    text = "[one](https://a.test) and [two](https://b.test) <t:0:R> </ban:1> <#1> <a:x:1> <x:/[C](https://p.test)>"
-    escaped = markdown(text)
-    assert not re.search(r"(?<!\\)[\[\]]", escaped)
-    assert not re.search(r"<[^\u200b ]", escaped)
-    assert re.sub(r"\\(.)", r"\1", escaped).replace("\u200b", "") == text
-
-
 def test_card_without_url_or_metadata() -> None:
     """A source with only a title gets an unlinked title, and a footer saying its outlet and date are not stated."""
     data = card(hit("Text.", Source(id="b.txt", title="Bare")), "q", 1).to_dict()
@@ -184,38 +48,6 @@ def test_related_card_says_what_its_source_does_not_state() -> None:
     """A related passage's footer says the outlet or the date is not stated, and keeps what is."""
     source = Source(id="c.txt", title="Report", outlet="Salaam Times")
     assert related_card(hit("Text.", source), 1).footer.text == "Report — Salaam Times · date not stated · ¶ 3"
-
-
-def test_best_sentence_is_emphasised() -> None:
-    """The sentence sharing most words with the question is bold; the rest of the passage is unchanged."""
-    text = "Iran met the Taliban. In 1998 Iran nearly went to war after nine diplomats died. It ended."
-    description = quote(text, "What took Iran to the brink of war in 1998?")
-    bold = "**In 1998 Iran nearly went to war after nine diplomats died.**"
-    assert description == f"> Iran met the Taliban. {bold} It ended."
-
-
-@pytest.mark.parametrize(("text", "question"), [("Only one sentence about Iran.", "Iran?"),
-                                                ("Iran here. Iran there.", "Iran?"),
-                                                ("Nothing shared. At all.", "Taliban visas?")])
-def test_no_emphasis_without_a_clear_best(text: str, question: str) -> None:
-    """One sentence, a tie, or no shared word: nothing is emphasised."""
-    assert best_sentence(text, question) is None
-    assert "**" not in quote(text, question)
-
-
-def test_question_echo_is_escaped_and_short() -> None:
-    """The echoed question is cut to 200 characters and cannot ping or format."""
-    echoed = echo("@everyone **loud** " + "word " * 300)
-    assert "@everyone" not in echoed and r"\*\*loud\*\*" in echoed
-    assert len(echoed.replace("\u200b", "").replace("\\", "")) <= 200 and echoed.endswith("…")
-
-
-def test_a_link_in_the_question_is_echoed_without_a_preview() -> None:
-    """A link in a question comes back inside <…>, which Discord shows as a link with no preview card."""
-    echoed = echo("is this true?? https://evil.test/a_b?c=1 and HTTP://x.test, [see](https://e.test) **really**")
-    assert re.findall(r"\S*://\S*", echoed) == ["<https://evil.test/a_b?c=1>", "<HTTP://x.test>,",
-                                                  r"\[see\](<https://e.test>)"]
-    assert r"\*\*really\*\*" in echoed
 
 
 def test_off_topic_names_the_corpus() -> None:
@@ -324,15 +156,6 @@ def test_compare_marks_a_closest_passage_and_names_the_silent_sources() -> None:
     assert text.count("may not address") == 1 and "(says nothing on this)" in text
     assert [e["confidence"] for e in json.loads(compare_json("council meetings", said))["sources"]] == \
         ["high", "low", "high"]
-
-
-def test_an_invite_without_a_scheme_is_echoed_without_a_preview() -> None:
-    """An invite typed without https:// (which Discord still turns into an invite card) is echoed as a link in <…>,
-    like any other link, so an answer cannot carry someone's server."""
-    echoed = echo("Is discord.gg/Ab12cd the place, or discord.com/invite/Xy34 or discordapp.com/invite/Zz9?")
-    assert re.findall(r"<[^<>]*>", echoed) == ["<https://discord.gg/Ab12cd>", "<https://discord.com/invite/Xy34>",
-                                               "<https://discordapp.com/invite/Zz9>"]
-    assert not re.search(r"discord(app)?\.(gg|com)/", re.sub(r"<[^<>]*>", "", echoed))
 
 
 def test_a_card_escaping_drops_is_not_counted_as_shown() -> None:

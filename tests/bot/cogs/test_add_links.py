@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.render import markdown
+from bot.quoting import markdown
 from index.builds.pipeline import build
 from index.ingest.corpus import read_metadata
 from index.model.embedding import Embedder

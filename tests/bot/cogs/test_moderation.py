@@ -268,7 +268,7 @@ async def test_reindex_on_a_full_disk_says_so(gateway: Gateway,
     def disk_full(*args: object, **kwargs: object) -> None:  # as the build process's error is raised again
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(sys.modules["bot.cogs.moderation"], "build_in_child", disk_full)  # as the bot loaded it
+    monkeypatch.setattr(sys.modules["bot.reindexing"], "build_in_child", disk_full)  # as the bot loaded it
     requests = await gateway.command(f"{GROUP} reindex", who=MODERATOR)
     last = [r for r in requests if r.kind == "edit"][-1].message["content"]
     assert last.startswith("Reindex failed: The disk holding") and "is full" in last

@@ -19,7 +19,7 @@ import pytest_asyncio
 from discord.ext import commands
 
 from bot.client import Dossier, create_bot
-from bot.render import markdown
+from bot.quoting import markdown
 from index.builds.pipeline import build
 from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
 from index.model.embedding import Embedder

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.payload import truncate
 from bot.questionlog import reports
 from bot.questionlog.connect import open_database
 from bot.questionlog.database import Database
@@ -21,7 +22,7 @@ from bot.questionlog.entry import Entry
 from bot.questionlog.questionlog import QuestionLog
 from bot.questionlog.retention import DAY_SECONDS
 from bot.questionlog.schema import wording
-from bot.render import markdown, truncate
+from bot.quoting import markdown
 from index.model.embedding import Embedder
 from tests.bot.harness import (
     ADMIN,
