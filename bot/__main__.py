@@ -29,7 +29,7 @@ from bot.log.terminal import TerminalLog
 from bot.prompt import Ask, Session
 from bot.settings import Settings
 from bot.terminal import answer_json, answer_text, compare_json, compare_text, covered, text_width
-from index import logs
+from index import logging_setup
 from index.diagnose import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -311,7 +311,7 @@ def configure_logging(verbose: bool) -> None:
     At DEBUG discord.py logs every request's url, and an interaction's webhook url carries a token that can
     answer as the bot for 15 minutes. Logging is set up already, for the terminal commands: this raises its level.
     """
-    logs.configure(verbose=True)
+    logging_setup.configure(verbose=True)
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose:
         logging.getLogger("discord").setLevel(logging.INFO)
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         check_command_line(ask_cmd, args.question, searchable=args.format == "text")
     elif args.command == "compare":
         check_command_line(compare_cmd, args.topic, searchable=True)
-    logs.configure(args.verbose)  # the terminal commands only warn, unless -v
+    logging_setup.configure(args.verbose)  # the terminal commands only warn, unless -v
     settings, serving = None, False
     try:
         settings = read_settings(Settings)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from index import logs
+from index import logging_setup
 from index.builds.checks import CHECKS_FILE, failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import (
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "SEEDS_DIR with its sources.toml entry; `build` then indexes it"))
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    logs.configure(verbose)
+    logging_setup.configure(verbose)
     settings = None
     try:
         settings = read_settings(IndexSettings)

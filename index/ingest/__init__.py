@@ -4,5 +4,6 @@ corpus reads the .txt files (capped, UTF-8, no links out of the folder); cleanin
 chunking cuts it into paragraph passages; sources adds and removes sources and their sources.toml entries; twins
 finds a source that is the same article; confusables folds look-alike letters. articles adds an article by its
 link or as an HTML page or a PDF, read in a child process by fetch (safe fetching of a link) and extract (the
-article's text and metadata). It imports nothing of index but settings and logs: everything else stands on it.
+article's text and metadata). It imports nothing of index but settings and logging_setup: everything else stands
+on it.
 """
