@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index import logging_setup
-from index.builds.checks import CHECKS_FILE, failure_text, read_checks, run_checks, unknown_sources
+from index.builds.moderator_checks import CHECKS_FILE, failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import (
     EXIT_CHECKS_FAILED,

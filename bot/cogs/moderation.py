@@ -22,8 +22,8 @@ from bot.log.database import Database, Location, QuestionLogError, open_database
 from bot.log.schema import check_version
 from bot.render import COLOUR, Payload, attribution, markdown, pack, text_payload, truncate
 from bot.settings import Settings
-from index.builds.checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
 from index.builds.child import build_in_child
+from index.builds.moderator_checks import CHECKS_FILE, CheckError, Result, failure_text, read_checks, run_checks
 from index.builds.pipeline import BuildReport, Progress
 from index.diagnose import diagnose
 from index.ingest.articles import Reading

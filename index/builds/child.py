@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from index import logging_setup
-from index.builds.checks import CheckError
+from index.builds.moderator_checks import CheckError
 from index.builds.pipeline import BuildReport, ProgressFn, build
 from index.ingest.corpus import CorpusError
 from index.model.embedding import Embedder, ModelError
