@@ -40,8 +40,8 @@ from bot.terminal import answer_json  # noqa: E402
 from index.builds.pipeline import build  # noqa: E402
 from index.model.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from index.model.onnx_model import question_embedder  # noqa: E402
-from index.search.answerability import Reading  # noqa: E402
 from index.search.features import PASSAGE, QUESTION, SOURCE, Candidates, question_features, source_features  # noqa: E402
+from index.search.reading import Reading  # noqa: E402
 from index.search.scorer import Linear, Scorer  # noqa: E402
 from index.search.searcher import LiveIndex, Searcher  # noqa: E402
 from index.settings import IndexSettings  # noqa: E402

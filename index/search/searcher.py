@@ -36,11 +36,11 @@ from index.ingest.corpus import Source
 from index.model.background import BACKGROUND_FILE, BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder, ModelError
 from index.search import snapshot
-from index.search.answerability import Reading
 from index.search.features import Candidates, candidates, question_features, source_features
 from index.search.lexicon import Lexicon, Passage
 from index.search.making import fill
 from index.search.question import Kind, Query, plain_words, read, without_markup
+from index.search.reading import Reading
 from index.search.scorer import Scorer, probability
 from index.search.scorer import load as load_scorer
 from index.search.snapshot import Snapshot
