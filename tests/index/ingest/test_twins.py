@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from index.ingest.corpus import read_metadata, source_paths
-from index.ingest.sources import SourceDuplicate, SourceError, add_source
+from index.ingest.editing import SourceDuplicate, SourceError, add_source
 from index.ingest.twins import address_key, find_twin
 from tests.conftest import SEEDS
 

@@ -11,7 +11,7 @@ import pytest
 
 from index.builds.pipeline import build
 from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
-from index.ingest.sources import SourceError, SourceExists, SourceNotFound, add_source, remove_source, safe_name
+from index.ingest.editing import SourceError, SourceExists, SourceNotFound, add_source, remove_source, safe_name
 from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings
 
@@ -27,7 +27,7 @@ def toml(seeds: Path) -> dict:
 def test_an_upload_is_written_with_its_metadata_and_indexed(seeds_copy: Path, tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture):
     """A valid upload lands in the seeds folder with its metadata, is logged with who did it, and indexes."""
-    with caplog.at_level(logging.INFO, logger="index.ingest.sources"):
+    with caplog.at_level(logging.INFO, logger="index.ingest.editing"):
         change = add_source(seeds_copy, ARTICLE, "herat crossing.txt", actor="moderator Ana (123)",
                             title="  Herat crossing   reopens ", outlet="Tolo News", author="R. Karimi",
                             published="2024-03-04", url="https://tolonews.com/afghanistan/herat-crossing")
@@ -227,7 +227,7 @@ def test_overwriting_needs_the_replace_flag(seeds_copy: Path):
 
 def test_removing_a_source_deletes_file_and_metadata(seeds_copy: Path, caplog: pytest.LogCaptureFixture):
     """Removing by id deletes the file and its metadata entry, says what went, and logs who did it."""
-    with caplog.at_level(logging.INFO, logger="index.ingest.sources"):
+    with caplog.at_level(logging.INFO, logger="index.ingest.editing"):
         change = remove_source(seeds_copy, "004_9fd61aad6fe509e9.txt", actor="moderator Bo")
     assert change.action == "removed" and change.source.title == "The Iranian regime's ties with Taliban"
     assert "The Iranian regime's ties with Taliban" in change.message
