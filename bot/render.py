@@ -17,7 +17,7 @@ import discord
 from bot.terminal import CLOSEST, RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
 from index.ingest.chunking import Chunk, sentence_spans
 from index.ingest.corpus import Source
-from index.ingest.editing import url_problem
+from index.ingest.source_fields import url_problem
 from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome, Searcher
 
 CONTENT_LIMIT = 2000

@@ -29,7 +29,8 @@ from index.diagnose import (
 from index.diagnose import report as report_failure
 from index.ingest.articles import Reading, described, read_in_child, upload_name, write_article
 from index.ingest.corpus import read_capped, source_paths
-from index.ingest.editing import SourceError, SourceExists, add_source, metadata_fields
+from index.ingest.editing import SourceExists, add_source
+from index.ingest.source_fields import SourceError, metadata_fields
 from index.model.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
 from index.model.onnx_model import ExportError, question_embedder
 from index.search.searcher import Searcher

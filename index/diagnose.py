@@ -22,7 +22,7 @@ from typing import Any
 from index.builds.child import BuildFailed
 from index.builds.moderator_checks import CheckError
 from index.ingest.corpus import CorpusError
-from index.ingest.editing import SourceError
+from index.ingest.source_fields import SourceError
 from index.model.embedding import ModelError
 from index.settings import IndexSettings, SettingsError
 from index.store.chroma import StoreDamaged, StoreError

@@ -28,7 +28,8 @@ from index.builds.pipeline import BuildReport, Progress
 from index.diagnose import diagnose
 from index.ingest.articles import Reading
 from index.ingest.corpus import Source
-from index.ingest.editing import SourceChange, SourceError, add_source, remove_source, url_problem
+from index.ingest.editing import SourceChange, add_source, remove_source
+from index.ingest.source_fields import SourceError, url_problem
 from index.store.chroma import Pointer
 from index.store.lock import BuildRunning, LockLost
 

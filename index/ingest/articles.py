@@ -23,7 +23,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from index import logging_setup
-from index.ingest.editing import MAX_FIELD_CHARS, SourceChange, SourceError, add_source, metadata_fields, safe_name
+from index.ingest.editing import SourceChange, add_source
+from index.ingest.source_fields import MAX_FIELD_CHARS, SourceError, metadata_fields, safe_name
 
 log = logging.getLogger(__name__)
 

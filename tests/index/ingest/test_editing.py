@@ -11,7 +11,8 @@ import pytest
 
 from index.builds.pipeline import build
 from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
-from index.ingest.editing import SourceError, SourceExists, SourceNotFound, add_source, remove_source, safe_name
+from index.ingest.editing import SourceExists, SourceNotFound, add_source, remove_source
+from index.ingest.source_fields import SourceError, safe_name
 from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings
 
