@@ -14,7 +14,7 @@ from index.ingest.chunking import chunk_document
 from index.ingest.confusables import lookalike
 from index.ingest.corpus import NOT_STATED, CorpusError, Source, decode, make_document
 from index.ingest.source_fields import MAX_NAME_BYTES, SourceError, metadata_fields, safe_name
-from index.ingest.source_table import fsync_dir, locked, read_entries, staged, write_entries
+from index.ingest.source_table import fsync_dir, locked, read_entries, set_entry, staged
 from index.ingest.twins import find_twin
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,7 @@ def add_source(seeds_dir: Path, data: bytes, filename: str, *, actor: str, title
         if not chunks:
             raise SourceError(f"{source_id}: no article text found, only headings, site chrome or comments.")
         with staged(path, data) as commit:
-            if entry:
-                table[source_id] = entry
-            else:
-                table.pop(source_id, None)
-            write_entries(seeds_dir, table)
+            set_entry(seeds_dir, source_id, entry)
             commit()
     action = "replaced" if exists else "added"
     log.info("source %s %s by %s (%d bytes)", source_id, action, actor, len(data))
@@ -153,8 +149,8 @@ def remove_source(seeds_dir: Path, source_id: str, *, actor: str) -> SourceChang
         title = entry.get("title") or source_id
         path.unlink()
         fsync_dir(seeds_dir)
-        if table.pop(source_id, None) is not None:
-            write_entries(seeds_dir, table)
+        if source_id in table:
+            set_entry(seeds_dir, source_id, None)
     log.info("source %s removed by %s (%d bytes)", source_id, actor, size)
     source = Source(id=source_id, title=title, outlet=entry.get("outlet"), author=entry.get("author"),
                     published=entry.get("published"), url=entry.get("url"))

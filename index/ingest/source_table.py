@@ -4,27 +4,25 @@ A file is written to a temporary file beside it and moved into place with `os.re
 folder meanwhile sees the old version or the new one, never half of either. The folder is locked (`flock`) while
 `sources.toml` is rewritten, so two moderators' edits cannot lose each other's.
 
-`sources.toml` is rewritten from its parsed values: the comment block at its top is kept, other comments and
-formatting are not; keys that need quotes keep them.
+`sources.toml` is edited in place with tomlkit: a moderator's comments, the order of the entries and the way each
+value is written stay as they were.
 """
 
 import contextlib
 import fcntl
 import os
-import re
 import tomllib
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from index.ingest.corpus import METADATA_FILE, CorpusError, read_table
-from index.ingest.source_fields import SourceError
+import tomlkit
+import tomlkit.exceptions
+from tomlkit.items import Table
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+from index.ingest.corpus import METADATA_FILE, CorpusError, read_capped, read_table
+from index.ingest.source_fields import SourceError
 
 
 @contextlib.contextmanager
@@ -48,44 +46,28 @@ def read_entries(seeds_dir: Path) -> dict[str, dict[str, Any]]:
         raise SourceError(f"{exc}; fix it before adding sources.") from exc
 
 
-def _toml_key(key: str) -> str:
-    """A key as TOML needs it written: bare where it may be, quoted otherwise (a dot would nest a table)."""
-    return key if _BARE_KEY.fullmatch(key) else _toml_value(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, date | datetime | time):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    text = str(value)
-    return '"' + "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if unicodedata.category(c) == "Cc" else c)
-                         for c in text) + '"'
-
-
-def write_entries(seeds_dir: Path, table: dict[str, dict[str, Any]]) -> None:
-    """Rewrites `sources.toml` with these entries."""
+def set_entry(seeds_dir: Path, source_id: str, entry: dict[str, Any] | None) -> None:
+    """Sets a source's entry in `sources.toml` to these fields, or (None, or none) drops it. Everything else in the
+    file stays as the moderators wrote it: comments, order, quoting and spacing; a new entry goes at the end."""
     path = seeds_dir / METADATA_FILE
-    header: list[str] = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.lstrip().startswith("#"):
-                break
-            header.append(line)
-    while header and not header[-1].strip():
-        header.pop()
-    blocks = ["\n".join(header)] if header else []
-    for source_id in sorted(table):
-        lines = [f"[{_toml_key(source_id)}]"]
-        lines += [f"{_toml_key(key)} = {_toml_value(value)}" for key, value in table[source_id].items()]
-        blocks.append("\n".join(lines))
-    content = "\n\n".join(blocks) + "\n"
+    try:
+        document = tomlkit.parse(read_capped(path).decode("utf-8")) if path.exists() else tomlkit.document()
+    except (CorpusError, UnicodeDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise SourceError(f"{METADATA_FILE} cannot be rewritten ({exc}); fix it before adding sources.") from exc
+    if not entry:
+        if source_id not in document:
+            return
+        del document[source_id]
+    else:
+        table = document.get(source_id)
+        if not isinstance(table, Table):
+            document[source_id] = table = tomlkit.table()
+        for key in [key for key in table if key not in entry]:
+            del table[key]
+        for key, value in entry.items():
+            if key not in table or table[key].unwrap() != value:  # an unchanged value keeps its comment
+                table[key] = value
+    content = tomlkit.dumps(document)
     tomllib.loads(content)  # what we write must read back
     with staged(path, content.encode("utf-8")) as commit:
         commit()

@@ -54,6 +54,21 @@ def test_the_metadata_file_keeps_its_header_and_other_entries(seeds_copy: Path):
     assert after.pop("new.txt") == {"title": 'Quotes "and" back\\slashes'} and after == before
 
 
+def test_a_moderators_comments_and_order_survive_an_add_and_a_remove(seeds_copy: Path):
+    """sources.toml keeps a comment a moderator wrote and the order of its entries through an add and a remove."""
+    path = seeds_copy / "sources.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'author = "Mohamed Yosry"', 'author = "Mohamed Yosry"  # as the byline spells it') +
+        '\n# Checked against the print edition.\n["aaa_late.txt"]\ntitle = "Added by hand, last"\n', encoding="utf-8")
+    order = list(toml(seeds_copy))
+    add_source(seeds_copy, ARTICLE, "new.txt", actor="a", title="New")
+    remove_source(seeds_copy, "001_a36cb266d627397a.txt", actor="a")
+    text = path.read_text(encoding="utf-8")
+    assert 'author = "Mohamed Yosry"  # as the byline spells it' in text
+    assert "# Checked against the print edition." in text
+    assert list(toml(seeds_copy)) == [*(name for name in order if name != "001_a36cb266d627397a.txt"), "new.txt"]
+
+
 def test_without_a_title_the_heading_stands_in_and_nothing_is_stored(seeds_copy: Path):
     """An upload without metadata gets the page's heading as its title and no metadata entry."""
     change = add_source(seeds_copy, ARTICLE, "plain.txt", actor="a")
