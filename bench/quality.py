@@ -33,7 +33,7 @@ import numpy as np
 from fitting import FILES, ROOT, Example, OutOfFold, examples, fit, out_of_fold, questions, score, seed_index
 
 from bot.terminal import answer_json
-from index.search import english, features, lexicon, question, searcher, snapshot
+from index.search import english, features, hits, lexicon, question, snapshot
 from index.search.features import PASSAGE, QUESTION, RRF_K
 from index.search.scorer import Scorer
 from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question
@@ -104,9 +104,9 @@ ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]] = {
                                         (lexicon, "lower_case_initials", lambda text, stopwords: set()))),
     "no two-digit years": (fit, patched((lexicon, "_figure_keys", lambda t: [lexicon.figure_key(t.value or 0.0)]))),
     "no neighbours among candidates": (fit, patched((features, "NEAR", 0))),
-    "no source balance": (fit, patched((searcher, "_balance", lambda hits, *rest: hits))),
+    "no source balance": (fit, patched((hits, "balance", lambda shown, *rest: shown))),
     "no list lead-ins": (fit, no_lists),
-    "no near-duplicate removal": (fit, patched((searcher, "NEAR_DUPLICATE", 2.0))),
+    "no near-duplicate removal": (fit, patched((hits, "NEAR_DUPLICATE", 2.0))),
 }
 
 
