@@ -30,14 +30,20 @@ from unittest import mock
 
 import bm25s
 import numpy as np
-from fitting import FILES, ROOT, Example, OutOfFold, examples, fit, out_of_fold, questions, score, seed_index
 
-from bot.terminal import answer_json
-from index.search import english, features, hits, lexicon, question, snapshot
-from index.search.features import PASSAGE, QUESTION, RRF_K
-from index.search.scorer import Scorer
-from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question
-from index.search.terms import stem
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from out_of_fold import OutOfFold, out_of_fold, score  # noqa: E402
+
+from bot.terminal import answer_json  # noqa: E402
+from fit.examples import FILES, Example, examples, questions, require_evaluation_files, seed_index  # noqa: E402
+from fit.models import fit  # noqa: E402
+from index.search import english, features, hits, lexicon, question, snapshot  # noqa: E402
+from index.search.features import PASSAGE, QUESTION, RRF_K  # noqa: E402
+from index.search.scorer import Scorer  # noqa: E402
+from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question  # noqa: E402
+from index.search.terms import stem  # noqa: E402
 
 TOPICS = ROOT / "bench" / "data" / "compare_topics.jsonl"
 FLOOR = "plain fusion (ranking floor)"
@@ -176,6 +182,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per row")
     parser.add_argument("--only", nargs="*", choices=[FLOOR, *ROWS, "compare"], help="these rows only")
     args = parser.parse_args()
+    require_evaluation_files()
     chosen = args.only or [FLOOR, *ROWS, "compare"]
     if not args.json:
         print("Out of fold, pooled over the seven files. ranking: hit@3 MRR@10 when made to answer every question; "
