@@ -30,14 +30,20 @@ from unittest import mock
 
 import bm25s
 import numpy as np
-from fitting import FILES, ROOT, Example, OutOfFold, examples, fit, out_of_fold, questions, score, seed_index
 
-from bot.text import answer_json
-from index.search import english, features, lexicon, question, searcher, snapshot
-from index.search.features import PASSAGE, QUESTION, RRF_K
-from index.search.scorer import Scorer
-from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question
-from index.search.terms import stem
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from out_of_fold import OutOfFold, out_of_fold, score  # noqa: E402
+
+from bot.text import answer_json  # noqa: E402
+from fit.examples import FILES, Example, examples, questions, require_evaluation_files, seed_index  # noqa: E402
+from fit.models import fit  # noqa: E402
+from index.search import english, features, hits, lexicon, question, snapshot  # noqa: E402
+from index.search.features import PASSAGE, QUESTION, RRF_K  # noqa: E402
+from index.search.scorer import Scorer  # noqa: E402
+from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question  # noqa: E402
+from index.search.terms import stem  # noqa: E402
 
 TOPICS = ROOT / "bench" / "data" / "compare_topics.jsonl"
 FLOOR = "plain fusion (ranking floor)"
@@ -104,9 +110,9 @@ ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]] = {
                                         (lexicon, "lower_case_initials", lambda text, stopwords: set()))),
     "no two-digit years": (fit, patched((lexicon, "_figure_keys", lambda t: [lexicon.figure_key(t.value or 0.0)]))),
     "no neighbours among candidates": (fit, patched((features, "NEAR", 0))),
-    "no source balance": (fit, patched((searcher, "_balance", lambda hits, *rest: hits))),
+    "no source balance": (fit, patched((hits, "balance", lambda shown, *rest: shown))),
     "no list lead-ins": (fit, no_lists),
-    "no near-duplicate removal": (fit, patched((searcher, "NEAR_DUPLICATE", 2.0))),
+    "no near-duplicate removal": (fit, patched((hits, "NEAR_DUPLICATE", 2.0))),
 }
 
 
@@ -176,6 +182,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per row")
     parser.add_argument("--only", nargs="*", choices=[FLOOR, *ROWS, "compare"], help="these rows only")
     args = parser.parse_args()
+    require_evaluation_files()
     chosen = args.only or [FLOOR, *ROWS, "compare"]
     if not args.json:
         print("Out of fold, pooled over the seven files. ranking: hit@3 MRR@10 when made to answer every question; "

@@ -16,7 +16,7 @@ from bot.commands.parser import DEFAULT_TOP, check_command_line, command_line
 from bot.commands.serving import configure_logging, discord_failure, health, serve
 from bot.questionlog.database import LogSettingError, LogUnavailable, QuestionLogError
 from bot.settings import Settings
-from index import logs
+from index import logging_setup
 from index.diagnose import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         check_command_line(checked["ask"], args.question, searchable=args.format == "text")
     elif args.command == "compare":
         check_command_line(checked["compare"], args.topic, searchable=True)
-    logs.configure(args.verbose)  # the terminal commands only warn, unless -v
+    logging_setup.configure(args.verbose)  # the terminal commands only warn, unless -v
     settings, serving = None, False
     try:
         settings = read_settings(Settings)

@@ -7,7 +7,8 @@ import discord
 from discord import app_commands
 
 from bot.render import text_payload
-from index.ingest.sources import SourceError, SourceExists, SourceNotFound
+from index.ingest.editing import SourceExists, SourceNotFound
+from index.ingest.source_fields import SourceError
 from index.search.searcher import QuestionError
 
 log = logging.getLogger(__name__)

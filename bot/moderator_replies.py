@@ -15,10 +15,11 @@ from bot.quoting import markdown
 from bot.render import COLOUR
 from bot.settings import Settings
 from bot.text import attribution
-from index.builds.checks import CHECKS_FILE, Result, failure_text
+from index.builds.moderator_checks import CHECKS_FILE, Result, failure_text
 from index.builds.pipeline import BuildReport, Progress
 from index.ingest.corpus import Source
-from index.ingest.sources import SourceChange, url_problem
+from index.ingest.editing import SourceChange
+from index.ingest.source_fields import url_problem
 from index.store.chroma import Pointer
 
 STAGES = {"reading": "reading documents", "embedding": "embedding passages", "writing": "writing passages",

@@ -16,7 +16,7 @@ from bot.render import text_payload
 from index.builds.child import build_in_child
 from index.builds.pipeline import BuildReport, Progress
 from index.diagnose import diagnose
-from index.ingest.sources import SourceChange
+from index.ingest.editing import SourceChange
 from index.store.lock import BuildRunning, LockLost
 
 if TYPE_CHECKING:

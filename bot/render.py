@@ -12,7 +12,7 @@ from bot.quoting import echo, markdown, plain, quote
 from bot.text import CLOSEST, RELATED, UNSURE, also_credit, attribution, covered, credit, unsure, verdict
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.ingest.sources import url_problem
+from index.ingest.source_fields import url_problem
 from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome, Searcher
 
 CARDS = 3

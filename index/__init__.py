@@ -1,7 +1,7 @@
 """The Discord-free core, lowest first: ingest (files to passages), model (the embedding model and its ONNX
-export), store (Chroma), search (a question answered), build (seeds to a switched generation); settings and logs
-beside them, which every package may import, and diagnose and __main__ (`python -m index`) on top. A package
-imports its own floor and those below, never one above (tests/test_layout.py)."""
+export), store (Chroma), search (a question answered), builds (seeds to a switched generation); settings and
+logging_setup (logging for the command lines) beside them, which every package may import, and diagnose and __main__
+(`python -m index`) on top. A package imports its own floor and those below, never one above (tests/test_layout.py)."""
 
 import logging
 

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from index import logs
-from index.builds.checks import CHECKS_FILE, failure_text, read_checks, run_checks, unknown_sources
+from index import logging_setup
+from index.builds.moderator_checks import CHECKS_FILE, failure_text, read_checks, run_checks, unknown_sources
 from index.builds.pipeline import BuildReport, Progress, ProgressFn, build
 from index.diagnose import (
     EXIT_CHECKS_FAILED,
@@ -29,7 +29,8 @@ from index.diagnose import (
 from index.diagnose import report as report_failure
 from index.ingest.articles import Reading, described, read_in_child, upload_name, write_article
 from index.ingest.corpus import read_capped, source_paths
-from index.ingest.sources import SourceError, SourceExists, add_source, metadata_fields
+from index.ingest.editing import SourceExists, add_source
+from index.ingest.source_fields import SourceError, metadata_fields
 from index.model.embedding import DeferredEmbedder, ModelError, SentenceTransformerEmbedder
 from index.model.onnx_model import ExportError, question_embedder
 from index.search.searcher import Searcher
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "SEEDS_DIR with its sources.toml entry; `build` then indexes it"))
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    logs.configure(verbose)
+    logging_setup.configure(verbose)
     settings = None
     try:
         settings = read_settings(IndexSettings)

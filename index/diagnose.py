@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.builds.checks import CheckError
 from index.builds.child import BuildFailed
+from index.builds.moderator_checks import CheckError
 from index.ingest.corpus import CorpusError
-from index.ingest.sources import SourceError
+from index.ingest.source_fields import SourceError
 from index.model.embedding import ModelError
 from index.settings import IndexSettings, SettingsError
 from index.store.chroma import StoreDamaged, StoreError

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.builds.checks import CHECKS_FILE
+from index.builds.moderator_checks import CHECKS_FILE
 from index.builds.pipeline import BuildReport, Progress, build
 from index.model.background import BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder, SentenceTransformerEmbedder

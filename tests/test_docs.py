@@ -20,7 +20,7 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 # A path in backticks under one of the repository's own folders, such as `index/store/chroma.py`.
-REPO_PATH = re.compile(r"`((?:index|bot|tests|bench|scripts|seeds|docs|deploy)/[\w./*-]+)`")
+REPO_PATH = re.compile(r"`((?:index|fit|bot|tests|bench|scripts|seeds|docs|deploy)/[\w./*-]+)`")
 
 
 def anchors(page: Path) -> set[str]:

@@ -8,16 +8,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Lowest first. A module may import its own floor and those below, never one above. settings and logs sit at the
-# top of index/ because the command lines own them, but every floor reads them and they import nothing of ours.
+# Lowest first. A module may import its own floor and those below, never one above. settings and logging_setup sit at
+# the top of index/ because the command lines own them, but every floor reads them and they import nothing of ours.
+# fit (the code that writes the scorer's file) stands on index alone; the bot, above it, never imports it.
 FLOORS = [
-    ("index", "index.settings", "index.logs"),
+    ("index", "index.settings", "index.logging_setup"),
     ("index.ingest",),
     ("index.model",),
     ("index.store",),
     ("index.search",),
     ("index.builds",),
     ("index.diagnose", "index.__main__"),
+    ("fit",),
     ("bot", "bot.settings"),
     ("bot.questionlog",),
     ("bot.cooldown", "bot.text", "bot.render", "bot.errors", "bot.help", "bot.repl", "bot.health", "bot.client",
@@ -33,7 +35,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {module_name(p): p for package in ("index", "bot") for p in sorted((ROOT / package).rglob("*.py"))}
+PACKAGES = ("index", "fit", "bot")
+MODULES = {module_name(p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
 
 
 def floor(module: str) -> int:
@@ -54,7 +57,7 @@ def imports(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
                       for a in node.names}
-    return {name for name in found if name.split(".")[0] in ("index", "bot")}
+    return {name for name in found if name.split(".")[0] in PACKAGES}
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -67,8 +70,16 @@ def test_the_check_finds_an_upward_import():
     """The rule itself: search may read the store, and the store may not read search."""
     assert floor("index.store.chroma") < floor("index.search.searcher") < floor("index.builds.pipeline")
     assert floor("bot.questionlog.questionlog") < floor("bot.client") < floor("bot.cogs.ask")
+    assert floor("index.search.evidence") < floor("fit.models") < floor("bot.client")
     with pytest.raises(LookupError):
         floor("index.somewhere_new")
+
+
+def test_the_bot_never_imports_the_fit():
+    """The bot answers with the scorer's file alone: no module of the bot imports fit/, the code that writes it."""
+    importing = sorted(m for m in MODULES if m.split(".")[0] == "bot" and any(i.split(".")[0] == "fit"
+                                                                               for i in imports(m)))
+    assert not importing, f"{importing} import fit/"
 
 
 @pytest.mark.parametrize("package", sorted(name for name, path in MODULES.items() if path.name == "__init__.py"

@@ -15,7 +15,7 @@ import yaml
 from bot.__main__ import main as bot_main
 from bot.settings import Settings
 from index.__main__ import main as index_main
-from index.builds.checks import read_checks, run_checks
+from index.builds.moderator_checks import read_checks, run_checks
 from index.search.searcher import Searcher
 from tests.conftest import ROOT, SEEDS
 

@@ -12,7 +12,8 @@ import discord
 from bot.settings import Settings
 from index.ingest.articles import Reading, described, read_in_child, upload_name, write_article
 from index.ingest.corpus import CorpusError, check_size
-from index.ingest.sources import SourceChange, SourceError, metadata_fields
+from index.ingest.editing import SourceChange
+from index.ingest.source_fields import SourceError, metadata_fields
 
 log = logging.getLogger(__name__)
 

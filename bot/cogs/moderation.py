@@ -33,9 +33,10 @@ from bot.questionlog.database import Database, Location, QuestionLogError
 from bot.questionlog.schema import check_version
 from bot.reindexing import Reindexer
 from bot.render import text_payload
-from index.builds.checks import CheckError, read_checks, run_checks
+from index.builds.moderator_checks import CheckError, read_checks, run_checks
 from index.ingest.articles import Reading
-from index.ingest.sources import SourceError, add_source, remove_source
+from index.ingest.editing import add_source, remove_source
+from index.ingest.source_fields import SourceError
 
 if TYPE_CHECKING:
     from bot.client import Dossier

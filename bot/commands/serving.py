@@ -6,7 +6,7 @@ import logging
 import sys
 
 from bot.settings import Settings
-from index import logs
+from index import logging_setup
 from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, Failure
 
 log = logging.getLogger("bot")
@@ -65,7 +65,7 @@ def configure_logging(verbose: bool) -> None:
     At DEBUG discord.py logs every request's url, and an interaction's webhook url carries a token that can
     answer as the bot for 15 minutes. Logging is set up already, for the terminal commands: this raises its level.
     """
-    logs.configure(verbose=True)
+    logging_setup.configure(verbose=True)
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose:
         logging.getLogger("discord").setLevel(logging.INFO)

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from index import logs
-from index.builds.checks import CheckError
+from index import logging_setup
+from index.builds.moderator_checks import CheckError
 from index.builds.pipeline import BuildReport, ProgressFn, build
 from index.ingest.corpus import CorpusError
 from index.model.embedding import Embedder, ModelError
@@ -99,7 +99,7 @@ def _stop_when_orphaned(stdin: BinaryIO) -> None:
 def main() -> None:
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything else printed goes to the log, not the channel
-    logs.configure(verbose=True)
+    logging_setup.configure(verbose=True)
 
     def send(kind: str, value: Any) -> None:
         pickle.dump((kind, value), channel)

@@ -1,12 +1,12 @@
 """Builds or updates the index from the seeds folder: load → clean → chunk → embed → store, incrementally.
 
-A build holds the store's build lock throughout. It writes generation G + 1 beside the live G (after a rollback
-from G + 1, the number after the highest ever live: numbers only go up), validates it
-(the live count matches, a probe query finds its own passage, and a searcher loads it and computes the abstention
-bar that its pointer keeps), runs the moderators' checks against it (index/builds/checks.py), and only then moves the
-pointer, keeping G as the previous generation for a rollback. A document is unchanged when its content hash and
-its passages (ids and offsets) are as stored: its records carry over untouched. Any other passage gets a new
-record, its embedding copied from a stored passage with the same text where there is one, else computed.
+A build holds the store's build lock throughout. It writes generation G + 1 beside the live G (after a rollback from
+G + 1, the number after the highest ever live: numbers only go up), validates it (the live count matches, a probe
+query finds its own passage, and a searcher loads it and computes the abstention bar that its pointer keeps), runs
+the moderators' checks against it (index/builds/moderator_checks.py), and only then moves the pointer, keeping G as
+the previous generation for a rollback. A document is unchanged when its content hash and its passages (ids and
+offsets) are as stored: its records carry over untouched. Any other passage gets a new record, its embedding copied
+from a stored passage with the same text where there is one, else computed.
 
 A build with reasons not to switch is reported with `switched` false and its `reasons`, and G stays live;
 with `force` it switches all the same, and the override is logged. `switch_reasons` are known before
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from index.builds.checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
 from index.builds.corroboration import corroboration_key
 from index.builds.files import Assembled, assemble, background_vectors, judged, live_vectors
+from index.builds.moderator_checks import CHECKS_FILE, Check, CheckReport, read_checks, run_checks, unknown_sources
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import (
     NOT_STATED,
@@ -165,7 +165,7 @@ def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = 
 
     A build with reasons not to switch (see `switch_reasons` and the moderators' checks) leaves the live index
     as it is, unless `force`. Raises index.store.lock.BuildRunning at once when another build holds the store, and
-    index.builds.checks.CheckError when checks.toml cannot be read.
+    index.builds.moderator_checks.CheckError when checks.toml cannot be read.
     """
     checks = read_checks(seeds_dir)
     with store.build_lock(built_by) as lock:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from index import logs
-from index.ingest.sources import MAX_FIELD_CHARS, SourceChange, SourceError, add_source, metadata_fields, safe_name
+from index import logging_setup
+from index.ingest.editing import SourceChange, add_source
+from index.ingest.source_fields import MAX_FIELD_CHARS, SourceError, metadata_fields, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def _field(key: str, value: str | None) -> str | None:
 
 def main() -> None:
     """The child: one request on stdin's first line, the uploaded bytes after it; one JSON answer on stdout."""
-    logs.configure(verbose=False)
+    logging_setup.configure(verbose=False)
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
     request = json.loads(sys.stdin.buffer.readline())
     reading = Reading(request["link"], request["filename"], sys.stdin.buffer.read())

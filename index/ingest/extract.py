@@ -29,7 +29,7 @@ from trafilatura.settings import Document
 
 from index.ingest.articles import Article
 from index.ingest.cleaning import paragraphs
-from index.ingest.sources import SourceError
+from index.ingest.source_fields import SourceError
 
 log = logging.getLogger(__name__)
 

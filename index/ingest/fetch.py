@@ -22,7 +22,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError, SSLError
 from urllib3.exceptions import TimeoutError as TimedOut
 
 from index.ingest.corpus import MAX_FILE_BYTES
-from index.ingest.sources import SourceError
+from index.ingest.source_fields import SourceError
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import logging
 import re
 
 from index.ingest.chunking import sentence_spans
-from index.search.answerability import Reading
 from index.search.lexicon import Lexicon
 from index.search.question import read
+from index.search.reading import Reading
 
 log = logging.getLogger(__name__)
 

@@ -43,9 +43,9 @@ from typing import Protocol
 
 import numpy as np
 
-from index.search.answerability import Reading
 from index.search.lexicon import Passage
 from index.search.question import Kind, Query, common_words
+from index.search.reading import Reading
 
 PASSAGE = ("dense_gap", "bm25", "dense_rank", "bm25_rank", "fusion", "coverage", "named", "neighbour", "feedback",
            "plain_fusion")

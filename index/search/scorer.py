@@ -1,8 +1,9 @@
-"""The fitted scorer: logistic regressions that rank passages, say how likely it is that the corpus answers a
-question, and say which sources answer it.
+"""The fitted scorer: three logistic regressions, the passage model (which passages answer the question, ranked),
+the question model (how likely it is that the corpus answers it) and the source model (which sources answer it).
 
-All three are fitted on the evaluation questions by `python bench/fit.py`, which writes SCORER_FILE; their features
-are in index/search/features.py. Applying them is a dot product: the bot never imports the library that fits them.
+All three are fitted on the evaluation questions by `python -m fit` (fit/), which writes SCORER_FILE; their
+features are in index/search/features.py. Applying them is a dot product: the bot never imports the library that
+fits them.
 The question model's probability decides two things, at probabilities the fit chose out of fold for the aims it
 names: below `threshold`, a question that names what the corpus never mentions is refused; from `sure` up, an answer
 is given with high confidence, and below it with a line saying that the corpus may not answer it exactly.
@@ -42,7 +43,7 @@ class Linear:
         unknown = [n for n in names if n not in all_names]
         if unknown:
             raise ScorerError(f"the scorer uses features this code does not compute: {', '.join(unknown)}; "
-                              "refit it with `python bench/fit.py`")
+                              "refit it with `python -m fit`")
         return cls(tuple(names), tuple(all_names.index(n) for n in names), np.asarray(mean, np.float64),
                    np.asarray(scale, np.float64), np.asarray(coef, np.float64), float(intercept))
 
@@ -97,7 +98,7 @@ class Scorer:
                        str(data.get("aim", "")), tuple(data.get("fitted_on", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise ScorerError(f"the scorer file is not a fitted scorer ({exc!r}); refit it with "
-                              "`python bench/fit.py`") from exc
+                              "`python -m fit`") from exc
 
 
 @cache

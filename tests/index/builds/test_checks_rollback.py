@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.text import answer_json
-from index.builds.checks import MAX_CHECKS, CheckError, read_checks
+from index.builds.moderator_checks import MAX_CHECKS, CheckError, read_checks
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings

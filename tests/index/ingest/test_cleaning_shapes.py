@@ -12,7 +12,8 @@ from index.builds.pipeline import build
 from index.ingest.chunking import MAX_PASSAGES, chunk_document
 from index.ingest.cleaning import first_heading, looks_like_html, paragraphs
 from index.ingest.corpus import CorpusError, decode, make_document
-from index.ingest.sources import SourceError, add_source
+from index.ingest.editing import add_source
+from index.ingest.source_fields import SourceError
 from index.search.searcher import Searcher
 from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings

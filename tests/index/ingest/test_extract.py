@@ -8,7 +8,7 @@ import pytest
 
 from index.ingest.articles import Reading, read_article, read_in_child
 from index.ingest.cleaning import paragraphs
-from index.ingest.sources import SourceError
+from index.ingest.source_fields import SourceError
 from tests.news_site import ARTICLE_PATH, LEFT, PAGES, RIGHT, NewsSite, serving, two_column_pdf
 
 LOCAL = frozenset({"127.0.0.1"})

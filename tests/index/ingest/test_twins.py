@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from index.ingest.corpus import read_metadata, source_paths
-from index.ingest.sources import SourceDuplicate, SourceError, add_source
+from index.ingest.editing import SourceDuplicate, add_source
+from index.ingest.source_fields import SourceError
 from index.ingest.twins import address_key, find_twin
 from tests.conftest import SEEDS
 

@@ -3,9 +3,9 @@ never does (common words of every kind, typos, chat shorthand, counts of the que
 
 import pytest
 
-from index.search.answerability import Reading
 from index.search.lexicon import Lexicon
 from index.search.question import Kind, read
+from index.search.reading import Reading
 
 PASSAGES = [
     "The Northern Ridge Defence Council said in March 2019 that Velquist had delivered 300 rifles to the militia.",

@@ -30,10 +30,12 @@ def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_scorer_file_is_what_its_fit_gives():
-    """Refitting the scorer on the seven evaluation files gives index/search/scorer.json's coefficients and its two
-    probabilities."""
-    result = bench("fit.py", "--check")
+    """Refitting the scorer on the seven evaluation files (`python -m fit --check`, candidates found as the searcher
+    finds them) gives index/search/scorer.json's coefficients and its two probabilities."""
+    result = subprocess.run([sys.executable, "-m", "fit", "--check"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "scorer.json is what the fit gives" in result.stdout
 
 
 def test_out_of_fold_figures_hold_and_beat_plain_fusion():

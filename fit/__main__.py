@@ -1,23 +1,23 @@
-"""Fits the scorer on all five evaluation files and writes index/search/scorer.json; `--check` refits and compares.
+"""Fits the scorer on the seven evaluation files and writes index/search/scorer.json; `--check` refits and compares.
 
-Run: .venv/bin/python bench/fit.py [--check]   (about a minute: a temporary index of seeds/, and the
-optional evaluation files: a folder shared/eval next to the repository's folder)
+Run: .venv/bin/python -m fit [--check]   (a few minutes: a temporary index of seeds/, and the optional evaluation
+files: a folder shared/eval next to the repository's folder)
 """
 
 import argparse
 import json
 import sys
 
-from fitting import examples, fit, seed_index
-
-from index.search.scorer import SCORER_FILE, Scorer
+from fit.examples import examples, require_evaluation_files, seed_index
+from fit.models import fit
+from index.search.scorer import SCORER_FILE
 
 # scikit-learn's lbfgs stops once its gradient is under 1e-4, so a coefficient is pinned down to about that much
 # over the curvature; two fits on the same examples, on a loaded machine, once differed by 1.4e-4 in one of them.
 TOLERANCE = 1e-3
 
 
-def differences(old: dict, new: dict, path: str = "") -> list[str]:
+def differences(old: object, new: object, path: str = "") -> list[str]:
     """Where two scorer files differ beyond rounding."""
     if isinstance(old, dict) and isinstance(new, dict):
         return [d for key in sorted(old.keys() | new.keys())
@@ -30,12 +30,13 @@ def differences(old: dict, new: dict, path: str = "") -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m fit", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="refit and compare with index/search/scorer.json")
     args = parser.parse_args()
+    require_evaluation_files()
     with seed_index() as open_searcher:
         searcher = open_searcher()
-        scorer: Scorer = fit(examples(searcher), searcher.index)
+        scorer = fit(examples(searcher), searcher.index)
     fitted = scorer.to_json()
     if args.check:
         found = differences(json.loads(SCORER_FILE.read_text(encoding="utf-8")), fitted)

@@ -11,7 +11,8 @@ import pytest
 
 from index.builds.pipeline import build
 from index.ingest.corpus import MAX_FILE_BYTES, read_metadata
-from index.ingest.sources import SourceError, SourceExists, SourceNotFound, add_source, remove_source, safe_name
+from index.ingest.editing import SourceExists, SourceNotFound, add_source, remove_source
+from index.ingest.source_fields import SourceError, safe_name
 from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, make_settings
 
@@ -27,7 +28,7 @@ def toml(seeds: Path) -> dict:
 def test_an_upload_is_written_with_its_metadata_and_indexed(seeds_copy: Path, tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture):
     """A valid upload lands in the seeds folder with its metadata, is logged with who did it, and indexes."""
-    with caplog.at_level(logging.INFO, logger="index.ingest.sources"):
+    with caplog.at_level(logging.INFO, logger="index.ingest.editing"):
         change = add_source(seeds_copy, ARTICLE, "herat crossing.txt", actor="moderator Ana (123)",
                             title="  Herat crossing   reopens ", outlet="Tolo News", author="R. Karimi",
                             published="2024-03-04", url="https://tolonews.com/afghanistan/herat-crossing")
@@ -51,6 +52,21 @@ def test_the_metadata_file_keeps_its_header_and_other_entries(seeds_copy: Path):
     assert text.startswith("# Metadata per source id")
     after = toml(seeds_copy)
     assert after.pop("new.txt") == {"title": 'Quotes "and" back\\slashes'} and after == before
+
+
+def test_a_moderators_comments_and_order_survive_an_add_and_a_remove(seeds_copy: Path):
+    """sources.toml keeps a comment a moderator wrote and the order of its entries through an add and a remove."""
+    path = seeds_copy / "sources.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'author = "Mohamed Yosry"', 'author = "Mohamed Yosry"  # as the byline spells it') +
+        '\n# Checked against the print edition.\n["aaa_late.txt"]\ntitle = "Added by hand, last"\n', encoding="utf-8")
+    order = list(toml(seeds_copy))
+    add_source(seeds_copy, ARTICLE, "new.txt", actor="a", title="New")
+    remove_source(seeds_copy, "001_a36cb266d627397a.txt", actor="a")
+    text = path.read_text(encoding="utf-8")
+    assert 'author = "Mohamed Yosry"  # as the byline spells it' in text
+    assert "# Checked against the print edition." in text
+    assert list(toml(seeds_copy)) == [*(name for name in order if name != "001_a36cb266d627397a.txt"), "new.txt"]
 
 
 def test_without_a_title_the_heading_stands_in_and_nothing_is_stored(seeds_copy: Path):
@@ -227,7 +243,7 @@ def test_overwriting_needs_the_replace_flag(seeds_copy: Path):
 
 def test_removing_a_source_deletes_file_and_metadata(seeds_copy: Path, caplog: pytest.LogCaptureFixture):
     """Removing by id deletes the file and its metadata entry, says what went, and logs who did it."""
-    with caplog.at_level(logging.INFO, logger="index.ingest.sources"):
+    with caplog.at_level(logging.INFO, logger="index.ingest.editing"):
         change = remove_source(seeds_copy, "004_9fd61aad6fe509e9.txt", actor="moderator Bo")
     assert change.action == "removed" and change.source.title == "The Iranian regime's ties with Taliban"
     assert "The Iranian regime's ties with Taliban" in change.message

@@ -1,8 +1,8 @@
-"""Answerability on made-up passages: missing terms, near spellings, acronyms, and the answer a question wants."""
+"""A question read against made-up passages: missing terms, near spellings, acronyms, the answer it wants."""
 
-from index.search.answerability import Reading
 from index.search.lexicon import Lexicon, Passage
 from index.search.question import read
+from index.search.reading import Reading
 
 PASSAGES = [
     "The Northern Ridge Defence Council said in March 2019 that Velquist had delivered 300 rifles to the militia.",
