@@ -90,7 +90,7 @@ ROWS: dict[str, tuple[Fitter, Callable[[], AbstractContextManager[object]]]] = {
     **{f"no question feature {name}": (without(question=[name]), nullcontext) for name in QUESTION},
     "no chat filler words": (fit, patched((question, "_FILLER", frozenset(question.STOPWORDS_EN_PLUS)),
                                           (question, "_CHAT", frozenset()))),
-    "no dictionary (wordfreq's common words)": (fit, patched(
+    "wordfreq's common words for the dictionary": (fit, patched(
         (question, "listed_in_lower_case", lambda word: word in question.common_words()))),
     "no typo reading": (fit, patched((question, "misspelt_common_word", lambda word: None))),
     "no spelling variants": (fit, patched((english, "spellings", lambda w: {w}),
