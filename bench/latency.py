@@ -21,6 +21,7 @@ out beside the repository (a folder shared/eval next to its folder), the evaluat
 run time; they repeat to make up the thousand.
 """
 
+import argparse
 import itertools
 import json
 import os
@@ -29,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -144,17 +147,24 @@ def many_questions() -> list[str]:
     return list(itertools.islice(itertools.cycle(pool), MANY))
 
 
-def main() -> None:
-    from index.builds.pipeline import build
+@dataclass(frozen=True)
+class Setting:
+    """What every measurement runs with: the seeds' index in a temporary folder, the model in this process."""
+
+    tmp: Path
+    settings: Any
+    env: dict[str, str]
+    embedder: Any  # sentence-transformers, loaded in this process
+    onnx: Any  # the same model exported to ONNX, as questions are embedded
+    passages: list[str]
+
+
+def set_up(tmp: Path) -> Setting:
     from index.model.embedding import SentenceTransformerEmbedder
     from index.model.onnx_export import corpus_passages, ensure_export
     from index.model.onnx_model import OnnxEmbedder
-    from index.search.searcher import Searcher
     from index.settings import IndexSettings
-    from index.store.chroma import Store
 
-    load_start = os.getloadavg()
-    tmp = Path(tempfile.mkdtemp(prefix="dossier-bench-"))
     seeds = ROOT / "seeds"
     onnx_cache = ROOT / "data" / "onnx"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEEDS_DIR": str(seeds), "CHROMA_PATH": str(tmp / "chroma"),
@@ -166,60 +176,94 @@ def main() -> None:
     onnx = OnnxEmbedder(folder, manifest, embedder.name)
     passages = corpus_passages(seeds)
     embedder.encode(passages)  # warm-up
+    return Setting(tmp, settings, env, embedder, onnx, passages)
 
-    bare_build = median_seconds(lambda: embedder.encode(passages), 5)
+
+def measure_builds(setting: Setting) -> dict[str, float]:
+    """The seed build, three times in fresh stores, against a bare encode of the seed passages; then the index
+    every other measurement reads."""
+    from index.builds.pipeline import build
+    from index.settings import IndexSettings
+    from index.store.chroma import Store
+
+    seeds, embedder = setting.settings.seeds_dir, setting.embedder
+    bare_build = median_seconds(lambda: embedder.encode(setting.passages), 5)
     builds = []
     for i in range(3):
         store = Store.open(IndexSettings(_env_file=None, seeds_dir=seeds,  # type: ignore[call-arg]
-                                         chroma_path=tmp / f"build{i}"))
+                                         chroma_path=setting.tmp / f"build{i}"))
         start = time.perf_counter()
         build(seeds, store, embedder)
         builds.append(time.perf_counter() - start)
-    build(seeds, Store.open(settings), embedder)
+    build(seeds, Store.open(setting.settings), embedder)
+    return {"build_s": statistics.median(builds), "bare_build_s": bare_build}
 
-    searcher = Searcher.open(settings, onnx)
+
+def measure_warm_questions(setting: Setting) -> dict[str, float]:
+    """One question in this process: Searcher.search, a bare sentence-transformers encode, a bare ONNX encode."""
+    from index.search.searcher import Searcher
+
+    searcher = Searcher.open(setting.settings, setting.onnx)
     for q in QUESTIONS:
         searcher.search(q)
-    bare_query = median_seconds(lambda: [embedder.encode([q]) for q in QUESTIONS], 20) / len(QUESTIONS)
-    ours_query = median_seconds(lambda: [searcher.search(q) for q in QUESTIONS], 20) / len(QUESTIONS)
-    onnx_query = median_seconds(lambda: [onnx.encode([q]) for q in QUESTIONS], 20) / len(QUESTIONS)
+    each = {"warm_bare_ms": lambda: [setting.embedder.encode([q]) for q in QUESTIONS],
+            "warm_search_ms": lambda: [searcher.search(q) for q in QUESTIONS],
+            "warm_onnx_encode_ms": lambda: [setting.onnx.encode([q]) for q in QUESTIONS]}
+    return {name: median_seconds(fn, 20) / len(QUESTIONS) * 1000 for name, fn in each.items()}
 
-    floor_cold, floor_rss = timed_process(FLOOR, env)
-    ours_cold, ours_rss = timed_process(ASK, env, QUESTION)
-    bot = subprocess.run([sys.executable, "-c", BOT, *QUESTIONS], env=env, cwd=tmp, capture_output=True,
-                         text=True, check=True)
+
+def measure_processes(setting: Setting) -> dict[str, float]:
+    """A cold `bot ask` against the floor process, in wall time and peak memory; the running bot's memory."""
+    floor_cold, floor_rss = timed_process(FLOOR, setting.env)
+    ours_cold, ours_rss = timed_process(ASK, setting.env, QUESTION)
+    bot = subprocess.run([sys.executable, "-c", BOT, *QUESTIONS], env=setting.env, cwd=setting.tmp,
+                         capture_output=True, text=True, check=True)
     bot_rss, bot_peak = (int(kb) / 1024 for kb in bot.stdout.split())
+    return {"cold_ask_s": ours_cold, "floor_cold_s": floor_cold, "peak_rss_mb": ours_rss / 1024,
+            "floor_rss_mb": floor_rss / 1024, "bot_rss_mb": bot_rss, "bot_peak_mb": bot_peak}
 
+
+def measure_per_question(setting: Setting) -> dict[str, float]:
+    """Per question of one `bot ask -` process answering many, against a warm bare encode process."""
     questions = many_questions()
-    questions_file = tmp / "questions.txt"
+    questions_file = setting.tmp / "questions.txt"
     questions_file.write_text("\n".join(questions) + "\n", encoding="utf-8")
-    ours_each = ask_per_question(questions_file, env)
+    ours_each = ask_per_question(questions_file, setting.env)
     with questions_file.open() as stdin:
-        bare_each = float(subprocess.run([sys.executable, "-c", BARE_LOOP], stdin=stdin, env=env, cwd=ROOT,
+        bare_each = float(subprocess.run([sys.executable, "-c", BARE_LOOP], stdin=stdin, env=setting.env, cwd=ROOT,
                                          capture_output=True, text=True, check=True).stdout)
+    return {"per_question_ms": ours_each * 1000, "bare_encode_ms": bare_each * 1000, "questions": len(questions)}
 
+
+def report(setting: Setting, found: dict[str, float], load_start: tuple[float, float, float]) -> None:
     load = os.getloadavg()
-    print(f"Dossier latency benchmark: {len(passages)} seed passages, model {embedder.name}, {os.cpu_count()} CPUs, "
-          f"load average {load_start[0]:.2f} at the start, {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+    print(f"Dossier latency benchmark: {len(setting.passages)} seed passages, model {setting.embedder.name}, "
+          f"{os.cpu_count()} CPUs, load average {load_start[0]:.2f} at the start, {load[0]:.2f} {load[1]:.2f} "
+          f"{load[2]:.2f} at the end")
     print("against the floor (a process that imports sentence-transformers, loads the model, encodes once):")
-    row("cold ask", ours_cold, floor_cold, "s", "<= 0.2x")
-    row("peak memory of ask", ours_rss / 1024, floor_rss / 1024, "MB", "<= 0.35x")
-    print(f"{'running bot, seed index':<26} {bot_rss:>9.0f} MB resident (peak {bot_peak:.0f} MB)  (target <= 200 MB)")
-    row(f"per question ({len(questions):,} in ask)", ours_each * 1000, bare_each * 1000, "ms",
+    row("cold ask", found["cold_ask_s"], found["floor_cold_s"], "s", "<= 0.2x")
+    row("peak memory of ask", found["peak_rss_mb"], found["floor_rss_mb"], "MB", "<= 0.35x")
+    print(f"{'running bot, seed index':<26} {found['bot_rss_mb']:>9.0f} MB resident (peak {found['bot_peak_mb']:.0f} "
+          "MB)  (target <= 200 MB)")
+    row(f"per question ({found['questions']:,} in ask)", found["per_question_ms"], found["bare_encode_ms"], "ms",
         "<= 1.2x a warm bare encode")
     print("in this process:")
-    row("seed build", statistics.median(builds), bare_build, "s", "<= 2x")
-    row("one question, warm", ours_query * 1000, bare_query * 1000, "ms", "<= 1.5x a bare encode")
-    row("same, against its own encode", ours_query * 1000, onnx_query * 1000, "ms",
+    row("seed build", found["build_s"], found["bare_build_s"], "s", "<= 2x")
+    row("one question, warm", found["warm_search_ms"], found["warm_bare_ms"], "ms", "<= 1.5x a bare encode")
+    row("same, against its own encode", found["warm_search_ms"], found["warm_onnx_encode_ms"], "ms",
         "<= 1.5x: search, ranking and answerability on top of the ONNX encode")
-    print(json.dumps({"cold_ask_s": round(ours_cold, 2), "floor_cold_s": round(floor_cold, 2),
-                      "peak_rss_mb": round(ours_rss / 1024), "floor_rss_mb": round(floor_rss / 1024),
-                      "bot_rss_mb": round(bot_rss), "bot_peak_mb": round(bot_peak),
-                      "per_question_ms": round(ours_each * 1000, 2), "bare_encode_ms": round(bare_each * 1000, 2),
-                      "questions": len(questions), "build_s": round(statistics.median(builds), 2),
-                      "bare_build_s": round(bare_build, 2), "warm_search_ms": round(ours_query * 1000, 2),
-                      "warm_bare_ms": round(bare_query * 1000, 2), "warm_onnx_encode_ms": round(onnx_query * 1000, 2),
-                      "load_start": round(load_start[0], 2), "load": [round(x, 2) for x in load]}))
+    rounded = {k: round(v) if k.endswith("_mb") else int(v) if k == "questions" else round(v, 2)
+               for k, v in found.items()}
+    print(json.dumps({**rounded, "load_start": round(load_start[0], 2), "load": [round(x, 2) for x in load]}))
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    load_start = os.getloadavg()
+    setting = set_up(Path(tempfile.mkdtemp(prefix="dossier-bench-")))
+    found = {**measure_builds(setting), **measure_warm_questions(setting)}
+    found |= {**measure_processes(setting), **measure_per_question(setting)}
+    report(setting, found, load_start)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,12 @@ from chromadb.config import Settings as ChromaSettings
 import bot.__main__ as bot_main
 import bot.client
 import index.__main__ as index_main
+import index.commands.build
 from bot.client import Dossier
 from bot.settings import Settings
 from index.builds.pipeline import build
 from index.diagnose import EXIT_ERROR, EXIT_SETTINGS, EXIT_UNAVAILABLE, diagnose
+from index.model.embedding import SentenceTransformerEmbedder
 from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings
 from index.store import lock
@@ -52,7 +54,7 @@ def live(tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("CHROMA_PATH", str(settings.chroma_path))
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.setenv("EMBEDDING_BACKEND", "sentence-transformers")  # no ONNX export of the fake embedder
-    monkeypatch.setattr(index_main.SentenceTransformerEmbedder, "load", lambda name: FakeEmbedder())
+    monkeypatch.setattr(SentenceTransformerEmbedder, "load", lambda name: FakeEmbedder())
     return settings
 
 
@@ -84,7 +86,7 @@ def test_verbose_shows_the_traceback(live: IndexSettings, monkeypatch: pytest.Mo
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug in the build")
 
-    monkeypatch.setattr(index_main, "build", broken)
+    monkeypatch.setattr(index.commands.build, "build", broken)
     assert index_main.main(["build"]) == 70
     assert "Traceback" not in capsys.readouterr().err
     assert index_main.main(["build", "-v"]) == 70

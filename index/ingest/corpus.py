@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 METADATA_FILE = "sources.toml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _FIELDS = ("title", "outlet", "author", "published", "url")
-NOT_STATED = "not_stated"  # an entry's list of the fields its article does not give (see index/builds/pipeline.py)
+NOT_STATED = "not_stated"  # an entry's list of the fields its article does not give (see index/builds/reasons.py)
 # Embeddings, overrides and isolates of the Unicode bidirectional algorithm (LRE…RLO, LRI…PDI).
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 

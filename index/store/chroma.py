@@ -20,28 +20,21 @@ passages several times faster. FORMAT names this layout; an index in another lay
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import re
-import sqlite3
-import stat
 import threading
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.ingest.chunking import Chunk
-from index.ingest.corpus import Source
-from index.model.embedding import ModelError
 from index.settings import IndexSettings
+from index.store.connection import check_integrity, check_model, connect, persistent_client
 from index.store.copies import Copies
 from index.store.lock import BuildLock, file_lock, lease
+from index.store.passages import CHUNKS_PREFIX, FORMAT, NEVER, Passages, Record, collection_name, live_filter
 from index.store.pointer import (
     META_COLLECTION,
     POINTER_ID,
@@ -58,133 +51,24 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+# What importers of the store use from the modules it is made of.
+__all__ = ["FORMAT", "META_COLLECTION", "PREVIOUS_ID", "SQLITE_FILE", "NothingToRollBack", "Pointer", "Record",
+           "Store", "StoreDamaged", "StoreError", "collection_name", "live_filter"]
+
 log = logging.getLogger(__name__)
 
-CHUNKS_PREFIX = "dossier_chunks_"
 HIGHEST_ID = "highest"  # the highest generation ever switched to: a build after a rollback numbers past it
 PAGE_GENERATION = "also_generation"  # metadata of a corroboration page: its generation, its number, and the body
 PAGE_NUMBER = "also_page"
 PAGE_BODY = "also_body"
 BLOB = "blob"
-NEVER = 2**62
-PAGE = 2000
-FORMAT = 2
-OWNER_ONLY_FOLDER = 0o700
-OWNER_ONLY_FILE = 0o600
-SERVER_SECONDS = 60.0  # a Chroma server's answer to one request, a build's largest write included
 
 
 class NothingToRollBack(StoreError):
     """There is no earlier generation to return to: the message says why."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """A stored passage: the chunk, its source, and the digests that decide what a rebuild may reuse."""
-
-    record_id: str
-    chunk: Chunk
-    source: Source
-    doc_digest: str
-    embed_digest: str
-    born: int
-
-
-def connect(settings: IndexSettings, *, create: bool = True) -> ClientAPI:
-    """A client of the Chroma server or the embedded store; a reader (`create=False`) never makes a new store.
-    chromadb is imported here, the first time a process needs more of the store than the pointer."""
-    check_folder(settings)
-    try:
-        if settings.uses_server:
-            return _server_client(settings)
-        path = settings.chroma_path
-        if not create and not (path / SQLITE_FILE).exists():
-            raise StoreError(f"There is no index at {path} (CHROMA_PATH) yet: run `python -m index build`.")
-        path.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
-        check_integrity(path)
-        client = _persistent_client(path)
-        owner_only(path)
-        return client
-    except StoreError:
-        raise
-    except Exception as exc:  # chromadb raises bare ValueError/ConnectionError variants
-        where = (f"the Chroma server at {settings.server_address}" if settings.uses_server
-                 else f"the Chroma store at {settings.chroma_path}")
-        raise StoreError(f"cannot open {where}: {exc}") from exc
-
-
-def _server_client(settings: IndexSettings) -> ClientAPI:
-    """chromadb.HttpClient with a timeout on every request: chromadb sets none, so a server that stops answering
-    would hold the calling thread for ever. Making the client asks the server things already, so its heartbeat is
-    asked first, within the same bound."""
-    import chromadb
-
-    with urllib.request.urlopen(f"http://{settings.server_address}/api/v2/heartbeat", timeout=SERVER_SECONDS):
-        pass
-    client = chromadb.HttpClient(host=settings.server_host, port=settings.server_port, settings=_chroma_settings())
-    client._server._session.timeout = SERVER_SECONDS  # type: ignore[attr-defined]  # its httpx.Client
-    return client
-
-
-def owner_only(path: Path) -> None:
-    """Closes the store's folder and database to other users: the pointer names the moderators who built each
-    generation. A store of another user's, which this one only reads, is left as it is."""
-    for held, allowed in ((path, OWNER_ONLY_FOLDER), (path / SQLITE_FILE, OWNER_ONLY_FILE)):
-        with contextlib.suppress(FileNotFoundError, PermissionError):
-            if stat.S_IMODE(held.stat().st_mode) & ~allowed:
-                held.chmod(allowed)
-
-
-def _chroma_settings() -> Any:
-    from chromadb.config import Settings as ChromaSettings
-
-    return ChromaSettings(anonymized_telemetry=False)
-
-
-def _persistent_client(path: Path) -> ClientAPI:
-    import chromadb
-
-    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
-
-
-def check_integrity(path: Path) -> None:
-    """Refuses a damaged store before Chroma reads it: some damage makes Chroma's native code abort the process."""
-    database = path / SQLITE_FILE
-    if not database.exists():
-        return
-    try:
-        with contextlib.closing(sqlite3.connect(database, timeout=10)) as connection:
-            verdict = connection.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc):  # a writer holds it; that is no damage
-            return
-        raise StoreDamaged(f"the Chroma store at {path} is damaged ({exc})") from exc
-    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-        raise StoreDamaged(f"the Chroma store at {path} is damaged ({exc})") from exc
-    if verdict != [("ok",)]:
-        raise StoreDamaged(f"the Chroma store at {path} is damaged ({verdict[0][0]})")
-
-
-def check_model(pointer: Pointer | None, model: str) -> None:
-    """Refuses a model other than the one the live index was built with, before that model is loaded (or, for a
-    model hub name, downloaded)."""
-    if pointer is not None and pointer.model != model:
-        raise ModelError(f"The index was built with the embedding model {pointer.model!r}, but EMBEDDING_MODEL is "
-                         f"{model!r}. Rebuild it with `python -m index build`, or set EMBEDDING_MODEL back.")
-
-
-def collection_name(model: str) -> str:
-    """One collection per model and layout; the hash keeps models whose names slug alike apart."""
-    slug = re.sub(r"[^a-zA-Z0-9]+", "_", model).strip("_").lower()[:40]
-    tag = hashlib.sha256(model.encode()).hexdigest()[:8]
-    return f"{CHUNKS_PREFIX}{slug or 'model'}_{tag}_v{FORMAT}"
-
-
-def live_filter(generation: int) -> dict[str, Any]:
-    return {"$and": [{"born": {"$lte": generation}}, {"died": {"$gt": generation}}]}
-
-
-class Store:
+class Store(Passages):
     """Reads and writes passages and the live pointer; Discord-free and synchronous.
 
     The Chroma client is opened when first needed: a store opened by `open_live` reads the pointer without it (see
@@ -243,7 +127,7 @@ class Store:
 
         with self._building:
             SharedSystemClient.clear_system_cache()
-            self._client = _persistent_client(self.settings.chroma_path)
+            self._client = persistent_client(self.settings.chroma_path)
             self._meta_collection = None
 
     def _identity_now(self) -> object:
@@ -366,14 +250,6 @@ class Store:
                     live.generation, previous.generation, previous.built_at, previous.built_by)
         return previous
 
-    def chunks_collection(self, name: str) -> Collection:
-        return self.client.get_or_create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
-
-    def max_batch(self) -> int:
-        return int(self.client.get_max_batch_size())
-
     @contextlib.contextmanager
     def build_lock(self, owner: str) -> Iterator[BuildLock]:
         """The one-writer lock: a file lock for an embedded store, a lease record on a Chroma server."""
@@ -383,51 +259,6 @@ class Store:
             held = lease(self._meta, owner)
         with held as lock, self._building:
             yield lock
-
-    def live_ids(self, collection: Collection, generation: int) -> list[str]:
-        return list(collection.get(where=live_filter(generation), include=[])["ids"])
-
-    def records(self, collection: Collection, generation: int, *, with_embeddings: bool = False
-                ) -> Iterator[tuple[Record, np.ndarray | None]]:
-        """The passages live in `generation`, page by page.
-
-        Ids first, then pages by id: a page by offset under a filter shifts when another thread writes.
-        """
-        include: list[Any] = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        ids = self.live_ids(collection, generation)
-        for start in range(0, len(ids), PAGE):
-            page = collection.get(ids=ids[start : start + PAGE], include=include)
-            embeddings = page.get("embeddings")
-            for i, record_id in enumerate(page["ids"]):
-                meta = page["metadatas"][i]  # type: ignore[index]
-                text = page["documents"][i]  # type: ignore[index]
-                vector = np.asarray(embeddings[i], dtype=np.float32) if with_embeddings else None  # type: ignore[index]
-                yield _record(record_id, text, meta), vector
-
-    def embeddings(self, collection: Collection, record_ids: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(record_ids), PAGE):
-            got = collection.get(ids=record_ids[start : start + PAGE], include=["embeddings"])
-            for record_id, vector in zip(got["ids"], got["embeddings"], strict=True):  # type: ignore[arg-type]
-                found[record_id] = np.asarray(vector, dtype=np.float32)
-        return found
-
-    def add(self, collection: Collection, records: list[Record], vectors: np.ndarray) -> None:
-        batch = self.max_batch()
-        for start in range(0, len(records), batch):
-            part = records[start : start + batch]
-            collection.add(ids=[r.record_id for r in part], embeddings=vectors[start : start + batch],
-                           documents=[r.chunk.text for r in part], metadatas=[_metadata(r) for r in part])
-
-    def mark_died(self, collection: Collection, record_ids: list[str], generation: int) -> None:
-        """Sets `died` (Chroma merges an update into the existing metadata)."""
-        batch = self.max_batch()
-        for start in range(0, len(record_ids), batch):
-            part = record_ids[start : start + batch]
-            collection.update(ids=part, metadatas=[{"died": generation}] * len(part))
-
-    def count_live(self, collection: Collection, generation: int) -> int:
-        return len(self.live_ids(collection, generation))
 
     def clean_leftovers(self) -> None:
         """Removes what neither the live generation nor the previous one (kept for a rollback) needs: an
@@ -460,21 +291,3 @@ class Store:
             log.info("clearing %d removal marks an interrupted build left", len(marked["ids"]))
             self.mark_died(live, list(marked["ids"]), NEVER)
 
-
-def _metadata(record: Record) -> dict[str, str | int]:
-    c, s = record.chunk, record.source
-    packed = {"chunk_id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end,
-              "paragraph": c.paragraph, "item": c.item, "title": s.title, "outlet": s.outlet, "author": s.author,
-              "published": s.published, "url": s.url, "doc_digest": record.doc_digest,
-              "embed_digest": record.embed_digest}
-    return {"born": record.born, "died": NEVER, "record": json.dumps(packed, separators=(",", ":"))}
-
-
-def _record(record_id: str, text: str | None, meta: Any) -> Record:
-    packed = json.loads(meta["record"])
-    chunk = Chunk(id=packed["chunk_id"], source_id=packed["source_id"], text=text or "",
-                  start=packed["start"], end=packed["end"], paragraph=packed["paragraph"],
-                  item=packed.get("item", False))
-    source = Source(id=chunk.source_id, title=packed["title"], outlet=packed["outlet"],
-                    author=packed["author"], published=packed["published"], url=packed["url"])
-    return Record(record_id, chunk, source, packed["doc_digest"], packed["embed_digest"], int(meta["born"]))
