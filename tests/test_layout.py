@@ -94,3 +94,86 @@ def test_each_package_says_what_it_holds(package: str):
     unnamed = [name for name in held if not re.search(rf"\b{name}\b", doc)]
     assert held and not unnamed, f"{package}'s docstring does not name {unnamed}"
     assert "import" in doc
+
+
+
+
+# The size of what a reader holds in mind at once: a module, a function.
+MODULE_LINES = 300
+FUNCTION_LINES = 60
+SIZED = ("index", "bot", "bench", "fit")
+
+
+def sized_files() -> list[Path]:
+    return [p for package in SIZED if (ROOT / package).is_dir() for p in sorted((ROOT / package).rglob("*.py"))]
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    """The functions and methods of a module longer than FUNCTION_LINES, with their lengths (decorators and
+    docstrings included)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if node.end_lineno - start + 1 > FUNCTION_LINES:
+                found.append((node.name, node.end_lineno - start + 1))
+    return found
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of a graph of modules: each group of two or more modules that reach each other."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(node: str, edges: dict[str, set[str]], into: list[str]) -> None:
+        stack = [(node, iter(sorted(edges.get(node, ()))))]
+        seen.add(node)
+        while stack:
+            current, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                into.append(current)
+            elif child not in seen:
+                seen.add(child)
+                stack.append((child, iter(sorted(edges.get(child, ())))))
+
+    for node in sorted(graph):
+        if node not in seen:
+            visit(node, graph, order)
+    reverse: dict[str, set[str]] = {}
+    for node, targets in graph.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(node)
+    seen.clear()
+    found = []
+    for node in reversed(order):
+        if node not in seen:
+            group: list[str] = []
+            visit(node, reverse, group)
+            if len(group) > 1:
+                found.append(sorted(group))
+    return found
+
+
+@pytest.mark.parametrize("path", sized_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_and_functions_stay_small(path: Path):
+    """No module past MODULE_LINES lines, no function past FUNCTION_LINES: split it along its seams."""
+    source = path.read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= MODULE_LINES, f"{len(source.splitlines())} lines"
+    assert not long_functions(source)
+
+
+def test_no_import_circles():
+    """No two modules import each other, however indirectly (imports inside functions count)."""
+    assert circles({module: imports(module) & MODULES.keys() for module in MODULES}) == []
+
+
+def test_the_size_and_circle_checks_find_what_they_look_for():
+    """The rules themselves: a 61-line function is too long and a 60-line one is not; two modules importing each
+    other, through a third, make one circle."""
+    body = "".join(f"    x{n} = {n}\n" for n in range(59))
+    assert long_functions(f"def f():\n{body}") == []
+    assert long_functions(f"def f():\n{body}    x = 0\n") == [("f", 61)]
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []

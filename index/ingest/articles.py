@@ -6,7 +6,7 @@ page and the PDF's decompressed streams, so the process that asks (the bot, or `
 imports them, a question's path least of all; it has CHILD_MEMORY_BYTES of memory at most and is stopped after its
 time, so a PDF that unpacks to gigabytes or a page that never ends costs a refusal, not the bot.
 
-The article is then written like an uploaded .txt (`sources.add_source`): its title, then its paragraphs, one a
+The article is then written like an uploaded .txt (`editing.add_source`): its title, then its paragraphs, one a
 line with a blank line between, and its metadata in sources.toml, where what the moderator typed wins.
 """
 
@@ -23,39 +23,17 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from index import logging_setup
+from index.ingest.article_text import FIELDS, Article, clean_field
 from index.ingest.editing import SourceChange, add_source
-from index.ingest.source_fields import MAX_FIELD_CHARS, SourceError, metadata_fields, safe_name
+from index.ingest.source_fields import SourceError, safe_name
 
 log = logging.getLogger(__name__)
 
 UPLOAD_KINDS = ("txt", "html", "htm", "pdf")
 CHILD_MEMORY_BYTES = 2 * 1024**3
 EXTRACT_SECONDS = 60.0  # the time the child has for extracting, past the fetch's own timeout
-FIELDS = ("title", "outlet", "author", "published", "url")
 _SLUG_WORDS = 10
 _PAGE_SUFFIX = re.compile(r"\.(?:s?html?|php\d?|aspx?|jsp|cfm|pdf|txt)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Article:
-    """An article as it will be written: its text (title line first) and the metadata it gave of itself."""
-
-    text: str
-    title: str | None = None
-    outlet: str | None = None
-    author: str | None = None
-    published: str | None = None
-    url: str | None = None
-
-    @classmethod
-    def of(cls, paragraphs: list[str], **metadata: str | None) -> "Article":
-        """The article of these paragraphs; a metadata value that would not do in sources.toml is left out."""
-        kept = {key: value for key, value in ((k, _field(k, v)) for k, v in metadata.items()) if value}
-        title = kept.get("title")
-        return cls("\n\n".join([title, *paragraphs] if title else paragraphs) + "\n", **kept)
-
-    def metadata(self) -> dict[str, str]:
-        return {key: value for key in FIELDS if (value := getattr(self, key))}
 
 
 @dataclass(frozen=True)
@@ -141,7 +119,7 @@ def read_article(reading: Reading, allow_hosts: frozenset[str], timeout: float) 
         kind, _ = upload_name(reading.filename or "")
         data, url = reading.data, None
     article = extract.pdf_article(data) if kind == "pdf" else extract.html_article(data, url)
-    return article if article.url or url is None else dataclasses.replace(article, url=_field("url", url))
+    return article if article.url or url is None else dataclasses.replace(article, url=clean_field("url", url))
 
 
 def _text_article(data: bytes, charset: str | None, url: str) -> Article:
@@ -150,18 +128,7 @@ def _text_article(data: bytes, charset: str | None, url: str) -> Article:
     except (UnicodeDecodeError, LookupError) as error:
         raise SourceError(f"The text at the link is not in the character set it declares ({charset or 'UTF-8'})."
                           ) from error
-    return Article(text.replace("\r\n", "\n"), url=_field("url", url))
-
-
-def _field(key: str, value: str | None) -> str | None:
-    """A metadata value as sources.toml takes it, cut to length; None when it is empty or not valid."""
-    text = "".join(c for c in " ".join((value or "").split()) if not unicodedata.category(c).startswith("C"))
-    if key != "url" and len(text) > MAX_FIELD_CHARS:
-        text = text[:MAX_FIELD_CHARS - 1].rstrip() + "…"
-    try:
-        return metadata_fields(**{key: text}).get(key)
-    except SourceError:
-        return None
+    return Article(text.replace("\r\n", "\n"), url=clean_field("url", url))
 
 
 def main() -> None:

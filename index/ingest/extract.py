@@ -27,7 +27,7 @@ from pdfminer.psparser import PSException
 from pdfminer.utils import decode_text
 from trafilatura.settings import Document
 
-from index.ingest.articles import Article
+from index.ingest.article_text import Article
 from index.ingest.cleaning import paragraphs
 from index.ingest.source_fields import SourceError
 
