@@ -80,3 +80,18 @@ def test_every_file_a_page_names_exists(page: Path) -> None:
     missing = [path for path in REPO_PATH.findall(page.read_text(encoding="utf-8"))
                if not any(ROOT.glob(path.rstrip("/")))]
     assert not missing, f"{page.name} names files that are not in the repository: {missing}"
+
+
+def test_the_architecture_names_each_module_once() -> None:
+    """docs/architecture.md's map names every module of index/, fit/ and bot/ exactly once, so a newcomer finds each
+    from it, and names no module that is gone."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    start = text.index("## Packages and modules")
+    section = text[start : text.index("\n## ", start + 1)]
+    named = re.findall(r"^- `((?:index|fit|bot)/[\w/]+\.py)`", section, re.MULTILINE)
+    modules = sorted(str(path.relative_to(ROOT)) for package in ("index", "fit", "bot")
+                     for path in (ROOT / package).rglob("*.py") if path.name != "__init__.py")
+    twice = sorted({name for name in named if named.count(name) > 1})
+    assert not twice, f"named more than once: {twice}"
+    assert sorted(named) == modules, (f"not named: {sorted(set(modules) - set(named))}; "
+                                      f"gone: {sorted(set(named) - set(modules))}")
