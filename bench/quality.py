@@ -40,9 +40,11 @@ from bot.text import answer_json  # noqa: E402
 from fit.examples import FILES, Example, examples, questions, require_evaluation_files, seed_index  # noqa: E402
 from fit.models import fit  # noqa: E402
 from index.search import english, features, hits, lexicon, question, snapshot  # noqa: E402
+from index.search.answer import Answer, Confidence, Hit, Outcome, clean_question  # noqa: E402
 from index.search.features import PASSAGE, QUESTION, RRF_K  # noqa: E402
+from index.search.live_index import LiveIndex  # noqa: E402
 from index.search.scorer import Scorer  # noqa: E402
-from index.search.searcher import Answer, Confidence, Hit, LiveIndex, Outcome, Searcher, clean_question  # noqa: E402
+from index.search.searcher import Searcher  # noqa: E402
 from index.search.terms import stem  # noqa: E402
 
 TOPICS = ROOT / "bench" / "data" / "compare_topics.jsonl"

@@ -176,7 +176,8 @@ def measure_rebuilds(run: Run) -> dict[str, Any]:
 def measure_loading(run: Run, total: int, previous: Any) -> dict[str, Any]:
     """The grown generation's files made from Chroma, then loaded from them, in this process and in a new one
     (with its memory); returns the searcher and the questions for the query latency too."""
-    from index.search.searcher import Searcher, calibration_key
+    from index.search.live_index import calibration_key
+    from index.search.searcher import Searcher
 
     say(f"making the {total:,}-passage generation's files from Chroma, as a host without them does…")
     start = time.perf_counter()

@@ -65,7 +65,8 @@ def grow(store: Any, model: str, writer: Writer, total: int, say: Callable[[str]
     as real ones do), not embedded by the model."""
     from index.ingest.chunking import Chunk
     from index.ingest.corpus import Source
-    from index.store.chroma import FORMAT, Pointer, Record, collection_name
+    from index.store.passages import FORMAT, Record, collection_name
+    from index.store.pointer import Pointer
 
     say(f"adding synthetic passages up to {total:,} through the Store…")
     pointer = store.pointer()

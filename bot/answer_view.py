@@ -14,7 +14,7 @@ from bot.payload import Payload
 from bot.permissions import check_cooldown
 from bot.questionlog.database import QuestionLogError
 from bot.render import CARDS, context_payloads
-from index.search.searcher import Answer, Hit
+from index.search.answer import Answer, Hit
 
 if TYPE_CHECKING:
     from bot.client import Dossier

@@ -9,7 +9,7 @@ from discord import app_commands
 from bot.render import text_payload
 from index.ingest.editing import SourceExists, SourceNotFound
 from index.ingest.source_fields import SourceError
-from index.search.searcher import QuestionError
+from index.search.answer import QuestionError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.settings import Settings
-from index.store.chroma import Pointer, Store
+from index.store.chroma import Store
+from index.store.pointer import Pointer
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -16,11 +16,11 @@ from bot.render import COLOUR
 from bot.settings import Settings
 from bot.text import attribution
 from index.builds.moderator_checks import CHECKS_FILE, Result, failure_text
-from index.builds.pipeline import BuildReport, Progress
+from index.builds.report import BuildReport, Progress
 from index.ingest.corpus import Source
 from index.ingest.editing import SourceChange
 from index.ingest.source_fields import url_problem
-from index.store.chroma import Pointer
+from index.store.pointer import Pointer
 
 STAGES = {"reading": "reading documents", "embedding": "embedding passages", "writing": "writing passages",
           "corroborating": "finding what other sources also report", "saving": "saving the new index's files",

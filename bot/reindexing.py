@@ -14,7 +14,7 @@ from bot.errors import GENERIC
 from bot.moderator_replies import actor, change_text, for_moderators, progress_text, report_text, who
 from bot.render import text_payload
 from index.builds.child import build_in_child
-from index.builds.pipeline import BuildReport, Progress
+from index.builds.report import BuildReport, Progress
 from index.diagnose import diagnose
 from index.ingest.editing import SourceChange
 from index.store.lock import BuildRunning, LockLost

@@ -13,7 +13,8 @@ from bot.text import CLOSEST, RELATED, UNSURE, also_credit, attribution, covered
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
 from index.ingest.source_fields import url_problem
-from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome, Searcher
+from index.search.answer import Answer, Confidence, Hit, OnTopic, Outcome
+from index.search.searcher import Searcher
 
 CARDS = 3
 ALSO_TITLE = "Also reported by"

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.text import answer_text, context_text, covered, text_width
-from index.search.searcher import Answer, Hit, QuestionError, Searcher
+from index.search.answer import Answer, Hit, QuestionError
+from index.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome, Searcher
+from index.search.answer import Answer, Confidence, Hit, OnTopic, Outcome
+from index.search.searcher import Searcher
 
 NOT_ANSWERED = "The corpus does not answer this."
 NEVER_MENTIONS = "The corpus never mentions {}."

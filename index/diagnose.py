@@ -25,8 +25,8 @@ from index.ingest.corpus import CorpusError
 from index.ingest.source_fields import SourceError
 from index.model.embedding import ModelError
 from index.settings import IndexSettings, SettingsError
-from index.store.chroma import StoreDamaged, StoreError
 from index.store.lock import BuildRunning, LockLost
+from index.store.pointer import StoreDamaged, StoreError
 
 log = logging.getLogger(__name__)
 

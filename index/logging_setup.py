@@ -1,4 +1,5 @@
-"""Logging set-up for the command lines (only `__main__` modules call it)."""
+"""Logging set-up for the command lines: their entry points call it (the `__main__` modules, the commands they run, a
+build's or an article's child process), never a library module."""
 
 import logging
 

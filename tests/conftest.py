@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from index.builds.moderator_checks import CHECKS_FILE
-from index.builds.pipeline import BuildReport, Progress, build
+from index.builds.pipeline import build
+from index.builds.report import BuildReport, Progress
 from index.model.background import BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder, SentenceTransformerEmbedder
 from index.search.features import PASSAGE, QUESTION, SOURCE

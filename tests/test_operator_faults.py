@@ -34,7 +34,8 @@ from index.model.embedding import SentenceTransformerEmbedder
 from index.search.searcher import Searcher
 from index.settings import IndexSettings, SettingsError, read_settings
 from index.store import lock
-from index.store.chroma import SQLITE_FILE, Store, StoreDamaged
+from index.store.chroma import Store
+from index.store.pointer import SQLITE_FILE, StoreDamaged
 from tests.bot.harness import settings_for
 from tests.conftest import FakeEmbedder, make_settings
 

@@ -30,7 +30,7 @@ from bot.questionlog.schema import row_key
 from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.quoting import markdown
 from bot.render import respond, text_payload
-from index.search.searcher import MAX_QUESTION_CHARS, Answer, QuestionError, clean_question
+from index.search.answer import MAX_QUESTION_CHARS, Answer, QuestionError, clean_question
 
 if TYPE_CHECKING:
     from bot.client import Dossier

@@ -20,8 +20,8 @@ from bot.cogs.ask import Ask, Asked
 from bot.errors import reply_ephemeral
 from bot.help import CHECK
 from bot.permissions import check_cooldown
+from index.search.answer import MAX_QUESTION_CHARS, QuestionError, clean_question
 from index.search.claims import claim_of
-from index.search.searcher import MAX_QUESTION_CHARS, QuestionError, clean_question
 
 if TYPE_CHECKING:
     from bot.client import Dossier

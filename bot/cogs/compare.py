@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.permissions import ask_cooldown
 from bot.render import compare_payload
-from index.search.searcher import MAX_QUESTION_CHARS, QuestionError, clean_question
+from index.search.answer import MAX_QUESTION_CHARS, QuestionError, clean_question
 
 if TYPE_CHECKING:
     from bot.client import Dossier

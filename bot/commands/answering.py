@@ -13,7 +13,8 @@ from bot.settings import Settings
 from bot.text import answer_json, answer_text, compare_json, compare_text, covered, text_width
 from index.diagnose import diagnose
 from index.model.onnx_model import question_embedder
-from index.search.searcher import Answer, Outcome, QuestionError, Searcher
+from index.search.answer import Answer, Outcome, QuestionError
+from index.search.searcher import Searcher
 from index.store.chroma import Store
 
 log = logging.getLogger("bot")

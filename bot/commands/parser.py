@@ -7,7 +7,7 @@ from typing import TypeAlias
 
 from bot.questionlog import reports
 from index.diagnose import EXIT_SETTINGS, CommandParser
-from index.search.searcher import QuestionError, clean_question
+from index.search.answer import QuestionError, clean_question
 
 EXIT_STATUS = ("Exit status: 0 done, 1 error (the message says what to fix; for health: unhealthy), 2 bad settings, "
                "command line or token, 69 Discord, the Chroma server or the log's database unreachable, 70 unexpected "

@@ -14,7 +14,8 @@ from bot.questionlog.questionlog import QuestionLog, open_question_log
 from bot.questionlog.schema import row_key
 from bot.questionlog.vectors import VectorKeepingEmbedder
 from bot.settings import Settings
-from index.search.searcher import Answer, Searcher
+from index.search.answer import Answer
+from index.search.searcher import Searcher
 
 
 class TerminalLog:

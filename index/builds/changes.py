@@ -9,7 +9,7 @@ from pathlib import Path
 from index.builds.report import BuildReport, Progress, ProgressFn
 from index.ingest.chunking import Chunk, chunk_document, layout_warning
 from index.ingest.corpus import CorpusError, Document, load_document
-from index.store.chroma import Record
+from index.store.passages import Record
 
 log = logging.getLogger(__name__)
 

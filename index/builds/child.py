@@ -23,12 +23,14 @@ from typing import Any, BinaryIO
 
 from index import logging_setup
 from index.builds.moderator_checks import CheckError
-from index.builds.pipeline import BuildReport, ProgressFn, build
+from index.builds.pipeline import build
+from index.builds.report import BuildReport, ProgressFn
 from index.ingest.corpus import CorpusError
 from index.model.embedding import Embedder, ModelError
 from index.settings import IndexSettings
-from index.store.chroma import Store, StoreError
+from index.store.chroma import Store
 from index.store.lock import BuildRunning, LockLost
+from index.store.pointer import StoreError
 
 log = logging.getLogger(__name__)
 

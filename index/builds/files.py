@@ -21,8 +21,9 @@ from index.ingest.corpus import Source
 from index.model.background import BACKGROUND_FILE, BACKGROUND_QUESTIONS
 from index.model.embedding import Embedder
 from index.search.snapshot import Vectors, also_arrays
-from index.store.chroma import Record, Store
+from index.store.chroma import Store
 from index.store.partners import Corroboration
+from index.store.passages import Record
 
 log = logging.getLogger(__name__)
 

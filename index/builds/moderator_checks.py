@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from index.ingest.corpus import read_toml
-from index.search.searcher import QuestionError, Searcher
+from index.search.answer import QuestionError
+from index.search.searcher import Searcher
 
 CHECKS_FILE = "checks.toml"
 FIRST_PASSAGES = 3

@@ -41,13 +41,14 @@ from index.model.embedding import Embedder
 from index.search.making import make
 from index.search.searcher import Searcher
 from index.search.snapshot import Also, Vectors
-from index.store.chroma import FORMAT, Pointer, Record, Store, StoreError, collection_name
+from index.store.chroma import Store
 from index.store.lock import BuildLock
 from index.store.partners import Corroboration
+from index.store.passages import FORMAT, Record, collection_name
+from index.store.pointer import Pointer, StoreError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BuildReport", "Progress", "ProgressFn", "build"]
 
 
 def build(seeds_dir: Path, store: Store, embedder: Embedder, *, built_by: str = "command line",

@@ -9,7 +9,8 @@ from index.builds.report import BuildReport, Progress, ProgressFn, Reason
 from index.ingest.corpus import NOT_STATED, read_table
 from index.model.embedding import Embedder
 from index.search.searcher import Searcher
-from index.store.chroma import Pointer, Store
+from index.store.chroma import Store
+from index.store.pointer import Pointer
 
 # What a quote is shown with that sources.toml may leave out; the build lists the sources that do, when it first
 # indexes them, unless their entry's `not_stated` list says the article gives none.

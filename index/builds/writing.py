@@ -13,11 +13,14 @@ from index.builds.files import Assembled, assemble, background_vectors, judged
 from index.builds.report import BuildReport, Progress, ProgressFn
 from index.model.embedding import Embedder
 from index.search import snapshot
+from index.search.live_index import calibration_key
 from index.search.making import fill
-from index.search.searcher import Searcher, calibration_key
+from index.search.searcher import Searcher
 from index.search.snapshot import Also, Vectors
-from index.store.chroma import Pointer, Record, Store, StoreError, live_filter
+from index.store.chroma import Store
 from index.store.partners import Corroboration
+from index.store.passages import Record, live_filter
+from index.store.pointer import Pointer, StoreError
 
 EMBED_STEP = 64  # one model batch: progress moves with each
 WRITE_STEP = 500

@@ -8,7 +8,8 @@ from index.ingest.corpus import source_paths
 from index.model.onnx_model import question_embedder
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store.chroma import Pointer, Store
+from index.store.chroma import Store
+from index.store.pointer import Pointer
 
 
 def rollback(settings: IndexSettings, as_json: bool) -> int:

@@ -23,7 +23,9 @@ from index.search.making import fill
 from index.search.question import Kind, Query
 from index.search.snapshot import Snapshot
 from index.search.terms import stem
-from index.store.chroma import FORMAT, Pointer, Store, StoreError
+from index.store.chroma import Store
+from index.store.passages import FORMAT
+from index.store.pointer import Pointer, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -19,29 +19,24 @@ from index.ingest.corpus import Source
 from index.model.embedding import Embedder, ModelError
 from index.search import hits
 from index.search.answer import (
-    MAX_QUESTION_CHARS,
     Answer,
     Confidence,
-    Hit,
     OnTopic,
     Outcome,
-    QuestionError,
     clean_question,
     is_mostly_latin,
 )
 from index.search.decision import Decision, decide
 from index.search.evidence import gather
 from index.search.features import Candidates
-from index.search.live_index import LiveIndex, calibration_key
+from index.search.live_index import LiveIndex
 from index.search.question import read
 from index.search.reading import Reading
 from index.search.scorer import Scorer
 from index.search.scorer import load as load_scorer
 from index.settings import IndexSettings
-from index.store.chroma import Pointer, Store
-
-__all__ = ["MAX_QUESTION_CHARS", "Answer", "Confidence", "Hit", "LiveIndex", "OnTopic", "Outcome", "QuestionError",
-           "Searcher", "calibration_key", "clean_question"]
+from index.store.chroma import Store
+from index.store.pointer import Pointer
 
 RELATED = 3
 SUBJECT = 0.5  # a term used by this share of the passages is the corpus's own subject, for `compare`

@@ -34,14 +34,13 @@ from index.settings import IndexSettings
 from index.store.connection import check_integrity, check_model, connect, persistent_client
 from index.store.copies import Copies
 from index.store.lock import BuildLock, file_lock, lease
-from index.store.passages import CHUNKS_PREFIX, FORMAT, NEVER, Passages, Record, collection_name, live_filter
+from index.store.passages import CHUNKS_PREFIX, NEVER, Passages
 from index.store.pointer import (
     META_COLLECTION,
     POINTER_ID,
     PREVIOUS_ID,
     SQLITE_FILE,
     Pointer,
-    StoreDamaged,
     StoreError,
     check_folder,
     read_pointers,
@@ -52,8 +51,6 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 # What importers of the store use from the modules it is made of.
-__all__ = ["FORMAT", "META_COLLECTION", "PREVIOUS_ID", "SQLITE_FILE", "NothingToRollBack", "Pointer", "Record",
-           "Store", "StoreDamaged", "StoreError", "collection_name", "live_filter"]
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from bot.render import answer_payload, card, compare_payload, context_payloads, 
 from bot.text import UNSURE, answer_json, answer_text, compare_json, compare_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source, make_document
-from index.search.searcher import Answer, Confidence, Hit, OnTopic, Outcome
+from index.search.answer import Answer, Confidence, Hit, OnTopic, Outcome
 from tests.bot.harness import assert_within_limits
 from tests.bot.test_quoting import unquote
 

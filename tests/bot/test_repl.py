@@ -15,7 +15,8 @@ from bot.repl import Session
 from bot.text import answer_text
 from index.ingest.chunking import Chunk
 from index.ingest.corpus import Source
-from index.search.searcher import Answer, Hit, Outcome, Searcher
+from index.search.answer import Answer, Hit, Outcome
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from tests.conftest import ROOT, SEEDS
 from tests.pseudo_terminal import LEFT, UP, PseudoTerminal, text

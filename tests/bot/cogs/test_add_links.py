@@ -17,7 +17,8 @@ from bot.quoting import markdown
 from index.builds.pipeline import build
 from index.ingest.corpus import read_metadata
 from index.model.embedding import Embedder
-from index.search.searcher import Outcome, Searcher
+from index.search.answer import Outcome
+from index.search.searcher import Searcher
 from index.store.chroma import Store
 from tests.bot.cogs.test_sources import Uploads, edits, indexed, snapshot
 from tests.bot.harness import (
@@ -195,7 +196,8 @@ from bot.client import create_bot
 from bot.settings import Settings
 from index.builds.pipeline import build
 from index.ingest.articles import Reading, read_in_child, write_article
-from index.search.searcher import Outcome, Searcher
+from index.search.answer import Outcome
+from index.search.searcher import Searcher
 from index.store.chroma import Store
 from tests.conftest import FakeEmbedder, on_topic_scorer
 

@@ -11,7 +11,8 @@ import pytest
 from bot.questionlog.vectors import VectorKeepingEmbedder
 from index.builds.pipeline import build
 from index.model.embedding import Embedder
-from index.search.searcher import Hit, Searcher
+from index.search.answer import Hit
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store
 from tests.bot.cogs.test_ask import BROAD, VISAS, only, unquote

@@ -18,7 +18,8 @@ from discord import app_commands
 
 from bot.errors import GENERIC
 from index.builds.pipeline import build
-from index.store.chroma import Store, StoreError
+from index.store.chroma import Store
+from index.store.pointer import StoreError
 from tests.bot.harness import (
     ADMIN,
     ASKER,

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from index.builds.pipeline import Progress, build
+from index.builds.pipeline import build
+from index.builds.report import Progress
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store

@@ -15,7 +15,8 @@ from index.builds.moderator_checks import MAX_CHECKS, CheckError, read_checks
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store.chroma import PREVIOUS_ID, NothingToRollBack, Store
+from index.store.chroma import NothingToRollBack, Store
+from index.store.pointer import PREVIOUS_ID
 from tests.conftest import ROOT, FakeEmbedder, copy_of_seed_index, make_settings
 
 HERAT = "004_9fd61aad6fe509e9.txt"

@@ -11,7 +11,8 @@ from bot.text import answer_json, answer_text
 from index.builds.corroboration import Anchors, agree
 from index.builds.pipeline import build
 from index.model.embedding import Embedder
-from index.search.searcher import Hit, Searcher
+from index.search.answer import Hit
+from index.search.searcher import Searcher
 from index.settings import IndexSettings
 from index.store.chroma import Store
 from tests.conftest import SEEDS, make_settings

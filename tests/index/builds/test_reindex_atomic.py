@@ -14,7 +14,8 @@ import pytest
 
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
-from index.store.chroma import Store, StoreError
+from index.store.chroma import Store
+from index.store.pointer import StoreError
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 from tests.index.builds import build_worker
 

@@ -16,7 +16,8 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from index.builds.pipeline import build
-from index.search.searcher import LiveIndex, Searcher
+from index.search.live_index import LiveIndex
+from index.search.searcher import Searcher
 from index.store import lock
 from index.store.chroma import Store
 from index.store.lock import BuildRunning, LockLost, file_lock

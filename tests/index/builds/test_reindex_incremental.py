@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from index.builds.pipeline import BuildReport, build
+from index.builds.pipeline import build
+from index.builds.report import BuildReport
 from index.ingest.chunking import chunk_document
 from index.ingest.corpus import load_document
-from index.store.chroma import Store, collection_name
+from index.store.chroma import Store
+from index.store.passages import collection_name
 from tests.conftest import FakeEmbedder, make_settings
 
 CHANGED = "003_eb7467070494d04b.txt"

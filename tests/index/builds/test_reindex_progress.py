@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from index.builds.pipeline import Progress, build
+from index.builds.pipeline import build
+from index.builds.report import Progress
 from index.store.chroma import Store
 from tests.conftest import ROOT, FakeEmbedder, make_settings
 

@@ -8,9 +8,11 @@ import pytest
 from index.builds.pipeline import build
 from index.ingest.chunking import Chunk
 from index.model.embedding import ModelError, verify_weights
-from index.search.searcher import Outcome, Searcher
+from index.search.answer import Outcome
+from index.search.searcher import Searcher
 from index.search.snapshot import leans_on
-from index.store.chroma import Store, StoreError
+from index.store.chroma import Store
+from index.store.pointer import StoreError
 from tests.conftest import ROOT, SEEDS, FakeEmbedder, make_settings
 
 COMPARE_TOPICS = ROOT / "bench" / "data" / "compare_topics.jsonl"

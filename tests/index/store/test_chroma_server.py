@@ -17,8 +17,9 @@ import pytest
 from index.builds.pipeline import build
 from index.search.searcher import Searcher
 from index.settings import IndexSettings
-from index.store.chroma import META_COLLECTION, Store
+from index.store.chroma import Store
 from index.store.lock import LEASE_ID, BuildRunning
+from index.store.pointer import META_COLLECTION
 from tests.bot.bot_worker import BotProcess
 from tests.conftest import ROOT, FakeEmbedder, build_held_open
 from tests.index.builds.test_checks_rollback import HERAT

@@ -5,7 +5,8 @@ import stat
 from pathlib import Path
 
 from index.builds.pipeline import build
-from index.store.chroma import SQLITE_FILE, Store
+from index.store.chroma import Store
+from index.store.pointer import SQLITE_FILE
 from tests.conftest import FakeEmbedder, make_settings
 
 
