@@ -4,6 +4,7 @@ cosine, BM25), and the abstention bar that tells an off-topic question (see inde
 import hashlib
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
@@ -108,8 +109,10 @@ class LiveIndex:
         words = {w for w in _BM25_TOKEN.findall(query.text.lower()) if w not in _BM25_STOPWORDS}
         return self._bm25_scores({stem(w) for w in words})
 
-    def _bm25_scores(self, words: set[str]) -> np.ndarray:
-        tokens = [w for w in words if w in self._bm25.vocab_dict]
+    def _bm25_scores(self, words: Collection[str]) -> np.ndarray:
+        # In a fixed order: the float sum over tokens would otherwise follow the set's, which changes with the
+        # process's hash seed, and a tie between two passages could fall either way from one run to the next.
+        tokens = sorted(w for w in words if w in self._bm25.vocab_dict)
         if not tokens:
             return np.zeros(len(self.chunks), dtype=np.float32)
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

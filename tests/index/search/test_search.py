@@ -1,8 +1,10 @@
 """Search behaviour a reader notices: verbatim quotes, abstention, duplicates collapsed, model checks."""
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.builds.pipeline import build
@@ -11,6 +13,7 @@ from index.model.embedding import ModelError, verify_weights
 from index.search.answer import Outcome
 from index.search.searcher import Searcher
 from index.search.snapshot import leans_on
+from index.search.terms import stem
 from index.store.chroma import Store
 from index.store.pointer import StoreError
 from tests.conftest import ROOT, SEEDS, FakeEmbedder, make_settings
@@ -199,3 +202,12 @@ def test_compare_never_calls_a_source_that_addresses_a_topic_silent(searcher):
         assert all(said[source].hit is not None for source in topic["addressed_by"]), topic["topic"]
         if not topic["addressed_by"]:
             assert all(s.hit is None for s in said.values()), topic["topic"]
+
+
+def test_lexical_scores_do_not_depend_on_the_order_of_the_words(searcher):
+    """BM25 scores are the same however a question's words come (a set's order follows the process's hash seed), so
+    the same question gets the same passages in the same order after every restart."""
+    index = searcher.index
+    for chunk in index.chunks[::5]:
+        words = [stem(w) for w in re.findall(r"[a-z]{4,}", chunk.text.lower())][:8]
+        assert np.array_equal(index._bm25_scores(words), index._bm25_scores(words[::-1])), words
