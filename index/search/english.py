@@ -14,9 +14,9 @@ or more) from a common word that the dictionary lists in lower case, with the sa
 of it.
 """
 
-import hashlib
 import logging
 import re
+from array import array
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.util import find_spec
@@ -40,6 +40,7 @@ BEFORE_PARTICLE = 3  # the shortest verb before a particle
 PREFIXES = ("anti", "co", "counter", "inter", "mis", "multi", "non", "out", "over", "post", "pre", "self", "semi",
             "sub", "super", "under")
 AFTER_PREFIX = 4  # letters the word after a prefix has at least
+BATCH = 1024  # common words looked up at once
 
 
 class DictionaryError(RuntimeError):
@@ -56,20 +57,22 @@ def listed_in_lower_case(word: str) -> bool:
 
 
 def _listed(word: str) -> bool:
-    bare = [word[len(p) :].lstrip("-") for p in PREFIXES if word.startswith(p)]
-    return any(_in_lower_case(spelling) for whole in (word, *(b for b in bare if len(b) >= AFTER_PREFIX))
-               for spelling in spellings(whole))
+    return bool(_all_listed([word])[0])
 
 
-def _in_lower_case(word: str) -> bool:
+def _all_listed(words: list[str]) -> np.ndarray:
+    """Whether each word, a spelling of it, or the word after a prefix English puts on any word, is a lower-case form:
+    looked up all at once, since one word at a time costs a second over a common-word list."""
+    spelt = [[spelling for whole in (word, *_bare(word)) for spelling in spellings(whole)] for word in words]
     entries = _lower_case()
-    key = _hash(word)
-    at = int(np.searchsorted(entries, key))
-    return at < len(entries) and int(entries[at]) == key
+    keys = np.fromiter((hash(s) for forms in spelt for s in forms), dtype=np.int64)
+    found = entries[np.minimum(np.searchsorted(entries, keys), len(entries) - 1)] == keys
+    return np.logical_or.reduceat(found, np.cumsum([0, *(len(f) for f in spelt[:-1])])) if words else found
 
 
-def _hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+def _bare(word: str) -> list[str]:
+    bare = [word[len(p) :].lstrip("-") for p in PREFIXES if word.startswith(p)]
+    return [b for b in bare if len(b) >= AFTER_PREFIX]
 
 
 @lru_cache(maxsize=65536)
@@ -93,25 +96,32 @@ def _common_by_start() -> dict[tuple[str, int], tuple[str, ...]]:
     seldom changes a word's first letter."""
     from wordfreq import get_frequency_dict
 
+    common = [word for word, share in get_frequency_dict("en", wordlist="small").items()
+              if share >= COMMON_SHARE and word.isalpha()]
     found: dict[tuple[str, int], list[str]] = {}
-    for word, share in get_frequency_dict("en", wordlist="small").items():
-        if share >= COMMON_SHARE and word.isalpha() and _listed(word):
-            found.setdefault((word[0], len(word)), []).append(word)
+    for start in range(0, len(common), BATCH):  # in batches: a few thousand spellings at a time in memory
+        batch = common[start : start + BATCH]
+        for word, listed in zip(batch, _all_listed(batch), strict=True):
+            if listed:
+                found.setdefault((word[0], len(word)), []).append(word)
     return {key: tuple(words) for key, words in found.items()}
 
 
 @cache
 def _lower_case() -> np.ndarray:
-    """The hashes of every form of every entry listed in lower case, by the dictionary's own affix rules, sorted."""
+    """The hashes of every form of every entry listed in lower case, by the dictionary's own affix rules, sorted.
+    Python's own string hash: the array lives and dies with the process, whose hash seed it shares."""
     folder = _dictionary()
     prefixes, suffixes = _affixes((folder / "en_US.aff").read_text(encoding="utf-8").splitlines())
-    entries: set[str] = set()
-    for line in (folder / "en_US.dic").read_text(encoding="utf-8").splitlines()[1:]:  # the first counts the rest
-        word, _, flags = line.strip().replace("’", "'").partition("/")
-        if word[:1].islower():
-            entries |= _forms(word, flags, prefixes, suffixes)
-    entries |= {w.replace("-", "") for w in entries if "-" in w}
-    return np.unique(np.fromiter((_hash(w) for w in entries), dtype=np.uint64, count=len(entries)))
+    hashes = array("q")  # machine integers: no hundred thousand strings or ints left behind in the heap
+    with (folder / "en_US.dic").open(encoding="utf-8") as dic:
+        next(dic)  # the first line counts the rest
+        for line in dic:
+            word, _, flags = line.strip().replace("’", "'").partition("/")
+            if word[:1].islower():
+                forms = _forms(word, flags, prefixes, suffixes)
+                hashes.extend(hash(form) for form in forms | {f.replace("-", "") for f in forms if "-" in f})
+    return np.unique(np.frombuffer(hashes, dtype=np.int64))
 
 
 def _dictionary() -> Path:
