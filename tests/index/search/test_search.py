@@ -169,8 +169,8 @@ def test_tampered_weights_are_refused(tmp_path: Path):
         verify_weights(tmp_path)
 
 
-@pytest.mark.parametrize("question", ["who's Mnuchin?", "Achakzai?", "anything about Nobakht", "what did Lalai say",
-                                      "Tasnim?", "tell me about Mosawi"])
+@pytest.mark.parametrize("question", ["who's Mnuchin?", "who's Nobakht?", "anything about Bagher Nobakht",
+                                      "what did Mnuchin say", "Bashar al-Assad?", "tell me about Nobakht"])
 def test_a_short_question_naming_someone_the_corpus_names_is_never_off_topic(searcher, question):
     """However short, a question that names a person or body the corpus names is answered with its passages."""
     answer = searcher.search(question)
