@@ -7,9 +7,6 @@ says on which grounds a question is refused). A list's items follow their lead-i
 better passage are left out; each source the passage model finds answering gets a place on the first page
 (index/search/hits.py). A question refused as not answered gets the closest passages, as related, not as an
 answer, with the terms the corpus never mentions.
-
-The types of an answer (index/search/answer.py) and the live index (index/search/live_index.py) are imported from
-here by the bot and the builds as well.
 """
 
 import numpy as np

@@ -60,9 +60,9 @@ def test_a_shouted_question_reads_as_the_same_question():
 
 
 def test_british_spellings_of_common_words_are_not_names():
-    """"Destabilise", "summarise" and "defence" are common words written the British way."""
-    found = kinds("did they destabilise the defence pact? summarise it")
-    assert found["destabilise"] is Kind.WORD and found["summarise"] is Kind.WORD and found["defence"] is Kind.WORD
+    """"Mobilise", "militarised" and "defence" are common words written the British way."""
+    found = kinds("did they mobilise the defence pact? was it militarised")
+    assert found["mobilise"] is Kind.WORD and found["militarised"] is Kind.WORD and found["defence"] is Kind.WORD
 
 
 def test_terms_set_aside_do_not_count_as_asked():

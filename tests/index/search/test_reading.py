@@ -33,7 +33,7 @@ def test_adjacent_missing_names_are_reported_together():
 
 def test_a_misspelt_name_is_found():
     """A name one or two letters off, with the same first letter, still counts as mentioned."""
-    assert reading("what did tessmarck confirm?").missing == ()
+    assert reading("what did tesmark confirm?").missing == ()
 
 
 def test_an_acronym_is_found_through_the_words_it_stands_for():
@@ -49,9 +49,9 @@ def test_a_figure_is_found_by_its_value_and_a_missing_figure_is_reported():
 
 
 def test_a_british_spelling_finds_the_american_one_and_is_never_a_name():
-    """"Destabilise" is a common word in British spelling: found where the corpus writes "destabilize"."""
-    lexicon = Lexicon.build(["Militias tried to destabilize the province."])
-    question = Reading.of(read("did they destabilise the province?"), lexicon)
+    """"Mobilise" is a common word in British spelling: found where the corpus writes "mobilize"."""
+    lexicon = Lexicon.build(["Militias tried to mobilize the province."])
+    question = Reading.of(read("did they mobilise the province?"), lexicon)
     assert question.missing == () and question.query.specific == ()
 
 
